@@ -1,0 +1,1 @@
+"""Backend protocols and implementations (memory, SQL via peewee, LDAP via ldap3)."""

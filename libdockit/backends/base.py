@@ -1,0 +1,151 @@
+"""The protocols a backend implements. Protocols only: no behaviour lives here.
+
+Contracts shared by every implementation (checked by :mod:`libdockit.testing.conformance`):
+
+* Names passed in are already normalised and validated (see :mod:`libdockit.model`).
+* A missing user, group, grant or key raises :class:`~libdockit.errors.NotFound`; a
+  duplicate raises :class:`~libdockit.errors.Conflict`.
+* A store that cannot answer raises :class:`~libdockit.errors.BackendUnavailable`, never
+  returns "no": the caller turns that into HTTP 503, not 401.
+* Listings are ordered (users and groups by name, grants by id) and paged by offset/limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+from ..model import Grant, Group, Identity, Page, User
+from ..secret import Secret
+
+KeyState = Literal["pending", "active", "retired"]
+KEY_STATES: tuple[KeyState, ...] = ("pending", "active", "retired")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """A signing key as persisted: PEM private key and PEM certificate chain (leaf first)."""
+
+    kid: str
+    algorithm: str
+    private_key_pem: bytes
+    certificate_chain_pem: bytes
+    state: KeyState
+    created_at: datetime
+    not_after: datetime
+    activated_at: datetime | None = None
+    retired_at: datetime | None = None
+
+
+@runtime_checkable
+class Authenticator(Protocol):
+    def authenticate(self, username: str, password: Secret) -> Identity | None:
+        """The identity for valid credentials, None for bad ones.
+
+        Raises BackendUnavailable when it cannot tell.
+        """
+        ...
+
+
+@runtime_checkable
+class GroupSource(Protocol):
+    def groups_for(self, username: str) -> tuple[str, ...]:
+        """Names of the enabled groups ``username`` belongs to (empty if unknown)."""
+        ...
+
+
+@runtime_checkable
+class GrantStore(Protocol):
+    def grants_for_subjects(self, subjects: Sequence[str]) -> list[Grant]:
+        """Every grant whose subject is one of ``subjects``."""
+        ...
+
+    def add_grant(self, grant: Grant) -> Grant:
+        """Store a grant; returns it with ``id`` and ``created_at`` set.
+
+        A grant with the same subject, resource type and pattern is a Conflict.
+        """
+        ...
+
+    def get_grant(self, grant_id: int) -> Grant: ...
+
+    def delete_grant(self, grant_id: int) -> None: ...
+
+    def list_grants(
+        self, *, subject: str | None = None, offset: int = 0, limit: int = 100
+    ) -> Page[Grant]: ...
+
+
+@runtime_checkable
+class UserStore(Protocol):
+    """Local users and groups, and the admin writes on them."""
+
+    def create_user(
+        self, username: str, password_hash: str, *, is_admin: bool = False, enabled: bool = True
+    ) -> User: ...
+
+    def get_user(self, username: str) -> User: ...
+
+    def get_credentials(self, username: str) -> tuple[User, str] | None:
+        """The user and their password hash, or None if there is no such user."""
+        ...
+
+    def list_users(self, *, offset: int = 0, limit: int = 100) -> Page[User]: ...
+
+    def set_password_hash(self, username: str, password_hash: str) -> None: ...
+
+    def set_user_enabled(self, username: str, enabled: bool) -> User: ...
+
+    def set_user_admin(self, username: str, is_admin: bool) -> User: ...
+
+    def delete_user(self, username: str) -> None:
+        """Delete the user, their memberships and the grants whose subject is ``user:NAME``."""
+        ...
+
+    def create_group(self, name: str, *, enabled: bool = True) -> Group: ...
+
+    def get_group(self, name: str) -> Group: ...
+
+    def list_groups(self, *, offset: int = 0, limit: int = 100) -> Page[Group]: ...
+
+    def set_group_enabled(self, name: str, enabled: bool) -> Group: ...
+
+    def delete_group(self, name: str) -> None:
+        """Delete the group, its memberships and the grants whose subject is ``group:NAME``."""
+        ...
+
+    def add_member(self, group: str, username: str) -> Group:
+        """Add a user to a group; adding an existing member is a no-op."""
+        ...
+
+    def remove_member(self, group: str, username: str) -> Group:
+        """Remove a user from a group; NotFound if they were not a member."""
+        ...
+
+    def groups_for(self, username: str) -> tuple[str, ...]:
+        """Names of the *enabled* groups the user belongs to, sorted."""
+        ...
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    def list_keys(self) -> list[StoredKey]:
+        """Every stored key, oldest first."""
+        ...
+
+    def add_key(self, key: StoredKey) -> None:
+        """Store a new key; a second ``active`` key is a Conflict."""
+        ...
+
+    def set_key_state(self, kid: str, state: KeyState, at: datetime) -> StoredKey:
+        """Move a key to ``state``. Activating a key retires the active one atomically."""
+        ...
+
+
+@runtime_checkable
+class HealthCheck(Protocol):
+    def ping(self) -> None:
+        """Return if the backend answers; raise BackendUnavailable otherwise."""
+        ...
