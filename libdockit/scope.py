@@ -39,7 +39,10 @@ _ACTION_RE = re.compile(r"[a-z][a-z0-9-]*|\*")
 
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+# Like docker's reference splitting, a first component is a host only if it has a dot, a
+# port, is "localhost" or an IPv6 literal; "Team/app" is an invalid name, not a host "Team".
+_HOST = rf"(?:localhost|{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})+|\[[a-fA-F0-9:]+\])"
+_DOMAIN = rf"(?:{_HOST}(?::[0-9]+)?|{_DOMAIN_COMPONENT}:[0-9]+)"
 _NAME_RE = re.compile(rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
 
 

@@ -1,0 +1,1 @@
+"""Dockit's HTTP server: a thin Falcon layer over libdockit."""

@@ -1,0 +1,25 @@
+"""create_app(): the Falcon application, from collaborators passed in (no globals)."""
+
+from __future__ import annotations
+
+import falcon
+
+from .components import Components
+from .errors import ErrorHandlers
+from .resources.admin import register_admin_routes
+from .resources.certs import CertsResource
+from .resources.health import HealthResource, ReadyResource
+from .resources.token import TokenResource
+
+
+def create_app(components: Components) -> falcon.App:
+    app = falcon.App()
+    app.req_options.auto_parse_qs_csv = False
+    app.req_options.strip_url_path_trailing_slash = True
+    ErrorHandlers(components.realm).install(app)
+    app.add_route("/v2/token", TokenResource(components.tokens))
+    app.add_route("/v2/certs/pem", CertsResource(components.tokens.keys))
+    app.add_route("/healthz", HealthResource())
+    app.add_route("/readyz", ReadyResource(components.health, components.tokens.keys))
+    register_admin_routes(app, components)
+    return app

@@ -1,0 +1,99 @@
+"""Build the server's collaborators from Settings, and prepare a store before serving.
+
+``prepare`` runs once, in the gunicorn master before workers fork: it migrates the schema,
+makes sure a signing key is active and creates the first admin. ``build_components`` runs in
+each worker and only opens what it needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from libdockit.admin import AdminService
+from libdockit.backends.local import LocalAuthenticator
+from libdockit.backends.sql import SqlBackend
+from libdockit.keyring import KeyRing, ensure_active_key
+from libdockit.keys import load_key, to_stored
+from libdockit.passwords import PasswordHasher
+from libdockit.secret import Secret
+from libdockit.service import TokenService
+from libdockit.tokens import TokenSigner
+
+from .components import Components
+from .config import Settings
+
+log = logging.getLogger("dockit.server")
+
+
+@dataclass(frozen=True, slots=True)
+class FirstAdmin:
+    username: str
+    #: Set only when Dockit generated the password; shown once to the operator.
+    generated_password: Secret | None
+
+
+def open_store(settings: Settings) -> SqlBackend:
+    return SqlBackend(settings.database_url.reveal())
+
+
+def prepare(settings: Settings, *, now: datetime | None = None) -> FirstAdmin | None:
+    """Migrate, make sure a key signs, create the first admin; returns that admin if new."""
+    moment = now or datetime.now(UTC)
+    store = open_store(settings)
+    try:
+        store.migrate()
+        _ensure_signing_key(store, settings, moment)
+        return _ensure_first_admin(store, settings)
+    finally:
+        store.close()
+
+
+def _ensure_signing_key(store: SqlBackend, settings: Settings, now: datetime) -> None:
+    if settings.keys_key_file is None or settings.keys_cert_file is None:
+        ensure_active_key(
+            store,
+            algorithm="RS256" if settings.keys_algorithm == "RS256" else "ES256",
+            now=now,
+            validity=timedelta(days=settings.keys_validity_days),
+        )
+        return
+    key = load_key(settings.keys_key_file.read_bytes(), settings.keys_cert_file.read_bytes())
+    known = {stored.kid: stored for stored in store.list_keys()}
+    if key.kid not in known:
+        store.add_key(to_stored(key, "pending", now))
+        log.info("loaded signing key %s from %s", key.kid, settings.keys_key_file)
+    if known.get(key.kid) is None or known[key.kid].state != "active":
+        store.set_key_state(key.kid, "active", now)
+
+
+def _ensure_first_admin(store: SqlBackend, settings: Settings) -> FirstAdmin | None:
+    if store.list_users(limit=1).total > 0:
+        return None
+    admin = AdminService(store, store, PasswordHasher())
+    generated = None
+    password = settings.admin_password
+    if password is None:
+        generated = password = Secret(secrets.token_urlsafe(18))
+    admin.create_user(settings.admin_username, password, is_admin=True)
+    return FirstAdmin(username=settings.admin_username, generated_password=generated)
+
+
+def build_components(settings: Settings) -> Components:
+    store = open_store(settings)
+    hasher = PasswordHasher()
+    tokens = TokenService(
+        authenticator=LocalAuthenticator(store, hasher),
+        grants=store,
+        keys=KeyRing(store),
+        signer=TokenSigner(settings.token_issuer, lifetime=settings.token_lifetime),
+        services=settings.token_services,
+    )
+    return Components(
+        tokens=tokens,
+        admin=AdminService(store, store, hasher),
+        health=store,
+        realm=settings.server_realm,
+    )

@@ -1,0 +1,114 @@
+"""The ``dockit`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from libdockit.errors import DockitError
+
+from .config import Settings
+from .init_container import Backoff, InitContainerError
+
+DEFAULT_URL = "http://127.0.0.1:4315"
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dockit", description="Authentication for OCI registries."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    server = commands.add_parser(
+        "api-server",
+        help="serve /v2/token, the bundle and the Admin API",
+        description="Serve Dockit under gunicorn. Settings come from DOCKIT_CONFIG (TOML) "
+        "and DOCKIT_* environment variables; these flags override them.",
+    )
+    server.add_argument("--bind", help="HOST:PORT to listen on (default 127.0.0.1:4315)")
+    server.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
+    server.add_argument("--database-url", help="sqlite:///PATH or postgresql://... URL")
+
+    init = commands.add_parser(
+        "init-container",
+        help="write the signing-certificate bundle for the registry",
+        description="Fetch every published signing certificate from a running Dockit and "
+        "write them to PATH atomically, for REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE.",
+    )
+    init.add_argument("path", type=Path, help="where to write the PEM bundle")
+    init.add_argument(
+        "--url",
+        default=os.environ.get("DOCKIT_URL", DEFAULT_URL),
+        help=f"Dockit's base URL (default $DOCKIT_URL or {DEFAULT_URL})",
+    )
+    init.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for Dockit (default 60)"
+    )
+    return parser
+
+
+def _api_server(args: argparse.Namespace) -> int:
+    from libdockit.secret import Secret
+
+    from .bootstrap import prepare
+    from .serve import serve
+
+    settings = Settings.load()
+    overrides: dict[str, object] = {}
+    if args.bind:
+        overrides["server_bind"] = args.bind
+    if args.workers:
+        overrides["server_workers"] = args.workers
+    if args.database_url:
+        overrides["database_url"] = Secret(args.database_url)
+    settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
+    settings.check()
+    first_admin = prepare(settings)
+    if first_admin is not None:
+        if first_admin.generated_password is not None:
+            print(
+                f"Created the first admin {first_admin.username!r} with the password "
+                f"{first_admin.generated_password.reveal()}\n"
+                "It is shown only this once: store it, or set DOCKIT_ADMIN_PASSWORD next time "
+                "you create a fresh database.",
+                file=sys.stderr,
+                flush=True,
+            )
+        else:
+            print(f"Created the first admin {first_admin.username!r}.", file=sys.stderr)
+    serve(settings)
+    return EXIT_OK
+
+
+def _init_container(args: argparse.Namespace) -> int:
+    from .init_container import run
+
+    try:
+        count = run(args.path, args.url, Backoff(timeout=args.timeout))
+    except InitContainerError as exc:
+        print(f"dockit init-container: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"wrote {count} certificate(s) to {args.path}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"api-server": _api_server, "init-container": _init_container}
+    try:
+        return handlers[args.command](args)
+    except DockitError as exc:
+        print(f"dockit {args.command}: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE if exc.code == "CONFIG_INVALID" else EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

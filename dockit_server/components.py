@@ -1,0 +1,20 @@
+"""The collaborators the HTTP layer needs, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from libdockit.admin import AdminService
+from libdockit.backends.base import HealthCheck
+from libdockit.service import TokenService
+
+from .errors import DEFAULT_REALM
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    tokens: TokenService
+    admin: AdminService
+    health: HealthCheck
+    #: Realm named in the ``WWW-Authenticate: Basic`` challenge of every 401.
+    realm: str = DEFAULT_REALM

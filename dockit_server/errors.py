@@ -1,0 +1,106 @@
+"""The one mapping from errors to HTTP answers.
+
+Every error body is distribution-style::
+
+    {"errors": [{"code": "SCOPE_INVALID", "message": "...", "detail": ...}]}
+
+Unexpected exceptions become a 500 whose body says nothing about the cause; the cause is
+logged with the request id, never with credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import falcon
+
+from libdockit.errors import (
+    AuthenticationFailed,
+    BackendUnavailable,
+    Conflict,
+    DockitError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+)
+
+log = logging.getLogger("dockit.server")
+
+DEFAULT_REALM = "dockit"
+
+_STATUS: tuple[tuple[type[DockitError], str], ...] = (
+    (InvalidRequest, falcon.HTTP_400),
+    (AuthenticationFailed, falcon.HTTP_401),
+    (PermissionDenied, falcon.HTTP_403),
+    (NotFound, falcon.HTTP_404),
+    (Conflict, falcon.HTTP_409),
+    (BackendUnavailable, falcon.HTTP_503),
+)
+
+
+def status_for(error: DockitError) -> str:
+    for error_type, status in _STATUS:
+        if isinstance(error, error_type):
+            return status
+    return falcon.HTTP_500
+
+
+def error_body(code: str, message: str, detail: Any = None) -> bytes:
+    entry: dict[str, Any] = {"code": code, "message": message}
+    if detail is not None:
+        entry["detail"] = detail
+    return json.dumps({"errors": [entry]}).encode()
+
+
+def basic_challenge(realm: str) -> str:
+    return f'Basic realm="{realm}", charset="UTF-8"'
+
+
+def _set_error(resp: falcon.Response, status: str, body: bytes) -> None:
+    resp.status = status
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = body
+    resp.set_header("Cache-Control", "no-store")
+
+
+class ErrorHandlers:
+    """Falcon error handlers; ``realm`` goes into the Basic challenge of every 401."""
+
+    def __init__(self, realm: str = DEFAULT_REALM) -> None:
+        self.realm = realm
+
+    def install(self, app: falcon.App) -> None:
+        app.add_error_handler(Exception, self.unexpected)
+        app.add_error_handler(falcon.HTTPError, self.http_error)
+        app.add_error_handler(DockitError, self.dockit_error)
+
+    def dockit_error(
+        self, req: falcon.Request, resp: falcon.Response, ex: DockitError, params: Any
+    ) -> None:
+        status = status_for(ex)
+        if status == falcon.HTTP_500:
+            log.error("unhandled %s: %s", type(ex).__name__, ex.message)
+            _set_error(resp, status, error_body("INTERNAL", "internal error"))
+            return
+        if status == falcon.HTTP_401:
+            resp.set_header("WWW-Authenticate", basic_challenge(self.realm))
+        if status == falcon.HTTP_503:
+            log.warning("backend unavailable for %s %s: %s", req.method, req.path, ex.message)
+        _set_error(resp, status, error_body(ex.code, ex.message, ex.detail))
+
+    def http_error(
+        self, req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, params: Any
+    ) -> None:
+        code = (ex.title or "error").upper().replace(" ", "_")
+        message = ex.description or ex.title or "error"
+        _set_error(resp, ex.status, error_body(code, message))
+        for name, value in (ex.headers or {}).items():
+            resp.set_header(name, value)
+
+    def unexpected(
+        self, req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any
+    ) -> None:
+        log.exception("unexpected error on %s %s", req.method, req.path)
+        _set_error(resp, falcon.HTTP_500, error_body("INTERNAL", "internal error"))

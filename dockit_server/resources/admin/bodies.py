@@ -1,0 +1,176 @@
+"""Strict JSON request bodies for the Admin API.
+
+A body must be one JSON object of at most :data:`MAX_BODY_BYTES`, sent as JSON (no
+``Content-Type`` is tolerated for curl's sake; any other non-JSON type is a 415). Every
+field is checked for presence and JSON type, and unknown fields are refused, so a typo such
+as ``"admn": true`` is an error rather than a silently ignored wish. Every failure names the
+field and carries a stable code:
+
+==================  ======  ===================================================
+code                status  cause
+==================  ======  ===================================================
+``INVALID_BODY``    400     empty, not JSON, not an object, duplicate keys
+``INVALID_FIELD``   400     missing, wrong type or unknown field (``detail.field``)
+``BODY_TOO_LARGE``  413     more than :data:`MAX_BODY_BYTES`
+``UNSUPPORTED_MEDIA_TYPE``  415  a ``Content-Type`` that is not JSON
+==================  ======  ===================================================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import falcon
+
+from libdockit.errors import InvalidRequest, ValidationError
+from libdockit.secret import Secret
+
+#: Largest accepted request body: admin bodies are a few hundred bytes at most.
+MAX_BODY_BYTES = 64 * 1024
+
+
+class InvalidBody(InvalidRequest):
+    """The request body is not one well-formed JSON object."""
+
+    code = "INVALID_BODY"
+
+
+class UnknownFields(ValidationError):
+    """The body has fields the operation does not know; ``detail.fields`` lists them."""
+
+    def __init__(self, unknown: list[str], allowed: Iterable[str]) -> None:
+        known = ", ".join(sorted(allowed)) or "none"
+        plural = "s" if len(unknown) > 1 else ""
+        super().__init__(", ".join(unknown), f"unknown field{plural} (known fields: {known})")
+        self.detail = {"field": unknown[0], "fields": unknown}
+
+
+def _is_json_media_type(content_type: str) -> bool:
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidBody(f"the JSON object has the key {key!r} more than once")
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise InvalidBody(f"{name} is not valid JSON")
+
+
+def read_object(req: falcon.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400/413/415 :mod:`DockitError <libdockit.errors>`."""
+    content_type = req.content_type
+    if content_type and not _is_json_media_type(content_type):
+        raise falcon.HTTPUnsupportedMediaType(
+            title="UNSUPPORTED_MEDIA_TYPE",
+            description="send the request body as application/json",
+        )
+    length = req.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        raise _too_large()
+    raw = req.bounded_stream.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise _too_large()
+    if not raw.strip():
+        raise InvalidBody("the request body is empty; send a JSON object")
+    try:
+        text = raw.decode("utf-8")
+        value = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants
+        )
+    except UnicodeDecodeError:
+        raise InvalidBody("the request body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidBody(
+            f"the request body is not valid JSON: {exc.msg} (line {exc.lineno}, "
+            f"column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise InvalidBody("the request body is nested too deeply") from None
+    if not isinstance(value, dict):
+        raise InvalidBody(f"the request body must be a JSON object, not {_json_type(value)}")
+    return value
+
+
+def _too_large() -> falcon.HTTPContentTooLarge:
+    return falcon.HTTPContentTooLarge(
+        title="BODY_TOO_LARGE",
+        description=f"the request body is larger than {MAX_BODY_BYTES} bytes",
+    )
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+class Fields:
+    """Typed, strict access to the fields of one JSON object body.
+
+    Construct it with every field name the operation accepts; unknown names are refused
+    at once. Each getter checks presence and JSON type and names the field when it fails.
+    """
+
+    def __init__(self, body: Mapping[str, Any], allowed: Iterable[str]) -> None:
+        known = frozenset(allowed)
+        unknown = sorted(name for name in body if name not in known)
+        if unknown:
+            raise UnknownFields(unknown, known)
+        self._body = body
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._body
+
+    def _get(self, name: str, expected: type, description: str) -> Any:
+        if name not in self._body:
+            raise ValidationError(name, "is required")
+        value = self._body[name]
+        # bool is an int in Python; JSON keeps them apart, and so do we.
+        if type(value) is not expected:
+            raise ValidationError(name, f"must be {description}, not {_json_type(value)}")
+        return value
+
+    def string(self, name: str) -> str:
+        value: str = self._get(name, str, "a string")
+        return value
+
+    def secret(self, name: str) -> Secret:
+        """A password field, wrapped at once so it never travels as a plain ``str``."""
+        return Secret(self.string(name))
+
+    def boolean(self, name: str, default: bool | None = None) -> bool:
+        if name not in self._body and default is not None:
+            return default
+        value: bool = self._get(name, bool, "true or false")
+        return value
+
+    def optional_boolean(self, name: str) -> bool | None:
+        return self.boolean(name) if name in self._body else None
+
+    def string_list(self, name: str) -> list[str]:
+        values: list[Any] = self._get(name, list, "an array of strings")
+        for index, item in enumerate(values):
+            if type(item) is not str:
+                raise ValidationError(
+                    name, f"must be an array of strings; item {index} is {_json_type(item)}"
+                )
+        return list(values)

@@ -1,0 +1,143 @@
+"""Admin operations with validation: what the Admin API and embedding apps call to change
+users, groups and grants. Names are normalised and checked here, passwords hashed here, so
+stores only ever see clean values."""
+
+from __future__ import annotations
+
+from .backends.base import GrantStore, UserStore
+from .errors import ValidationError
+from .model import (
+    Grant,
+    Group,
+    Page,
+    User,
+    normalize_actions,
+    parse_subject,
+    validate_name,
+    validate_resource_type,
+)
+from .passwords import PasswordHasher
+from .patterns import compile_pattern
+from .secret import Secret
+
+MAX_PAGE_SIZE = 1000
+
+
+def parse_grant_scope(text: str) -> tuple[str, str, tuple[str, ...]]:
+    """Split ``type:pattern:actions`` (e.g. ``repository:team/*:pull,push``) into its parts.
+
+    Like a registry scope, the type ends at the first ``:`` and the actions start after the
+    last one, so patterns may name ``host:port/`` resources.
+    """
+    first, last = text.find(":"), text.rfind(":")
+    if first < 0 or first == last:
+        raise ValidationError("scope", "must be of the form type:pattern:actions")
+    resource_type = validate_resource_type(text[:first])
+    pattern = text[first + 1 : last]
+    compile_pattern(pattern)
+    return resource_type, pattern, normalize_actions(text[last + 1 :])
+
+
+def check_paging(offset: int, limit: int) -> None:
+    if offset < 0:
+        raise ValidationError("offset", "must be 0 or more")
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationError("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
+
+
+class AdminService:
+    def __init__(self, users: UserStore, grants: GrantStore, hasher: PasswordHasher) -> None:
+        self.users = users
+        self.grants = grants
+        self.hasher = hasher
+
+    # -- users --------------------------------------------------------------------------
+    def create_user(
+        self, username: str, password: Secret, *, is_admin: bool = False, enabled: bool = True
+    ) -> User:
+        name = validate_name(username, field_name="username")
+        password_hash = self.hasher.hash(password)
+        return self.users.create_user(name, password_hash, is_admin=is_admin, enabled=enabled)
+
+    def get_user(self, username: str) -> User:
+        return self.users.get_user(validate_name(username, field_name="username"))
+
+    def list_users(self, *, offset: int = 0, limit: int = 100) -> Page[User]:
+        check_paging(offset, limit)
+        return self.users.list_users(offset=offset, limit=limit)
+
+    def set_password(self, username: str, password: Secret) -> None:
+        name = validate_name(username, field_name="username")
+        self.users.get_user(name)
+        self.users.set_password_hash(name, self.hasher.hash(password))
+
+    def update_user(
+        self, username: str, *, enabled: bool | None = None, is_admin: bool | None = None
+    ) -> User:
+        name = validate_name(username, field_name="username")
+        user = self.users.get_user(name)
+        if enabled is not None:
+            user = self.users.set_user_enabled(name, enabled)
+        if is_admin is not None:
+            user = self.users.set_user_admin(name, is_admin)
+        return user
+
+    def delete_user(self, username: str) -> None:
+        self.users.delete_user(validate_name(username, field_name="username"))
+
+    # -- groups -------------------------------------------------------------------------
+    def create_group(self, name: str, *, enabled: bool = True) -> Group:
+        return self.users.create_group(validate_name(name), enabled=enabled)
+
+    def get_group(self, name: str) -> Group:
+        return self.users.get_group(validate_name(name))
+
+    def list_groups(self, *, offset: int = 0, limit: int = 100) -> Page[Group]:
+        check_paging(offset, limit)
+        return self.users.list_groups(offset=offset, limit=limit)
+
+    def set_group_enabled(self, name: str, enabled: bool) -> Group:
+        return self.users.set_group_enabled(validate_name(name), enabled)
+
+    def delete_group(self, name: str) -> None:
+        self.users.delete_group(validate_name(name))
+
+    def add_member(self, group: str, username: str) -> Group:
+        return self.users.add_member(
+            validate_name(group), validate_name(username, field_name="username")
+        )
+
+    def remove_member(self, group: str, username: str) -> Group:
+        return self.users.remove_member(
+            validate_name(group), validate_name(username, field_name="username")
+        )
+
+    # -- grants -------------------------------------------------------------------------
+    def add_grant(
+        self, subject: str, resource_type: str, pattern: str, actions: object
+    ) -> Grant:
+        compile_pattern(pattern)
+        grant = Grant(
+            subject=parse_subject(subject),
+            resource_type=validate_resource_type(resource_type),
+            pattern=pattern,
+            actions=normalize_actions(actions),
+        )
+        return self.grants.add_grant(grant)
+
+    def add_grant_from_scope(self, subject: str, scope: str) -> Grant:
+        resource_type, pattern, actions = parse_grant_scope(scope)
+        return self.add_grant(subject, resource_type, pattern, list(actions))
+
+    def get_grant(self, grant_id: int) -> Grant:
+        return self.grants.get_grant(grant_id)
+
+    def list_grants(
+        self, *, subject: str | None = None, offset: int = 0, limit: int = 100
+    ) -> Page[Grant]:
+        check_paging(offset, limit)
+        wanted = parse_subject(subject) if subject is not None else None
+        return self.grants.list_grants(subject=wanted, offset=offset, limit=limit)
+
+    def delete_grant(self, grant_id: int) -> None:
+        self.grants.delete_grant(grant_id)
