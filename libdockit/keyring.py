@@ -1,0 +1,202 @@
+"""The signing keys a running service uses, read from a KeyStore and kept parsed.
+
+:class:`KeyRing` reads the store once and then at most every ``refresh_interval`` seconds,
+so a key rotated by another process (``dockit`` admin command, another replica) is picked
+up within that interval, while the token path does no store round-trip and no PEM parsing:
+parsed keys are cached by kid and reused as long as their stored PEM is unchanged.
+
+A refresh that fails because the store cannot answer keeps serving the keys read last (and
+tries again after the interval); with nothing read yet, the error propagates. A stored key
+that cannot be parsed is left out (logged once) rather than breaking the whole bundle.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from .backends.base import KeyStore, StoredKey
+from .errors import BackendUnavailable, Conflict, KeyMaterialError
+from .keys import Algorithm, SigningKey, bundle_certificates, from_stored, generate_key, to_stored
+from .keys import bundle_pem as _bundle_pem
+from .tokens import Clock, utc_now
+
+__all__ = ["KeyRing", "ensure_active_key"]
+
+log = logging.getLogger(__name__)
+
+Monotonic = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    active: SigningKey | None
+    published: tuple[SigningKey, ...]
+    bundle_pem: bytes
+    loaded_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    private_key_pem: bytes
+    certificate_chain_pem: bytes
+    key: SigningKey | None  # None: this PEM could not be parsed (logged once)
+
+
+class KeyRing:
+    """Parsed signing keys from ``store``, re-read at most every ``refresh_interval`` s.
+
+    Thread-safe. While one thread re-reads the store, others keep using the previous keys.
+    """
+
+    def __init__(
+        self,
+        store: KeyStore,
+        *,
+        clock: Clock = utc_now,
+        refresh_interval: float = 5.0,
+        monotonic: Monotonic = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._interval = refresh_interval
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._parsed: dict[str, _Parsed] = {}
+        self._snapshot: _Snapshot | None = None
+
+    # -- reading ------------------------------------------------------------------------
+    def _current(self) -> _Snapshot:
+        snapshot = self._snapshot
+        if snapshot is not None and self._monotonic() - snapshot.loaded_at < self._interval:
+            return snapshot
+        if snapshot is not None:
+            # Someone else is refreshing: serve what we have rather than queue behind them.
+            if not self._lock.acquire(blocking=False):
+                return snapshot
+        else:
+            self._lock.acquire()
+        try:
+            latest = self._snapshot
+            if latest is not None and self._monotonic() - latest.loaded_at < self._interval:
+                return latest
+            return self._reload(fallback=latest)
+        finally:
+            self._lock.release()
+
+    def refresh(self) -> None:
+        """Re-read the store now."""
+        with self._lock:
+            self._reload(fallback=None)
+
+    def _reload(self, *, fallback: _Snapshot | None) -> _Snapshot:
+        """Read the store and swap in a new snapshot; the caller holds the lock."""
+        try:
+            stored_keys = self._store.list_keys()
+        except BackendUnavailable:
+            if fallback is None:
+                raise
+            log.warning(
+                "key store unavailable; keeping the %d keys read last", len(fallback.published)
+            )
+            snapshot = _Snapshot(
+                fallback.active, fallback.published, fallback.bundle_pem, self._monotonic()
+            )
+            self._snapshot = snapshot
+            return snapshot
+        parsed: dict[str, _Parsed] = {}
+        active: SigningKey | None = None
+        published: list[SigningKey] = []
+        for stored in stored_keys:
+            entry = self._parse(stored)
+            parsed[stored.kid] = entry
+            if entry.key is None:
+                continue
+            published.append(entry.key)
+            if stored.state == "active":
+                if active is not None:
+                    log.warning("more than one active key in the store; using %s", stored.kid)
+                active = entry.key
+        self._parsed = parsed
+        snapshot = _Snapshot(
+            active=active,
+            published=tuple(published),
+            bundle_pem=_bundle_pem(bundle_certificates(published)),
+            loaded_at=self._monotonic(),
+        )
+        self._snapshot = snapshot
+        return snapshot
+
+    def _parse(self, stored: StoredKey) -> _Parsed:
+        cached = self._parsed.get(stored.kid)
+        if (
+            cached is not None
+            and cached.private_key_pem == stored.private_key_pem
+            and cached.certificate_chain_pem == stored.certificate_chain_pem
+        ):
+            return cached
+        try:
+            key: SigningKey | None = from_stored(stored)
+        except KeyMaterialError as exc:
+            log.error("stored key %s cannot be used and is left out: %s", stored.kid, exc.message)
+            key = None
+        return _Parsed(stored.private_key_pem, stored.certificate_chain_pem, key)
+
+    # -- public -------------------------------------------------------------------------
+    def active(self) -> SigningKey:
+        """The key that signs; KeyMaterialError if there is none or its certificate expired."""
+        key = self._current().active
+        if key is None:
+            raise KeyMaterialError("there is no active signing key")
+        now = self._clock()
+        if key.not_after <= (now if now.tzinfo is not None else now.replace(tzinfo=UTC)):
+            raise KeyMaterialError(
+                f"the certificate of the active key {key.kid} expired at "
+                f"{key.not_after.isoformat()}"
+            )
+        return key
+
+    def published(self) -> list[SigningKey]:
+        """Pending, active and retired keys, in store order."""
+        return list(self._current().published)
+
+    def bundle_pem(self) -> bytes:
+        """The certificates registries should trust for the published keys, as PEM."""
+        return self._current().bundle_pem
+
+
+def _active_of(store: KeyStore) -> StoredKey | None:
+    active = [stored for stored in store.list_keys() if stored.state == "active"]
+    return active[-1] if active else None
+
+
+def ensure_active_key(
+    store: KeyStore,
+    *,
+    algorithm: Algorithm = "ES256",
+    now: datetime,
+    validity: timedelta = timedelta(days=365),
+) -> StoredKey:
+    """The store's active key; if there is none, generate one, store it active, return it.
+
+    Safe against a concurrent start: if another process stored an active key first (the
+    store answers Conflict), that key is returned instead.
+    """
+    existing = _active_of(store)
+    if existing is not None:
+        return existing
+    stored = to_stored(generate_key(algorithm, now=now, validity=validity), "active", now)
+    try:
+        store.add_key(stored)
+    except Conflict:
+        winner = _active_of(store)
+        if winner is None:
+            raise
+        log.info("another process activated key %s first", winner.kid)
+        return winner
+    log.info("generated and activated %s signing key %s", algorithm, stored.kid)
+    return stored

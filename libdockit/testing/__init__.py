@@ -1,0 +1,1 @@
+"""Helpers for tests of libdockit and of applications embedding it."""

@@ -1,0 +1,172 @@
+"""Registry tokens: claims, JOSE header and signature.
+
+The header of every token is ``{"alg", "kid", "typ": "JWT", "x5c"}``: ``x5c`` carries the
+key's chain (leaf first) so both registry 2.8 and 3.x find a trusted root, and ``kid`` is
+the libtrust key ID for registries that look keys up by it. The header segment depends
+only on the key, so it is serialised and base64url-encoded once per key and reused; a
+token costs one small JSON dump and one signature.
+
+Claims: ``iss``, ``sub`` ("" for anonymous), ``aud`` (a JSON *string*: registry 2.8
+rejects a list), ``exp``, ``nbf``, ``iat``, ``jti`` and ``access``. A token never outlives
+its certificate: ``exp`` is capped at the leaf's ``notAfter``.
+
+Time and token IDs come from injected callables; nothing here reads the system clock
+except :func:`utc_now`, the default clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+from jwt.algorithms import Algorithm as JwsAlgorithm
+
+from .errors import ConfigError, InvalidRequest, KeyMaterialError
+from .keys import SigningKey
+
+__all__ = [
+    "MIN_LIFETIME",
+    "Clock",
+    "IssuedToken",
+    "JtiSource",
+    "TokenSigner",
+    "random_jti",
+    "utc_now",
+]
+
+Clock = Callable[[], datetime]
+JtiSource = Callable[[], str]
+
+MIN_LIFETIME = 60  # clients raise a shorter expires_in to 60 s anyway
+_MAX_CACHED_KEYS = 32
+
+
+def utc_now() -> datetime:
+    """The default clock: the current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def random_jti() -> str:
+    """The default token ID: 128 random bits, URL-safe."""
+    return secrets.token_urlsafe(16)
+
+
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _timestamp(moment: datetime) -> int:
+    """Whole seconds since the epoch; a naive datetime is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A signed token and its lifetime (``expires_in`` is ``expires_at - issued_at``)."""
+
+    token: str
+    issued_at: datetime
+    expires_at: datetime
+    expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What signing with one key needs, computed once per key."""
+
+    key: SigningKey
+    header_segment: bytes
+    algorithm: JwsAlgorithm
+    not_after: int
+
+
+class TokenSigner:
+    """Signs registry tokens for one issuer with a fixed lifetime (seconds, at least 60)."""
+
+    def __init__(
+        self,
+        issuer: str,
+        lifetime: int = 300,
+        clock: Clock = utc_now,
+        jti_source: JtiSource = random_jti,
+    ) -> None:
+        if not issuer:
+            raise ConfigError("token.issuer", "the token issuer must not be empty")
+        if lifetime < MIN_LIFETIME:
+            raise ConfigError(
+                "token.lifetime", f"must be at least {MIN_LIFETIME} seconds, got {lifetime}"
+            )
+        self.issuer = issuer
+        self.lifetime = lifetime
+        self._clock = clock
+        self._jti_source = jti_source
+        self._prepared: dict[str, _Prepared] = {}
+        self._lock = threading.Lock()
+
+    def _prepare(self, key: SigningKey) -> _Prepared:
+        prepared = self._prepared.get(key.kid)
+        if prepared is not None and prepared.key is key:
+            return prepared
+        header = {"alg": key.algorithm, "kid": key.kid, "typ": "JWT", "x5c": list(key.x5c)}
+        prepared = _Prepared(
+            key=key,
+            header_segment=_b64url(json.dumps(header, separators=(",", ":")).encode("ascii")),
+            algorithm=jwt.get_algorithm_by_name(key.algorithm),
+            not_after=_timestamp(key.not_after),
+        )
+        with self._lock:
+            if len(self._prepared) >= _MAX_CACHED_KEYS:
+                self._prepared.clear()
+            self._prepared[key.kid] = prepared
+        return prepared
+
+    def sign(
+        self,
+        key: SigningKey,
+        *,
+        subject: str,
+        audience: str,
+        access: list[dict[str, Any]],
+    ) -> IssuedToken:
+        """A token for ``subject`` ("" for anonymous) to present to service ``audience``.
+
+        Raises KeyMaterialError if the key's certificate has expired.
+        """
+        if not isinstance(audience, str) or not audience:
+            raise InvalidRequest("a token needs an audience: the registry's service name")
+        prepared = self._prepare(key)
+        issued_at = _timestamp(self._clock())
+        expires_at = min(issued_at + self.lifetime, prepared.not_after)
+        if expires_at <= issued_at:
+            raise KeyMaterialError(
+                f"the certificate of signing key {key.kid} expired at {key.not_after.isoformat()}"
+            )
+        claims = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": audience,
+            "exp": expires_at,
+            "nbf": issued_at,
+            "iat": issued_at,
+            "jti": self._jti_source(),
+            "access": access,
+        }
+        payload_segment = _b64url(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
+        signing_input = prepared.header_segment + b"." + payload_segment
+        signature = prepared.algorithm.sign(signing_input, key.private_key)
+        token = (signing_input + b"." + _b64url(signature)).decode("ascii")
+        return IssuedToken(
+            token=token,
+            issued_at=datetime.fromtimestamp(issued_at, UTC),
+            expires_at=datetime.fromtimestamp(expires_at, UTC),
+            expires_in=expires_at - issued_at,
+        )
