@@ -1,0 +1,197 @@
+"""The SQL backend on SQLite files: the shared suite plus SQLite-specific behaviour."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from libdockit.backends.sql import SqlBackend
+from libdockit.backends.sql_models import SCHEMA_VERSION
+from libdockit.errors import BackendUnavailable, ConfigError
+from libdockit.testing.conformance import T0, BackendConformance, make_key
+
+
+def url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "dockit.db"
+
+
+@pytest.fixture
+def sqlite_backend(db_path: Path) -> Iterator[SqlBackend]:
+    backend = SqlBackend(url(db_path))
+    backend.migrate()
+    yield backend
+    backend.close()
+
+
+def raw(path: Path) -> closing[sqlite3.Connection]:
+    """A plain sqlite3 connection to look behind the backend's back."""
+    return closing(sqlite3.connect(path, isolation_level=None))
+
+
+class TestSqliteBackend(BackendConformance):
+    @pytest.fixture
+    def backend(self, sqlite_backend: SqlBackend) -> SqlBackend:
+        return sqlite_backend
+
+
+class TestSqliteInMemoryBackend(BackendConformance):
+    """``sqlite:///:memory:``: one shared connection that threads take turns with."""
+
+    @pytest.fixture
+    def backend(self) -> Iterator[SqlBackend]:
+        with SqlBackend("sqlite:///:memory:") as backend:
+            backend.migrate()
+            yield backend
+
+
+def test_wal_mode_and_foreign_keys(sqlite_backend: SqlBackend, db_path: Path) -> None:
+    sqlite_backend.create_user("alice", "h")
+    sqlite_backend.create_group("devs")
+    sqlite_backend.add_member("devs", "alice")
+    with raw(db_path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("SELECT COUNT(*) FROM memberships").fetchone() == (1,)
+    sqlite_backend.delete_user("alice")
+    # The membership row itself is gone: the foreign key cascaded, so the pragma was on.
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM memberships").fetchone() == (0,)
+    sqlite_backend.create_user("bob", "h")
+    sqlite_backend.add_member("devs", "bob")
+    sqlite_backend.delete_group("devs")
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM memberships").fetchone() == (0,)
+
+
+def test_migrate_twice_is_idempotent(sqlite_backend: SqlBackend, db_path: Path) -> None:
+    sqlite_backend.create_user("alice", "h")
+    assert sqlite_backend.migrate() == SCHEMA_VERSION
+    with SqlBackend(url(db_path)) as again:
+        assert again.migrate() == SCHEMA_VERSION
+        assert again.schema_version() == SCHEMA_VERSION
+        assert [u.username for u in again.list_users().items] == ["alice"]
+    with raw(db_path) as conn:
+        assert conn.execute("SELECT version FROM dockit_schema").fetchall() == [(SCHEMA_VERSION,)]
+
+
+def test_fresh_database_has_no_schema(db_path: Path) -> None:
+    with SqlBackend(url(db_path)) as backend:
+        assert backend.schema_version() == 0
+        assert backend.migrate() == SCHEMA_VERSION
+        assert backend.schema_version() == SCHEMA_VERSION
+
+
+def test_newer_schema_is_config_error(sqlite_backend: SqlBackend, db_path: Path) -> None:
+    with raw(db_path) as conn:
+        conn.execute("UPDATE dockit_schema SET version = ?", (SCHEMA_VERSION + 1,))
+    with SqlBackend(url(db_path)) as backend:
+        assert backend.schema_version() == SCHEMA_VERSION + 1
+        with pytest.raises(ConfigError, match="newer than this Dockit") as caught:
+            backend.migrate()
+        assert caught.value.key == "database.url"
+    with raw(db_path) as conn:  # nothing was changed
+        assert conn.execute("SELECT version FROM dockit_schema").fetchall() == [
+            (SCHEMA_VERSION + 1,)
+        ]
+
+
+def test_one_active_key_is_enforced_by_the_database(
+    sqlite_backend: SqlBackend, db_path: Path
+) -> None:
+    sqlite_backend.add_key(make_key("a", "active", activated_at=T0))
+    with raw(db_path) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "INSERT INTO signing_keys (kid, algorithm, private_key_pem, certificate_chain_pem,"
+            " state, created_at, not_after) VALUES ('b', 'ES256', x'00', x'00', 'active',"
+            " '2030-01-01 00:00:00', '2031-01-01 00:00:00')"
+        )
+
+
+def test_unopenable_database_is_unavailable(tmp_path: Path) -> None:
+    for target in (tmp_path, tmp_path / "missing-dir" / "dockit.db"):
+        with SqlBackend(url(target)) as backend:
+            with pytest.raises(BackendUnavailable, match="unable to open database"):
+                backend.ping()
+            with pytest.raises(BackendUnavailable):
+                backend.migrate()
+
+
+def test_locked_beyond_busy_timeout_is_unavailable(
+    sqlite_backend: SqlBackend, db_path: Path
+) -> None:
+    sqlite_backend.create_user("alice", "h")
+    with SqlBackend(url(db_path), busy_timeout=0.2) as impatient, raw(db_path) as conn:
+        conn.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            with pytest.raises(BackendUnavailable, match="locked"):
+                impatient.create_user("bob", "h")
+            assert impatient.get_user("alice").username == "alice"  # WAL: readers go on
+        finally:
+            conn.execute("ROLLBACK")
+        impatient.create_user("bob", "h")
+    assert sqlite_backend.get_user("bob").username == "bob"
+
+
+def test_writer_waits_for_a_short_lock(sqlite_backend: SqlBackend, db_path: Path) -> None:
+    with closing(sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        release = threading.Timer(0.3, lambda: conn.execute("ROLLBACK"))
+        release.start()
+        try:
+            sqlite_backend.create_user("alice", "h")  # waits on busy_timeout, then succeeds
+        finally:
+            release.join()
+    assert sqlite_backend.get_user("alice").username == "alice"
+
+
+def test_data_persists_and_backends_do_not_share(tmp_path: Path) -> None:
+    first, second = tmp_path / "one.db", tmp_path / "two.db"
+    with SqlBackend(url(first)) as one, SqlBackend(url(second)) as two:
+        one.migrate()
+        two.migrate()
+        one.create_user("alice", "h")
+        two.create_user("bob", "h")
+        assert [u.username for u in one.list_users().items] == ["alice"]
+        assert [u.username for u in two.list_users().items] == ["bob"]
+    with SqlBackend(url(first)) as reopened:
+        assert reopened.get_user("alice").username == "alice"
+
+
+def test_in_memory_database_is_shared_by_threads() -> None:
+    with SqlBackend("sqlite:///:memory:") as backend:
+        backend.migrate()
+        thread = threading.Thread(target=backend.create_user, args=("alice", "h"))
+        thread.start()
+        thread.join()
+        assert backend.get_user("alice").username == "alice"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["sqlite://", "sqlite:///", "sqlite://host/x.db", "mysql://u:p@h/db", "dockit.db", ""],
+)
+def test_bad_url_is_config_error(bad: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        SqlBackend(bad)
+    assert caught.value.key == "database.url"
+
+
+def test_unmigrated_database_is_unavailable_until_migrated(db_path: Path) -> None:
+    with SqlBackend(url(db_path)) as backend:
+        with pytest.raises(BackendUnavailable, match=r"schema version 0.*migrat"):
+            backend.create_user("alice", "h")
+        with pytest.raises(BackendUnavailable, match="migrat"):
+            backend.ping()
+        backend.migrate()
+        backend.create_user("alice", "h")
+        backend.ping()
+        assert backend.get_user("alice").username == "alice"
