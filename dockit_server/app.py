@@ -12,8 +12,8 @@ from .resources.health import HealthResource, ReadyResource
 from .resources.token import TokenResource
 
 
-def create_app(components: Components) -> falcon.App:
-    app = falcon.App()
+def create_app(components: Components) -> falcon.App[falcon.Request, falcon.Response]:
+    app: falcon.App[falcon.Request, falcon.Response] = falcon.App()
     app.req_options.auto_parse_qs_csv = False
     app.req_options.strip_url_path_trailing_slash = True
     ErrorHandlers(components.realm).install(app)

@@ -100,7 +100,7 @@ class Settings:
     server_realm: str = "dockit"
     server_log_level: str = "info"
     database_url: Secret = Secret("sqlite:///dockit.db")  # noqa: RUF009 - immutable
-    token_issuer: str = "dockit"
+    token_issuer: str = "dockit"  # noqa: S105 - the JWT issuer name
     token_services: tuple[str, ...] = ()
     token_lifetime: int = 300
     keys_algorithm: str = "ES256"
@@ -153,11 +153,12 @@ def _from_toml(path: Path) -> dict[str, Any]:
             field = known.get(key) or known.get(key.removesuffix("_file"))
             if field is None:
                 raise ConfigError(key, "is not a known setting")
+            value = raw
             if key.endswith("_file") and key not in known:
                 if not field.secret:
                     raise ConfigError(key, "is not a known setting")
-                raw = _read_secret_file(key, _path(key, raw))
-            values[field.attribute] = field.parse(field.key, raw)
+                value = _read_secret_file(key, _path(key, raw))
+            values[field.attribute] = field.parse(field.key, value)
     return values
 
 

@@ -22,6 +22,7 @@ from libdockit.errors import (
     Conflict,
     DockitError,
     InvalidRequest,
+    KeyMaterialError,
     NotFound,
     PermissionDenied,
 )
@@ -37,6 +38,8 @@ _STATUS: tuple[tuple[type[DockitError], str], ...] = (
     (NotFound, falcon.HTTP_404),
     (Conflict, falcon.HTTP_409),
     (BackendUnavailable, falcon.HTTP_503),
+    # No usable signing key (none active, or its certificate expired): cannot answer now.
+    (KeyMaterialError, falcon.HTTP_503),
 )
 
 
@@ -71,7 +74,7 @@ class ErrorHandlers:
     def __init__(self, realm: str = DEFAULT_REALM) -> None:
         self.realm = realm
 
-    def install(self, app: falcon.App) -> None:
+    def install(self, app: falcon.App[falcon.Request, falcon.Response]) -> None:
         app.add_error_handler(Exception, self.unexpected)
         app.add_error_handler(falcon.HTTPError, self.http_error)
         app.add_error_handler(DockitError, self.dockit_error)
@@ -95,9 +98,9 @@ class ErrorHandlers:
     ) -> None:
         code = (ex.title or "error").upper().replace(" ", "_")
         message = ex.description or ex.title or "error"
-        _set_error(resp, ex.status, error_body(code, message))
-        for name, value in (ex.headers or {}).items():
-            resp.set_header(name, value)
+        _set_error(resp, str(falcon.code_to_http_status(ex.status)), error_body(code, message))
+        if ex.headers:
+            resp.set_headers(ex.headers)
 
     def unexpected(
         self, req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any

@@ -43,7 +43,7 @@ def bundle_url(base_url: str) -> str:
 
 def fetch_bundle(
     url: str,
-    backoff: Backoff = Backoff(),  # noqa: B008 - frozen
+    backoff: Backoff = Backoff(),
     *,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
@@ -91,7 +91,7 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise InitContainerError(f"cannot write {path}: {exc.strerror}") from None
 
 
-def run(path: Path, base_url: str, backoff: Backoff = Backoff()) -> int:  # noqa: B008
+def run(path: Path, base_url: str, backoff: Backoff = Backoff()) -> int:
     """Fetch, verify and write the bundle; returns the number of certificates written."""
     url = bundle_url(base_url)
     body = fetch_bundle(url, backoff)

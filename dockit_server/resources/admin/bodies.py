@@ -1,19 +1,19 @@
 """Strict JSON request bodies for the Admin API.
 
-A body must be one JSON object of at most :data:`MAX_BODY_BYTES`, sent as JSON (no
-``Content-Type`` is tolerated for curl's sake; any other non-JSON type is a 415). Every
-field is checked for presence and JSON type, and unknown fields are refused, so a typo such
-as ``"admn": true`` is an error rather than a silently ignored wish. Every failure names the
-field and carries a stable code:
+A body must be one JSON object of at most :data:`MAX_BODY_BYTES`, sent as
+``application/json`` (or any ``application/*+json``; a missing ``Content-Type`` is
+tolerated). Every field is checked for presence and JSON type, and unknown fields are
+refused, so a typo such as ``"admn": true`` is an error rather than a silently ignored wish.
+Every failure carries a stable code, and field errors name the field:
 
-==================  ======  ===================================================
-code                status  cause
-==================  ======  ===================================================
-``INVALID_BODY``    400     empty, not JSON, not an object, duplicate keys
-``INVALID_FIELD``   400     missing, wrong type or unknown field (``detail.field``)
-``BODY_TOO_LARGE``  413     more than :data:`MAX_BODY_BYTES`
-``UNSUPPORTED_MEDIA_TYPE``  415  a ``Content-Type`` that is not JSON
-==================  ======  ===================================================
+* ``INVALID_BODY`` (400): empty, not UTF-8, not JSON, not an object, or a repeated key;
+* ``INVALID_FIELD`` (400): a missing, mistyped or unknown field (``detail.field``; unknown
+  fields are all listed in ``detail.fields``);
+* ``BODY_TOO_LARGE`` (413): more than :data:`MAX_BODY_BYTES`;
+* ``UNSUPPORTED_MEDIA_TYPE`` (415): a ``Content-Type`` that is not JSON.
+
+Nothing here echoes a field's value in an error, so a password sent with a typo in the
+body never comes back in a response or a log line.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class InvalidBody(InvalidRequest):
     code = "INVALID_BODY"
 
 
-class UnknownFields(ValidationError):
+class UnknownFieldsError(ValidationError):
     """The body has fields the operation does not know; ``detail.fields`` lists them."""
 
     def __init__(self, unknown: list[str], allowed: Iterable[str]) -> None:
@@ -68,7 +68,7 @@ def _no_constants(name: str) -> Any:
 
 
 def read_object(req: falcon.Request) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400/413/415 :mod:`DockitError <libdockit.errors>`."""
+    """The request body as a JSON object; raises the 400, 413 or 415 errors listed above."""
     content_type = req.content_type
     if content_type and not _is_json_media_type(content_type):
         raise falcon.HTTPUnsupportedMediaType(
@@ -85,15 +85,12 @@ def read_object(req: falcon.Request) -> dict[str, Any]:
         raise InvalidBody("the request body is empty; send a JSON object")
     try:
         text = raw.decode("utf-8")
-        value = json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants
-        )
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except UnicodeDecodeError:
         raise InvalidBody("the request body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise InvalidBody(
-            f"the request body is not valid JSON: {exc.msg} (line {exc.lineno}, "
-            f"column {exc.colno})"
+            f"the request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
     except RecursionError:
         raise InvalidBody("the request body is nested too deeply") from None
@@ -134,11 +131,8 @@ class Fields:
         known = frozenset(allowed)
         unknown = sorted(name for name in body if name not in known)
         if unknown:
-            raise UnknownFields(unknown, known)
+            raise UnknownFieldsError(unknown, known)
         self._body = body
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._body
 
     def _get(self, name: str, expected: type, description: str) -> Any:
         if name not in self._body:

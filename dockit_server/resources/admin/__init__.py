@@ -1,0 +1,29 @@
+"""The Admin API: JSON over HTTP under ``/api/v1`` for users, groups and grants.
+
+Modules, one concern each: :mod:`.auth` (admin Basic credentials), :mod:`.bodies` (strict
+JSON bodies), :mod:`.paging` (query parameters), :mod:`.views` (JSON shapes),
+:mod:`.users`, :mod:`.groups`, :mod:`.grants` (resources), :mod:`.routes` (the table),
+:mod:`.openapi_doc` / :mod:`.openapi_schemas` (the OpenAPI document) and :mod:`.openapi`.
+"""
+
+from __future__ import annotations
+
+import falcon
+
+from ...components import Components
+from .auth import AdminAuth
+from .openapi import OpenApiResource
+from .routes import ADMIN_ROUTES, OPENAPI_ROUTE
+from .views import API_PREFIX
+
+__all__ = ["API_PREFIX", "register_admin_routes"]
+
+
+def register_admin_routes(
+    app: falcon.App[falcon.Request, falcon.Response], components: Components
+) -> None:
+    """Add every Admin API route, and the public OpenAPI document, to ``app``."""
+    auth = AdminAuth(components.tokens)
+    for template, factory in ADMIN_ROUTES:
+        app.add_route(API_PREFIX + template, factory(components.admin, auth))
+    app.add_route(API_PREFIX + OPENAPI_ROUTE, OpenApiResource())

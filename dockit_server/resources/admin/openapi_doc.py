@@ -1,0 +1,263 @@
+"""The Admin API's OpenAPI 3.1 document, served at ``GET /api/v1/openapi.json``.
+
+Every route :func:`~dockit_server.resources.admin.register_admin_routes` adds is described
+here; ``tests/server/test_openapi.py`` walks the app's router and fails if the two differ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .openapi_schemas import JSON, PARAMETERS, RESPONSES, SCHEMAS, Schema, ref
+from .views import API_PREFIX
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1"
+
+_AUTH_ERRORS = {
+    "401": ref("responses", "Unauthorized"),
+    "403": ref("responses", "Forbidden"),
+    "503": ref("responses", "Unavailable"),
+}
+_BODY_ERRORS = {
+    "413": ref("responses", "ContentTooLarge"),
+    "415": ref("responses", "UnsupportedMediaType"),
+}
+_LOCATION = {"Location": {"description": "Path of the new resource.", "schema": {"type": "string"}}}
+
+
+def _params(*names: str) -> list[Schema]:
+    return [ref("parameters", name) for name in names]
+
+
+def _ok(description: str, schema: str, *, headers: Schema | None = None) -> Schema:
+    response: Schema = {
+        "description": description,
+        "content": {JSON: {"schema": ref("schemas", schema)}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _op(
+    operation_id: str,
+    summary: str,
+    tag: str,
+    success: dict[str, Schema],
+    *,
+    errors: tuple[str, ...] = (),
+    body: str | None = None,
+    description: str | None = None,
+) -> Schema:
+    """One authenticated operation; ``errors`` are the extra statuses it may answer."""
+    responses: dict[str, Schema] = dict(success)
+    named = {"400": "BadRequest", "404": "NotFound", "409": "Conflict"}
+    for status in ("400", *errors):
+        responses[status] = ref("responses", named[status])
+    responses.update(_AUTH_ERRORS)
+    operation: Schema = {"operationId": operation_id, "summary": summary, "tags": [tag]}
+    if description:
+        operation["description"] = description
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {JSON: {"schema": ref("schemas", body)}},
+        }
+        responses.update(_BODY_ERRORS)
+    operation["responses"] = dict(sorted(responses.items()))
+    return operation
+
+
+_NO_CONTENT = {"204": {"description": "Done; no body."}}
+
+_RELATIVE_PATHS: dict[str, dict[str, Any]] = {
+    "/users": {
+        "get": _op(
+            "listUsers",
+            "List users",
+            "users",
+            {"200": _ok("A page of users, by name.", "UserList")},
+        ),
+        "post": _op(
+            "createUser",
+            "Create a user",
+            "users",
+            {"201": _ok("The new user.", "User", headers=_LOCATION)},
+            errors=("409",),
+            body="UserCreate",
+        ),
+    },
+    "/users/{username}": {
+        "parameters": _params("username"),
+        "get": _op(
+            "getUser", "Get a user", "users", {"200": _ok("The user.", "User")}, errors=("404",)
+        ),
+        "patch": _op(
+            "updateUser",
+            "Enable, disable, promote or demote a user",
+            "users",
+            {"200": _ok("The updated user.", "User")},
+            errors=("404", "409"),
+            body="UserUpdate",
+            description="An admin cannot disable or demote themselves (409).",
+        ),
+        "delete": _op(
+            "deleteUser",
+            "Delete a user, their memberships and their grants",
+            "users",
+            _NO_CONTENT,
+            errors=("404", "409"),
+            description="An admin cannot delete themselves (409).",
+        ),
+    },
+    "/users/{username}/password": {
+        "parameters": _params("username"),
+        "put": _op(
+            "setUserPassword",
+            "Set a user's password",
+            "users",
+            _NO_CONTENT,
+            errors=("404",),
+            body="PasswordSet",
+        ),
+    },
+    "/groups": {
+        "get": _op(
+            "listGroups",
+            "List groups",
+            "groups",
+            {"200": _ok("A page of groups, by name.", "GroupList")},
+        ),
+        "post": _op(
+            "createGroup",
+            "Create a group",
+            "groups",
+            {"201": _ok("The new group.", "Group", headers=_LOCATION)},
+            errors=("409",),
+            body="GroupCreate",
+        ),
+    },
+    "/groups/{name}": {
+        "parameters": _params("groupName"),
+        "get": _op(
+            "getGroup",
+            "Get a group",
+            "groups",
+            {"200": _ok("The group.", "Group")},
+            errors=("404",),
+        ),
+        "patch": _op(
+            "updateGroup",
+            "Enable or disable a group",
+            "groups",
+            {"200": _ok("The updated group.", "Group")},
+            errors=("404",),
+            body="GroupUpdate",
+        ),
+        "delete": _op(
+            "deleteGroup",
+            "Delete a group, its memberships and its grants",
+            "groups",
+            _NO_CONTENT,
+            errors=("404",),
+        ),
+    },
+    "/groups/{name}/members/{username}": {
+        "parameters": _params("groupName", "username"),
+        "put": _op(
+            "addGroupMember",
+            "Add a user to a group (idempotent)",
+            "groups",
+            {"200": _ok("The group with its members.", "Group")},
+            errors=("404",),
+        ),
+        "delete": _op(
+            "removeGroupMember",
+            "Remove a user from a group",
+            "groups",
+            {"200": _ok("The group with its members.", "Group")},
+            errors=("404",),
+            description="404 when the group or user does not exist or is not a member.",
+        ),
+    },
+    "/grants": {
+        "get": _op(
+            "listGrants",
+            "List grants",
+            "grants",
+            {"200": _ok("A page of grants, by id.", "GrantList")},
+            description="`?subject=` keeps only that subject's grants.",
+        ),
+        "post": _op(
+            "createGrant",
+            "Add a grant",
+            "grants",
+            {"201": _ok("The new grant.", "Grant", headers=_LOCATION)},
+            errors=("409",),
+            body="GrantCreate",
+            description="Send either the parts or one `scope` string. A second grant for "
+            "the same subject, resource type and pattern is a 409 whose `detail.id` names "
+            "the existing one.",
+        ),
+    },
+    "/grants/{grant_id}": {
+        "parameters": _params("grantId"),
+        "get": _op(
+            "getGrant",
+            "Get a grant",
+            "grants",
+            {"200": _ok("The grant.", "Grant")},
+            errors=("404",),
+        ),
+        "delete": _op("deleteGrant", "Delete a grant", "grants", _NO_CONTENT, errors=("404",)),
+    },
+    "/openapi.json": {
+        "get": {
+            "operationId": "getOpenApiDocument",
+            "summary": "This document",
+            "tags": ["meta"],
+            "security": [],
+            "responses": {"200": _ok("The OpenAPI document.", "OpenApiDocument")},
+        }
+    },
+}
+
+_LISTS = {"/users": (), "/groups": (), "/grants": ("subject",)}
+for _path, _filters in _LISTS.items():
+    _RELATIVE_PATHS[_path]["get"]["parameters"] = _params(*_filters, "offset", "limit")
+
+#: Full paths, ``/api/v1/...``, so they read as the URLs clients call.
+PATHS = {API_PREFIX + path: item for path, item in _RELATIVE_PATHS.items()}
+
+OPENAPI_DOCUMENT: dict[str, Any] = {
+    "openapi": OPENAPI_VERSION,
+    "info": {
+        "title": "Dockit Admin API",
+        "version": API_VERSION,
+        "description": "Manage Dockit's local users, groups and grants. Every operation but "
+        "this document's needs HTTP Basic credentials of an enabled user with the admin "
+        "flag. Bodies are JSON objects; unknown fields are refused. Errors use the "
+        "registry's error body with a stable `code`.",
+    },
+    "security": [{"basicAuth": []}],
+    "tags": [
+        {"name": "users", "description": "Local user accounts."},
+        {"name": "groups", "description": "Groups and their members."},
+        {"name": "grants", "description": "Who may do what on which resources."},
+        {"name": "meta", "description": "About the API itself."},
+    ],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {
+            "basicAuth": {
+                "type": "http",
+                "scheme": "basic",
+                "description": "An enabled user with the admin flag.",
+            }
+        },
+        "schemas": SCHEMAS,
+        "responses": RESPONSES,
+        "parameters": PARAMETERS,
+    },
+}

@@ -1,0 +1,277 @@
+"""Reusable parts of the Admin API's OpenAPI 3.1 document: schemas, responses, parameters.
+
+Kept next to the code they describe; ``tests/server/test_openapi.py`` checks real answers
+against these schemas, so a change to a view that is not made here fails a test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from libdockit.admin import MAX_PAGE_SIZE
+from libdockit.model import MAX_NAME_LENGTH
+from libdockit.passwords import MAX_PASSWORD_LENGTH
+
+from .bodies import MAX_BODY_BYTES
+from .paging import DEFAULT_LIMIT, DEFAULT_OFFSET
+
+JSON = "application/json"
+Schema = dict[str, Any]
+
+
+def ref(kind: str, name: str) -> Schema:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _obj(required: list[str], properties: dict[str, Schema], **extra: Any) -> Schema:
+    return {
+        "type": "object",
+        "required": required,
+        "properties": properties,
+        "additionalProperties": False,
+        **extra,
+    }
+
+
+def _list_of(item: str) -> Schema:
+    return _obj(
+        ["items", "total", "offset", "limit"],
+        {
+            "items": {"type": "array", "items": ref("schemas", item)},
+            "total": {"type": "integer", "minimum": 0, "description": "Items in all pages."},
+            "offset": {"type": "integer", "minimum": 0},
+            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+        },
+    )
+
+
+_NAME_RULE = (
+    f"1-{MAX_NAME_LENGTH} characters of a-z, 0-9, '.', '_', '@' or '-', starting and ending "
+    "with a letter or digit. Sent names are normalised first (Unicode NFKC, lower case), so "
+    "`Alice` names the account `alice`."
+)
+_TIMESTAMP: Schema = {
+    "type": ["string", "null"],
+    "format": "date-time",
+    "description": "RFC 3339, UTC, second precision (e.g. `2024-05-01T12:00:00Z`).",
+}
+_STORED_NAME: Schema = {
+    "type": "string",
+    "pattern": r"^[a-z0-9](?:[a-z0-9._@-]{0,62}[a-z0-9])?$",
+}
+_SENT_NAME: Schema = {"type": "string", "description": _NAME_RULE}
+_PASSWORD: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_PASSWORD_LENGTH,
+    "writeOnly": True,
+    "description": "Never returned or logged. No NUL characters.",
+}
+_SUBJECT: Schema = {
+    "type": "string",
+    "description": "`user:NAME`, `group:NAME`, `authenticated` (any logged-in user) or "
+    "`anonymous` (everyone).",
+    "examples": ["group:team", "user:alice", "authenticated"],
+}
+_ACTION: Schema = {"type": "string", "enum": ["pull", "push", "delete", "*"]}
+
+SCHEMAS: dict[str, Schema] = {
+    "User": _obj(
+        ["username", "enabled", "admin", "groups", "created_at", "updated_at"],
+        {
+            "username": _STORED_NAME,
+            "enabled": {"type": "boolean", "description": "Disabled users cannot log in."},
+            "admin": {"type": "boolean", "description": "May use the Admin API."},
+            "groups": {"type": "array", "items": _STORED_NAME, "description": "Sorted."},
+            "created_at": _TIMESTAMP,
+            "updated_at": _TIMESTAMP,
+        },
+    ),
+    "UserList": _list_of("User"),
+    "UserCreate": _obj(
+        ["username", "password"],
+        {
+            "username": _SENT_NAME,
+            "password": _PASSWORD,
+            "admin": {"type": "boolean", "default": False},
+            "enabled": {"type": "boolean", "default": True},
+        },
+    ),
+    "UserUpdate": _obj(
+        [],
+        {"enabled": {"type": "boolean"}, "admin": {"type": "boolean"}},
+        minProperties=1,
+        description="At least one field. An admin cannot disable or demote themselves.",
+    ),
+    "PasswordSet": _obj(["password"], {"password": _PASSWORD}),
+    "Group": _obj(
+        ["name", "enabled", "members", "created_at"],
+        {
+            "name": _STORED_NAME,
+            "enabled": {"type": "boolean", "description": "Disabled groups grant nothing."},
+            "members": {"type": "array", "items": _STORED_NAME, "description": "Sorted."},
+            "created_at": _TIMESTAMP,
+        },
+    ),
+    "GroupList": _list_of("Group"),
+    "GroupCreate": _obj(
+        ["name"], {"name": _SENT_NAME, "enabled": {"type": "boolean", "default": True}}
+    ),
+    "GroupUpdate": _obj(["enabled"], {"enabled": {"type": "boolean"}}),
+    "Grant": _obj(
+        ["id", "subject", "resource_type", "pattern", "actions", "scope", "created_at"],
+        {
+            "id": {"type": "integer", "minimum": 1},
+            "subject": _SUBJECT,
+            "resource_type": {"type": "string", "pattern": "^[a-z0-9]+$"},
+            "pattern": {"type": "string"},
+            "actions": {"type": "array", "items": _ACTION, "minItems": 1},
+            "scope": {
+                "type": "string",
+                "description": "`resource_type:pattern:actions`, as POST accepts it.",
+                "examples": ["repository:team/*:pull,push"],
+            },
+            "created_at": _TIMESTAMP,
+        },
+    ),
+    "GrantList": _list_of("Grant"),
+    "GrantParts": _obj(
+        ["subject", "resource_type", "pattern", "actions"],
+        {
+            "subject": _SUBJECT,
+            "resource_type": {"type": "string", "examples": ["repository", "registry"]},
+            "pattern": {
+                "type": "string",
+                "description": "A resource name in which `*` matches within one path "
+                "segment, `**` matches across segments and `${user}` is the caller's "
+                "username.",
+                "examples": ["team/*", "team/**", "users/${user}/*"],
+            },
+            "actions": {
+                "type": "array",
+                "items": _ACTION,
+                "minItems": 1,
+                "description": "`push` implies `pull`; `*` is every action.",
+            },
+        },
+    ),
+    "GrantScope": _obj(
+        ["subject", "scope"],
+        {
+            "subject": _SUBJECT,
+            "scope": {
+                "type": "string",
+                "description": "`resource_type:pattern:actions`; the pattern may contain "
+                "`:` (e.g. `host:5000/team/*`).",
+                "examples": ["repository:team/*:pull,push"],
+            },
+        },
+    ),
+    "GrantCreate": {"oneOf": [ref("schemas", "GrantParts"), ref("schemas", "GrantScope")]},
+    "Error": _obj(
+        ["errors"],
+        {
+            "errors": {
+                "type": "array",
+                "minItems": 1,
+                "items": _obj(
+                    ["code", "message"],
+                    {
+                        "code": {
+                            "type": "string",
+                            "description": "Stable; branch on it, not on the message.",
+                            "examples": ["INVALID_FIELD", "NOT_FOUND", "CONFLICT"],
+                        },
+                        "message": {"type": "string", "description": "What to do about it."},
+                        "detail": {
+                            "description": "Structured detail, e.g. "
+                            '`{"field": "username"}` for INVALID_FIELD.'
+                        },
+                    },
+                ),
+            }
+        },
+    ),
+    "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
+}
+
+
+def _error(description: str, **headers: Schema) -> Schema:
+    response: Schema = {
+        "description": description,
+        "content": {JSON: {"schema": ref("schemas", "Error")}},
+    }
+    if headers:
+        response["headers"] = {name: {"schema": schema} for name, schema in headers.items()}
+    return response
+
+
+RESPONSES: dict[str, Schema] = {
+    "BadRequest": _error(
+        "Malformed request. Codes: INVALID_BODY (not one JSON object), INVALID_FIELD (a "
+        "missing, mistyped, unknown or invalid field or query parameter, named in "
+        "`detail.field`), SCOPE_INVALID."
+    ),
+    "Unauthorized": _error(
+        "UNAUTHORIZED: missing, malformed or bad HTTP Basic credentials.",
+        **{"WWW-Authenticate": {"type": "string", "examples": ['Basic realm="dockit"']}},
+    ),
+    "Forbidden": _error("DENIED: the credentials are good but the user is not an admin."),
+    "NotFound": _error("NOT_FOUND: the named user, group, member or grant does not exist."),
+    "Conflict": _error(
+        "CONFLICT: it exists already, or the change would lock the caller out (deleting, "
+        "disabling or demoting oneself)."
+    ),
+    "ContentTooLarge": _error(f"BODY_TOO_LARGE: the body exceeds {MAX_BODY_BYTES} bytes."),
+    "UnsupportedMediaType": _error(
+        "UNSUPPORTED_MEDIA_TYPE: the body was sent with a Content-Type that is not JSON."
+    ),
+    "Unavailable": _error("UNAVAILABLE: a backend cannot answer now; retry later."),
+}
+
+PARAMETERS: dict[str, Schema] = {
+    "offset": {
+        "name": "offset",
+        "in": "query",
+        "description": "Items to skip.",
+        "schema": {"type": "integer", "minimum": 0, "default": DEFAULT_OFFSET},
+    },
+    "limit": {
+        "name": "limit",
+        "in": "query",
+        "description": "Largest number of items to return.",
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_PAGE_SIZE,
+            "default": DEFAULT_LIMIT,
+        },
+    },
+    "subject": {
+        "name": "subject",
+        "in": "query",
+        "description": "Only grants for this subject.",
+        "schema": _SUBJECT,
+    },
+    "username": {
+        "name": "username",
+        "in": "path",
+        "required": True,
+        "description": _NAME_RULE,
+        "schema": {"type": "string"},
+    },
+    "groupName": {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "description": _NAME_RULE,
+        "schema": {"type": "string"},
+    },
+    "grantId": {
+        "name": "grant_id",
+        "in": "path",
+        "required": True,
+        "description": "A grant's id; anything but a positive integer is INVALID_FIELD.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+}
