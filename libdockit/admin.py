@@ -113,9 +113,7 @@ class AdminService:
         )
 
     # -- grants -------------------------------------------------------------------------
-    def add_grant(
-        self, subject: str, resource_type: str, pattern: str, actions: object
-    ) -> Grant:
+    def add_grant(self, subject: str, resource_type: str, pattern: str, actions: object) -> Grant:
         compile_pattern(pattern)
         grant = Grant(
             subject=parse_subject(subject),

@@ -1,7 +1,7 @@
 """Plain records passed across the backend protocols, and the rules for names and subjects.
 
 Usernames and group names are normalised (Unicode NFKC, then lower case) before they are
-checked, stored or looked up, so ``Alice`` and ``ａｌｉｃｅ`` (full-width) are the same account
+checked, stored or looked up, so ``Alice`` and its full-width form are the same account
 and ``${user}`` patterns always expand to a valid lowercase repository path component.
 """
 
@@ -70,7 +70,9 @@ def normalize_actions(raw: object) -> tuple[str, ...]:
         raise ValidationError("actions", "must be a non-empty list of pull, push, delete or *")
     unknown = [a for a in raw if a not in KNOWN_ACTIONS]
     if unknown:
-        raise ValidationError("actions", f"unknown action(s) {unknown!r}; use pull, push, delete, *")
+        raise ValidationError(
+            "actions", f"unknown action(s) {unknown!r}; use pull, push, delete, *"
+        )
     return tuple(a for a in (PULL, PUSH, DELETE, ALL) if a in raw)
 
 

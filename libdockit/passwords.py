@@ -6,6 +6,7 @@ user" costs the same time as "wrong password" and cannot be told apart by timing
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher as _Argon2Hasher
@@ -75,10 +76,8 @@ class PasswordHasher:
 
     def dummy_verify(self) -> None:
         """Spend the time of one verify, for unknown users."""
-        try:
+        with contextlib.suppress(VerifyMismatchError):
             self._hasher.verify(self._dummy_hash, "not-the-dummy-password")
-        except VerifyMismatchError:
-            pass
 
 
 def check_password(password: Secret) -> None:

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from .errors import ValidationError
 
-USER_TOKEN = "${user}"
+USER_TOKEN = "${user}"  # noqa: S105 - a pattern token, not a password
 _TOKEN_RE = re.compile(r"\*\*|\*|\$\{user\}")
 _LITERAL_RE = re.compile(r"[A-Za-z0-9._:/\[\]@-]*")
 _USER_GROUP = "user"

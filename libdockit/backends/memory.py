@@ -221,7 +221,9 @@ class MemoryBackend:
     ) -> Page[Grant]:
         with self._lock:
             items = [
-                g for _, g in sorted(self._grants.items()) if subject is None or g.subject == subject
+                g
+                for _, g in sorted(self._grants.items())
+                if subject is None or g.subject == subject
             ]
             return _page(items, offset, limit)
 

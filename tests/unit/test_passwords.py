@@ -44,9 +44,9 @@ def test_unacceptable_passwords(hasher: PasswordHasher, bad: str) -> None:
 
 
 def test_parameters_below_owasp_are_refused() -> None:
-    with pytest.raises(ConfigError, match="passwords.memory_kib"):
+    with pytest.raises(ConfigError, match=r"passwords\.memory_kib"):
         PasswordHasher(HashParameters(memory_kib=1024))
-    with pytest.raises(ConfigError, match="passwords.time_cost"):
+    with pytest.raises(ConfigError, match=r"passwords\.time_cost"):
         PasswordHasher(HashParameters(time_cost=1))
 
 
