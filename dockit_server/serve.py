@@ -25,6 +25,10 @@ class DockitGunicorn(BaseApplication):  # type: ignore[misc]
         self.cfg.set("timeout", 30)
         self.cfg.set("graceful_timeout", 10)
         self.cfg.set("proc_name", "dockit")
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn >= 27 opens a control socket at one fixed path per user by default;
+            # two Dockit instances on one machine would fight over it.
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         from .app import create_app
