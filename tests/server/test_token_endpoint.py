@@ -1,0 +1,212 @@
+"""GET/POST /v2/token, /v2/certs/pem and the health endpoints through the real Falcon app."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import falcon
+import falcon.testing
+import pytest
+
+from dockit_server.app import create_app
+from dockit_server.components import Components
+from libdockit.admin import AdminService
+from libdockit.backends.local import LocalAuthenticator
+from libdockit.backends.memory import MemoryBackend
+from libdockit.keyring import KeyRing, ensure_active_key
+from libdockit.model import Grant
+from libdockit.passwords import PasswordHasher
+from libdockit.service import TokenService
+from libdockit.tokens import TokenSigner
+from tests.server.conftest import Hashes, basic
+from tests.support.verifier import verify_token
+
+ISSUER = "dockit-test"
+SERVICE = "registry.test"
+
+
+@pytest.fixture
+def store(hashes: Hashes) -> MemoryBackend:
+    store = MemoryBackend()
+    store.create_user("alice", hashes.user)
+    store.create_user("bob", hashes.user, enabled=False)
+    store.create_group("devs")
+    store.add_member("devs", "alice")
+    store.add_grant(Grant("user:alice", "repository", "alice/*", ("push",)))
+    store.add_grant(Grant("group:devs", "repository", "team/**", ("pull",)))
+    store.add_grant(Grant("anonymous", "repository", "public/*", ("pull",)))
+    ensure_active_key(store, now=datetime.now(UTC))
+    return store
+
+
+@pytest.fixture
+def client(store: MemoryBackend, hasher: PasswordHasher) -> falcon.testing.TestClient:
+    tokens = TokenService(
+        authenticator=LocalAuthenticator(store, hasher),
+        grants=store,
+        keys=KeyRing(store),
+        signer=TokenSigner(ISSUER),
+        services=[SERVICE],
+    )
+    components = Components(
+        tokens=tokens, admin=AdminService(store, store, hasher), health=store, realm="test-realm"
+    )
+    return falcon.testing.TestClient(create_app(components))
+
+
+ALICE = basic("alice", "alice-password-1")
+
+
+def get_token(
+    client: falcon.testing.TestClient,
+    *scopes: str,
+    headers: dict[str, str] | None = None,
+    service: str = SERVICE,
+    **params: str,
+) -> falcon.testing.Result:
+    query = [("service", service), *(("scope", s) for s in scopes), *params.items()]
+    return client.simulate_get(
+        "/v2/token",
+        query_string="&".join(f"{k}={v}" for k, v in query),
+        headers=headers,
+    )
+
+
+def claims_of(
+    client: falcon.testing.TestClient, result: falcon.testing.Result
+) -> dict[str, object]:
+    assert result.status_code == 200, result.text
+    body = result.json
+    assert body["token"] == body["access_token"]
+    bundle = client.simulate_get("/v2/certs/pem").content
+    return verify_token(body["token"], bundle_pem=bundle, issuer=ISSUER, service=SERVICE)
+
+
+def test_user_gets_granted_intersection(client: falcon.testing.TestClient) -> None:
+    result = get_token(
+        client,
+        "repository:alice/app:pull,push,delete",
+        "repository:team/x/y:pull,push repository:other/z:pull",
+        headers=ALICE,
+        account="alice",
+    )
+    claims = claims_of(client, result)
+    assert claims["sub"] == "alice"
+    assert claims["aud"] == SERVICE
+    assert claims["access"] == [
+        {"type": "repository", "name": "alice/app", "actions": ["pull", "push"]},
+        {"type": "repository", "name": "team/x/y", "actions": ["pull"]},
+        {"type": "repository", "name": "other/z", "actions": []},
+    ]
+    body = result.json
+    assert body["expires_in"] == 300
+    assert datetime.strptime(body["issued_at"], "%Y-%m-%dT%H:%M:%SZ")
+    assert result.headers["cache-control"] == "no-store"
+
+
+def test_login_without_scope_gets_empty_access(client: falcon.testing.TestClient) -> None:
+    claims = claims_of(
+        client, get_token(client, headers=ALICE, account="alice", client_id="docker")
+    )
+    assert claims["access"] == []
+
+
+def test_anonymous(client: falcon.testing.TestClient) -> None:
+    claims = claims_of(client, get_token(client, "repository:public/x:pull,push"))
+    assert claims["sub"] == ""
+    assert claims["access"] == [{"type": "repository", "name": "public/x", "actions": ["pull"]}]
+    claims = claims_of(client, get_token(client, "repository:alice/app:pull"))
+    assert claims["access"] == [{"type": "repository", "name": "alice/app", "actions": []}]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        basic("alice", "wrong"),
+        basic("nobody", "alice-password-1"),
+        basic("bob", "alice-password-1"),  # disabled
+        basic("a*", "x"),
+        {"Authorization": "Basic !!!notbase64"},
+        {"Authorization": "Bearer abc"},
+        {"Authorization": "Basic " + "QQ=="},  # "A": no colon
+    ],
+)
+def test_bad_credentials_are_401_with_challenge(
+    client: falcon.testing.TestClient, headers: dict[str, str]
+) -> None:
+    result = get_token(client, "repository:alice/app:pull", headers=headers)
+    assert result.status_code == 401
+    assert result.headers["www-authenticate"] == 'Basic realm="test-realm", charset="UTF-8"'
+    (error,) = result.json["errors"]
+    assert error["code"] == "UNAUTHORIZED"
+    assert "token" not in result.json
+
+
+@pytest.mark.parametrize(
+    ("scope", "service", "code"),
+    [
+        ("repository:Alice/app:pull", SERVICE, "SCOPE_INVALID"),
+        ("repository:alice/app", SERVICE, "SCOPE_INVALID"),
+        ("repository:alice/app:pull", "other.registry", "SERVICE_UNKNOWN"),
+        ("repository:alice/app:pull", "", "INVALID_REQUEST"),
+    ],
+)
+def test_bad_requests_are_400(
+    client: falcon.testing.TestClient, scope: str, service: str, code: str
+) -> None:
+    result = get_token(client, scope, headers=ALICE, service=service)
+    assert result.status_code == 400
+    assert result.json["errors"][0]["code"] == code
+
+
+def test_account_must_match(client: falcon.testing.TestClient) -> None:
+    result = get_token(client, "repository:alice/app:pull", headers=ALICE, account="mallory")
+    assert result.status_code == 400
+    assert "account" in result.json["errors"][0]["message"]
+    # The legacy parameter is compared in canonical form.
+    assert get_token(client, headers=ALICE, account="Alice").status_code == 200
+
+
+def test_post_is_404_for_now(client: falcon.testing.TestClient) -> None:
+    result = client.simulate_post("/v2/token", body="grant_type=password")
+    assert result.status_code == 404
+    assert result.json["errors"][0]["code"] == "NOT_FOUND"
+
+
+def test_certs_and_health(client: falcon.testing.TestClient) -> None:
+    pem = client.simulate_get("/v2/certs/pem")
+    assert pem.status_code == 200
+    assert pem.headers["content-type"] == "application/x-pem-file"
+    assert pem.text.count("BEGIN CERTIFICATE") == 1
+    assert client.simulate_get("/healthz").json == {"status": "ok"}
+    ready = client.simulate_get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json["checks"] == {"store": "ok", "signing_key": "ok"}
+
+
+def test_readyz_without_key_is_503(hasher: PasswordHasher) -> None:
+    store = MemoryBackend()
+    tokens = TokenService(
+        authenticator=LocalAuthenticator(store, hasher),
+        grants=store,
+        keys=KeyRing(store),
+        signer=TokenSigner(ISSUER),
+    )
+    app = create_app(
+        Components(tokens=tokens, admin=AdminService(store, store, hasher), health=store)
+    )
+    client = falcon.testing.TestClient(app)
+    ready = client.simulate_get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json["checks"]["store"] == "ok"
+    assert ready.json["checks"]["signing_key"] != "ok"
+    token = client.simulate_get("/v2/token", query_string="service=x")
+    assert token.status_code == 503
+    assert token.json["errors"][0]["code"] == "KEY_INVALID"
+
+
+def test_password_never_echoed(client: falcon.testing.TestClient) -> None:
+    secret = "very-secret-pw-123"
+    result = get_token(client, headers=basic("alice", secret))
+    assert result.status_code == 401
+    assert secret not in result.text
