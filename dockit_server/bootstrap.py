@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from libdockit.admin import AdminService
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.sql import SqlBackend
+from libdockit.errors import ConfigError, KeyMaterialError
 from libdockit.keyring import KeyRing, ensure_active_key
-from libdockit.keys import load_key, to_stored
+from libdockit.keys import SigningKey, load_key, to_stored
 from libdockit.passwords import PasswordHasher
 from libdockit.secret import Secret
 from libdockit.service import TokenService
@@ -60,13 +61,33 @@ def _ensure_signing_key(store: SqlBackend, settings: Settings, now: datetime) ->
             validity=timedelta(days=settings.keys_validity_days),
         )
         return
-    key = load_key(settings.keys_key_file.read_bytes(), settings.keys_cert_file.read_bytes())
+    key = _load_key_files(settings)
+    if key.not_after <= now:
+        raise ConfigError(
+            "keys.cert_file", f"the certificate expired at {key.not_after.isoformat()}"
+        )
     known = {stored.kid: stored for stored in store.list_keys()}
     if key.kid not in known:
         store.add_key(to_stored(key, "pending", now))
         log.info("loaded signing key %s from %s", key.kid, settings.keys_key_file)
     if known.get(key.kid) is None or known[key.kid].state != "active":
         store.set_key_state(key.kid, "active", now)
+
+
+def _load_key_files(settings: Settings) -> SigningKey:
+    assert settings.keys_key_file is not None
+    assert settings.keys_cert_file is not None
+    files = {"keys.key_file": settings.keys_key_file, "keys.cert_file": settings.keys_cert_file}
+    contents: dict[str, bytes] = {}
+    for key_name, path in files.items():
+        try:
+            contents[key_name] = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(key_name, f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return load_key(contents["keys.key_file"], contents["keys.cert_file"])
+    except KeyMaterialError as exc:
+        raise ConfigError("keys.key_file", exc.message) from None
 
 
 def _ensure_first_admin(store: SqlBackend, settings: Settings) -> FirstAdmin | None:
