@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -56,21 +55,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _api_server(args: argparse.Namespace) -> int:
-    from libdockit.secret import Secret
-
     from .bootstrap import prepare
     from .serve import serve
 
-    settings = Settings.load()
-    overrides: dict[str, object] = {}
-    if args.bind:
-        overrides["server_bind"] = args.bind
-    if args.workers:
-        overrides["server_workers"] = args.workers
-    if args.database_url:
-        overrides["database_url"] = Secret(args.database_url)
-    settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
-    settings.check()
+    settings = Settings.load(
+        overrides={
+            "server.bind": args.bind,
+            "server.workers": args.workers,
+            "database.url": args.database_url,
+        }
+    )
     first_admin = prepare(settings)
     if first_admin is not None:
         if first_admin.generated_password is not None:

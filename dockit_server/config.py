@@ -111,14 +111,24 @@ class Settings:
     admin_password: Secret | None = None
 
     @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Defaults, then the TOML file named by DOCKIT_CONFIG, then the environment."""
+    def load(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        overrides: Mapping[str, object] | None = None,
+    ) -> Settings:
+        """Defaults, then the TOML file named by DOCKIT_CONFIG, then the environment, then
+        ``overrides`` (dotted key → raw value, e.g. from command-line flags; None is unset).
+        Every source goes through the same checks."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         config_path = env.get("DOCKIT_CONFIG")
         if config_path:
             values.update(_from_toml(Path(config_path)))
         values.update(_from_env(env))
+        known = {field.key: field for field in _FIELDS}
+        for key, raw in (overrides or {}).items():
+            if raw is not None:
+                values[known[key].attribute] = known[key].parse(key, raw)
         settings = cls(**values)
         settings.check()
         return settings

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import falcon
@@ -96,7 +97,8 @@ class ErrorHandlers:
     def http_error(
         self, req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, params: Any
     ) -> None:
-        code = (ex.title or "error").upper().replace(" ", "_")
+        # falcon titles read "405 Method Not Allowed"; the code is "METHOD_NOT_ALLOWED".
+        code = re.sub(r"^\d+\s*", "", ex.title or "error").upper().replace(" ", "_")
         message = ex.description or ex.title or "error"
         _set_error(resp, str(falcon.code_to_http_status(ex.status)), error_body(code, message))
         if ex.headers:

@@ -25,6 +25,8 @@ class DockitGunicorn(BaseApplication):  # type: ignore[misc]
         self.cfg.set("timeout", 30)
         self.cfg.set("graceful_timeout", 10)
         self.cfg.set("proc_name", "dockit")
+        # Room for many scopes in one GET /v2/token (gunicorn's default is 4094 bytes).
+        self.cfg.set("limit_request_line", 8190)
         if "control_socket_disable" in self.cfg.settings:
             # gunicorn >= 27 opens a control socket at one fixed path per user by default;
             # two Dockit instances on one machine would fight over it.
