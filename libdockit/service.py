@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .backends.base import Authenticator, GrantStore
+from .backends.base import Authenticator, GrantStore, GroupSource
 from .errors import AuthenticationFailed, InvalidRequest, PermissionDenied, UnknownService
+from .explain import Explanation, explain_decision
 from .keyring import KeyRing
-from .model import Identity, normalize_name
+from .model import Identity, normalize_name, validate_name
 from .policy import Decision, decide, subjects_for
 from .scope import ResourceScope
 from .secret import Secret
@@ -30,7 +31,8 @@ class TokenService:
     """Authenticates callers and issues registry tokens for what their grants allow.
 
     ``services`` is the allow-list of registry service names tokens may be issued for;
-    empty means any service.
+    empty means any service. ``groups`` tells which groups a user is in without their
+    password, for :meth:`explain`; without it explanations consider no groups.
     """
 
     def __init__(
@@ -41,12 +43,14 @@ class TokenService:
         keys: KeyRing,
         signer: TokenSigner,
         services: Sequence[str] = (),
+        groups: GroupSource | None = None,
     ) -> None:
         self._authenticator = authenticator
         self._grants = grants
         self._keys = keys
         self._signer = signer
         self._services = frozenset(services)
+        self._groups = groups
 
     @property
     def keys(self) -> KeyRing:
@@ -105,3 +109,15 @@ class TokenService:
             access=decision.access(),
         )
         return TokenResult(token=token, decision=decision)
+
+    def explain(self, username: str | None, scopes: Sequence[ResourceScope]) -> Explanation:
+        """What ``username`` (None: anonymous) would be granted for ``scopes``, and why.
+
+        Uses the user's current groups; it does not check that the user could log in.
+        """
+        identity = None
+        if username is not None:
+            name = validate_name(username, field_name="user")
+            groups = self._groups.groups_for(name) if self._groups is not None else ()
+            identity = Identity(username=name, groups=groups)
+        return explain_decision(identity, self.decide(identity, scopes))

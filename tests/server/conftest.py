@@ -71,6 +71,7 @@ def components(backend: MemoryBackend, hasher: PasswordHasher) -> Components:
         grants=backend,
         keys=_key_ring(backend),
         signer=TokenSigner("dockit-test"),
+        groups=backend,
     )
     return Components(tokens=tokens, admin=AdminService(backend, backend, hasher), health=backend)
 

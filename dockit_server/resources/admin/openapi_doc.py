@@ -212,6 +212,22 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
         ),
         "delete": _op("deleteGrant", "Delete a grant", "grants", _NO_CONTENT, errors=("404",)),
     },
+    "/explain": {
+        "get": _op(
+            "explain",
+            "Explain a decision",
+            "grants",
+            {
+                "200": _ok(
+                    "For every requested action: granted or not, and by which grants.",
+                    "Explanation",
+                )
+            },
+            description="Answers what `/v2/token` would grant the user (or an anonymous "
+            "caller) for these scopes, from the same policy, without their password.",
+        )
+        | {"parameters": _params("user", "scope")},
+    },
     "/openapi.json": {
         "get": {
             "operationId": "getOpenApiDocument",

@@ -135,6 +135,54 @@ SCHEMAS: dict[str, Schema] = {
         },
     ),
     "GrantList": _list_of("Grant"),
+    "Explanation": _obj(
+        ["subject", "groups", "account", "notes", "scopes"],
+        {
+            "subject": _SUBJECT,
+            "groups": {
+                "type": "array",
+                "items": _STORED_NAME,
+                "description": "The enabled groups whose grants were considered.",
+            },
+            "account": {
+                "oneOf": [
+                    {"type": "null"},
+                    _obj(
+                        ["local", "enabled"],
+                        {"local": {"type": "boolean"}, "enabled": {"type": ["boolean", "null"]}},
+                    ),
+                ],
+                "description": "The local account behind a user subject (null: anonymous).",
+            },
+            "notes": {"type": "array", "items": {"type": "string"}},
+            "scopes": {
+                "type": "array",
+                "items": _obj(
+                    ["scope", "type", "name", "actions"],
+                    {
+                        "scope": {"type": "string"},
+                        "type": {"type": "string"},
+                        "name": {"type": "string"},
+                        "actions": {
+                            "type": "array",
+                            "items": _obj(
+                                ["action", "granted", "grants"],
+                                {
+                                    "action": {"type": "string"},
+                                    "granted": {"type": "boolean"},
+                                    "grants": {
+                                        "type": "array",
+                                        "items": ref("schemas", "Grant"),
+                                        "description": "Every grant that gives this action.",
+                                    },
+                                },
+                            ),
+                        },
+                    },
+                ),
+            },
+        },
+    ),
     "GrantParts": _obj(
         ["subject", "resource_type", "pattern", "actions"],
         {
@@ -252,6 +300,21 @@ PARAMETERS: dict[str, Schema] = {
         "in": "query",
         "description": "Only grants for this subject.",
         "schema": _SUBJECT,
+    },
+    "user": {
+        "name": "user",
+        "in": "query",
+        "description": "The user to explain for; leave it out for an anonymous caller.",
+        "schema": {"type": "string"},
+    },
+    "scope": {
+        "name": "scope",
+        "in": "query",
+        "required": True,
+        "description": "Scopes as in a token request: repeat it, or space-separate several.",
+        "schema": {"type": "array", "items": {"type": "string"}},
+        "style": "form",
+        "explode": True,
     },
     "username": {
         "name": "username",

@@ -27,14 +27,17 @@ _INTEGER_RE = re.compile(r"-?[0-9]+")
 _MAX_DIGITS = 18
 
 
-def check_params(req: falcon.Request, allowed: Iterable[str]) -> None:
+def check_params(
+    req: falcon.Request, allowed: Iterable[str], *, repeatable: Iterable[str] = ()
+) -> None:
     """Refuse query parameters the operation does not know, or that repeat."""
-    known = frozenset(allowed)
+    known = frozenset(allowed) | frozenset(repeatable)
+    may_repeat = frozenset(repeatable)
     for name in sorted(req.params):
         if name not in known:
             expected = ", ".join(sorted(known)) or "none"
             raise ValidationError(name, f"unknown query parameter (known: {expected})")
-        if isinstance(req.params[name], list):
+        if isinstance(req.params[name], list) and name not in may_repeat:
             raise ValidationError(name, "must be given at most once")
 
 

@@ -26,4 +26,5 @@ ADMIN_ROUTES: tuple[tuple[str, ResourceFactory], ...] = (
     ("/grants", GrantsResource),
     ("/grants/{grant_id}", GrantResource),
 )
+EXPLAIN_ROUTE = "/explain"
 OPENAPI_ROUTE = "/openapi.json"
