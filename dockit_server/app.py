@@ -6,14 +6,18 @@ import falcon
 
 from .components import Components
 from .errors import ErrorHandlers
+from .middleware import RequestContext
 from .resources.admin import register_admin_routes
 from .resources.certs import CertsResource
 from .resources.health import HealthResource, ReadyResource
+from .resources.metrics import MetricsResource
 from .resources.token import TokenResource
 
 
 def create_app(components: Components) -> falcon.App[falcon.Request, falcon.Response]:
-    app: falcon.App[falcon.Request, falcon.Response] = falcon.App()
+    app: falcon.App[falcon.Request, falcon.Response] = falcon.App(
+        middleware=[RequestContext(metrics=components.metrics, json_logs=components.json_logs)]
+    )
     app.req_options.auto_parse_qs_csv = False
     app.req_options.strip_url_path_trailing_slash = True
     ErrorHandlers(components.realm).install(app)
@@ -21,5 +25,7 @@ def create_app(components: Components) -> falcon.App[falcon.Request, falcon.Resp
     app.add_route("/v2/certs/pem", CertsResource(components.tokens.keys))
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadyResource(components.health, components.tokens.keys))
+    if components.metrics is not None:
+        app.add_route("/metrics", MetricsResource(components.metrics))
     register_admin_routes(app, components)
     return app

@@ -25,6 +25,7 @@ from libdockit.tokens import TokenSigner
 
 from .components import Components
 from .config import Settings
+from .metrics import Metrics
 
 log = logging.getLogger("dockit.server")
 
@@ -105,16 +106,20 @@ def _ensure_first_admin(store: SqlBackend, settings: Settings) -> FirstAdmin | N
 def build_components(settings: Settings) -> Components:
     store = open_store(settings)
     hasher = PasswordHasher()
+    keys = KeyRing(store)
     tokens = TokenService(
         authenticator=LocalAuthenticator(store, hasher),
         grants=store,
-        keys=KeyRing(store),
+        keys=keys,
         signer=TokenSigner(settings.token_issuer, lifetime=settings.token_lifetime),
         services=settings.token_services,
+        groups=store,
     )
     return Components(
         tokens=tokens,
         admin=AdminService(store, store, hasher),
         health=store,
         realm=settings.server_realm,
+        metrics=Metrics(keys) if settings.server_metrics else None,
+        json_logs=settings.server_json_logs,
     )

@@ -12,6 +12,7 @@ from libdockit.errors import DockitError
 
 from .config import Settings
 from .init_container import Backoff, InitContainerError
+from .multiproc import remove_metrics_dir, use_fresh_metrics_dir
 
 DEFAULT_URL = "http://127.0.0.1:4315"
 
@@ -55,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _api_server(args: argparse.Namespace) -> int:
+    # First, before anything imports prometheus_client (see dockit_server.multiproc).
+    metrics_dir = use_fresh_metrics_dir()
+    try:
+        return _run_api_server(args)
+    finally:
+        remove_metrics_dir(metrics_dir)
+
+
+def _run_api_server(args: argparse.Namespace) -> int:
     from .bootstrap import prepare
     from .serve import serve
 

@@ -9,6 +9,7 @@ from libdockit.backends.base import HealthCheck
 from libdockit.service import TokenService
 
 from .errors import DEFAULT_REALM
+from .metrics import Metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,3 +19,7 @@ class Components:
     health: HealthCheck
     #: Realm named in the ``WWW-Authenticate: Basic`` challenge of every 401.
     realm: str = DEFAULT_REALM
+    #: Serve ``/metrics`` and count token requests; None turns metrics off.
+    metrics: Metrics | None = None
+    #: One JSON access-log line per request on the ``dockit.access`` logger.
+    json_logs: bool = False

@@ -38,6 +38,18 @@ def _integer(low: int, high: int) -> Callable[[str, object], int]:
     return parse
 
 
+def _boolean(key: str, value: object) -> bool:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(key, "must be true or false")
+
+
 def _names(key: str, value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",")]
@@ -80,6 +92,8 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("server.workers", "DOCKIT_WORKERS", _integer(1, 64)),
     _Field("server.realm", "DOCKIT_REALM", _text),
     _Field("server.log_level", "DOCKIT_LOG_LEVEL", _choice("debug", "info", "warning", "error")),
+    _Field("server.json_logs", "DOCKIT_JSON_LOGS", _boolean),
+    _Field("server.metrics", "DOCKIT_METRICS", _boolean),
     _Field("database.url", "DOCKIT_DATABASE_URL", _secret, secret=True),
     _Field("token.issuer", "DOCKIT_ISSUER", _text),
     _Field("token.services", "DOCKIT_SERVICES", _names),
@@ -99,6 +113,8 @@ class Settings:
     server_workers: int = 2
     server_realm: str = "dockit"
     server_log_level: str = "info"
+    server_json_logs: bool = False
+    server_metrics: bool = True
     database_url: Secret = Secret("sqlite:///dockit.db")  # noqa: RUF009 - immutable
     token_issuer: str = "dockit"  # noqa: S105 - the JWT issuer name
     token_services: tuple[str, ...] = ()

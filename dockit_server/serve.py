@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from .config import Settings
+
+
+def configure_logging(level: str, *, json_logs: bool) -> None:
+    """Plain lines on stderr; with JSON logs, access lines are bare JSON objects."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if json_logs:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access = logging.getLogger("dockit.access")
+        access.handlers = [handler]
+        access.propagate = False
+        access.setLevel(logging.INFO)
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
 class DockitGunicorn(BaseApplication):  # type: ignore[misc]
@@ -25,6 +46,7 @@ class DockitGunicorn(BaseApplication):  # type: ignore[misc]
         self.cfg.set("timeout", 30)
         self.cfg.set("graceful_timeout", 10)
         self.cfg.set("proc_name", "dockit")
+        self.cfg.set("child_exit", _child_exit)
         # Room for many scopes in one GET /v2/token (gunicorn's default is 4094 bytes).
         self.cfg.set("limit_request_line", 8190)
         if "control_socket_disable" in self.cfg.settings:
@@ -36,12 +58,13 @@ class DockitGunicorn(BaseApplication):  # type: ignore[misc]
         from .app import create_app
         from .bootstrap import build_components
 
-        logging.basicConfig(
-            level=self._settings.server_log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        configure_logging(
+            self._settings.server_log_level, json_logs=self._settings.server_json_logs
         )
         return create_app(build_components(self._settings))
 
 
 def serve(settings: Settings) -> None:
+    """Serve until stopped. Call :func:`~.multiproc.use_fresh_metrics_dir` before importing
+    anything that imports prometheus_client, so the workers' metrics add up."""
     DockitGunicorn(settings).run()

@@ -28,6 +28,7 @@ class TokenResource:
         identity = None
         if credentials is not None:
             identity = self._tokens.authenticate(*credentials)
+            req.context.user = identity.username
             self._tokens.check_account(identity, req.get_param("account"))
         result = self._tokens.issue(identity, service=service, scopes=scopes)
         issued = result.token

@@ -31,6 +31,7 @@ class AdminAuth:
             raise AuthenticationFailed("admin credentials are required (HTTP Basic)")
         username, password = credentials
         identity = self._tokens.authenticate_admin(username, password)
+        req.context.user = identity.username
         # Admin answers name accounts and memberships: keep them out of every cache.
         resp.set_header("Cache-Control", "no-store")
         return identity

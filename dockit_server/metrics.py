@@ -1,0 +1,122 @@
+"""Prometheus metrics, correct across gunicorn workers.
+
+Each worker counts in its own process; ``dockit api-server`` points prometheus_client's
+multiprocess mode at a fresh directory (``PROMETHEUS_MULTIPROC_DIR``) before the workers
+fork, so a scrape of any worker sums every worker's counters and histograms. Certificate
+expiry is computed at scrape time from the key ring, so it is never stale.
+
+prometheus_client is used rather than a hand-written exposition: its multiprocess mode
+(mmap'ed files per worker, merged on scrape) is the part that is easy to get wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from libdockit.errors import BackendUnavailable
+from libdockit.keyring import KeyRing
+
+from .multiproc import MULTIPROC_ENV
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Distinct service label values kept per process; the rest count as "other".
+MAX_SERVICE_LABELS = 32
+T = TypeVar("T")
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class _CertificateExpiry(Collector):
+    def __init__(self, keys: KeyRing, clock: Callable[[], datetime]) -> None:
+        self._keys = keys
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "dockit_certificate_expiry_days",
+            "Days until each published signing certificate expires.",
+            labels=["kid"],
+        )
+        now = self._clock()
+        try:
+            published = self._keys.published()
+        except BackendUnavailable:
+            published = []
+        for key in published:
+            family.add_metric([key.kid], (key.not_after - now).total_seconds() / 86400)
+        yield family
+
+
+class Metrics:
+    """The server's metrics; one instance per app (a registry of its own, no globals)."""
+
+    def __init__(self, keys: KeyRing, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._collect_registry = self.registry
+        if os.environ.get(MULTIPROC_ENV):
+            self._collect_registry = CollectorRegistry()
+            MultiProcessCollector(self._collect_registry)  # type: ignore[no-untyped-call]
+        self.token_requests = Counter(
+            "dockit_token_requests",
+            "Token requests by outcome and service.",
+            ["outcome", "service"],
+            registry=self.registry,
+        )
+        self.token_seconds = Histogram(
+            "dockit_token_request_seconds",
+            "Time to answer a token request.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.backend_seconds = Histogram(
+            "dockit_backend_seconds",
+            "Time spent in each backend call.",
+            ["backend", "operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.backend_errors = Counter(
+            "dockit_backend_errors",
+            "Backend calls that could not answer.",
+            ["backend", "operation"],
+            registry=self.registry,
+        )
+        expiry = _CertificateExpiry(keys, clock or (lambda: datetime.now(UTC)))
+        self._collect_registry.register(expiry)
+        self._services: set[str] = set()
+        self._lock = threading.Lock()
+
+    def service_label(self, service: str | None) -> str:
+        """The label for ``service``, bounded so that clients cannot explode cardinality."""
+        if not service:
+            return "none"
+        with self._lock:
+            if service in self._services:
+                return service
+            if len(self._services) < MAX_SERVICE_LABELS:
+                self._services.add(service)
+                return service
+        return "other"
+
+    def time_backend(self, backend: str, operation: str, call: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        try:
+            return call()
+        except BackendUnavailable:
+            self.backend_errors.labels(backend, operation).inc()
+            raise
+        finally:
+            self.backend_seconds.labels(backend, operation).observe(time.perf_counter() - started)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self._collect_registry)

@@ -1,0 +1,90 @@
+"""Per-request context: a request id, an optional JSON access log line, token metrics.
+
+The request id is taken from ``X-Request-Id`` when it is a plain token (letters, digits,
+``._:-``, at most 128 characters), else generated, and always echoed back — so a header
+holding CR/LF or anything else odd is never reflected. Log lines carry the method, the path
+(never the query string), the status, the time taken, the client address and the user;
+never a header, a body or a credential.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import falcon
+
+from .metrics import Metrics
+
+REQUEST_ID_HEADER = "X-Request-Id"
+TOKEN_ROUTE = "/v2/token"  # noqa: S105 - a path, not a password
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_OUTCOMES = {200: "issued", 400: "bad_request", 401: "unauthorized", 404: "unsupported"}
+
+access_log = logging.getLogger("dockit.access")
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class RequestContext:
+    def __init__(
+        self,
+        *,
+        metrics: Metrics | None = None,
+        json_logs: bool = False,
+        id_source: Callable[[], str] = new_request_id,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._metrics = metrics
+        self._json_logs = json_logs
+        self._id_source = id_source
+        self._timer = timer
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        sent = req.get_header(REQUEST_ID_HEADER)
+        request_id = sent if sent and _VALID_REQUEST_ID.fullmatch(sent) else self._id_source()
+        req.context.request_id = request_id
+        req.context.user = None
+        req.context.started = self._timer()
+        resp.set_header(REQUEST_ID_HEADER, request_id)
+
+    def process_response(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        resource: object,
+        req_succeeded: bool,
+    ) -> None:
+        started = req.context.get("started")
+        elapsed = self._timer() - started if started is not None else 0.0
+        status = falcon.code_to_http_status(resp.status)
+        code = int(status.split(" ", 1)[0])
+        if self._metrics is not None and req.path == TOKEN_ROUTE:
+            outcome = _OUTCOMES.get(code, "unavailable" if code == 503 else f"status_{code}")
+            service = self._metrics.service_label(req.get_param("service"))
+            self._metrics.token_requests.labels(outcome, service).inc()
+            self._metrics.token_seconds.observe(elapsed)
+        if self._json_logs:
+            access_log.info(
+                json.dumps(
+                    {
+                        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                        "request_id": req.context.get("request_id"),
+                        "method": req.method,
+                        "path": req.path,
+                        "status": code,
+                        "duration_ms": round(elapsed * 1000, 3),
+                        # The direct peer: forwarded headers are not trusted here.
+                        "client": req.remote_addr,
+                        "user": req.context.get("user"),
+                    },
+                    ensure_ascii=False,
+                )
+            )

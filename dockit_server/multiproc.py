@@ -1,0 +1,28 @@
+"""The directory where every gunicorn worker writes its metrics.
+
+prometheus_client decides at import time whether it runs in multiprocess mode, so
+``PROMETHEUS_MULTIPROC_DIR`` must be set before anything imports it: this module imports
+nothing of it, and ``dockit api-server`` calls :func:`use_fresh_metrics_dir` first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def use_fresh_metrics_dir() -> Path:
+    """Create an empty directory for this run's workers and point the environment at it."""
+    directory = Path(tempfile.mkdtemp(prefix="dockit-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(directory)
+    return directory
+
+
+def remove_metrics_dir(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+    if os.environ.get(MULTIPROC_ENV) == str(directory):
+        del os.environ[MULTIPROC_ENV]
