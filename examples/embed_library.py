@@ -1,0 +1,66 @@
+"""Issue registry tokens from your own Python code, with your own user source.
+
+Dockit's library needs three things: something that says who a user is (an Authenticator),
+where grants live (a grant store), and signing keys. Here users come from a plain dict of
+API keys — replace it with your database, SSO or whatever you have — while grants and keys
+use the in-memory backend. Run it: ``python examples/embed_library.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+from libdockit import (
+    Grant,
+    Identity,
+    KeyRing,
+    MemoryBackend,
+    Secret,
+    TokenService,
+    TokenSigner,
+    ensure_active_key,
+    parse_scopes,
+)
+
+
+class ApiKeyUsers:
+    """An Authenticator: API keys from your own system; the team decides the groups."""
+
+    def __init__(self, keys: dict[str, tuple[str, str]]) -> None:
+        self._keys = keys  # username -> (api key, team)
+
+    def authenticate(self, username: str, password: Secret) -> Identity | None:
+        entry = self._keys.get(username)
+        if entry is None or Secret(entry[0]) != password:
+            return None
+        return Identity(username=username, groups=(entry[1],), source="api-keys")
+
+
+def main() -> dict[str, object]:
+    store = MemoryBackend()
+    store.add_grant(Grant("group:payments", "repository", "payments/**", ("pull", "push")))
+    store.add_grant(Grant("authenticated", "repository", "base/*", ("pull",)))
+    ensure_active_key(store, now=datetime.now(UTC))
+
+    service = TokenService(
+        authenticator=ApiKeyUsers({"ci-payments": ("k-123", "payments")}),
+        grants=store,
+        keys=KeyRing(store),
+        signer=TokenSigner("my-platform", lifetime=600),
+        services=["registry.internal"],
+    )
+    identity = service.authenticate("ci-payments", Secret("k-123"))
+    scopes = parse_scopes(["repository:payments/api:pull,push repository:base/python:push,pull"])
+    result = service.issue(identity, service="registry.internal", scopes=scopes)
+
+    payload = result.token.token.split(".")[1]
+    claims: dict[str, object] = json.loads(base64.urlsafe_b64decode(payload + "=" * 4))
+    print(json.dumps({"sub": claims["sub"], "access": claims["access"]}, indent=2))
+    print("registry bundle:\n" + service.keys.bundle_pem().decode().splitlines()[0] + " ...")
+    return claims
+
+
+if __name__ == "__main__":
+    main()
