@@ -8,7 +8,7 @@ from .components import Components
 from .errors import ErrorHandlers
 from .middleware import RequestContext
 from .resources.admin import register_admin_routes
-from .resources.certs import CertsResource
+from .resources.certs import CertsResource, JwksResource
 from .resources.health import HealthResource, ReadyResource
 from .resources.metrics import MetricsResource
 from .resources.token import TokenResource
@@ -23,6 +23,7 @@ def create_app(components: Components) -> falcon.App[falcon.Request, falcon.Resp
     ErrorHandlers(components.realm).install(app)
     app.add_route("/v2/token", TokenResource(components.tokens))
     app.add_route("/v2/certs/pem", CertsResource(components.tokens.keys))
+    app.add_route("/v2/certs/jwks", JwksResource(components.tokens.keys))
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadyResource(components.health, components.tokens.keys))
     if components.metrics is not None:

@@ -16,6 +16,7 @@ from libdockit.admin import AdminService
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.sql import SqlBackend
 from libdockit.errors import ConfigError, KeyMaterialError
+from libdockit.keymanager import KeyManager
 from libdockit.keyring import KeyRing, ensure_active_key
 from libdockit.keys import SigningKey, load_key, to_stored
 from libdockit.passwords import PasswordHasher
@@ -106,7 +107,8 @@ def _ensure_first_admin(store: SqlBackend, settings: Settings) -> FirstAdmin | N
 def build_components(settings: Settings) -> Components:
     store = open_store(settings)
     hasher = PasswordHasher()
-    keys = KeyRing(store)
+    # A retired key stays in the bundle while tokens it signed may still be presented.
+    keys = KeyRing(store, retired_grace=timedelta(seconds=settings.token_lifetime + 60))
     tokens = TokenService(
         authenticator=LocalAuthenticator(store, hasher),
         grants=store,
@@ -119,6 +121,7 @@ def build_components(settings: Settings) -> Components:
         tokens=tokens,
         admin=AdminService(store, store, hasher),
         health=store,
+        key_manager=KeyManager(store),
         realm=settings.server_realm,
         metrics=Metrics(keys) if settings.server_metrics else None,
         json_logs=settings.server_json_logs,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from libdockit.admin import AdminService
 from libdockit.backends.base import HealthCheck
+from libdockit.keymanager import KeyManager
 from libdockit.service import TokenService
 
 from .errors import DEFAULT_REALM
@@ -17,6 +18,7 @@ class Components:
     tokens: TokenService
     admin: AdminService
     health: HealthCheck
+    key_manager: KeyManager
     #: Realm named in the ``WWW-Authenticate: Basic`` challenge of every 401.
     realm: str = DEFAULT_REALM
     #: Serve ``/metrics`` and count token requests; None turns metrics off.

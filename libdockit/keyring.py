@@ -5,6 +5,10 @@ so a key rotated by another process (``dockit`` admin command, another replica) 
 up within that interval, while the token path does no store round-trip and no PEM parsing:
 parsed keys are cached by kid and reused as long as their stored PEM is unchanged.
 
+A retired key stays published for ``retired_grace`` after its retirement (the longest a token
+it signed can still be presented: token lifetime plus the registry's 60 s leeway), then it
+leaves the bundle and the JWKS. It is never deleted from the store, so the audit trail stays.
+
 A refresh that fails because the store cannot answer keeps serving the keys read last (and
 tries again after the interval); with nothing read yet, the error propagates. A stored key
 that cannot be parsed is left out (logged once) rather than breaking the whole bundle.
@@ -30,6 +34,8 @@ __all__ = ["KeyRing", "ensure_active_key"]
 log = logging.getLogger(__name__)
 
 Monotonic = Callable[[], float]
+#: Default token lifetime (300 s) plus the registry's 60 s leeway.
+DEFAULT_RETIRED_GRACE = timedelta(seconds=360)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +66,10 @@ class KeyRing:
         clock: Clock = utc_now,
         refresh_interval: float = 5.0,
         monotonic: Monotonic = time.monotonic,
+        retired_grace: timedelta = DEFAULT_RETIRED_GRACE,
     ) -> None:
         self._store = store
+        self._retired_grace = retired_grace
         self._clock = clock
         self._interval = refresh_interval
         self._monotonic = monotonic
@@ -111,7 +119,10 @@ class KeyRing:
         parsed: dict[str, _Parsed] = {}
         active: SigningKey | None = None
         published: list[SigningKey] = []
+        now = _aware(self._clock())
         for stored in stored_keys:
+            if self._expired_retirement(stored, now):
+                continue
             entry = self._parse(stored)
             parsed[stored.kid] = entry
             if entry.key is None:
@@ -130,6 +141,12 @@ class KeyRing:
         )
         self._snapshot = snapshot
         return snapshot
+
+    def _expired_retirement(self, stored: StoredKey, now: datetime) -> bool:
+        if stored.state != "retired":
+            return False
+        retired_at = stored.retired_at or stored.created_at
+        return _aware(retired_at) + self._retired_grace <= now
 
     def _parse(self, stored: StoredKey) -> _Parsed:
         cached = self._parsed.get(stored.kid)
@@ -152,8 +169,7 @@ class KeyRing:
         key = self._current().active
         if key is None:
             raise KeyMaterialError("there is no active signing key")
-        now = self._clock()
-        if key.not_after <= (now if now.tzinfo is not None else now.replace(tzinfo=UTC)):
+        if key.not_after <= _aware(self._clock()):
             raise KeyMaterialError(
                 f"the certificate of the active key {key.kid} expired at "
                 f"{key.not_after.isoformat()}"
@@ -161,12 +177,16 @@ class KeyRing:
         return key
 
     def published(self) -> list[SigningKey]:
-        """Pending, active and retired keys, in store order."""
+        """Pending, active and recently retired keys, in store order."""
         return list(self._current().published)
 
     def bundle_pem(self) -> bytes:
         """The certificates registries should trust for the published keys, as PEM."""
         return self._current().bundle_pem
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _active_of(store: KeyStore) -> StoredKey | None:

@@ -20,6 +20,7 @@ from dockit_server.components import Components
 from libdockit.admin import AdminService
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
+from libdockit.keymanager import KeyManager
 from libdockit.keyring import KeyRing
 from libdockit.passwords import PasswordHasher
 from libdockit.secret import Secret
@@ -73,7 +74,12 @@ def components(backend: MemoryBackend, hasher: PasswordHasher) -> Components:
         signer=TokenSigner("dockit-test"),
         groups=backend,
     )
-    return Components(tokens=tokens, admin=AdminService(backend, backend, hasher), health=backend)
+    return Components(
+        tokens=tokens,
+        admin=AdminService(backend, backend, hasher),
+        health=backend,
+        key_manager=KeyManager(backend),
+    )
 
 
 @pytest.fixture

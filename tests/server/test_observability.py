@@ -26,6 +26,7 @@ def observed(components: Components, backend: MemoryBackend) -> Components:
         tokens=components.tokens,
         admin=components.admin,
         health=components.health,
+        key_manager=components.key_manager,
         metrics=Metrics(components.tokens.keys),
         json_logs=True,
     )

@@ -13,6 +13,7 @@ from dockit_server.components import Components
 from libdockit.admin import AdminService
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
+from libdockit.keymanager import KeyManager
 from libdockit.keyring import KeyRing, ensure_active_key
 from libdockit.model import Grant
 from libdockit.passwords import PasswordHasher
@@ -49,7 +50,7 @@ def client(store: MemoryBackend, hasher: PasswordHasher) -> falcon.testing.TestC
         services=[SERVICE],
     )
     components = Components(
-        tokens=tokens, admin=AdminService(store, store, hasher), health=store, realm="test-realm"
+        tokens=tokens, admin=AdminService(store, store, hasher), health=store, key_manager=KeyManager(store), realm="test-realm"
     )
     return falcon.testing.TestClient(create_app(components))
 
@@ -193,7 +194,12 @@ def test_readyz_without_key_is_503(hasher: PasswordHasher) -> None:
         signer=TokenSigner(ISSUER),
     )
     app = create_app(
-        Components(tokens=tokens, admin=AdminService(store, store, hasher), health=store)
+        Components(
+            tokens=tokens,
+            admin=AdminService(store, store, hasher),
+            health=store,
+            key_manager=KeyManager(store),
+        )
     )
     client = falcon.testing.TestClient(app)
     ready = client.simulate_get("/readyz")

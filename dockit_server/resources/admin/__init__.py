@@ -12,9 +12,8 @@ import falcon
 
 from ...components import Components
 from .auth import AdminAuth
-from .explain import ExplainResource
 from .openapi import OpenApiResource
-from .routes import ADMIN_ROUTES, EXPLAIN_ROUTE, OPENAPI_ROUTE
+from .routes import ADMIN_ROUTES, OPENAPI_ROUTE
 from .views import API_PREFIX
 
 __all__ = ["API_PREFIX", "register_admin_routes"]
@@ -26,8 +25,5 @@ def register_admin_routes(
     """Add every Admin API route, and the public OpenAPI document, to ``app``."""
     auth = AdminAuth(components.tokens)
     for template, factory in ADMIN_ROUTES:
-        app.add_route(API_PREFIX + template, factory(components.admin, auth))
-    app.add_route(
-        API_PREFIX + EXPLAIN_ROUTE, ExplainResource(components.admin, components.tokens, auth)
-    )
+        app.add_route(API_PREFIX + template, factory(components, auth))
     app.add_route(API_PREFIX + OPENAPI_ROUTE, OpenApiResource())

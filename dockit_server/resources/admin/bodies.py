@@ -157,6 +157,15 @@ class Fields:
         value: bool = self._get(name, bool, "true or false")
         return value
 
+    def string_or(self, name: str, default: str) -> str:
+        return self.string(name) if name in self._body else default
+
+    def integer(self, name: str, default: int) -> int:
+        if name not in self._body:
+            return default
+        value: int = self._get(name, int, "an integer")
+        return value
+
     def optional_boolean(self, name: str) -> bool | None:
         return self.boolean(name) if name in self._body else None
 

@@ -228,6 +228,50 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
         )
         | {"parameters": _params("user", "scope")},
     },
+    "/keys": {
+        "get": _op(
+            "listKeys",
+            "List signing keys",
+            "keys",
+            {"200": _ok("Every stored key, oldest first.", "KeyList")},
+        ),
+        "post": _op(
+            "createKey",
+            "Create a pending key",
+            "keys",
+            {"201": _ok("The new key, pending.", "Key", headers=_LOCATION)},
+            body="KeyCreate",
+            description="The key is published in the bundle at once but does not sign until "
+            "activated: restart registries with the new bundle first.",
+        ),
+    },
+    "/keys/{kid}": {
+        "parameters": _params("kid"),
+        "get": _op("getKey", "Get a key", "keys", {"200": _ok("The key.", "Key")}, errors=("404",)),
+    },
+    "/keys/{kid}/activate": {
+        "parameters": _params("kid"),
+        "post": _op(
+            "activateKey",
+            "Make a key the signing key",
+            "keys",
+            {"200": _ok("The key, now active.", "Key")},
+            errors=("404", "409"),
+            description="The previous active key is retired in the same transaction. 409 when "
+            "the key's certificate has expired.",
+        ),
+    },
+    "/keys/{kid}/retire": {
+        "parameters": _params("kid"),
+        "post": _op(
+            "retireKey",
+            "Retire a key",
+            "keys",
+            {"200": _ok("The key, now retired.", "Key")},
+            errors=("404", "409"),
+            description="409 for the active key: activate its successor instead.",
+        ),
+    },
     "/openapi.json": {
         "get": {
             "operationId": "getOpenApiDocument",
@@ -261,6 +305,7 @@ OPENAPI_DOCUMENT: dict[str, Any] = {
         {"name": "users", "description": "Local user accounts."},
         {"name": "groups", "description": "Groups and their members."},
         {"name": "grants", "description": "Who may do what on which resources."},
+        {"name": "keys", "description": "Signing keys and their rotation."},
         {"name": "meta", "description": "About the API itself."},
     ],
     "paths": PATHS,

@@ -135,6 +135,46 @@ SCHEMAS: dict[str, Schema] = {
         },
     ),
     "GrantList": _list_of("Grant"),
+    "Key": _obj(
+        [
+            "kid",
+            "algorithm",
+            "state",
+            "created_at",
+            "activated_at",
+            "retired_at",
+            "not_after",
+            "days_left",
+        ],
+        {
+            "kid": {"type": "string", "description": "libtrust key ID, as in token headers."},
+            "algorithm": {"type": "string", "enum": ["ES256", "RS256"]},
+            "state": {
+                "type": "string",
+                "enum": ["pending", "active", "retired"],
+                "description": "pending: published, not signing; active: signs; retired: "
+                "published until the tokens it signed have expired.",
+            },
+            "created_at": _TIMESTAMP,
+            "activated_at": _TIMESTAMP,
+            "retired_at": _TIMESTAMP,
+            "not_after": _TIMESTAMP,
+            "days_left": {"type": "number", "description": "Days until the certificate expires."},
+        },
+    ),
+    "KeyList": _obj(["items"], {"items": {"type": "array", "items": ref("schemas", "Key")}}),
+    "KeyCreate": _obj(
+        [],
+        {
+            "algorithm": {"type": "string", "enum": ["ES256", "RS256"], "default": "ES256"},
+            "validity_days": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 3650,
+                "default": 365,
+            },
+        },
+    ),
     "Explanation": _obj(
         ["subject", "groups", "account", "notes", "scopes"],
         {
@@ -328,6 +368,13 @@ PARAMETERS: dict[str, Schema] = {
         "in": "path",
         "required": True,
         "description": _NAME_RULE,
+        "schema": {"type": "string"},
+    },
+    "kid": {
+        "name": "kid",
+        "in": "path",
+        "required": True,
+        "description": "A key's libtrust ID, e.g. `ABCD:EFGH:...` (12 groups of 4).",
         "schema": {"type": "string"},
     },
     "grantId": {

@@ -7,24 +7,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from libdockit.admin import AdminService
-
+from ...components import Components
 from .auth import AdminAuth
+from .explain import ExplainResource
 from .grants import GrantResource, GrantsResource
 from .groups import GroupMemberResource, GroupResource, GroupsResource
+from .keys import KeyActivateResource, KeyResource, KeyRetireResource, KeysResource
 from .users import UserPasswordResource, UserResource, UsersResource
 
-ResourceFactory = Callable[[AdminService, AdminAuth], object]
+ResourceFactory = Callable[[Components, AdminAuth], object]
+
+
+def _admin(resource: Callable[..., object]) -> ResourceFactory:
+    """For resources built from the AdminService alone."""
+    return lambda components, auth: resource(components.admin, auth)
+
 
 ADMIN_ROUTES: tuple[tuple[str, ResourceFactory], ...] = (
-    ("/users", UsersResource),
-    ("/users/{username}", UserResource),
-    ("/users/{username}/password", UserPasswordResource),
-    ("/groups", GroupsResource),
-    ("/groups/{name}", GroupResource),
-    ("/groups/{name}/members/{username}", GroupMemberResource),
-    ("/grants", GrantsResource),
-    ("/grants/{grant_id}", GrantResource),
+    ("/users", _admin(UsersResource)),
+    ("/users/{username}", _admin(UserResource)),
+    ("/users/{username}/password", _admin(UserPasswordResource)),
+    ("/groups", _admin(GroupsResource)),
+    ("/groups/{name}", _admin(GroupResource)),
+    ("/groups/{name}/members/{username}", _admin(GroupMemberResource)),
+    ("/grants", _admin(GrantsResource)),
+    ("/grants/{grant_id}", _admin(GrantResource)),
+    ("/explain", lambda c, auth: ExplainResource(c.admin, c.tokens, auth)),
+    ("/keys", lambda c, auth: KeysResource(c.key_manager, c.tokens.keys, auth)),
+    ("/keys/{kid}", lambda c, auth: KeyResource(c.key_manager, auth)),
+    ("/keys/{kid}/activate", lambda c, a: KeyActivateResource(c.key_manager, c.tokens.keys, a)),
+    ("/keys/{kid}/retire", lambda c, a: KeyRetireResource(c.key_manager, c.tokens.keys, a)),
 )
-EXPLAIN_ROUTE = "/explain"
 OPENAPI_ROUTE = "/openapi.json"

@@ -1,0 +1,107 @@
+"""``/api/v1/keys``: list, create (pending), activate and retire signing keys.
+
+Views carry public facts only (kid, algorithm, state, times); never key material. After a
+change the serving process re-reads its key ring at once; other processes within seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import falcon
+
+from libdockit.backends.base import StoredKey
+from libdockit.keymanager import KeyManager
+from libdockit.keyring import KeyRing
+
+from .auth import AdminAuth
+from .bodies import Fields, read_object
+from .paging import check_params
+from .views import API_PREFIX, rfc3339
+
+CREATE_FIELDS = ("algorithm", "validity_days")
+
+
+def key_json(key: StoredKey, now: datetime | None = None) -> dict[str, Any]:
+    moment = now or datetime.now(UTC)
+    return {
+        "kid": key.kid,
+        "algorithm": key.algorithm,
+        "state": key.state,
+        "created_at": rfc3339(key.created_at),
+        "activated_at": rfc3339(key.activated_at),
+        "retired_at": rfc3339(key.retired_at),
+        "not_after": rfc3339(key.not_after),
+        "days_left": round((key.not_after - moment).total_seconds() / 86400, 2),
+    }
+
+
+class KeysResource:
+    """``GET`` lists every stored key, oldest first; ``POST`` creates a pending key."""
+
+    def __init__(self, manager: KeyManager, ring: KeyRing, auth: AdminAuth) -> None:
+        self._manager = manager
+        self._ring = ring
+        self._auth = auth
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._auth.require(req, resp)
+        check_params(req, ())
+        resp.media = {"items": [key_json(key) for key in self._manager.list_keys()]}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._auth.require(req, resp)
+        check_params(req, ())
+        fields = Fields(read_object(req), CREATE_FIELDS)
+        key = self._manager.create_key(
+            fields.string_or("algorithm", "ES256"),
+            validity_days=fields.integer("validity_days", 365),
+        )
+        self._ring.refresh()
+        resp.status = falcon.HTTP_201
+        resp.location = f"{API_PREFIX}/keys/{key.kid}"
+        resp.media = key_json(key)
+
+
+class KeyResource:
+    def __init__(self, manager: KeyManager, auth: AdminAuth) -> None:
+        self._manager = manager
+        self._auth = auth
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, kid: str) -> None:
+        self._auth.require(req, resp)
+        check_params(req, ())
+        resp.media = key_json(self._manager.get_key(kid))
+
+
+class KeyActivateResource:
+    """``POST``: the key signs from now on; the previous active key is retired."""
+
+    def __init__(self, manager: KeyManager, ring: KeyRing, auth: AdminAuth) -> None:
+        self._manager = manager
+        self._ring = ring
+        self._auth = auth
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, kid: str) -> None:
+        self._auth.require(req, resp)
+        check_params(req, ())
+        key = self._manager.activate_key(kid)
+        self._ring.refresh()
+        resp.media = key_json(key)
+
+
+class KeyRetireResource:
+    """``POST``: the key stops being published once its tokens have expired."""
+
+    def __init__(self, manager: KeyManager, ring: KeyRing, auth: AdminAuth) -> None:
+        self._manager = manager
+        self._ring = ring
+        self._auth = auth
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, kid: str) -> None:
+        self._auth.require(req, resp)
+        check_params(req, ())
+        key = self._manager.retire_key(kid)
+        self._ring.refresh()
+        resp.media = key_json(key)

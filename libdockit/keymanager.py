@@ -1,0 +1,75 @@
+"""Signing-key life cycle: create (pending), activate, retire.
+
+A new key starts *pending*: it is published in the bundle and the JWKS but does not sign,
+so registries can restart with its certificate before it is used. Activating it makes it
+the one key that signs and retires the previous active key in the same store transaction;
+a retired key stays published until the tokens it signed have expired (see
+:class:`~libdockit.keyring.KeyRing`). The active key cannot be retired directly: activate
+its successor, so there is never a moment with no key that signs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from .backends.base import KeyStore, StoredKey
+from .errors import Conflict, NotFound, ValidationError
+from .keys import Algorithm, generate_key, to_stored
+from .tokens import Clock, utc_now
+
+ALGORITHMS: tuple[Algorithm, ...] = ("ES256", "RS256")
+MAX_VALIDITY_DAYS = 3650
+
+
+class KeyManager:
+    def __init__(self, store: KeyStore, *, clock: Clock = utc_now) -> None:
+        self._store = store
+        self._clock = clock
+
+    def list_keys(self) -> list[StoredKey]:
+        return self._store.list_keys()
+
+    def get_key(self, kid: str) -> StoredKey:
+        for key in self._store.list_keys():
+            if key.kid == kid:
+                return key
+        raise NotFound(f"key {kid} not found")
+
+    def create_key(
+        self, algorithm: str = "ES256", *, validity_days: int = 365, common_name: str = "dockit"
+    ) -> StoredKey:
+        """Generate a key and store it *pending*: published, not yet signing."""
+        if algorithm not in ALGORITHMS:
+            raise ValidationError("algorithm", f"must be one of {', '.join(ALGORITHMS)}")
+        if not 1 <= validity_days <= MAX_VALIDITY_DAYS:
+            raise ValidationError("validity_days", f"must be from 1 to {MAX_VALIDITY_DAYS}")
+        now = self._clock()
+        key = generate_key(
+            "RS256" if algorithm == "RS256" else "ES256",
+            now=now,
+            common_name=common_name,
+            validity=timedelta(days=validity_days),
+        )
+        stored = to_stored(key, "pending", now)
+        self._store.add_key(stored)
+        return stored
+
+    def activate_key(self, kid: str) -> StoredKey:
+        """Make ``kid`` the signing key; the previous active key is retired atomically."""
+        key = self.get_key(kid)
+        if key.state == "active":
+            return key
+        now = self._clock()
+        if key.not_after <= now:
+            raise Conflict(f"key {kid} cannot sign: its certificate expired at {key.not_after}")
+        return self._store.set_key_state(kid, "active", now)
+
+    def retire_key(self, kid: str) -> StoredKey:
+        key = self.get_key(kid)
+        if key.state == "active":
+            raise Conflict(
+                f"key {kid} is the active key: activate another key first, which retires it"
+            )
+        if key.state == "retired":
+            return key
+        return self._store.set_key_state(kid, "retired", self._clock())
