@@ -13,7 +13,7 @@ from libdockit.backends.memory import MemoryBackend
 from .conftest import ADMIN, ADMIN_AUTH, ADMIN_PASSWORD, USER_AUTH, Api, assert_error, basic
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
-SAMPLE_PARAMS = {"{username}": "alice", "{name}": "team", "{grant_id}": "1"}
+SAMPLE_PARAMS = {"{username}": "alice", "{name}": "team", "{grant_id}": "1", "{kid}": "NOPE"}
 
 
 def concrete(template: str) -> str:
@@ -45,7 +45,7 @@ BAD_HEADERS = {
 
 
 def test_every_admin_route_is_covered() -> None:
-    assert len(PROTECTED) == 18
+    assert len(PROTECTED) == 23
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)

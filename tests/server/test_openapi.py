@@ -255,6 +255,12 @@ STEPS = [
     Step("GET", "/grants/{grant_id}", 400, {"grant_id": "x"}),
     Step("DELETE", "/grants/{grant_id}", 204, GRANT),
     Step("DELETE", "/grants/{grant_id}", 404, GRANT),
+    Step("GET", "/keys", 200),
+    Step("POST", "/keys", 201, json={"validity_days": 30}),
+    Step("POST", "/keys", 400, json={"algorithm": "none"}),
+    Step("GET", "/keys/{kid}", 404, {"kid": "NOPE"}),
+    Step("POST", "/keys/{kid}/activate", 404, {"kid": "NOPE"}),
+    Step("POST", "/keys/{kid}/retire", 404, {"kid": "NOPE"}),
     Step("DELETE", "/groups/{name}", 204, TEAM),
     Step("DELETE", "/users/{username}", 204, BOB),
 ]
