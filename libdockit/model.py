@@ -7,11 +7,12 @@ and ``${user}`` patterns always expand to a valid lowercase repository path comp
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
 
 from .errors import ValidationError
 from .scope import ALL, DELETE, KNOWN_ACTIONS, PULL, PUSH
@@ -123,3 +124,76 @@ class Page(Generic[T]):
 
     items: list[T] = field(default_factory=list)
     total: int = 0
+
+
+# -- audit log and refresh tokens --------------------------------------------------------------
+# AuditEvent.kind: a change made through the Admin API, or a token decision (issued/refused).
+AUDIT_KINDS = ("admin", "token")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One entry of the audit log: an admin change or a token decision.
+
+    ``before``, ``after`` and ``detail`` are JSON objects: stores keep them as JSON text, so
+    what is read back is their JSON round trip (tuples come back as lists).
+    """
+
+    kind: str  # "admin" (a change through the Admin API) or "token" (a token decision)
+    actor: str  # "user:NAME" or "anonymous"
+    action: str  # e.g. "user.create", "group.member.add", "token.issue", "token.refuse"
+    target: str | None = None  # e.g. "user:bob", "group:devs", "grant:12"; tokens: the service
+    before: dict[str, Any] | None = None  # JSON-able state before (admin changes)
+    after: dict[str, Any] | None = None  # JSON-able state after
+    detail: dict[str, Any] | None = None  # tokens: {"service", "requested", "granted", "reason"}
+    client_address: str | None = None
+    request_id: str | None = None
+    at: datetime | None = None  # set by the store if None (UTC)
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    """An OAuth2 refresh token handed to ``docker login``; only its hash is ever stored."""
+
+    id: str  # public, non-secret identifier (for listing and revoking)
+    token_hash: str  # hex SHA-256 of the opaque token value
+    username: str
+    service: str
+    client_id: str | None
+    created_at: datetime
+    last_used_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+def action_prefix(action_filter: str) -> str | None:
+    """The prefix an audit ``action`` filter asks for ("user.*" -> "user."), or None when it
+    is an exact action."""
+    return action_filter[:-1] if action_filter.endswith(".*") else None
+
+
+def as_utc(value: datetime) -> datetime:
+    """Aware UTC; a naive value is taken to be UTC already (as the SQL backend stores it)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def dump_json_object(field_name: str, value: dict[str, Any] | None) -> str | None:
+    """The canonical JSON text stores keep for an audit event's ``before``/``after``/``detail``.
+
+    Keys are sorted and non-ASCII is escaped (so even a lone surrogate from a hostile request
+    survives a UTF-8 database); a value JSON cannot represent is a :class:`ValidationError`.
+    """
+    if value is None:
+        return None
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(field_name, f"must be a JSON object: {exc}") from None
+
+
+def load_json_object(text: str | None) -> dict[str, Any] | None:
+    """The inverse of :func:`dump_json_object`."""
+    if text is None:
+        return None
+    value: dict[str, Any] = json.loads(text)
+    return value

@@ -8,6 +8,8 @@ Contracts shared by every implementation (checked by :mod:`libdockit.testing.con
 * A store that cannot answer raises :class:`~libdockit.errors.BackendUnavailable`, never
   returns "no": the caller turns that into HTTP 503, not 401.
 * Listings are ordered (users and groups by name, grants by id) and paged by offset/limit.
+* Audit events and refresh tokens are listed newest first.
+* Times go in aware (a naive value is taken to be UTC) and come back aware UTC.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
-from ..model import Grant, Group, Identity, Page, User
+from ..model import AuditEvent, Grant, Group, Identity, Page, RefreshToken, User
 from ..secret import Secret
 
 KeyState = Literal["pending", "active", "retired"]
@@ -128,6 +130,19 @@ class UserStore(Protocol):
         """Names of the *enabled* groups the user belongs to, sorted."""
         ...
 
+    def credential_version(self, username: str) -> int | None:
+        """A number that changes whenever the user's credentials may have changed; None if
+        there is no such user.
+
+        For caches of verified credentials shared with other processes: compare for equality
+        only. It goes up by one on every ``set_password_hash``, ``set_user_enabled`` and
+        ``set_user_admin`` (``is_admin`` is part of the identity a login yields), whether or
+        not the value changed; a deleted user has none; and a user created again under the
+        same name never repeats a number the earlier one had. Memberships, groups and grants
+        leave it alone: they are read afresh for every token.
+        """
+        ...
+
 
 @runtime_checkable
 class KeyStore(Protocol):
@@ -141,6 +156,83 @@ class KeyStore(Protocol):
 
     def set_key_state(self, kid: str, state: KeyState, at: datetime) -> StoredKey:
         """Move a key to ``state``. Activating a key retires the active one atomically."""
+        ...
+
+
+@runtime_checkable
+class AuditStore(Protocol):
+    """The audit log: admin changes and token decisions, append-only but for pruning."""
+
+    def record_event(self, event: AuditEvent) -> AuditEvent:
+        """Append ``event``; return it with ``id`` set (ids only ever grow) and ``at`` set to
+        now if it was None (a given ``at`` comes back as the same instant in UTC).
+
+        One cheap write: this is called on the token path. ``before``/``after``/``detail``
+        that JSON cannot represent are a ValidationError.
+        """
+        ...
+
+    def query_events(
+        self,
+        *,
+        kind: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> Page[AuditEvent]:
+        """Events matching every given filter, newest first (by ``at``, then ``id``).
+
+        ``action`` is an exact match, or a prefix match when it ends in ``.*`` ("user.*" is
+        every action starting with "user."). ``since`` is inclusive, ``until`` exclusive.
+        ``total`` counts every matching event.
+        """
+        ...
+
+    def prune_events(self, *, before: datetime | None = None, keep_last: int | None = None) -> int:
+        """Delete the events older than ``before`` (strictly) and those beyond the newest
+        ``keep_last``; an event either rule selects goes. Return how many were deleted.
+
+        Neither given deletes nothing; a negative ``keep_last`` is a ValidationError.
+        """
+        ...
+
+
+@runtime_checkable
+class RefreshTokenStore(Protocol):
+    """OAuth2 refresh tokens, stored by the SHA-256 of their value, never the value."""
+
+    def add_refresh_token(self, token: RefreshToken) -> None:
+        """Store a token; Conflict if its id or hash is taken, NotFound if the user is not."""
+        ...
+
+    def find_refresh_token(self, token_hash: str) -> RefreshToken | None:
+        """The token with this hash, expired or not (the caller judges); None if unknown."""
+        ...
+
+    def touch_refresh_token(self, token_id: str, at: datetime) -> None:
+        """Set ``last_used_at``; NotFound if there is no such token."""
+        ...
+
+    def list_refresh_tokens(
+        self, *, username: str | None = None, offset: int = 0, limit: int = 100
+    ) -> Page[RefreshToken]:
+        """Tokens (of one user, if given), newest first: by ``created_at``, then ``id``
+        in code point order, both descending. An unknown user has none."""
+        ...
+
+    def revoke_refresh_token(self, token_id: str) -> RefreshToken:
+        """Delete a token and return it; NotFound if there is no such token."""
+        ...
+
+    def revoke_user_refresh_tokens(self, username: str) -> int:
+        """Delete every token of a user; return how many (0 for an unknown user).
+
+        Deleting the user deletes their tokens too.
+        """
         ...
 
 

@@ -1,7 +1,8 @@
 """The in-memory reference backend: every protocol, thread-safe, nothing persisted.
 
 Used by tests, examples and embedding apps that keep their own state; its behaviour is the
-one the conformance suite pins down for the other backends.
+one the conformance suite pins down for the other backends. The audit log lives in
+:mod:`.memory_audit`.
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from ..errors import Conflict, NotFound
-from ..model import GROUP_PREFIX, USER_PREFIX, Grant, Group, Page, User
+from ..model import GROUP_PREFIX, USER_PREFIX, Grant, Group, Page, RefreshToken, User, as_utc
 from .base import KeyState, StoredKey
+from .memory_audit import MemoryAuditLog
 
 T = TypeVar("T")
+GENERATION = 1 << 32  # credential_version: a user's serial counts in units of this
 
 
 @dataclass
 class _UserRow:
     user: User
     password_hash: str
+    serial: int  # never reused, like the SQL backend's row id
+    credential_changes: int = 0
 
 
 @dataclass
@@ -36,15 +41,21 @@ def _now() -> datetime:
 
 
 def _page(items: list[T], offset: int, limit: int) -> Page[T]:
-    return Page(items=items[offset : offset + limit], total=len(items))
+    start = max(offset, 0)
+    return Page(items=items[start : start + max(limit, 0)], total=len(items))
 
 
-class MemoryBackend:
-    """Implements UserStore, GroupSource, GrantStore, KeyStore and HealthCheck in memory."""
+class MemoryBackend(MemoryAuditLog):
+    """Implements UserStore, GroupSource, GrantStore, KeyStore, AuditStore,
+    RefreshTokenStore and HealthCheck in memory."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.RLock()
         self._users: dict[str, _UserRow] = {}
+        self._next_user_serial = 1
+        self._refresh_tokens: dict[str, RefreshToken] = {}  # by id
+        self._refresh_token_ids: dict[str, str] = {}  # token hash -> id
         self._groups: dict[str, _GroupRow] = {}
         self._grants: dict[int, Grant] = {}
         self._next_grant_id = 1
@@ -70,7 +81,8 @@ class MemoryBackend:
                 raise Conflict(f"user {username!r} exists already")
             now = _now()
             user = User(username, enabled, is_admin, (), now, now)
-            self._users[username] = _UserRow(user, password_hash)
+            self._users[username] = _UserRow(user, password_hash, self._next_user_serial)
+            self._next_user_serial += 1
             return user
 
     def get_user(self, username: str) -> User:
@@ -89,11 +101,13 @@ class MemoryBackend:
             return _page([self._user_view(n) for n in sorted(self._users)], offset, limit)
 
     def _update_user(self, username: str, **changes: object) -> User:
+        """Every change here is one to the credentials: it steps credential_version."""
         with self._lock:
             row = self._users.get(username)
             if row is None:
                 raise NotFound(f"user {username!r} not found")
             row.user = replace(row.user, updated_at=_now(), **changes)  # type: ignore[arg-type]
+            row.credential_changes += 1
             return self._user_view(username)
 
     def set_password_hash(self, username: str, password_hash: str) -> None:
@@ -114,6 +128,14 @@ class MemoryBackend:
             for group in self._groups.values():
                 group.members.discard(username)
             self._drop_grants_of(USER_PREFIX + username)
+            self.revoke_user_refresh_tokens(username)
+
+    def credential_version(self, username: str) -> int | None:
+        with self._lock:
+            row = self._users.get(username)
+            if row is None:
+                return None
+            return row.serial * GENERATION + row.credential_changes
 
     # -- groups -------------------------------------------------------------------------
     def _group_view(self, name: str) -> Group:
@@ -256,3 +278,58 @@ class MemoryBackend:
                 key = replace(key, state=state)
             self._keys[kid] = key
             return key
+
+    # -- refresh tokens -----------------------------------------------------------------
+    def add_refresh_token(self, token: RefreshToken) -> None:
+        with self._lock:
+            if token.username not in self._users:
+                raise NotFound(f"user {token.username!r} not found")
+            if token.id in self._refresh_tokens:
+                raise Conflict("a refresh token with this id exists already")
+            if token.token_hash in self._refresh_token_ids:
+                raise Conflict("a refresh token with this hash exists already")
+            self._refresh_tokens[token.id] = replace(
+                token,
+                created_at=as_utc(token.created_at),
+                last_used_at=None if token.last_used_at is None else as_utc(token.last_used_at),
+                expires_at=None if token.expires_at is None else as_utc(token.expires_at),
+            )
+            self._refresh_token_ids[token.token_hash] = token.id
+
+    def find_refresh_token(self, token_hash: str) -> RefreshToken | None:
+        with self._lock:
+            token_id = self._refresh_token_ids.get(token_hash)
+            return None if token_id is None else self._refresh_tokens[token_id]
+
+    def touch_refresh_token(self, token_id: str, at: datetime) -> None:
+        with self._lock:
+            token = self._refresh_tokens.get(token_id)
+            if token is None:
+                raise NotFound(f"refresh token {token_id!r} not found")
+            self._refresh_tokens[token_id] = replace(token, last_used_at=as_utc(at))
+
+    def list_refresh_tokens(
+        self, *, username: str | None = None, offset: int = 0, limit: int = 100
+    ) -> Page[RefreshToken]:
+        with self._lock:
+            items = sorted(
+                (t for t in self._refresh_tokens.values() if username in (None, t.username)),
+                key=lambda t: (t.created_at, t.id),
+                reverse=True,
+            )
+            return _page(items, offset, limit)
+
+    def revoke_refresh_token(self, token_id: str) -> RefreshToken:
+        with self._lock:
+            token = self._refresh_tokens.pop(token_id, None)
+            if token is None:
+                raise NotFound(f"refresh token {token_id!r} not found")
+            del self._refresh_token_ids[token.token_hash]
+            return token
+
+    def revoke_user_refresh_tokens(self, username: str) -> int:
+        with self._lock:
+            doomed = [t.id for t in self._refresh_tokens.values() if t.username == username]
+            for token_id in doomed:
+                self.revoke_refresh_token(token_id)
+            return len(doomed)

@@ -1,43 +1,39 @@
-"""The SQL backend's schema and plumbing: tables, migration steps, opening a database by URL.
+"""The SQL backend's tables as they are now (schema version :data:`SCHEMA_VERSION`), and the
+conversions between rows and records.
 
 The model classes are bound to no database (``Meta.database = None``): each
 :class:`~libdockit.backends.sql.SqlBackend` runs every query against its own database with
 ``query.bind(db)`` / ``query.execute(db)``, so several backends (different URLs) can live in
 one process and in several threads without rebinding shared classes.
 
-Schema versions
----------------
-``dockit_schema`` holds one row with the version of the schema the database has. To change
-the schema, bump :data:`SCHEMA_VERSION`, change the models, and add a step to
-:data:`MIGRATIONS` under the new version that moves a database from the previous version to
-the new one (explicit DDL, e.g. ``playhouse.migrate`` operations or ``db.execute_sql``); at
-the same time freeze step 1 by giving it its own copy of the version-1 tables, because step 1
-builds the tables from the current models. :func:`migrate_schema` applies the missing steps in
-order, inside the caller's transaction.
+These models are what queries use; the tables are created by the migration steps in
+:mod:`libdockit.backends.sql_migrations`, which keep their own frozen copy of each version's
+DDL. To change the schema: change the models here, bump :data:`SCHEMA_VERSION`, and add a step
+there. A test checks that a database built by the steps has exactly the tables, columns and
+indexes these models would create.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from typing import Any
 
 import peewee as pw
-from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
-from ..errors import ConfigError
-from ..model import Grant, Group, User
+from ..model import AuditEvent, Grant, Group, RefreshToken, User, dump_json_object, load_json_object
 from .base import KeyState, StoredKey
 
-SCHEMA_VERSION = 1
-URL_KEY = "database.url"
+SCHEMA_VERSION = 2
 ACTIVE = "active"
 
 
-class _Id(pw.AutoField):
+class NeverReusedId(pw.AutoField):
     """An id that is never handed out twice: SQLite reuses the largest rowid after a delete
-    unless the column says AUTOINCREMENT (PostgreSQL's SERIAL never reuses one)."""
+    unless the column says AUTOINCREMENT (PostgreSQL's SERIAL never reuses one).
+
+    Its DDL is part of every frozen migration step: never change it.
+    """
 
     def ddl(self, ctx: Any) -> pw.NodeList:
         node: pw.NodeList = super().ddl(ctx)
@@ -52,28 +48,23 @@ class _Base(pw.Model):
         legacy_table_names = False
 
 
-class SchemaRow(_Base):
-    version = pw.IntegerField()
-
-    class Meta:
-        table_name = "dockit_schema"
-
-
 class UserRow(_Base):
-    id = _Id()
+    id = NeverReusedId()
     username = pw.TextField(unique=True)
     password_hash = pw.TextField()
     enabled = pw.BooleanField(default=True)
     is_admin = pw.BooleanField(default=False)
     created_at = pw.DateTimeField()
     updated_at = pw.DateTimeField()
+    # Steps by one on every credential change (see UserStore.credential_version).
+    credential_version = pw.IntegerField(default=0, constraints=[pw.SQL("DEFAULT 0")])
 
     class Meta:
         table_name = "users"
 
 
 class GroupRow(_Base):
-    id = _Id()
+    id = NeverReusedId()
     name = pw.TextField(unique=True)
     enabled = pw.BooleanField(default=True)
     created_at = pw.DateTimeField()
@@ -83,7 +74,7 @@ class GroupRow(_Base):
 
 
 class MembershipRow(_Base):
-    id = _Id()
+    id = NeverReusedId()
     user = pw.ForeignKeyField(UserRow, on_delete="CASCADE", backref="memberships")
     group = pw.ForeignKeyField(GroupRow, on_delete="CASCADE", backref="memberships")
 
@@ -100,7 +91,7 @@ class GrantRow(_Base):
     slow writes down.
     """
 
-    id = _Id()
+    id = NeverReusedId()
     subject = pw.TextField()
     resource_type = pw.TextField()
     pattern = pw.TextField()
@@ -133,6 +124,51 @@ KeyRow.add_index(
     KeyRow.index(KeyRow.state, unique=True, where=(KeyRow.state == ACTIVE), name="one_active_key")
 )
 
+
+class AuditEventRow(_Base):
+    """``before_json``/``after_json``/``detail_json`` hold :func:`dump_json_object` text."""
+
+    id = NeverReusedId()
+    at = pw.DateTimeField()
+    kind = pw.TextField()
+    actor = pw.TextField()
+    action = pw.TextField()
+    target = pw.TextField(null=True)
+    before_json = pw.TextField(null=True)
+    after_json = pw.TextField(null=True)
+    detail_json = pw.TextField(null=True)
+    client_address = pw.TextField(null=True)
+    request_id = pw.TextField(null=True)
+
+    class Meta:
+        table_name = "audit_events"
+        indexes = (
+            (("at",), False),
+            (("actor", "at"), False),
+            (("target", "at"), False),
+        )
+
+
+class RefreshTokenRow(_Base):
+    """Refers to the user by name, so reading a token needs no join; deleting the user
+    deletes their tokens (ON DELETE CASCADE)."""
+
+    id = pw.TextField(primary_key=True)
+    token_hash = pw.TextField(unique=True)
+    user = pw.ForeignKeyField(
+        UserRow, field=UserRow.username, column_name="username", on_delete="CASCADE"
+    )
+    username: str  # the column's value itself (peewee's object id for ``user``): no query
+    service = pw.TextField()
+    client_id = pw.TextField(null=True)
+    created_at = pw.DateTimeField()
+    last_used_at = pw.DateTimeField(null=True)
+    expires_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "refresh_tokens"
+
+
 # -- rows <-> records ----------------------------------------------------------------------
 # Every database stores naive UTC (SQLite has no time zones); records carry aware UTC.
 
@@ -144,6 +180,14 @@ def to_db(value: datetime) -> datetime:
 
 def from_db(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC)
+
+
+def maybe_to_db(value: datetime | None) -> datetime | None:
+    return None if value is None else to_db(value)
+
+
+def maybe_from_db(value: datetime | None) -> datetime | None:
+    return None if value is None else from_db(value)
 
 
 def utc_now() -> datetime:
@@ -175,8 +219,8 @@ def key_record(row: KeyRow) -> StoredKey:
         state=state,
         created_at=from_db(row.created_at),
         not_after=from_db(row.not_after),
-        activated_at=None if row.activated_at is None else from_db(row.activated_at),
-        retired_at=None if row.retired_at is None else from_db(row.retired_at),
+        activated_at=maybe_from_db(row.activated_at),
+        retired_at=maybe_from_db(row.retired_at),
     )
 
 
@@ -189,9 +233,67 @@ def key_values(key: StoredKey) -> dict[str, object]:
         "state": key.state,
         "created_at": to_db(key.created_at),
         "not_after": to_db(key.not_after),
-        "activated_at": None if key.activated_at is None else to_db(key.activated_at),
-        "retired_at": None if key.retired_at is None else to_db(key.retired_at),
+        "activated_at": maybe_to_db(key.activated_at),
+        "retired_at": maybe_to_db(key.retired_at),
     }
+
+
+def event_values(event: AuditEvent, at: datetime) -> dict[str, object]:
+    """The row for ``event`` recorded ``at``; the JSON is checked before anything is written."""
+    return {
+        "at": to_db(at),
+        "kind": event.kind,
+        "actor": event.actor,
+        "action": event.action,
+        "target": event.target,
+        "before_json": dump_json_object("before", event.before),
+        "after_json": dump_json_object("after", event.after),
+        "detail_json": dump_json_object("detail", event.detail),
+        "client_address": event.client_address,
+        "request_id": event.request_id,
+    }
+
+
+def event_record(row: AuditEventRow) -> AuditEvent:
+    return AuditEvent(
+        kind=row.kind,
+        actor=row.actor,
+        action=row.action,
+        target=row.target,
+        before=load_json_object(row.before_json),
+        after=load_json_object(row.after_json),
+        detail=load_json_object(row.detail_json),
+        client_address=row.client_address,
+        request_id=row.request_id,
+        at=from_db(row.at),
+        id=row.id,
+    )
+
+
+def refresh_token_values(token: RefreshToken) -> dict[str, object]:
+    return {
+        "id": token.id,
+        "token_hash": token.token_hash,
+        "user": token.username,
+        "service": token.service,
+        "client_id": token.client_id,
+        "created_at": to_db(token.created_at),
+        "last_used_at": maybe_to_db(token.last_used_at),
+        "expires_at": maybe_to_db(token.expires_at),
+    }
+
+
+def refresh_token_record(row: RefreshTokenRow) -> RefreshToken:
+    return RefreshToken(
+        id=row.id,
+        token_hash=row.token_hash,
+        username=row.username,
+        service=row.service,
+        client_id=row.client_id,
+        created_at=from_db(row.created_at),
+        last_used_at=maybe_from_db(row.last_used_at),
+        expires_at=maybe_from_db(row.expires_at),
+    )
 
 
 def _names_by_id(
@@ -222,116 +324,13 @@ def members_of(db: pw.Database, group_ids: Sequence[int]) -> dict[int, list[str]
     return _names_by_id(db, group_ids, MembershipRow.group, UserRow.username, on)
 
 
-# -- schema ---------------------------------------------------------------------------------
-TABLES: tuple[type[pw.Model], ...] = (UserRow, GroupRow, MembershipRow, GrantRow, KeyRow)
-
-
-def _create_version_1(db: pw.Database) -> None:
-    for model in TABLES:  # in dependency order: users and groups before memberships
-        pw.SchemaManager(model, db).create_all(safe=True)
-
-
-Migration = Callable[[pw.Database], None]
-
-# version -> the step that moves a database from version - 1 to version.
-MIGRATIONS: Mapping[int, Migration] = {1: _create_version_1}
-
-
-def read_schema_version(db: pw.Database) -> int:
-    """The version recorded in ``dockit_schema``; 0 for a database without the table."""
-    if not db.table_exists(SchemaRow._meta.table_name):
-        return 0
-    return int(SchemaRow.select(pw.fn.MAX(SchemaRow.version)).scalar(db) or 0)
-
-
-def migrate_schema(db: pw.Database) -> int:
-    """Bring the schema to :data:`SCHEMA_VERSION`; call inside a transaction."""
-    if isinstance(db, pw.PostgresqlDatabase):  # one migrator at a time, across processes
-        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (0x646F636B6974,)).close()  # type: ignore[no-untyped-call]
-    pw.SchemaManager(SchemaRow, db).create_table(safe=True)
-    current = read_schema_version(db)
-    if current > SCHEMA_VERSION:
-        raise ConfigError(
-            URL_KEY,
-            f"the database schema is version {current}, newer than this Dockit understands "
-            f"(version {SCHEMA_VERSION}); upgrade Dockit or point it at another database",
-        )
-    for version in range(current + 1, SCHEMA_VERSION + 1):
-        MIGRATIONS[version](db)
-    if current == 0:
-        SchemaRow.insert(version=SCHEMA_VERSION).execute(db)
-    elif current < SCHEMA_VERSION:
-        SchemaRow.update(version=SCHEMA_VERSION).execute(db)
-    return SCHEMA_VERSION
-
-
-class OpenedDatabase(NamedTuple):
-    db: pw.Database
-    safe_url: str  # the URL with the password replaced by ***
-    password: str  # to scrub from driver messages ("" if none)
-
-
-def open_database(url: str, *, busy_timeout: float, max_connections: int) -> OpenedDatabase:
-    """A pooled peewee database for ``url``; connects lazily (nothing is opened here)."""
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite":
-        path = parts.path[1:] if parts.path.startswith("/") else parts.path
-        if parts.netloc or not path:
-            raise ConfigError(URL_KEY, "use sqlite:///relative/path.db or sqlite:////abs/path.db")
-        memory = path == ":memory:"
-        pragmas: list[tuple[str, object]] = [
-            ("busy_timeout", int(busy_timeout * 1000)),
-            ("foreign_keys", 1),
-        ]
-        if not memory:
-            pragmas.append(("journal_mode", "wal"))
-        db = PooledSqliteDatabase(  # type: ignore[no-untyped-call]
-            path,
-            pragmas=pragmas,
-            lock_type="IMMEDIATE",  # writers take the lock up front and queue on busy_timeout
-            check_same_thread=False,  # pooled connections move between threads
-            max_connections=1 if memory else max_connections,  # one in-memory db, shared
-            stale_timeout=None if memory else 600,
-            timeout=max(busy_timeout, 1.0) * 2,  # how long to wait for a free connection
-            autoconnect=False,
-        )
-        return OpenedDatabase(db, url, "")
-    if parts.scheme not in ("postgresql", "postgres"):
-        raise ConfigError(URL_KEY, "must start with sqlite:/// or postgresql://")
-    try:
-        import psycopg2  # noqa: F401 - optional driver, imported lazily
-    except ImportError as exc:
-        raise ImportError(
-            "PostgreSQL support needs psycopg2: pip install 'dockit[postgres]'"
-        ) from exc
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ConfigError(URL_KEY, "the port is not a number") from exc
-    dbname = unquote(parts.path.lstrip("/"))
-    if not dbname:
-        raise ConfigError(URL_KEY, "name the database: postgresql://user:password@host/dbname")
-    params: dict[str, Any] = {"connect_timeout": 5, **dict(parse_qsl(parts.query))}
-    named = {"user": parts.username, "password": parts.password, "host": parts.hostname}
-    params.update({k: unquote(v) for k, v in named.items() if v is not None})
-    if port is not None:
-        params["port"] = port
-    password = str(params.get("password", ""))
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    if parts.username is not None:
-        netloc = (
-            quote(unquote(parts.username), safe="")
-            + (":***@" if parts.password is not None else "@")
-            + netloc
-        )
-    query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)])
-    safe_url = parts._replace(netloc=netloc, query=query).geturl()
-    pg_db = PooledPostgresqlDatabase(  # type: ignore[no-untyped-call]
-        dbname,
-        max_connections=max_connections,
-        stale_timeout=600,
-        timeout=10,
-        autoconnect=False,
-        **params,
-    )
-    return OpenedDatabase(pg_db, safe_url, password)
+# Every data table (``dockit_schema`` belongs to sql_migrations), referenced ones first.
+TABLES: tuple[type[pw.Model], ...] = (
+    UserRow,
+    GroupRow,
+    MembershipRow,
+    GrantRow,
+    KeyRow,
+    AuditEventRow,
+    RefreshTokenRow,
+)

@@ -5,10 +5,19 @@ from __future__ import annotations
 import pytest
 
 from libdockit.backends.memory import MemoryBackend
-from libdockit.testing.conformance import BackendConformance
+from libdockit.backends.memory_audit import MemoryAuditLog
+from libdockit.testing.conformance import AuditConformance, BackendConformance
 
 
 class TestMemoryBackend(BackendConformance):
     @pytest.fixture
     def backend(self) -> MemoryBackend:
         return MemoryBackend()
+
+
+class TestMemoryAuditLogOnItsOwn(AuditConformance):
+    """The audit log needs nothing else from the backend, so it also works alone."""
+
+    @pytest.fixture
+    def backend(self) -> MemoryAuditLog:
+        return MemoryAuditLog()

@@ -8,7 +8,8 @@ import psycopg2
 import pytest
 
 from libdockit.backends.sql import SqlBackend
-from libdockit.backends.sql_models import SCHEMA_VERSION, open_database
+from libdockit.backends.sql_database import open_database
+from libdockit.backends.sql_models import SCHEMA_VERSION
 from libdockit.errors import BackendUnavailable, ConfigError
 from libdockit.testing.conformance import BackendConformance
 from tests.support.postgres import TEST_PASSWORD, PostgresServer

@@ -1,0 +1,131 @@
+"""The in-memory audit log: the AuditStore of :class:`~libdockit.backends.memory.MemoryBackend`,
+usable on its own too.
+
+Events keep their ``before``/``after``/``detail`` as the same JSON text the SQL backend
+stores, and decode it on every read: what comes back is the JSON round trip, and a caller
+mutating a returned dict cannot change the log.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from ..errors import ValidationError
+from ..model import AuditEvent, Page, action_prefix, as_utc, dump_json_object, load_json_object
+
+
+@dataclass(frozen=True, slots=True)
+class _StoredEvent:
+    event: AuditEvent  # with at and id set, and the JSON fields None
+    at: datetime
+    before: str | None
+    after: str | None
+    detail: str | None
+
+    @property
+    def newness(self) -> tuple[datetime, int]:
+        """Sort key: the largest is the newest (``at``, then ``id``)."""
+        return self.at, self.event.id or 0
+
+    def record(self) -> AuditEvent:
+        return replace(
+            self.event,
+            before=load_json_object(self.before),
+            after=load_json_object(self.after),
+            detail=load_json_object(self.detail),
+        )
+
+
+def _matches(
+    stored: _StoredEvent,
+    *,
+    kind: str | None,
+    actor: str | None,
+    action: str | None,
+    target: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> bool:
+    event = stored.event
+    if kind is not None and event.kind != kind:
+        return False
+    if actor is not None and event.actor != actor:
+        return False
+    if target is not None and event.target != target:
+        return False
+    if action is not None:
+        prefix = action_prefix(action)
+        if not (event.action.startswith(prefix) if prefix is not None else event.action == action):
+            return False
+    if since is not None and stored.at < as_utc(since):
+        return False
+    return until is None or stored.at < as_utc(until)
+
+
+class MemoryAuditLog:
+    """AuditStore in memory, thread-safe."""
+
+    def __init__(self) -> None:
+        self._audit_lock = threading.Lock()
+        self._events: list[_StoredEvent] = []  # in recording order
+        self._next_event_id = 1
+
+    def record_event(self, event: AuditEvent) -> AuditEvent:
+        at = datetime.now(UTC) if event.at is None else as_utc(event.at)
+        before = dump_json_object("before", event.before)
+        after = dump_json_object("after", event.after)
+        detail = dump_json_object("detail", event.detail)
+        with self._audit_lock:
+            event_id = self._next_event_id
+            self._next_event_id += 1
+            bare = replace(event, before=None, after=None, detail=None, at=at, id=event_id)
+            self._events.append(_StoredEvent(bare, at, before, after, detail))
+        return replace(event, at=at, id=event_id)
+
+    def _newest_first(self) -> list[_StoredEvent]:
+        return sorted(self._events, key=lambda stored: stored.newness, reverse=True)
+
+    def query_events(
+        self,
+        *,
+        kind: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> Page[AuditEvent]:
+        with self._audit_lock:
+            found = [
+                stored
+                for stored in self._newest_first()
+                if _matches(
+                    stored,
+                    kind=kind,
+                    actor=actor,
+                    action=action,
+                    target=target,
+                    since=since,
+                    until=until,
+                )
+            ]
+        start = max(offset, 0)
+        page = found[start : start + max(limit, 0)]
+        return Page([stored.record() for stored in page], len(found))
+
+    def prune_events(self, *, before: datetime | None = None, keep_last: int | None = None) -> int:
+        if keep_last is not None and keep_last < 0:
+            raise ValidationError("keep_last", "must be 0 or more")
+        with self._audit_lock:
+            newest_first = self._newest_first()
+            kept = newest_first if keep_last is None else newest_first[:keep_last]
+            if before is not None:
+                cutoff = as_utc(before)
+                kept = [stored for stored in kept if stored.at >= cutoff]
+            deleted = len(self._events) - len(kept)
+            self._events = sorted(kept, key=lambda stored: stored.event.id or 0)
+            return deleted

@@ -1,0 +1,104 @@
+"""The audit log over SQL: the AuditStore of :class:`~libdockit.backends.sql.SqlBackend`.
+
+Recording is one autocommitted INSERT (the token path records every decision). The JSON
+fields are text made by :func:`~libdockit.model.dump_json_object`. Listing is newest first
+by ``at`` then ``id``, served by the ``at``, ``(actor, at)`` and ``(target, at)`` indexes.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import replace
+from datetime import datetime
+from functools import reduce
+
+import peewee as pw
+
+from ..errors import ValidationError
+from ..model import AuditEvent, Page, action_prefix, as_utc
+from .sql_models import AuditEventRow, event_record, event_values, to_db, utc_now
+from .sql_session import SqlSession
+
+
+def _event_filter(
+    *,
+    kind: str | None,
+    actor: str | None,
+    action: str | None,
+    target: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[pw.Expression]:
+    row = AuditEventRow
+    clauses: list[pw.Expression] = []
+    for column, wanted in ((row.kind, kind), (row.actor, actor), (row.target, target)):
+        if wanted is not None:
+            clauses.append(column == wanted)
+    prefix = None if action is None else action_prefix(action)
+    if prefix is not None:
+        # SUBSTR rather than LIKE: no wildcards to escape, and case-sensitive in SQLite too.
+        clauses.append(pw.fn.SUBSTR(row.action, 1, len(prefix)) == prefix)
+    elif action is not None:
+        clauses.append(row.action == action)
+    if since is not None:
+        clauses.append(row.at >= to_db(since))
+    if until is not None:
+        clauses.append(row.at < to_db(until))
+    return clauses
+
+
+class SqlAuditLog(SqlSession):
+    """AuditStore."""
+
+    def record_event(self, event: AuditEvent) -> AuditEvent:
+        at = utc_now() if event.at is None else as_utc(event.at)
+        values = event_values(event, at)  # a ValidationError before anything is sent
+        with self._session() as db:  # one INSERT, committed on its own
+            event_id = AuditEventRow.insert(**values).execute(db)
+        return replace(event, at=at, id=int(event_id))
+
+    def query_events(
+        self,
+        *,
+        kind: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> Page[AuditEvent]:
+        clauses = _event_filter(
+            kind=kind, actor=actor, action=action, target=target, since=since, until=until
+        )
+        with self._session() as db:
+            query = AuditEventRow.select()
+            if clauses:
+                query = query.where(*clauses)
+            total = query.count(db)
+            page = query.order_by(AuditEventRow.at.desc(), AuditEventRow.id.desc())
+            rows = page.offset(max(offset, 0)).limit(max(limit, 0)).bind(db)
+            return Page([event_record(r) for r in rows], total)
+
+    def prune_events(self, *, before: datetime | None = None, keep_last: int | None = None) -> int:
+        if keep_last is not None and keep_last < 0:
+            raise ValidationError("keep_last", "must be 0 or more")
+        if before is None and keep_last is None:
+            return 0
+        row = AuditEventRow
+        with self._session(write=True) as db:
+            doomed: list[pw.Expression] = []
+            if before is not None:
+                doomed.append(row.at < to_db(before))
+            if keep_last is not None:
+                # The newest event beyond the kept ones; it and everything older goes.
+                newest_first = row.select(row.at, row.id).order_by(row.at.desc(), row.id.desc())
+                # (Not get_or_none: it would reset the offset.)
+                found = list(newest_first.offset(keep_last).limit(1).bind(db))
+                if found:
+                    cut = found[0]
+                    doomed.append((row.at < cut.at) | ((row.at == cut.at) & (row.id <= cut.id)))
+            if not doomed:
+                return 0
+            return int(row.delete().where(reduce(operator.or_, doomed)).execute(db))

@@ -1,0 +1,90 @@
+"""Opening the SQL backend's database by URL: a pooled peewee database, not yet connected.
+
+``sqlite:///relative.db``, ``sqlite:////abs/path.db``, ``sqlite:///:memory:`` or
+``postgresql://user:password@host:5432/dbname?sslmode=require``. The password never appears
+in :attr:`OpenedDatabase.safe_url`, which is what messages and ``repr`` show.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+import peewee as pw
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+
+from ..errors import ConfigError
+
+URL_KEY = "database.url"
+
+
+class OpenedDatabase(NamedTuple):
+    db: pw.Database
+    safe_url: str  # the URL with the password replaced by ***
+    password: str  # to scrub from driver messages ("" if none)
+
+
+def open_database(url: str, *, busy_timeout: float, max_connections: int) -> OpenedDatabase:
+    """A pooled peewee database for ``url``; connects lazily (nothing is opened here)."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = parts.path[1:] if parts.path.startswith("/") else parts.path
+        if parts.netloc or not path:
+            raise ConfigError(URL_KEY, "use sqlite:///relative/path.db or sqlite:////abs/path.db")
+        memory = path == ":memory:"
+        pragmas: list[tuple[str, object]] = [
+            ("busy_timeout", int(busy_timeout * 1000)),
+            ("foreign_keys", 1),
+        ]
+        if not memory:
+            pragmas.append(("journal_mode", "wal"))
+        db = PooledSqliteDatabase(  # type: ignore[no-untyped-call]
+            path,
+            pragmas=pragmas,
+            lock_type="IMMEDIATE",  # writers take the lock up front and queue on busy_timeout
+            check_same_thread=False,  # pooled connections move between threads
+            max_connections=1 if memory else max_connections,  # one in-memory db, shared
+            stale_timeout=None if memory else 600,
+            timeout=max(busy_timeout, 1.0) * 2,  # how long to wait for a free connection
+            autoconnect=False,
+        )
+        return OpenedDatabase(db, url, "")
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ConfigError(URL_KEY, "must start with sqlite:/// or postgresql://")
+    try:
+        import psycopg2  # noqa: F401 - optional driver, imported lazily
+    except ImportError as exc:
+        raise ImportError(
+            "PostgreSQL support needs psycopg2: pip install 'dockit[postgres]'"
+        ) from exc
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(URL_KEY, "the port is not a number") from exc
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname:
+        raise ConfigError(URL_KEY, "name the database: postgresql://user:password@host/dbname")
+    params: dict[str, Any] = {"connect_timeout": 5, **dict(parse_qsl(parts.query))}
+    named = {"user": parts.username, "password": parts.password, "host": parts.hostname}
+    params.update({k: unquote(v) for k, v in named.items() if v is not None})
+    if port is not None:
+        params["port"] = port
+    password = str(params.get("password", ""))
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    if parts.username is not None:
+        netloc = (
+            quote(unquote(parts.username), safe="")
+            + (":***@" if parts.password is not None else "@")
+            + netloc
+        )
+    query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)])
+    safe_url = parts._replace(netloc=netloc, query=query).geturl()
+    pg_db = PooledPostgresqlDatabase(  # type: ignore[no-untyped-call]
+        dbname,
+        max_connections=max_connections,
+        stale_timeout=600,
+        timeout=10,
+        autoconnect=False,
+        **params,
+    )
+    return OpenedDatabase(pg_db, safe_url, password)

@@ -1,0 +1,126 @@
+"""Grants and signing keys over SQL: the GrantStore and KeyStore of
+:class:`~libdockit.backends.sql.SqlBackend`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import peewee as pw
+
+from ..errors import Conflict, NotFound
+from ..model import Grant, Page
+from .base import KeyState, StoredKey
+from .sql_models import (
+    ACTIVE,
+    GrantRow,
+    KeyRow,
+    grant_record,
+    key_record,
+    key_values,
+    to_db,
+    utc_now,
+)
+from .sql_session import SqlSession
+
+
+class SqlGrantsAndKeys(SqlSession):
+    """GrantStore and KeyStore."""
+
+    # -- grants ---------------------------------------------------------------------------
+    def grants_for_subjects(self, subjects: Sequence[str]) -> list[Grant]:
+        if not subjects:
+            return []
+        with self._session() as db:
+            query = GrantRow.select().where(GrantRow.subject.in_(list(set(subjects))))
+            return [grant_record(r) for r in query.order_by(GrantRow.id).bind(db)]
+
+    def add_grant(self, grant: Grant) -> Grant:
+        now = utc_now()
+        with self._session(write=True) as db:
+            existing = (
+                GrantRow.select(GrantRow.id)
+                .where(
+                    (GrantRow.subject == grant.subject)
+                    & (GrantRow.resource_type == grant.resource_type)
+                    & (GrantRow.pattern == grant.pattern)
+                )
+                .get_or_none(db)
+            )
+            if existing is not None:
+                raise Conflict(
+                    f"a grant for {grant.subject} on {grant.resource_type}:{grant.pattern} "
+                    f"exists already (id {existing.id})",
+                    detail={"id": existing.id},
+                )
+            grant_id = GrantRow.insert(
+                subject=grant.subject,
+                resource_type=grant.resource_type,
+                pattern=grant.pattern,
+                actions=",".join(grant.actions),
+                created_at=to_db(now),
+            ).execute(db)
+        return Grant(
+            grant.subject, grant.resource_type, grant.pattern, grant.actions, int(grant_id), now
+        )
+
+    def get_grant(self, grant_id: int) -> Grant:
+        with self._session() as db:
+            row = GrantRow.select().where(GrantRow.id == grant_id).get_or_none(db)
+            if row is None:
+                raise NotFound(f"grant {grant_id} not found")
+            return grant_record(row)
+
+    def delete_grant(self, grant_id: int) -> None:
+        with self._session(write=True) as db:
+            if not GrantRow.delete().where(GrantRow.id == grant_id).execute(db):
+                raise NotFound(f"grant {grant_id} not found")
+
+    def list_grants(
+        self, *, subject: str | None = None, offset: int = 0, limit: int = 100
+    ) -> Page[Grant]:
+        with self._session() as db:
+            query = GrantRow.select()
+            if subject is not None:
+                query = query.where(GrantRow.subject == subject)
+            total = query.count(db)
+            page = query.order_by(GrantRow.id).offset(max(offset, 0)).limit(max(limit, 0))
+            return Page([grant_record(r) for r in page.bind(db)], total)
+
+    # -- keys -----------------------------------------------------------------------------
+    def _lock_keys(self, db: pw.Database) -> None:
+        """Serialise key writers (SQLite's BEGIN IMMEDIATE does that already)."""
+        if self._postgres:
+            sql = "LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE"
+            db.execute_sql(sql).close()  # type: ignore[no-untyped-call]
+
+    def list_keys(self) -> list[StoredKey]:
+        with self._session() as db:
+            query = KeyRow.select().order_by(KeyRow.created_at, KeyRow.kid)
+            return [key_record(r) for r in query.bind(db)]
+
+    def add_key(self, key: StoredKey) -> None:
+        with self._session(write=True) as db:
+            self._lock_keys(db)
+            if KeyRow.select().where(KeyRow.kid == key.kid).exists(db):
+                raise Conflict(f"key {key.kid} exists already")
+            if key.state == ACTIVE and KeyRow.select().where(KeyRow.state == ACTIVE).exists(db):
+                raise Conflict("another key is active already")
+            KeyRow.insert(**key_values(key)).execute(db)
+
+    def set_key_state(self, kid: str, state: KeyState, at: datetime) -> StoredKey:
+        when = to_db(at)
+        with self._session(write=True) as db:
+            self._lock_keys(db)
+            if not KeyRow.select().where(KeyRow.kid == kid).exists(db):
+                raise NotFound(f"key {kid} not found")
+            changes: dict[str, object] = {"state": state}
+            if state == ACTIVE:
+                KeyRow.update(state="retired", retired_at=when).where(
+                    (KeyRow.state == ACTIVE) & (KeyRow.kid != kid)
+                ).execute(db)
+                changes["activated_at"] = when
+            elif state == "retired":
+                changes["retired_at"] = when
+            KeyRow.update(**changes).where(KeyRow.kid == kid).execute(db)
+            return key_record(KeyRow.select().where(KeyRow.kid == kid).get(db))

@@ -1,0 +1,203 @@
+"""Schema versions of the SQL backend, and the steps between them.
+
+``dockit_schema`` holds one row with the version of the schema the database has.
+:func:`migrate_schema` applies the missing steps in order, inside the caller's transaction
+(DDL is transactional in SQLite and PostgreSQL alike, so a failed step leaves the database
+at its old version), and records the new version.
+
+Every step is frozen: it creates exactly the tables its version introduced, from its own
+copies of their definitions below, never from the current models in
+:mod:`~libdockit.backends.sql_models`. So a fresh database runs step 1 then step 2 and ends up
+where a version-1 database that runs step 2 ends up. To change the schema:
+
+1. change the models in ``sql_models`` and bump its ``SCHEMA_VERSION``;
+2. add a step here under the new version: explicit DDL (``db.execute_sql``) for changes to
+   existing tables, and frozen model copies for new tables;
+3. never edit an existing step or its frozen copies: databases out there were built by them.
+
+A test builds a database with every step and checks it has exactly the tables, columns and
+indexes the current models describe, so a model change without a step fails it.
+
+Version history:
+
+1. users, groups, memberships, grants, signing_keys.
+2. ``users.credential_version``; ``audit_events``; ``refresh_tokens``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import peewee as pw
+
+from ..errors import ConfigError
+from .sql_database import URL_KEY
+from .sql_models import SCHEMA_VERSION, NeverReusedId
+
+_ADVISORY_LOCK = 0x646F636B6974  # "dockit": one migrator at a time on a PostgreSQL database
+
+
+class _Frozen(pw.Model):
+    class Meta:
+        database = None  # the step runs every statement against the database it is given
+        legacy_table_names = False
+
+
+class SchemaRow(_Frozen):
+    """The version bookkeeping every version reads the same way: never change it."""
+
+    version = pw.IntegerField()
+
+    class Meta:
+        table_name = "dockit_schema"
+
+
+# -- version 1 (frozen) -------------------------------------------------------------------------
+class _UserV1(_Frozen):
+    id = NeverReusedId()
+    username = pw.TextField(unique=True)
+    password_hash = pw.TextField()
+    enabled = pw.BooleanField(default=True)
+    is_admin = pw.BooleanField(default=False)
+    created_at = pw.DateTimeField()
+    updated_at = pw.DateTimeField()
+
+    class Meta:
+        table_name = "users"
+
+
+class _GroupV1(_Frozen):
+    id = NeverReusedId()
+    name = pw.TextField(unique=True)
+    enabled = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField()
+
+    class Meta:
+        table_name = "groups"
+
+
+class _MembershipV1(_Frozen):
+    id = NeverReusedId()
+    user = pw.ForeignKeyField(_UserV1, on_delete="CASCADE")
+    group = pw.ForeignKeyField(_GroupV1, on_delete="CASCADE")
+
+    class Meta:
+        table_name = "memberships"
+        indexes = ((("user", "group"), True),)
+
+
+class _GrantV1(_Frozen):
+    id = NeverReusedId()
+    subject = pw.TextField()
+    resource_type = pw.TextField()
+    pattern = pw.TextField()
+    actions = pw.TextField()
+    created_at = pw.DateTimeField()
+
+    class Meta:
+        table_name = "grants"
+        indexes = ((("subject", "resource_type", "pattern"), True),)
+
+
+class _KeyV1(_Frozen):
+    kid = pw.TextField(primary_key=True)
+    algorithm = pw.TextField()
+    private_key_pem = pw.BlobField()
+    certificate_chain_pem = pw.BlobField()
+    state = pw.TextField()
+    created_at = pw.DateTimeField()
+    not_after = pw.DateTimeField()
+    activated_at = pw.DateTimeField(null=True)
+    retired_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "signing_keys"
+
+
+_KeyV1.add_index(
+    _KeyV1.index(_KeyV1.state, unique=True, where=(_KeyV1.state == "active"), name="one_active_key")
+)
+
+
+def _create_version_1(db: pw.Database) -> None:
+    for model in (_UserV1, _GroupV1, _MembershipV1, _GrantV1, _KeyV1):  # referenced ones first
+        pw.SchemaManager(model, db).create_all(safe=True)
+
+
+# -- version 2 (frozen) -------------------------------------------------------------------------
+class _AuditEventV2(_Frozen):
+    id = NeverReusedId()
+    at = pw.DateTimeField()
+    kind = pw.TextField()
+    actor = pw.TextField()
+    action = pw.TextField()
+    target = pw.TextField(null=True)
+    before_json = pw.TextField(null=True)
+    after_json = pw.TextField(null=True)
+    detail_json = pw.TextField(null=True)
+    client_address = pw.TextField(null=True)
+    request_id = pw.TextField(null=True)
+
+    class Meta:
+        table_name = "audit_events"
+        indexes = ((("at",), False), (("actor", "at"), False), (("target", "at"), False))
+
+
+class _RefreshTokenV2(_Frozen):
+    id = pw.TextField(primary_key=True)
+    token_hash = pw.TextField(unique=True)
+    user = pw.ForeignKeyField(
+        _UserV1, field=_UserV1.username, column_name="username", on_delete="CASCADE"
+    )
+    service = pw.TextField()
+    client_id = pw.TextField(null=True)
+    created_at = pw.DateTimeField()
+    last_used_at = pw.DateTimeField(null=True)
+    expires_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "refresh_tokens"
+
+
+def _upgrade_to_version_2(db: pw.Database) -> None:
+    # Existing users start at 0; a constant default keeps this a metadata-only change on
+    # PostgreSQL 11+ and a plain ADD COLUMN on SQLite (no table rebuild).
+    db.execute_sql(  # type: ignore[no-untyped-call]
+        'ALTER TABLE "users" ADD COLUMN "credential_version" INTEGER NOT NULL DEFAULT 0'
+    ).close()
+    for model in (_AuditEventV2, _RefreshTokenV2):
+        pw.SchemaManager(model, db).create_all(safe=False)  # a leftover table is an error
+
+
+Migration = Callable[[pw.Database], None]
+
+# version -> the step that moves a database from version - 1 to version.
+MIGRATIONS: Mapping[int, Migration] = {1: _create_version_1, 2: _upgrade_to_version_2}
+
+
+def read_schema_version(db: pw.Database) -> int:
+    """The version recorded in ``dockit_schema``; 0 for a database without the table."""
+    if not db.table_exists(SchemaRow._meta.table_name):
+        return 0
+    return int(SchemaRow.select(pw.fn.MAX(SchemaRow.version)).scalar(db) or 0)
+
+
+def migrate_schema(db: pw.Database) -> int:
+    """Bring the schema to :data:`SCHEMA_VERSION`; call inside a transaction."""
+    if isinstance(db, pw.PostgresqlDatabase):  # one migrator at a time, across processes
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK,)).close()  # type: ignore[no-untyped-call]
+    pw.SchemaManager(SchemaRow, db).create_table(safe=True)
+    current = read_schema_version(db)
+    if current > SCHEMA_VERSION:
+        raise ConfigError(
+            URL_KEY,
+            f"the database schema is version {current}, newer than this Dockit understands "
+            f"(version {SCHEMA_VERSION}); upgrade Dockit or point it at another database",
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        MIGRATIONS[version](db)
+    if current == 0:
+        SchemaRow.insert(version=SCHEMA_VERSION).execute(db)
+    elif current < SCHEMA_VERSION:
+        SchemaRow.update(version=SCHEMA_VERSION).execute(db)
+    return SCHEMA_VERSION

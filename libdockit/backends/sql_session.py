@@ -1,0 +1,123 @@
+"""What every part of the SQL backend stands on: the pooled database, one session per call,
+the mapping of driver errors, the schema check, and migrate/ping.
+
+:class:`SqlSession` is the base of the per-concern mixins (``sql_users``, ``sql_grants``,
+``sql_audit``, ``sql_refresh_tokens``) that :class:`~libdockit.backends.sql.SqlBackend`
+combines; see that module for the behaviour they share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Self
+
+import peewee as pw
+from playhouse.pool import MaxConnectionsExceeded
+
+from ..errors import BackendUnavailable, Conflict
+from .sql_database import open_database
+from .sql_migrations import migrate_schema, read_schema_version
+from .sql_models import SCHEMA_VERSION
+
+_UNAVAILABLE = (pw.OperationalError, pw.InterfaceError, MaxConnectionsExceeded)
+
+
+class SqlSession:
+    """A database opened by URL, and a pooled connection per public call."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 5.0, max_connections: int = 20) -> None:
+        opened = open_database(url, busy_timeout=busy_timeout, max_connections=max_connections)
+        self._db, self._safe_url, self._password = opened
+        self._postgres = isinstance(self._db, pw.PostgresqlDatabase)
+        self._schema_ok = False  # checked on first use
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._safe_url!r})"
+
+    def close(self) -> None:
+        """Close every pooled connection (an in-memory database is gone afterwards)."""
+        self._db.close_all()  # type: ignore[attr-defined]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- sessions and errors --------------------------------------------------------------
+    def _unavailable(self, exc: BaseException) -> BackendUnavailable:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        if self._password:
+            reason = reason.replace(self._password, "***")
+        return BackendUnavailable(f"database {self._safe_url} is unavailable: {reason}")
+
+    @contextmanager
+    def _session(self, *, write: bool = False, check: bool = True) -> Iterator[pw.Database]:
+        """A pooled connection for one call; ``write`` also gets one transaction.
+
+        Without ``write`` each statement commits on its own (the connection is in autocommit
+        mode), which is all a single-statement write needs: no BEGIN/COMMIT round trips.
+        """
+        db = self._db
+        try:
+            with db.connection_context():
+                if check and not self._schema_ok:
+                    self._check_schema(db)
+                if write:
+                    with db.atomic():
+                        yield db
+                else:
+                    yield db
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from None
+        except pw.IntegrityError as exc:  # a concurrent writer won the race
+            reason = " ".join(str(exc).split())
+            raise Conflict(f"the change clashes with existing data: {reason}") from None
+
+    def _check_schema(self, db: pw.Database) -> None:
+        """Once per backend: refuse to work on a database of another schema version."""
+        found = read_schema_version(db)
+        if found != SCHEMA_VERSION:
+            raise BackendUnavailable(
+                f"database {self._safe_url} has schema version {found}, this Dockit needs "
+                f"{SCHEMA_VERSION}: run the migration (SqlBackend.migrate)"
+            )
+        self._schema_ok = True
+
+    def _by_name(self, field: pw.Field[Any], *, descending: bool = False) -> pw.Node:
+        """Order by code point, whatever the PostgreSQL database's collation is."""
+        parts: list[pw.Node] = [field]
+        if self._postgres:
+            parts.append(pw.SQL('COLLATE "C"'))
+        if descending:
+            parts.append(pw.SQL("DESC"))
+        return pw.NodeList(parts) if len(parts) > 1 else field
+
+    # -- schema and health ----------------------------------------------------------------
+    def migrate(self) -> int:
+        """Create the tables or bring them to :data:`SCHEMA_VERSION`; return that version.
+
+        Raises ConfigError if the database's schema is newer than this Dockit.
+        """
+        with self._session(write=True, check=False) as db:
+            version = migrate_schema(db)
+        self._schema_ok = True
+        return version
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the database (0 when it has no schema yet)."""
+        with self._session(check=False) as db:
+            return read_schema_version(db)
+
+    def ping(self) -> None:
+        """Return if the database answers and has this Dockit's schema; else raise
+        BackendUnavailable."""
+        with self._session() as db:
+            db.execute_sql("SELECT 1").close()  # type: ignore[no-untyped-call]

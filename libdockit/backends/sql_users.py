@@ -1,0 +1,185 @@
+"""Users and groups over SQL: the UserStore half of :class:`~libdockit.backends.sql.SqlBackend`."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from ..errors import Conflict, NotFound
+from ..model import GROUP_PREFIX, USER_PREFIX, Group, Page, User
+from .sql_models import (
+    GrantRow,
+    GroupRow,
+    MembershipRow,
+    UserRow,
+    group_record,
+    groups_of,
+    members_of,
+    to_db,
+    user_record,
+    utc_now,
+)
+from .sql_session import SqlSession
+
+GENERATION = 1 << 32  # credential_version: a user row's id counts in units of this
+
+
+class SqlUsers(SqlSession):
+    """UserStore and GroupSource."""
+
+    # -- users ----------------------------------------------------------------------------
+    def _user_row(self, db: pw.Database, username: str) -> UserRow:
+        row = UserRow.select().where(UserRow.username == username).get_or_none(db)
+        if row is None:
+            raise NotFound(f"user {username!r} not found")
+        return row
+
+    def _user_view(self, db: pw.Database, username: str) -> User:
+        row = self._user_row(db, username)
+        return user_record(row, groups_of(db, [row.id])[row.id])
+
+    def create_user(
+        self, username: str, password_hash: str, *, is_admin: bool = False, enabled: bool = True
+    ) -> User:
+        now = utc_now()
+        with self._session(write=True) as db:
+            if UserRow.select().where(UserRow.username == username).exists(db):
+                raise Conflict(f"user {username!r} exists already")
+            UserRow.insert(
+                username=username,
+                password_hash=password_hash,
+                enabled=enabled,
+                is_admin=is_admin,
+                created_at=to_db(now),
+                updated_at=to_db(now),
+            ).execute(db)
+        return User(username, enabled, is_admin, (), now, now)
+
+    def get_user(self, username: str) -> User:
+        with self._session() as db:
+            return self._user_view(db, username)
+
+    def get_credentials(self, username: str) -> tuple[User, str] | None:
+        with self._session() as db:
+            row = UserRow.select().where(UserRow.username == username).get_or_none(db)
+            if row is None:
+                return None
+            return user_record(row, groups_of(db, [row.id])[row.id]), row.password_hash
+
+    def list_users(self, *, offset: int = 0, limit: int = 100) -> Page[User]:
+        with self._session() as db:
+            total = UserRow.select().count(db)
+            query = UserRow.select().order_by(self._by_name(UserRow.username))
+            rows = list(query.offset(max(offset, 0)).limit(max(limit, 0)).bind(db))
+            groups = groups_of(db, [r.id for r in rows])
+            return Page([user_record(r, groups[r.id]) for r in rows], total)
+
+    def _update_user(self, username: str, **changes: object) -> User:
+        """Every change here is one to the credentials: it steps credential_version."""
+        with self._session(write=True) as db:
+            self._user_row(db, username)
+            changes["updated_at"] = to_db(utc_now())
+            changes["credential_version"] = UserRow.credential_version + 1  # atomic in SQL
+            UserRow.update(**changes).where(UserRow.username == username).execute(db)
+            return self._user_view(db, username)
+
+    def set_password_hash(self, username: str, password_hash: str) -> None:
+        self._update_user(username, password_hash=password_hash)
+
+    def set_user_enabled(self, username: str, enabled: bool) -> User:
+        return self._update_user(username, enabled=enabled)
+
+    def set_user_admin(self, username: str, is_admin: bool) -> User:
+        return self._update_user(username, is_admin=is_admin)
+
+    def delete_user(self, username: str) -> None:
+        with self._session(write=True) as db:
+            row = self._user_row(db, username)
+            GrantRow.delete().where(GrantRow.subject == USER_PREFIX + username).execute(db)
+            # Memberships and refresh tokens go with the row (ON DELETE CASCADE).
+            UserRow.delete().where(UserRow.id == row.id).execute(db)
+
+    def credential_version(self, username: str) -> int | None:
+        """``id * 2**32 + credential_version``: ids are never reused, so a user created again
+        under a deleted one's name never repeats its numbers."""
+        with self._session() as db:
+            query = UserRow.select(UserRow.id, UserRow.credential_version)
+            row = query.where(UserRow.username == username).get_or_none(db)
+            if row is None:
+                return None
+            return int(row.id) * GENERATION + int(row.credential_version)
+
+    # -- groups ---------------------------------------------------------------------------
+    def _group_row(self, db: pw.Database, name: str) -> GroupRow:
+        row = GroupRow.select().where(GroupRow.name == name).get_or_none(db)
+        if row is None:
+            raise NotFound(f"group {name!r} not found")
+        return row
+
+    def _group_view(self, db: pw.Database, name: str) -> Group:
+        row = self._group_row(db, name)
+        return group_record(row, members_of(db, [row.id])[row.id])
+
+    def create_group(self, name: str, *, enabled: bool = True) -> Group:
+        now = utc_now()
+        with self._session(write=True) as db:
+            if GroupRow.select().where(GroupRow.name == name).exists(db):
+                raise Conflict(f"group {name!r} exists already")
+            GroupRow.insert(name=name, enabled=enabled, created_at=to_db(now)).execute(db)
+        return Group(name, enabled, (), now)
+
+    def get_group(self, name: str) -> Group:
+        with self._session() as db:
+            return self._group_view(db, name)
+
+    def list_groups(self, *, offset: int = 0, limit: int = 100) -> Page[Group]:
+        with self._session() as db:
+            total = GroupRow.select().count(db)
+            query = GroupRow.select().order_by(self._by_name(GroupRow.name))
+            rows = list(query.offset(max(offset, 0)).limit(max(limit, 0)).bind(db))
+            members = members_of(db, [r.id for r in rows])
+            return Page([group_record(r, members[r.id]) for r in rows], total)
+
+    def set_group_enabled(self, name: str, enabled: bool) -> Group:
+        with self._session(write=True) as db:
+            self._group_row(db, name)
+            GroupRow.update(enabled=enabled).where(GroupRow.name == name).execute(db)
+            return self._group_view(db, name)
+
+    def delete_group(self, name: str) -> None:
+        with self._session(write=True) as db:
+            row = self._group_row(db, name)
+            GrantRow.delete().where(GrantRow.subject == GROUP_PREFIX + name).execute(db)
+            GroupRow.delete().where(GroupRow.id == row.id).execute(db)  # memberships cascade
+
+    def add_member(self, group: str, username: str) -> Group:
+        with self._session(write=True) as db:
+            group_row = self._group_row(db, group)
+            user_row = self._user_row(db, username)
+            MembershipRow.insert(user=user_row.id, group=group_row.id).on_conflict_ignore().execute(
+                db
+            )
+            return self._group_view(db, group)
+
+    def remove_member(self, group: str, username: str) -> Group:
+        with self._session(write=True) as db:
+            group_row = self._group_row(db, group)
+            user_ids = UserRow.select(UserRow.id).where(UserRow.username == username)
+            removed = (
+                MembershipRow.delete()
+                .where((MembershipRow.group == group_row.id) & MembershipRow.user.in_(user_ids))
+                .execute(db)
+            )
+            if not removed:
+                raise NotFound(f"user {username!r} is not a member of group {group!r}")
+            return self._group_view(db, group)
+
+    def groups_for(self, username: str) -> tuple[str, ...]:
+        with self._session() as db:
+            query = (
+                GroupRow.select(GroupRow.name)
+                .join(MembershipRow, on=MembershipRow.group == GroupRow.id)
+                .join(UserRow, on=MembershipRow.user == UserRow.id)
+                .where((UserRow.username == username) & (GroupRow.enabled == True))  # noqa: E712
+                .tuples()
+            )
+            return tuple(sorted(name for (name,) in query.execute(db)))

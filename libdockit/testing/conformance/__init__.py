@@ -1,0 +1,79 @@
+"""The one behaviour every backend must have, as tests: subclass and supply ``backend``.
+
+::
+
+    class TestMyBackend(BackendConformance):
+        @pytest.fixture
+        def backend(self) -> Iterator[MyBackend]:
+            store = MyBackend(...)  # fresh and empty, schema in place
+            yield store
+            store.close()
+
+:class:`BackendConformance` does not start with ``Test`` so pytest only collects it through
+such subclasses. Every test goes through the public protocol methods only; the in-memory
+backend is the reference these tests were written against.
+
+The tests live in one mixin per concern (``users``, ``groups``, ``grants``, ``keys``,
+``audit``, ``refresh_tokens``, ``concurrency``), which :class:`BackendConformance` combines.
+A store that implements only some protocols can subclass just those mixins, e.g. an audit
+log on its own: ``class TestMyAuditLog(AuditConformance)``. This is a package, so the
+``register_assert_rewrite("libdockit.testing.conformance")`` in a conftest covers every
+mixin module.
+"""
+
+from __future__ import annotations
+
+from .audit import AuditConformance
+from .concurrency import HealthAndConcurrencyConformance
+from .grants import GrantConformance
+from .groups import GroupConformance
+from .keys import KeyConformance
+from .refresh_tokens import RefreshTokenConformance
+from .support import (
+    AWKWARD_NAMES,
+    STORED_HASH,
+    T0,
+    ConformingBackend,
+    UsersAndRefreshTokens,
+    in_threads,
+    make_event,
+    make_grant,
+    make_key,
+    make_refresh_token,
+    token_hash,
+)
+from .users import UserConformance
+
+__all__ = [
+    "AWKWARD_NAMES",
+    "STORED_HASH",
+    "T0",
+    "AuditConformance",
+    "BackendConformance",
+    "ConformingBackend",
+    "GrantConformance",
+    "GroupConformance",
+    "HealthAndConcurrencyConformance",
+    "KeyConformance",
+    "RefreshTokenConformance",
+    "UserConformance",
+    "UsersAndRefreshTokens",
+    "in_threads",
+    "make_event",
+    "make_grant",
+    "make_key",
+    "make_refresh_token",
+    "token_hash",
+]
+
+
+class BackendConformance(
+    UserConformance,
+    GroupConformance,
+    GrantConformance,
+    KeyConformance,
+    AuditConformance,
+    RefreshTokenConformance,
+    HealthAndConcurrencyConformance,
+):
+    """Subclass as ``Test...`` and provide a ``backend`` fixture returning a fresh backend."""

@@ -1,0 +1,260 @@
+"""Schema versions on SQLite and PostgreSQL: a real version-1 database upgrades with its data,
+the frozen steps match what version 1 created, and every path ends where the models are."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import peewee as pw
+import pytest
+
+from libdockit.backends import sql_migrations
+from libdockit.backends.base import StoredKey
+from libdockit.backends.sql import SqlBackend
+from libdockit.backends.sql_migrations import SchemaRow
+from libdockit.backends.sql_models import SCHEMA_VERSION, TABLES
+from libdockit.errors import BackendUnavailable
+from libdockit.model import AuditEvent, Grant
+from libdockit.testing.conformance import make_refresh_token
+from tests.backends.schema_support import (
+    Database,
+    Fresh,
+    build,
+    postgres_databases,
+    schema_of,
+    sqlite_databases,
+)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fresh]:
+    """Makes empty databases of one dialect (each test runs on both)."""
+    if request.param == "sqlite":
+        yield sqlite_databases(tmp_path)
+        return
+    with postgres_databases(request.getfixturevalue("postgres_server")) as make:
+        yield make
+
+
+def test_frozen_version_1_is_what_version_1_created(new_database: Fresh) -> None:
+    real = new_database()
+    real.create_version_1()
+    frozen = new_database()
+
+    def version_1_only(db: pw.Database) -> None:
+        pw.SchemaManager(SchemaRow, db).create_table()
+        sql_migrations.MIGRATIONS[1](db)
+
+    build(frozen, version_1_only)
+    assert schema_of(frozen) == schema_of(real)
+
+
+def test_every_path_ends_where_the_models_are(new_database: Fresh) -> None:
+    from_models = new_database()
+
+    def create_from_models(db: pw.Database) -> None:
+        for model in (SchemaRow, *TABLES):
+            pw.SchemaManager(model, db).create_all()
+
+    build(from_models, create_from_models)
+    fresh, upgraded = new_database(), new_database()
+    upgraded.create_version_1()
+    for database in (fresh, upgraded):
+        with SqlBackend(database.url) as backend:
+            assert backend.migrate() == SCHEMA_VERSION
+    expected = schema_of(from_models)
+    assert {"audit_events", "refresh_tokens", "users"} <= set(expected)
+    assert schema_of(fresh) == expected
+    assert schema_of(upgraded) == expected
+
+
+def test_steps_run_once_in_order(new_database: Fresh, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[int] = []
+
+    def recording(version: int) -> Callable[[pw.Database], None]:
+        step = sql_migrations.MIGRATIONS[version]
+
+        def run(db: pw.Database) -> None:
+            ran.append(version)
+            step(db)
+
+        return run
+
+    steps = {version: recording(version) for version in sql_migrations.MIGRATIONS}
+    monkeypatch.setattr(sql_migrations, "MIGRATIONS", steps)
+    fresh, old = new_database(), new_database()
+    old.create_version_1()
+    with SqlBackend(fresh.url) as backend:
+        backend.migrate()
+        assert ran == [1, 2]
+        ran.clear()
+        backend.migrate()
+        assert ran == []
+    with SqlBackend(old.url) as backend:
+        backend.migrate()
+        assert ran == [2]
+
+
+def test_a_failing_step_leaves_the_database_as_it_was(
+    new_database: Fresh, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = new_database()
+    database.create_version_1()
+    upgrade = sql_migrations.MIGRATIONS[2]
+
+    def half_way(db: pw.Database) -> None:
+        upgrade(db)  # every statement of the step runs, then something goes wrong
+        raise RuntimeError("interrupted")
+
+    before = schema_of(database)
+    monkeypatch.setitem(sql_migrations.MIGRATIONS, 2, half_way)
+    with SqlBackend(database.url) as backend, pytest.raises(RuntimeError, match="interrupted"):
+        backend.migrate()
+    assert schema_of(database) == before
+    monkeypatch.undo()
+    with SqlBackend(database.url) as backend:
+        assert backend.schema_version() == 1
+        assert backend.migrate() == SCHEMA_VERSION
+
+
+T1 = datetime(2029, 6, 1, 12, 30, 15, 250000)  # naive UTC, as version 1 stored times
+
+
+def at(offset: timedelta = timedelta(0)) -> datetime:
+    return (T1 + offset).replace(tzinfo=UTC)
+
+
+def fill_version_1(database: Database) -> None:
+    """What a version-1 Dockit would have written, row by row."""
+    stamp = T1.isoformat(" ")
+    for name, enabled, admin in (
+        ("alice", True, False),
+        ("root", True, True),
+        ("carol", False, False),
+    ):
+        database.run(
+            'INSERT INTO "users" ("username", "password_hash", "enabled", "is_admin",'
+            ' "created_at", "updated_at") VALUES (?, ?, ?, ?, ?, ?)',
+            (name, f"hash-of-{name}", enabled, admin, stamp, stamp),
+        )
+    for name, enabled in (("devs", True), ("old", False)):
+        database.run(
+            'INSERT INTO "groups" ("name", "enabled", "created_at") VALUES (?, ?, ?)',
+            (name, enabled, stamp),
+        )
+    for user, group in (("alice", "devs"), ("carol", "devs"), ("alice", "old")):
+        database.run(
+            'INSERT INTO "memberships" ("user_id", "group_id") SELECT u.id, g.id'
+            ' FROM "users" u, "groups" g WHERE u.username = ? AND g.name = ?',
+            (user, group),
+        )
+    for subject, pattern, actions in (
+        ("user:alice", "alice/*", "pull,push"),
+        ("group:devs", "devs/**", "pull"),
+        ("anonymous", "public/*", "pull"),
+        ("user:carol", "gone/*", "pull"),
+    ):
+        database.run(
+            'INSERT INTO "grants" ("subject", "resource_type", "pattern", "actions",'
+            ' "created_at") VALUES (?, ?, ?, ?, ?)',
+            (subject, "repository", pattern, actions, stamp),
+        )
+    database.run('DELETE FROM "grants" WHERE "pattern" = \'gone/*\'')  # id 4 is used up
+    for key in KEYS:
+        database.run(
+            'INSERT INTO "signing_keys" ("kid", "algorithm", "private_key_pem",'
+            ' "certificate_chain_pem", "state", "created_at", "not_after", "activated_at",'
+            ' "retired_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            (
+                key.kid,
+                key.algorithm,
+                key.private_key_pem,
+                key.certificate_chain_pem,
+                key.state,
+                *(
+                    None if t is None else t.replace(tzinfo=None).isoformat(" ")
+                    for t in (key.created_at, key.not_after, key.activated_at, key.retired_at)
+                ),
+            ),
+        )
+
+
+KEYS = [
+    StoredKey(
+        "kid-old",
+        "ES256",
+        b"-----BEGIN PRIVATE KEY-----\nold\x00\xff\n",
+        b"-----BEGIN CERTIFICATE-----\nold\n",
+        "retired",
+        at(),
+        at(timedelta(days=365)),
+        at(timedelta(hours=1)),
+        at(timedelta(days=30)),
+    ),
+    StoredKey(
+        "kid-new",
+        "RS256",
+        b"-----BEGIN PRIVATE KEY-----\nnew\n",
+        b"-----BEGIN CERTIFICATE-----\nnew\n",
+        "active",
+        at(timedelta(days=29)),
+        at(timedelta(days=400)),
+        at(timedelta(days=30)),
+    ),
+]
+
+
+def test_a_version_1_database_upgrades_with_its_data(new_database: Fresh) -> None:
+    database = new_database()
+    database.create_version_1()
+    fill_version_1(database)
+    with SqlBackend(database.url) as backend:
+        assert backend.schema_version() == 1
+        with pytest.raises(BackendUnavailable, match="schema version 1"):
+            backend.get_user("alice")
+        assert backend.migrate() == SCHEMA_VERSION == 2
+        assert backend.schema_version() == 2
+
+        # Everything version 1 stored is there, as it was.
+        users = backend.list_users()
+        assert [(u.username, u.enabled, u.is_admin, u.groups) for u in users.items] == [
+            ("alice", True, False, ("devs", "old")),
+            ("carol", False, False, ("devs",)),
+            ("root", True, True, ()),
+        ]
+        assert {(u.created_at, u.updated_at) for u in users.items} == {(at(), at())}
+        credentials = backend.get_credentials("alice")
+        assert credentials is not None
+        assert credentials[1] == "hash-of-alice"
+        assert backend.get_group("devs").members == ("alice", "carol")
+        assert backend.get_group("old").enabled is False
+        assert backend.groups_for("alice") == ("devs",)
+        assert backend.list_grants().items == [
+            Grant("user:alice", "repository", "alice/*", ("pull", "push"), 1, at()),
+            Grant("group:devs", "repository", "devs/**", ("pull",), 2, at()),
+            Grant("anonymous", "repository", "public/*", ("pull",), 3, at()),
+        ]
+        assert backend.list_keys() == KEYS
+        new_grant = backend.add_grant(Grant("user:root", "repository", "x/*", ("*",)))
+        assert new_grant.id == 5  # 4 was handed out by version 1: never again
+        assert database.run('SELECT DISTINCT "credential_version" FROM "users"') == [(0,)]
+
+        # The new features work on the old rows.
+        versions = {name: backend.credential_version(name) for name in ("alice", "carol")}
+        assert None not in versions.values()
+        assert versions["alice"] != versions["carol"]
+        backend.set_password_hash("alice", "new-hash")
+        assert backend.credential_version("alice") == (versions["alice"] or 0) + 1
+        token = make_refresh_token("t1", "alice", created_at=at())
+        backend.add_refresh_token(token)
+        assert backend.find_refresh_token(token.token_hash) == token
+        recorded = backend.record_event(
+            AuditEvent("admin", "user:root", "user.delete", "user:alice", before={"n": "é"})
+        )
+        backend.delete_user("alice")  # the foreign key from the new table cascades
+        assert backend.find_refresh_token(token.token_hash) is None
+        assert backend.credential_version("alice") is None
+        assert backend.get_group("devs").members == ("carol",)
+        assert backend.query_events().items == [recorded]
