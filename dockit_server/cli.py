@@ -22,8 +22,15 @@ EXIT_USAGE = 2
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .bootstrap_admin import register as register_bootstrap_admin
+    from .client.commands import register as register_admin_commands
+    from .client.errors import ADMIN_HELP, EXIT_CODES_HELP
+
     parser = argparse.ArgumentParser(
-        prog="dockit", description="Authentication for OCI registries."
+        prog="dockit",
+        description="Authentication for OCI registries.",
+        epilog=ADMIN_HELP + "\n\n" + EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -52,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for Dockit (default 60)"
     )
+    register_bootstrap_admin(commands)
+    register_admin_commands(commands)
     return parser
 
 
@@ -106,6 +115,10 @@ def _init_container(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "handler", None) is not None:
+        from .client.commands import run
+
+        return run(args)
     handlers = {"api-server": _api_server, "init-container": _init_container}
     try:
         return handlers[args.command](args)
