@@ -15,14 +15,27 @@ from pathlib import Path
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
+_owner_pid: int | None = None
+
+
 def use_fresh_metrics_dir() -> Path:
     """Create an empty directory for this run's workers and point the environment at it."""
+    global _owner_pid  # noqa: PLW0603 - one directory per process, owned by the master
     directory = Path(tempfile.mkdtemp(prefix="dockit-metrics-"))
     os.environ[MULTIPROC_ENV] = str(directory)
+    _owner_pid = os.getpid()
     return directory
 
 
 def remove_metrics_dir(directory: Path) -> None:
+    """Remove the directory, in the master only.
+
+    gunicorn workers are forks that leave through ``sys.exit``, which unwinds the master's
+    stack frames copied into them; without this check the first worker to exit would
+    delete the directory under the others.
+    """
+    if os.getpid() != _owner_pid:
+        return
     shutil.rmtree(directory, ignore_errors=True)
     if os.environ.get(MULTIPROC_ENV) == str(directory):
         del os.environ[MULTIPROC_ENV]

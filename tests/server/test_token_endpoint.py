@@ -50,7 +50,11 @@ def client(store: MemoryBackend, hasher: PasswordHasher) -> falcon.testing.TestC
         services=[SERVICE],
     )
     components = Components(
-        tokens=tokens, admin=AdminService(store, store, hasher), health=store, key_manager=KeyManager(store), realm="test-realm"
+        tokens=tokens,
+        admin=AdminService(store, store, hasher),
+        health=store,
+        key_manager=KeyManager(store),
+        realm="test-realm",
     )
     return falcon.testing.TestClient(create_app(components))
 

@@ -278,7 +278,8 @@ class DockitServer:
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.stop()
+            # SIGTERM to gunicorn's master only, as an init system sends it.
+            self._process.stop(group=False)
 
     def restart(self, *, extra_env: Mapping[str, str | None] | None = None) -> DockitServer:
         """Stop, then start on the same port and database (``extra_env`` is merged in)."""

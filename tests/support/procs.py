@@ -114,16 +114,24 @@ class ManagedProcess:
         except TimeoutError as exc:
             raise TimeoutError(f"{exc}\n{self.log()[-4000:]}") from exc
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
-        """Signal the process group, wait, then SIGKILL what is left."""
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0, *, group: bool = True) -> None:
+        """Signal the process (``group``: its whole process group), wait, then SIGKILL the
+        group. A supervisor such as gunicorn's master should get the signal alone, as an
+        init system would send it, so it can stop its workers in order."""
         if self.alive():
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
+                if group:
+                    os.killpg(self.process.pid, sig)
+                else:
+                    self.process.send_signal(sig)
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=timeout)
+        # Whatever the signal, nothing of the group may outlive the test.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         if not self._log.closed:
             self._log.close()
