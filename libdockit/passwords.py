@@ -63,7 +63,7 @@ class PasswordHasher:
 
     def verify(self, password_hash: str, password: Secret) -> VerifyResult:
         """Check ``password`` against ``password_hash``; a malformed hash never matches."""
-        if not password or len(password) > MAX_PASSWORD_LENGTH:
+        if not password or len(password) > MAX_PASSWORD_LENGTH or not _encodable(password):
             self.dummy_verify()
             return VerifyResult(ok=False)
         try:
@@ -88,3 +88,14 @@ def check_password(password: Secret) -> None:
         raise ValidationError("password", f"must be at most {MAX_PASSWORD_LENGTH} characters")
     if "\x00" in password.reveal():
         raise ValidationError("password", "must not contain NUL characters")
+    if not _encodable(password):
+        raise ValidationError("password", "must be valid Unicode text")
+
+
+def _encodable(password: Secret) -> bool:
+    """False for text UTF-8 cannot carry (lone surrogates), which argon2 cannot hash."""
+    try:
+        password.reveal().encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -27,6 +27,7 @@ def test_verify(hasher: PasswordHasher) -> None:
     assert not hasher.verify(encoded, Secret("s3cret ")).ok
     assert not hasher.verify(encoded, Secret("")).ok
     assert not hasher.verify("not-a-hash", Secret("s3cret")).ok
+    assert not hasher.verify(encoded, Secret("\ud800")).ok
 
 
 def test_weaker_hash_is_rehashed_on_verify(hasher: PasswordHasher) -> None:
@@ -37,7 +38,7 @@ def test_weaker_hash_is_rehashed_on_verify(hasher: PasswordHasher) -> None:
     assert result.new_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 
-@pytest.mark.parametrize("bad", ["", "a\x00b", "x" * 1025])
+@pytest.mark.parametrize("bad", ["", "a\x00b", "x" * 1025, "lone \ud800 surrogate"])
 def test_unacceptable_passwords(hasher: PasswordHasher, bad: str) -> None:
     with pytest.raises(ValidationError):
         hasher.hash(Secret(bad))

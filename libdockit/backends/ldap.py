@@ -1,0 +1,249 @@
+"""Log in with a directory password; registry rights from directory groups.
+
+:class:`LdapAuthenticator` implements :class:`~libdockit.backends.base.Authenticator`,
+:class:`~libdockit.backends.base.GroupSource` and :class:`~libdockit.backends.base.HealthCheck`.
+Grants for directory groups live in a :class:`~libdockit.backends.base.GrantStore` like any
+other, as ``group:NAME``; nothing about users is copied out of the directory.
+
+A login:
+
+1. The login name is normalised and checked like every Dockit name
+   (:func:`~libdockit.model.validate_name`); an invalid one, or an empty password (or one
+   longer than local passwords may be), is "bad credentials" at once: no search, no bind.
+2. The user is searched with the service bind (``bind_dn``, or anonymously):
+   ``(&FILTER(|(ATTR=NAME)...))`` over ``user_search.username_attributes``, the name escaped.
+   Exactly one entry must match, and one of its username attribute values must normalise to
+   the login name (so a server's looser matching rule cannot pick someone else).
+3. The password is checked by binding as that entry's DN on a connection of its own.
+4. Groups are resolved (:mod:`.ldap_groups`), or taken from the cache for
+   ``group_cache_seconds``; membership in ``admin_group`` makes the identity an admin.
+
+The identity's username is the normalised *login name*: with several username attributes
+(``uid`` and ``mail``) the same person may appear under two names; grant to groups, or list
+one attribute. Directory groups have no "disabled" state here; see
+:class:`~libdockit.backends.chain.ChainAuthenticator` for local groups of the same name.
+
+When no server answers (or the service bind is refused, or a search fails), the call raises
+:class:`~libdockit.errors.BackendUnavailable`: "cannot tell", which the server turns into 503,
+never into "bad credentials". Nothing is remembered about the outage: the next call tries
+again, so the first request after the directory returns succeeds.
+
+ldap3 is imported when the first authenticator is built, not with this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from ..errors import ValidationError
+from ..model import Identity, normalize_name, validate_name
+from ..passwords import MAX_PASSWORD_LENGTH
+from ..secret import Secret
+from .ldap_config import (
+    DN,
+    GroupSearch,
+    LdapConfig,
+    UserMatcher,
+    UserSearch,
+)
+
+if TYPE_CHECKING:
+    from .ldap_directory import Directory, Entry
+    from .ldap_groups import GroupCache, GroupResolver
+
+__all__ = [
+    "DN",
+    "GroupSearch",
+    "LdapAuthenticator",
+    "LdapConfig",
+    "LdapUser",
+    "UserMatcher",
+    "UserSearch",
+    "require_driver",
+]
+
+log = logging.getLogger("dockit.ldap")
+INSTALL_HINT = "LDAP support needs the ldap3 package: pip install 'dockit[ldap]'"
+
+
+def require_driver() -> tuple[ModuleType, ModuleType, ModuleType]:
+    """Import the ldap3-based modules; ImportError naming the extra to install if missing."""
+    try:
+        from . import ldap_directory, ldap_driver, ldap_groups
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] in ("ldap3", "pyasn1"):
+            raise ImportError(INSTALL_HINT, name=exc.name) from exc
+        raise
+    return ldap_driver, ldap_directory, ldap_groups
+
+
+@dataclass(frozen=True, slots=True)
+class LdapUser:
+    """A directory user as found by the user search."""
+
+    dn: str
+    username: str
+    display_name: str | None = None
+    email: str | None = None
+
+
+class LdapAuthenticator:
+    """Bind authentication and group lookup against one directory (see the module docs).
+
+    ``clock`` (monotonic seconds) drives the group cache; ``pool_size`` bounds the idle
+    service connections kept for reuse.
+    """
+
+    source = "ldap"
+
+    def __init__(
+        self,
+        config: LdapConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        pool_size: int = 4,
+    ) -> None:
+        config.check()
+        driver, directory_module, groups_module = require_driver()
+        self._config = config
+        self._directory: Directory = directory_module.Directory(config, pool_size=pool_size)
+        self._resolver: GroupResolver = groups_module.GroupResolver(
+            config.group_search, self._directory
+        )
+        self._cache: GroupCache = groups_module.GroupCache(config.group_cache_seconds, clock=clock)
+        self._escape: Callable[[str], str] = driver.escape
+        search = config.user_search
+        self._user_attributes = tuple(
+            dict.fromkeys(
+                a
+                for a in (
+                    *search.username_attributes,
+                    search.display_name_attribute,
+                    search.email_attribute,
+                    *self._resolver.user_attributes(),
+                )
+                if a is not None
+            )
+        )
+
+    @property
+    def config(self) -> LdapConfig:
+        return self._config
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return self._config.urls
+
+    # -- Authenticator --------------------------------------------------------------------------
+    def authenticate(self, username: str, password: Secret) -> Identity | None:
+        secret = password.reveal()
+        if not secret or len(secret) > MAX_PASSWORD_LENGTH or not _encodable(secret):
+            return None
+        name = _login_name(username)
+        if name is None:
+            return None
+        entry = self._find(name)
+        if entry is None:
+            return None
+        if not self._directory.check_password(entry.dn, secret):
+            log.debug("directory bind refused for %r", name)
+            return None
+        groups = self._groups(name, entry)
+        return Identity(
+            username=name,
+            groups=groups,
+            is_admin=self._config.admin_group is not None and self._config.admin_group in groups,
+            source=self.source,
+        )
+
+    # -- GroupSource ----------------------------------------------------------------------------
+    def groups_for(self, username: str) -> tuple[str, ...]:
+        """The user's directory groups (cached like a login's); () for an unknown user."""
+        name = _login_name(username)
+        if name is None:
+            return ()
+        cached = self._cache.get(name)
+        if cached is not None:
+            return cached
+        entry = self._find(name)
+        return self._groups(name, entry) if entry is not None else ()
+
+    # -- HealthCheck ----------------------------------------------------------------------------
+    def ping(self) -> None:
+        """Raise BackendUnavailable unless the directory answers a search with the service bind."""
+        self._directory.ping()
+
+    # -- more -----------------------------------------------------------------------------------
+    def find_user(self, username: str) -> LdapUser | None:
+        """The directory entry a login with ``username`` would use, or None."""
+        name = _login_name(username)
+        entry = self._find(name) if name is not None else None
+        if name is None or entry is None:
+            return None
+        search = self._config.user_search
+        return LdapUser(
+            dn=entry.dn,
+            username=name,
+            display_name=entry.first(search.display_name_attribute),
+            email=entry.first(search.email_attribute),
+        )
+
+    def forget_groups(self) -> None:
+        """Drop every cached group list (the next login reads the directory)."""
+        self._cache.clear()
+
+    def close(self) -> None:
+        """Close the pooled connections (new ones are opened if the object is used again)."""
+        self._directory.close()
+
+    # -- internals ------------------------------------------------------------------------------
+    def _find(self, name: str) -> Entry | None:
+        search = self._config.user_search
+        value = self._escape(name)
+        clauses = "".join(f"({attribute}={value})" for attribute in search.username_attributes)
+        entries = self._directory.search(
+            search.base_dn,
+            f"(&{search.filter}(|{clauses}))",
+            scope=search.scope,
+            attributes=self._user_attributes,
+            size_limit=2,
+        )
+        if len(entries) != 1:
+            if entries:
+                log.warning("%d directory entries match the login name %r", len(entries), name)
+            return None
+        entry = entries[0]
+        for attribute in search.username_attributes:
+            if any(normalize_name(value) == name for value in entry.values(attribute)):
+                return entry
+        log.warning("directory entry %r matched %r only loosely; refused", entry.dn, name)
+        return None
+
+    def _groups(self, name: str, entry: Entry) -> tuple[str, ...]:
+        cached = self._cache.get(name)
+        if cached is not None:
+            return cached
+        groups = self._resolver.groups_of(entry)
+        self._cache.put(name, groups)
+        return groups
+
+
+def _encodable(password: str) -> bool:
+    """Passwords go to the directory as UTF-8; one that has none (a lone surrogate) is bad."""
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _login_name(username: str) -> str | None:
+    try:
+        return validate_name(username, field_name="username")
+    except (ValidationError, TypeError, ValueError):
+        return None

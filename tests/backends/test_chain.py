@@ -1,0 +1,326 @@
+"""ChainAuthenticator: local users first, then the directory; shadowing; "cannot tell" is
+never "no"; disabled local groups switch off directory groups of the same name.
+
+Also runs the authenticator conformance suite against LocalAuthenticator over the memory
+backend and against the chain (local + a real slapd).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+pytest.register_assert_rewrite("libdockit.testing.auth_conformance")
+
+from libdockit.admin import AdminService  # noqa: E402
+from libdockit.backends.base import Authenticator  # noqa: E402
+from libdockit.backends.chain import ChainAuthenticator  # noqa: E402
+from libdockit.backends.ldap import LdapAuthenticator  # noqa: E402
+from libdockit.backends.local import LocalAuthenticator  # noqa: E402
+from libdockit.backends.memory import MemoryBackend  # noqa: E402
+from libdockit.errors import BackendUnavailable  # noqa: E402
+from libdockit.model import Identity, User  # noqa: E402
+from libdockit.passwords import PasswordHasher  # noqa: E402
+from libdockit.secret import Secret  # noqa: E402
+from libdockit.testing.auth_conformance import (  # noqa: E402
+    Account,
+    Accounts,
+    AuthenticatorConformance,
+)
+from tests.support.slapd import Slapd, directory_config  # noqa: E402
+
+LOCAL_ACCOUNTS = Accounts(
+    first=Account("alice", "alice-local-pw", groups=("developers",)),
+    second=Account("bob", "bob-local-pw", groups=("ops",)),
+)
+
+
+@pytest.fixture(scope="module")
+def hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+def memory_store(hasher: PasswordHasher, accounts: Accounts) -> MemoryBackend:
+    store = MemoryBackend()
+    admin = AdminService(store, store, hasher)
+    for account in (accounts.first, accounts.second):
+        admin.create_user(account.username, account.secret)
+        for group in account.groups:
+            if group not in {g.name for g in store.list_groups(limit=1000).items}:
+                admin.create_group(group)
+            admin.add_member(group, account.username)
+    return store
+
+
+class TestLocalAuthenticatorConformance(AuthenticatorConformance):
+    @pytest.fixture(scope="class")
+    def shared(self, hasher: PasswordHasher) -> LocalAuthenticator:
+        return LocalAuthenticator(memory_store(hasher, LOCAL_ACCOUNTS), hasher)
+
+    @pytest.fixture
+    def authenticator(self, shared: LocalAuthenticator) -> LocalAuthenticator:
+        return shared
+
+    @pytest.fixture
+    def accounts(self) -> Accounts:
+        return LOCAL_ACCOUNTS
+
+
+# -- the chain over a real directory ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def slapd() -> Iterator[Slapd]:
+    with Slapd() as server:
+        yield server
+
+
+@pytest.fixture
+def directory(slapd: Slapd) -> Iterator[LdapAuthenticator]:
+    authenticator = LdapAuthenticator(directory_config(slapd, group_cache_seconds=0))
+    yield authenticator
+    authenticator.close()
+
+
+@pytest.fixture
+def store(hasher: PasswordHasher) -> MemoryBackend:
+    """Local users: a robot, and a local 'alice' (the directory has an alice too)."""
+    store = MemoryBackend()
+    admin = AdminService(store, store, hasher)
+    admin.create_user("robot", Secret("robot-pw"))
+    admin.create_group("robots")
+    admin.add_member("robots", "robot")
+    admin.create_user("alice", Secret("alice-local-pw"))
+    return store
+
+
+def chain(
+    store: MemoryBackend,
+    hasher: PasswordHasher,
+    directory: Authenticator,
+    *,
+    shadow: bool = False,
+) -> ChainAuthenticator:
+    return ChainAuthenticator(
+        [LocalAuthenticator(store, hasher), directory],
+        local_users=store,
+        local_users_shadow=shadow,
+    )
+
+
+@pytest.mark.ldap
+class TestChainConformance(AuthenticatorConformance):
+    """Local users (a robot only) then the directory: directory users behave as on LDAP."""
+
+    @pytest.fixture
+    def authenticator(
+        self, hasher: PasswordHasher, directory: LdapAuthenticator
+    ) -> ChainAuthenticator:
+        store = MemoryBackend()
+        AdminService(store, store, hasher).create_user("robot", Secret("robot-pw"))
+        return chain(store, hasher, directory)
+
+    @pytest.fixture
+    def accounts(self) -> Accounts:
+        return Accounts(
+            first=Account("alice", "alice-pw", groups=("developers",)),
+            second=Account("bob", "bob-pw", groups=("ops",)),
+        )
+
+
+@pytest.mark.ldap
+class TestChainOverDirectory:
+    def test_local_user_then_directory_user(
+        self, store: MemoryBackend, hasher: PasswordHasher, directory: LdapAuthenticator
+    ) -> None:
+        auth = chain(store, hasher, directory)
+        robot = auth.authenticate("robot", Secret("robot-pw"))
+        assert robot == Identity("robot", ("robots",), False, "local")
+        bob = auth.authenticate("bob", Secret("bob-pw"))
+        assert bob == Identity("bob", ("ops",), False, "ldap")
+
+    def test_without_shadowing_both_alices_log_in(
+        self, store: MemoryBackend, hasher: PasswordHasher, directory: LdapAuthenticator
+    ) -> None:
+        auth = chain(store, hasher, directory, shadow=False)
+        local = auth.authenticate("alice", Secret("alice-local-pw"))
+        assert local is not None
+        assert local.source == "local"
+        assert local.groups == ()
+        remote = auth.authenticate("alice", Secret("alice-pw"))
+        assert remote is not None
+        assert remote.source == "ldap"
+        assert remote.groups == ("developers",)
+        assert auth.authenticate("alice", Secret("neither")) is None
+
+    def test_without_shadowing_a_disabled_local_user_does_not_block_the_directory(
+        self, store: MemoryBackend, hasher: PasswordHasher, directory: LdapAuthenticator
+    ) -> None:
+        store.set_user_enabled("alice", False)
+        auth = chain(store, hasher, directory, shadow=False)
+        assert auth.authenticate("alice", Secret("alice-local-pw")) is None
+        remote = auth.authenticate("alice", Secret("alice-pw"))
+        assert remote is not None
+        assert remote.source == "ldap"
+
+    def test_shadowing_local_user_decides_alone(
+        self, store: MemoryBackend, hasher: PasswordHasher, directory: LdapAuthenticator
+    ) -> None:
+        auth = chain(store, hasher, directory, shadow=True)
+        local = auth.authenticate("ALICE", Secret("alice-local-pw"))
+        assert local is not None
+        assert local.source == "local"
+        assert auth.authenticate("alice", Secret("alice-pw")) is None
+        store.set_user_enabled("alice", False)
+        assert auth.authenticate("alice", Secret("alice-local-pw")) is None
+        assert auth.authenticate("alice", Secret("alice-pw")) is None
+        # Names that are not local still reach the directory.
+        bob = auth.authenticate("bob", Secret("bob-pw"))
+        assert bob is not None
+        assert bob.source == "ldap"
+
+    def test_disabled_local_group_switches_off_the_directory_group(
+        self, store: MemoryBackend, hasher: PasswordHasher, directory: LdapAuthenticator
+    ) -> None:
+        auth = chain(store, hasher, directory)
+        store.create_group("ops", enabled=True)
+        bob = auth.authenticate("bob", Secret("bob-pw"))
+        assert bob is not None
+        assert bob.groups == ("ops",)
+        store.set_group_enabled("ops", False)
+        bob = auth.authenticate("bob", Secret("bob-pw"))
+        assert bob is not None
+        assert bob.groups == ()
+        assert auth.groups_for("bob") == ()
+        # Admin rights come from the directory's admin_group alone.
+        store.create_group("dockit-admins", enabled=False)
+        carol = auth.authenticate("carol", Secret("carol-pw"))
+        assert carol is not None
+        assert carol.is_admin
+        assert carol.groups == ()
+
+    def test_groups_for_follows_the_first_account(
+        self, store: MemoryBackend, hasher: PasswordHasher, directory: LdapAuthenticator
+    ) -> None:
+        auth = chain(store, hasher, directory)
+        assert auth.groups_for("robot") == ("robots",)
+        assert auth.groups_for("alice") == ()  # the local alice comes first
+        assert auth.groups_for("dave") == ("developers", "frontend")
+        assert auth.groups_for("nobody-here") == ()
+        assert auth.groups_for("*") == ()
+
+    def test_directory_down(
+        self, store: MemoryBackend, hasher: PasswordHasher, slapd: Slapd
+    ) -> None:
+        dead = LdapAuthenticator(directory_config(slapd, urls=("ldap://127.0.0.1:1",)))
+        try:
+            auth = chain(store, hasher, dead)
+            # A local user with the right password does not need the directory.
+            assert auth.authenticate("robot", Secret("robot-pw")) is not None
+            # Unknown locally and the directory down: cannot tell, never "bad credentials".
+            with pytest.raises(BackendUnavailable):
+                auth.authenticate("bob", Secret("bob-pw"))
+            with pytest.raises(BackendUnavailable):
+                auth.authenticate("robot", Secret("wrong"))
+            with pytest.raises(BackendUnavailable):
+                auth.groups_for("bob")
+            # Shadowing: a local name is decided locally even while the directory is down.
+            shadowing = chain(store, hasher, dead, shadow=True)
+            assert shadowing.authenticate("robot", Secret("wrong")) is None
+            with pytest.raises(BackendUnavailable):
+                shadowing.authenticate("bob", Secret("bob-pw"))
+            # Invalid names are bad credentials before anything is asked.
+            assert auth.authenticate("*", Secret("x")) is None
+        finally:
+            dead.close()
+
+
+# -- the rules, with stand-in authenticators --------------------------------------------------
+
+
+class Down:
+    """An authenticator and group source whose backend cannot answer."""
+
+    def authenticate(self, username: str, password: Secret) -> Identity | None:
+        raise BackendUnavailable("the stand-in directory is down")
+
+    def groups_for(self, username: str) -> tuple[str, ...]:
+        raise BackendUnavailable("the stand-in directory is down")
+
+
+class Fixed:
+    """Accepts one name and password."""
+
+    def __init__(self, username: str, password: str, groups: tuple[str, ...] = ()) -> None:
+        self.identity = Identity(username, groups, False, "fixed")
+        self.password = password
+        self.calls = 0
+
+    def authenticate(self, username: str, password: Secret) -> Identity | None:
+        self.calls += 1
+        ok = username == self.identity.username and password.reveal() == self.password
+        return self.identity if ok else None
+
+    def groups_for(self, username: str) -> tuple[str, ...]:
+        return self.identity.groups if username == self.identity.username else ()
+
+
+class DownStore(MemoryBackend):
+    def get_credentials(self, username: str) -> tuple[User, str] | None:
+        raise BackendUnavailable("the stand-in store is down")
+
+
+def test_first_yes_wins_and_later_ones_are_not_asked() -> None:
+    first, second = Fixed("x", "1"), Fixed("x", "2")
+    auth = ChainAuthenticator([first, second])
+    assert auth.authenticate("x", Secret("1")) == first.identity
+    assert second.calls == 0
+    assert auth.authenticate("x", Secret("2")) == second.identity
+    assert auth.authenticate("x", Secret("3")) is None
+
+
+def test_unavailable_then_no_is_unavailable() -> None:
+    auth = ChainAuthenticator([Down(), Fixed("x", "1")])
+    with pytest.raises(BackendUnavailable, match="stand-in directory"):
+        auth.authenticate("x", Secret("wrong"))
+
+
+def test_unavailable_then_yes_is_yes_without_shadowing() -> None:
+    fixed = Fixed("x", "1")
+    auth = ChainAuthenticator([Down(), fixed])
+    assert auth.authenticate("x", Secret("1")) == fixed.identity
+
+
+def test_no_then_unavailable_is_unavailable() -> None:
+    auth = ChainAuthenticator([Fixed("x", "1"), Down()])
+    with pytest.raises(BackendUnavailable):
+        auth.authenticate("y", Secret("1"))
+
+
+def test_shadowing_with_the_local_store_down_is_unavailable(hasher: PasswordHasher) -> None:
+    store = DownStore()
+    fixed = Fixed("x", "1")
+    auth = ChainAuthenticator(
+        [LocalAuthenticator(store, hasher), fixed], local_users=store, local_users_shadow=True
+    )
+    with pytest.raises(BackendUnavailable, match="stand-in store"):
+        auth.authenticate("x", Secret("1"))
+    assert fixed.calls == 0
+
+
+def test_group_sources_skip_the_local_authenticator(hasher: PasswordHasher) -> None:
+    store = MemoryBackend()
+    fixed = Fixed("x", "1", groups=("g",))
+    auth = ChainAuthenticator([LocalAuthenticator(store, hasher), fixed], local_users=store)
+    assert auth.groups_for("x") == ("g",)
+    assert auth.groups_for("y") == ()
+    with pytest.raises(BackendUnavailable):
+        ChainAuthenticator([Fixed("x", "1"), Down()]).groups_for("y")
+
+
+def test_construction_errors() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        ChainAuthenticator([])
+    with pytest.raises(ValueError, match="local_users"):
+        ChainAuthenticator([Fixed("x", "1")], local_users_shadow=True)
