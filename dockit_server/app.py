@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import falcon
 
+from .audit_middleware import AuditMiddleware
 from .components import Components
 from .errors import ErrorHandlers
 from .middleware import RequestContext
@@ -15,8 +16,11 @@ from .resources.token import TokenResource
 
 
 def create_app(components: Components) -> falcon.App[falcon.Request, falcon.Response]:
+    context = RequestContext(metrics=components.metrics, json_logs=components.json_logs)
     app: falcon.App[falcon.Request, falcon.Response] = falcon.App(
-        middleware=[RequestContext(metrics=components.metrics, json_logs=components.json_logs)]
+        middleware=[context]
+        if components.audit is None
+        else [context, AuditMiddleware(components.audit, components.admin, components.key_manager)]
     )
     app.req_options.auto_parse_qs_csv = False
     app.req_options.strip_url_path_trailing_slash = True

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from libdockit.admin import AdminService
+from libdockit.audit import Auditor, Retention
+from libdockit.backends.base import Authenticator, GroupSource, HealthCheck
+from libdockit.backends.chain import ChainAuthenticator
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.sql import SqlBackend
 from libdockit.errors import ConfigError, KeyMaterialError
@@ -27,6 +30,7 @@ from libdockit.tokens import TokenSigner
 from .components import Components
 from .config import Settings
 from .metrics import Metrics
+from .resources.health import NamedCheck, ReadinessChecks
 
 log = logging.getLogger("dockit.server")
 
@@ -45,6 +49,8 @@ def open_store(settings: Settings) -> SqlBackend:
 def prepare(settings: Settings, *, now: datetime | None = None) -> FirstAdmin | None:
     """Migrate, make sure a key signs, create the first admin; returns that admin if new."""
     moment = now or datetime.now(UTC)
+    if settings.ldap is not None:
+        _require_ldap_driver()
     store = open_store(settings)
     try:
         store.migrate()
@@ -52,6 +58,41 @@ def prepare(settings: Settings, *, now: datetime | None = None) -> FirstAdmin | 
         return _ensure_first_admin(store, settings)
     finally:
         store.close()
+
+
+def _require_ldap_driver() -> None:
+    """Fail at start, naming the setting, when LDAP is configured but ldap3 is missing."""
+    from libdockit.backends.ldap import require_driver
+
+    try:
+        require_driver()
+    except ImportError as exc:
+        raise ConfigError("ldap.urls", str(exc)) from None
+
+
+def _authentication(
+    settings: Settings, store: SqlBackend, hasher: PasswordHasher
+) -> tuple[Authenticator, GroupSource, HealthCheck]:
+    """Local users alone, or local users then the directory when LDAP is configured."""
+    local = LocalAuthenticator(store, hasher)
+    ldap_config = settings.ldap
+    if ldap_config is None:
+        return local, store, store
+    from libdockit.backends.ldap import LdapAuthenticator
+
+    directory = LdapAuthenticator(ldap_config)
+    chain = ChainAuthenticator(
+        [local, directory],
+        local_users=store,
+        local_users_shadow=settings.ldap_local_users_shadow_ldap,
+    )
+    health = ReadinessChecks(
+        [
+            NamedCheck("store", store),
+            NamedCheck("directory", directory, required=settings.ldap_ready_requires_directory),
+        ]
+    )
+    return chain, chain, health
 
 
 def _ensure_signing_key(store: SqlBackend, settings: Settings, now: datetime) -> None:
@@ -109,20 +150,32 @@ def build_components(settings: Settings) -> Components:
     hasher = PasswordHasher()
     # A retired key stays in the bundle while tokens it signed may still be presented.
     keys = KeyRing(store, retired_grace=timedelta(seconds=settings.token_lifetime + 60))
+    authenticator, groups, health = _authentication(settings, store, hasher)
     tokens = TokenService(
-        authenticator=LocalAuthenticator(store, hasher),
+        authenticator=authenticator,
         grants=store,
         keys=keys,
         signer=TokenSigner(settings.token_issuer, lifetime=settings.token_lifetime),
         services=settings.token_services,
-        groups=store,
+        groups=groups,
     )
     return Components(
         tokens=tokens,
         admin=AdminService(store, store, hasher),
-        health=store,
+        health=health,
         key_manager=KeyManager(store),
         realm=settings.server_realm,
         metrics=Metrics(keys) if settings.server_metrics else None,
         json_logs=settings.server_json_logs,
+        audit=_auditor(store, settings),
     )
+
+
+def _auditor(store: SqlBackend, settings: Settings) -> Auditor | None:
+    if not settings.audit_enabled:
+        return None
+    retention = Retention(
+        days=settings.audit_retention_days or None,
+        max_events=settings.audit_max_events or None,
+    )
+    return Auditor(store, retention=retention, record_tokens=settings.audit_tokens)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from libdockit.admin import AdminService
+from libdockit.audit import Auditor
 from libdockit.backends.base import HealthCheck
 from libdockit.keymanager import KeyManager
 from libdockit.service import TokenService
@@ -25,3 +26,5 @@ class Components:
     metrics: Metrics | None = None
     #: One JSON access-log line per request on the ``dockit.access`` logger.
     json_logs: bool = False
+    #: Records admin changes and token decisions; None turns the audit log off.
+    audit: Auditor | None = None

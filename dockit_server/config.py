@@ -3,6 +3,11 @@
 Every setting has a dotted key (its place in the TOML file) and an environment variable.
 Secrets may instead come from a file named by ``<VAR>_FILE`` (e.g. Docker/Kubernetes
 secrets). A bad value raises :class:`ConfigError` naming the dotted key.
+
+Keys may nest: ``ldap.user_search.base_dn`` is ``base_dn`` in the TOML table
+``[ldap.user_search]`` and ``DOCKIT_LDAP_USER_SEARCH_BASE_DN`` in the environment. LDAP is on
+when ``ldap.urls`` is set; :attr:`Settings.ldap` is then the checked
+:class:`~libdockit.backends.ldap_config.LdapConfig`.
 """
 
 from __future__ import annotations
@@ -14,6 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from libdockit.backends.ldap_config import (
+    DEFAULT_GROUP_FILTER,
+    DEFAULT_USER_FILTER,
+    MAX_NESTING_DEPTH,
+    GroupSearch,
+    LdapConfig,
+    Scope,
+    UserMatcher,
+    UserSearch,
+)
 from libdockit.errors import ConfigError
 from libdockit.secret import Secret
 
@@ -56,6 +71,59 @@ def _names(key: str, value: object) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(key, "must be a list of names (comma-separated in the environment)")
     return tuple(v for v in value if v)
+
+
+def _strings(key: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(key, "must be a list of strings (comma-separated in the environment)")
+    return tuple(v.strip() for v in value if v.strip())
+
+
+def _optional_text(key: str, value: object) -> str | None:
+    """A string; empty means "none" (e.g. an attribute not to read)."""
+    if not isinstance(value, str):
+        raise ConfigError(key, "must be a string")
+    return value.strip() or None
+
+
+def _seconds(low: float, high: float) -> Callable[[str, object], float]:
+    def parse(key: str, value: object) -> float:
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise ConfigError(key, f"must be a number of seconds, got {value!r}") from None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ConfigError(key, "must be a number of seconds")
+        if not low <= value <= high:
+            raise ConfigError(key, f"must be from {low} to {high} seconds")
+        return float(value)
+
+    return parse
+
+
+def _user_matchers(key: str, value: object) -> tuple[UserMatcher, ...]:
+    """TOML: ``[{user_attribute = "DN", group_attribute = "member"}, ...]``;
+    environment: ``DN:member,uid:memberUid``."""
+    if isinstance(value, str):
+        pairs = [part.strip().split(":") for part in value.split(",") if part.strip()]
+        if not all(len(pair) == 2 for pair in pairs):
+            raise ConfigError(key, "must be USER_ATTRIBUTE:GROUP_ATTRIBUTE pairs, e.g. DN:member")
+        value = [{"user_attribute": u, "group_attribute": g} for u, g in pairs]
+    wanted = {"user_attribute", "group_attribute"}
+    if not isinstance(value, list) or not value:
+        raise ConfigError(key, "must be a non-empty list of {user_attribute, group_attribute}")
+    matchers = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != wanted:
+            raise ConfigError(key, "each entry needs exactly user_attribute and group_attribute")
+        user_attribute, group_attribute = item["user_attribute"], item["group_attribute"]
+        if not isinstance(user_attribute, str) or not isinstance(group_attribute, str):
+            raise ConfigError(key, "user_attribute and group_attribute must be strings")
+        matchers.append(UserMatcher(user_attribute.strip(), group_attribute.strip()))
+    return tuple(matchers)
 
 
 def _choice(*options: str) -> Callable[[str, object], str]:
@@ -104,7 +172,47 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("keys.cert_file", "DOCKIT_CERT_FILE", _path),
     _Field("admin.username", "DOCKIT_ADMIN_USERNAME", _text),
     _Field("admin.password", "DOCKIT_ADMIN_PASSWORD", _secret, secret=True),
+    _Field("audit.enabled", "DOCKIT_AUDIT", _boolean),
+    _Field("audit.tokens", "DOCKIT_AUDIT_TOKENS", _boolean),
+    _Field("audit.retention_days", "DOCKIT_AUDIT_RETENTION_DAYS", _integer(0, 36500)),
+    _Field("audit.max_events", "DOCKIT_AUDIT_MAX_EVENTS", _integer(0, 10**12)),
 )
+
+
+def _ldap(key: str, parse: Callable[[str, object], Any], *, secret: bool = False) -> _Field:
+    return _Field(f"ldap.{key}", "DOCKIT_LDAP_" + key.upper().replace(".", "_"), parse, secret)
+
+
+_LDAP_FIELDS: tuple[_Field, ...] = (
+    _ldap("urls", _strings),
+    _ldap("start_tls", _boolean),
+    _ldap("ca_file", _path),
+    _ldap("client_cert_file", _path),
+    _ldap("client_key_file", _path),
+    _ldap("connect_timeout", _seconds(0.1, 300)),
+    _ldap("receive_timeout", _integer(1, 300)),
+    _ldap("bind_dn", _text),
+    _ldap("bind_password", _secret, secret=True),
+    _ldap("admin_group", _text),
+    _ldap("group_cache_seconds", _integer(0, 86400)),
+    _ldap("local_users_shadow_ldap", _boolean),
+    _ldap("ready_requires_directory", _boolean),
+    _ldap("user_search.base_dn", _text),
+    _ldap("user_search.filter", _text),
+    _ldap("user_search.username_attributes", _strings),
+    _ldap("user_search.scope", _choice("sub", "one")),
+    _ldap("user_search.display_name_attribute", _optional_text),
+    _ldap("user_search.email_attribute", _optional_text),
+    _ldap("group_search.base_dn", _text),
+    _ldap("group_search.filter", _text),
+    _ldap("group_search.scope", _choice("sub", "one")),
+    _ldap("group_search.user_matchers", _user_matchers),
+    _ldap("group_search.name_attribute", _text),
+    _ldap("group_search.member_of_attribute", _optional_text),
+    _ldap("group_search.nested", _boolean),
+    _ldap("group_search.max_depth", _integer(1, MAX_NESTING_DEPTH)),
+)
+_FIELDS += _LDAP_FIELDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +233,41 @@ class Settings:
     keys_cert_file: Path | None = None
     admin_username: str = "admin"
     admin_password: Secret | None = None
+    audit_enabled: bool = True
+    audit_tokens: bool = True
+    #: 0 keeps events forever; likewise max_events 0 is no bound.
+    audit_retention_days: int = 90
+    audit_max_events: int = 1_000_000
+    # [ldap]: see libdockit.backends.ldap_config for what each one means.
+    ldap_urls: tuple[str, ...] = ()
+    ldap_start_tls: bool = False
+    ldap_ca_file: Path | None = None
+    ldap_client_cert_file: Path | None = None
+    ldap_client_key_file: Path | None = None
+    ldap_connect_timeout: float = 5.0
+    ldap_receive_timeout: int = 10
+    ldap_bind_dn: str | None = None
+    ldap_bind_password: Secret | None = None
+    ldap_admin_group: str | None = None
+    ldap_group_cache_seconds: int = 60
+    #: A local user of the same name shadows the directory user (see backends.chain).
+    ldap_local_users_shadow_ldap: bool = False
+    #: /readyz answers 503 while the directory is down (default: reported, not required).
+    ldap_ready_requires_directory: bool = False
+    ldap_user_search_base_dn: str | None = None
+    ldap_user_search_filter: str = DEFAULT_USER_FILTER
+    ldap_user_search_username_attributes: tuple[str, ...] = ("uid",)
+    ldap_user_search_scope: str = "sub"
+    ldap_user_search_display_name_attribute: str | None = "displayName"
+    ldap_user_search_email_attribute: str | None = "mail"
+    ldap_group_search_base_dn: str | None = None
+    ldap_group_search_filter: str = DEFAULT_GROUP_FILTER
+    ldap_group_search_scope: str = "sub"
+    ldap_group_search_user_matchers: tuple[UserMatcher, ...] = (UserMatcher("DN", "member"),)
+    ldap_group_search_name_attribute: str = "cn"
+    ldap_group_search_member_of_attribute: str | None = None
+    ldap_group_search_nested: bool = False
+    ldap_group_search_max_depth: int = 5
 
     @classmethod
     def load(
@@ -141,10 +284,9 @@ class Settings:
         if config_path:
             values.update(_from_toml(Path(config_path)))
         values.update(_from_env(env))
-        known = {field.key: field for field in _FIELDS}
         for key, raw in (overrides or {}).items():
             if raw is not None:
-                values[known[key].attribute] = known[key].parse(key, raw)
+                values[_KNOWN[key].attribute] = _KNOWN[key].parse(key, raw)
         settings = cls(**values)
         settings.check()
         return settings
@@ -160,6 +302,58 @@ class Settings:
             raise ConfigError(
                 "database.url", "must start with sqlite:///, postgres:// or postgresql://"
             )
+        self._check_ldap()
+
+    def _check_ldap(self) -> None:
+        if self.ldap_urls:
+            self.ldap  # noqa: B018 - builds and checks the LDAP settings
+            return
+        defaults = Settings()
+        for field in _LDAP_FIELDS:
+            if getattr(self, field.attribute) != getattr(defaults, field.attribute):
+                raise ConfigError("ldap.urls", f"is required when {field.key} is set")
+
+    @property
+    def ldap(self) -> LdapConfig | None:
+        """The checked LDAP settings, or None when LDAP is off (no ``ldap.urls``)."""
+        if not self.ldap_urls:
+            return None
+        if self.ldap_user_search_base_dn is None:
+            raise ConfigError("ldap.user_search.base_dn", "is required with ldap.urls")
+        # Each scope was checked by its parser; the Literal type needs the narrowing.
+        user_scope: Scope = "one" if self.ldap_user_search_scope == "one" else "sub"
+        group_scope: Scope = "one" if self.ldap_group_search_scope == "one" else "sub"
+        return LdapConfig(
+            urls=self.ldap_urls,
+            start_tls=self.ldap_start_tls,
+            ca_file=self.ldap_ca_file,
+            client_cert_file=self.ldap_client_cert_file,
+            client_key_file=self.ldap_client_key_file,
+            connect_timeout=self.ldap_connect_timeout,
+            receive_timeout=self.ldap_receive_timeout,
+            bind_dn=self.ldap_bind_dn,
+            bind_password=self.ldap_bind_password,
+            admin_group=self.ldap_admin_group,
+            group_cache_seconds=self.ldap_group_cache_seconds,
+            user_search=UserSearch(
+                base_dn=self.ldap_user_search_base_dn,
+                filter=self.ldap_user_search_filter,
+                username_attributes=self.ldap_user_search_username_attributes,
+                scope=user_scope,
+                display_name_attribute=self.ldap_user_search_display_name_attribute,
+                email_attribute=self.ldap_user_search_email_attribute,
+            ),
+            group_search=GroupSearch(
+                base_dn=self.ldap_group_search_base_dn,
+                filter=self.ldap_group_search_filter,
+                scope=group_scope,
+                user_matchers=self.ldap_group_search_user_matchers,
+                name_attribute=self.ldap_group_search_name_attribute,
+                member_of_attribute=self.ldap_group_search_member_of_attribute,
+                nested=self.ldap_group_search_nested,
+                max_depth=self.ldap_group_search_max_depth,
+            ),
+        ).check()
 
 
 def _from_toml(path: Path) -> dict[str, Any]:
@@ -169,23 +363,40 @@ def _from_toml(path: Path) -> dict[str, Any]:
         raise ConfigError("DOCKIT_CONFIG", f"cannot read {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("DOCKIT_CONFIG", f"{path} is not valid TOML: {exc}") from None
-    known = {field.key: field for field in _FIELDS}
     values: dict[str, Any] = {}
     for section, table in document.items():
         if not isinstance(table, dict):
             raise ConfigError(section, "must be a table, e.g. [server]")
-        for name, raw in table.items():
-            key = f"{section}.{name}"
-            field = known.get(key) or known.get(key.removesuffix("_file"))
-            if field is None:
-                raise ConfigError(key, "is not a known setting")
-            value = raw
-            if key.endswith("_file") and key not in known:
-                if not field.secret:
-                    raise ConfigError(key, "is not a known setting")
-                value = _read_secret_file(key, _path(key, raw))
-            values[field.attribute] = field.parse(field.key, value)
+        _read_table(section, table, values)
     return values
+
+
+_KNOWN = {field.key: field for field in _FIELDS}
+#: Dotted prefixes that are tables below a section, e.g. ``ldap.user_search``.
+_SUBTABLES = {
+    ".".join(field.key.split(".")[:depth])
+    for field in _FIELDS
+    for depth in range(2, len(field.key.split(".")))
+}
+
+
+def _read_table(prefix: str, table: dict[str, Any], values: dict[str, Any]) -> None:
+    for name, raw in table.items():
+        key = f"{prefix}.{name}"
+        if key in _SUBTABLES:
+            if not isinstance(raw, dict):
+                raise ConfigError(key, f"must be a table, e.g. [{key}]")
+            _read_table(key, raw, values)
+            continue
+        field = _KNOWN.get(key) or _KNOWN.get(key.removesuffix("_file"))
+        if field is None:
+            raise ConfigError(key, "is not a known setting")
+        value = raw
+        if key.endswith("_file") and key not in _KNOWN:
+            if not field.secret:
+                raise ConfigError(key, "is not a known setting")
+            value = _read_secret_file(key, _path(key, raw))
+        values[field.attribute] = field.parse(field.key, value)
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:

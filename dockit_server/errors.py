@@ -84,6 +84,7 @@ class ErrorHandlers:
         self, req: falcon.Request, resp: falcon.Response, ex: DockitError, params: Any
     ) -> None:
         status = status_for(ex)
+        req.context.error_code = ex.code
         if status == falcon.HTTP_500:
             log.error("unhandled %s: %s", type(ex).__name__, ex.message)
             _set_error(resp, status, error_body("INTERNAL", "internal error"))
@@ -99,6 +100,7 @@ class ErrorHandlers:
     ) -> None:
         # falcon titles read "405 Method Not Allowed"; the code is "METHOD_NOT_ALLOWED".
         code = re.sub(r"^\d+\s*", "", ex.title or "error").upper().replace(" ", "_")
+        req.context.error_code = code
         message = ex.description or ex.title or "error"
         _set_error(resp, str(falcon.code_to_http_status(ex.status)), error_body(code, message))
         if ex.headers:

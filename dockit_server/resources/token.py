@@ -31,6 +31,7 @@ class TokenResource:
             req.context.user = identity.username
             self._tokens.check_account(identity, req.get_param("account"))
         result = self._tokens.issue(identity, service=service, scopes=scopes)
+        req.context.token_result = result  # for the audit log
         issued = result.token
         resp.media = {
             "token": issued.token,

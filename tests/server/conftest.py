@@ -18,6 +18,7 @@ import pytest
 from dockit_server.app import create_app
 from dockit_server.components import Components
 from libdockit.admin import AdminService
+from libdockit.audit import Auditor
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
 from libdockit.keymanager import KeyManager
@@ -79,6 +80,7 @@ def components(backend: MemoryBackend, hasher: PasswordHasher) -> Components:
         admin=AdminService(backend, backend, hasher),
         health=backend,
         key_manager=KeyManager(backend),
+        audit=Auditor(backend),
     )
 
 

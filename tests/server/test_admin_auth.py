@@ -45,7 +45,7 @@ BAD_HEADERS = {
 
 
 def test_every_admin_route_is_covered() -> None:
-    assert len(PROTECTED) == 23
+    assert len(PROTECTED) == 24
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)

@@ -88,6 +88,7 @@ def test_staged_rotation(client: falcon.testing.TestClient, clock: Clock) -> Non
     assert old["state"] == "active"
     assert token_kid(client) == old["kid"]
 
+    clock.now += timedelta(seconds=1)  # keys are listed oldest first
     created = client.simulate_post(f"{API}/keys", headers=ADMIN_AUTH, json={"algorithm": "RS256"})
     assert created.status_code == 201
     new = created.json

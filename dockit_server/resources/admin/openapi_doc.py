@@ -228,6 +228,29 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
         )
         | {"parameters": _params("user", "scope")},
     },
+    "/audit": {
+        "get": _op(
+            "listAuditEvents",
+            "Read the audit log",
+            "audit",
+            {"200": _ok("A page of events, newest first.", "AuditEventList")},
+            errors=("404",),
+            description="Admin changes (who, what, before and after) and token decisions "
+            "(who, service, requested and granted). 404 when the audit log is turned off.",
+        )
+        | {
+            "parameters": _params(
+                "auditKind",
+                "auditActor",
+                "auditAction",
+                "auditTarget",
+                "since",
+                "until",
+                "offset",
+                "limit",
+            )
+        },
+    },
     "/keys": {
         "get": _op(
             "listKeys",
@@ -306,6 +329,7 @@ OPENAPI_DOCUMENT: dict[str, Any] = {
         {"name": "groups", "description": "Groups and their members."},
         {"name": "grants", "description": "Who may do what on which resources."},
         {"name": "keys", "description": "Signing keys and their rotation."},
+        {"name": "audit", "description": "Admin changes and token decisions."},
         {"name": "meta", "description": "About the API itself."},
     ],
     "paths": PATHS,

@@ -175,6 +175,43 @@ SCHEMAS: dict[str, Schema] = {
             },
         },
     ),
+    "AuditEvent": _obj(
+        [
+            "id",
+            "at",
+            "kind",
+            "actor",
+            "action",
+            "target",
+            "before",
+            "after",
+            "detail",
+            "client_address",
+            "request_id",
+        ],
+        {
+            "id": {"type": "integer", "minimum": 1},
+            "at": _TIMESTAMP,
+            "kind": {"type": "string", "enum": ["admin", "token"]},
+            "actor": {"type": "string", "description": "`user:NAME` or `anonymous`."},
+            "action": {
+                "type": "string",
+                "description": "e.g. `user.create`, `grant.delete`, `key.activate`, "
+                "`token.issue`, `token.refuse`.",
+            },
+            "target": {"type": ["string", "null"]},
+            "before": {"type": ["object", "null"], "description": "State before a change."},
+            "after": {"type": ["object", "null"], "description": "State after a change."},
+            "detail": {
+                "type": ["object", "null"],
+                "description": "Token decisions: service, requested and granted scopes, "
+                "outcome and the error code of a refusal.",
+            },
+            "client_address": {"type": ["string", "null"]},
+            "request_id": {"type": ["string", "null"]},
+        },
+    ),
+    "AuditEventList": _list_of("AuditEvent"),
     "Explanation": _obj(
         ["subject", "groups", "account", "notes", "scopes"],
         {
@@ -340,6 +377,42 @@ PARAMETERS: dict[str, Schema] = {
         "in": "query",
         "description": "Only grants for this subject.",
         "schema": _SUBJECT,
+    },
+    "auditKind": {
+        "name": "kind",
+        "in": "query",
+        "description": "`admin` (changes) or `token` (decisions).",
+        "schema": {"type": "string", "enum": ["admin", "token"]},
+    },
+    "auditActor": {
+        "name": "actor",
+        "in": "query",
+        "description": "Who acted, e.g. `user:alice` or `anonymous`.",
+        "schema": {"type": "string"},
+    },
+    "auditAction": {
+        "name": "action",
+        "in": "query",
+        "description": "An action, or a prefix ending in `.*` (e.g. `user.*`).",
+        "schema": {"type": "string"},
+    },
+    "auditTarget": {
+        "name": "target",
+        "in": "query",
+        "description": "What was acted on, e.g. `user:bob`, `grant:12`, or a service.",
+        "schema": {"type": "string"},
+    },
+    "since": {
+        "name": "since",
+        "in": "query",
+        "description": "Only events at or after this RFC 3339 time.",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    "until": {
+        "name": "until",
+        "in": "query",
+        "description": "Only events before this RFC 3339 time.",
+        "schema": {"type": "string", "format": "date-time"},
     },
     "user": {
         "name": "user",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...components import Components
+from .audit import AuditResource
 from .auth import AdminAuth
 from .explain import ExplainResource
 from .grants import GrantResource, GrantsResource
@@ -33,6 +34,7 @@ ADMIN_ROUTES: tuple[tuple[str, ResourceFactory], ...] = (
     ("/grants", _admin(GrantsResource)),
     ("/grants/{grant_id}", _admin(GrantResource)),
     ("/explain", lambda c, auth: ExplainResource(c.admin, c.tokens, auth)),
+    ("/audit", lambda c, auth: AuditResource(c.audit, auth)),
     ("/keys", lambda c, auth: KeysResource(c.key_manager, c.tokens.keys, auth)),
     ("/keys/{kid}", lambda c, auth: KeyResource(c.key_manager, auth)),
     ("/keys/{kid}/activate", lambda c, a: KeyActivateResource(c.key_manager, c.tokens.keys, a)),

@@ -1,0 +1,175 @@
+"""Write the audit log: every successful Admin API change, and every token decision.
+
+One middleware, so no resource has to remember to audit. For admin changes the state
+*before* is read just before the responder runs (for updates and deletes) and the state
+*after* is the answer the responder gives; the action name comes from the matched route.
+Only changes made by an authenticated admin that succeeded (2xx) are recorded. Token
+decisions record who asked, for which service, what was requested and what was granted —
+or the error code when nothing was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import falcon
+
+from libdockit.admin import AdminService
+from libdockit.audit import Auditor, RequestInfo
+from libdockit.errors import DockitError
+from libdockit.keymanager import KeyManager
+from libdockit.model import validate_name
+from libdockit.service import TokenResult
+
+from .basic_auth import parse_basic
+from .resources.admin.keys import key_json
+from .resources.admin.views import API_PREFIX, grant_json, group_json, user_json
+
+TOKEN_ROUTE = "/v2/token"  # noqa: S105 - a path, not a password
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+#: (method, route template relative to /api/v1) -> (action, target parameter kind)
+ADMIN_ACTIONS: dict[tuple[str, str], tuple[str, str]] = {
+    ("POST", "/users"): ("user.create", "user"),
+    ("PATCH", "/users/{username}"): ("user.update", "user"),
+    ("DELETE", "/users/{username}"): ("user.delete", "user"),
+    ("PUT", "/users/{username}/password"): ("user.password", "user"),
+    ("POST", "/groups"): ("group.create", "group"),
+    ("PATCH", "/groups/{name}"): ("group.update", "group"),
+    ("DELETE", "/groups/{name}"): ("group.delete", "group"),
+    ("PUT", "/groups/{name}/members/{username}"): ("group.member.add", "group"),
+    ("DELETE", "/groups/{name}/members/{username}"): ("group.member.remove", "group"),
+    ("POST", "/grants"): ("grant.create", "grant"),
+    ("DELETE", "/grants/{grant_id}"): ("grant.delete", "grant"),
+    ("POST", "/keys"): ("key.create", "key"),
+    ("POST", "/keys/{kid}/activate"): ("key.activate", "key"),
+    ("POST", "/keys/{kid}/retire"): ("key.retire", "key"),
+}
+#: Actions whose state is not shown before or after (it would be a secret, or nothing).
+_NO_STATE = frozenset({"user.password"})
+
+
+class AuditMiddleware:
+    def __init__(self, auditor: Auditor, admin: AdminService, keys: KeyManager) -> None:
+        self._auditor = auditor
+        self._admin = admin
+        self._keys = keys
+
+    # -- admin changes ------------------------------------------------------------------
+    def _admin_route(self, req: falcon.Request) -> tuple[str, str] | None:
+        template = req.uri_template or ""
+        if req.method not in _WRITES or not template.startswith(API_PREFIX):
+            return None
+        relative = template.removeprefix(API_PREFIX)
+        return ADMIN_ACTIONS.get(
+            (req.method, relative), (f"{req.method.lower()} {relative}", "other")
+        )
+
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
+    ) -> None:
+        req.context.route_params = dict(params)
+        req.context.audit_before = None
+        route = self._admin_route(req)
+        if route is None or route[0] in _NO_STATE or not params:
+            return
+        req.context.audit_before = self._current(route[1], params)
+
+    def _current(self, kind: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The current view of the thing a request names, or None (missing, unreadable)."""
+        readers: dict[str, Callable[[], dict[str, Any]]] = {
+            "user": lambda: user_json(self._admin.get_user(params["username"])),
+            "group": lambda: group_json(self._admin.get_group(params["name"])),
+            "grant": lambda: grant_json(self._admin.get_grant(int(params["grant_id"]))),
+            "key": lambda: key_json(self._keys.get_key(params["kid"])),
+        }
+        reader = readers.get(kind)
+        if reader is None:
+            return None
+        try:
+            return reader()
+        except (DockitError, KeyError, ValueError):
+            return None  # the responder will answer the error itself
+
+    def _target(self, kind: str, req: falcon.Request, resp: falcon.Response) -> str:
+        params = req.context.get("route_params") or {}
+        media = resp.media if isinstance(resp.media, dict) else {}
+        before = req.context.get("audit_before") or {}
+        name = {
+            "user": params.get("username") or media.get("username") or before.get("username"),
+            "group": params.get("name") or media.get("name") or before.get("name"),
+            "grant": params.get("grant_id") or media.get("id") or before.get("id"),
+            "key": params.get("kid") or media.get("kid"),
+        }.get(kind)
+        return f"{kind}:{name}" if name is not None else req.path
+
+    # -- both -----------------------------------------------------------------------------
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        info = RequestInfo(client_address=req.remote_addr, request_id=req.context.get("request_id"))
+        if req.path == TOKEN_ROUTE:
+            self._token_decision(req, resp, info)
+            return
+        route = self._admin_route(req)
+        user = req.context.get("user")
+        if route is None or user is None or not 200 <= _status(resp) < 300:
+            return
+        action, kind = route
+        after = resp.media if isinstance(resp.media, dict) else None
+        if action in _NO_STATE or action.endswith(".delete"):
+            after = None
+        self._auditor.admin_change(
+            actor=f"user:{user}",
+            action=action,
+            target=self._target(kind, req, resp),
+            before=req.context.get("audit_before"),
+            after=after,
+            request=info,
+        )
+
+    # -- token decisions ------------------------------------------------------------------
+    def _token_decision(
+        self, req: falcon.Request, resp: falcon.Response, info: RequestInfo
+    ) -> None:
+        result: TokenResult | None = req.context.get("token_result")
+        user = req.context.get("user")
+        status = _status(resp)
+        if result is not None and status == 200:
+            requested = [s.requested.format() for s in result.decision.scopes]
+            granted = [s.format() for s in result.decision.granted_scopes()]
+        else:
+            requested = [
+                part for value in req.get_param_as_list("scope") or [] for part in value.split()
+            ]
+            granted = None
+        if user is None and status == 401:
+            user = _attempted_user(req)
+        self._auditor.token_decision(
+            actor=f"user:{user}" if user else "anonymous",
+            service=req.get_param("service") or req.context.get("token_service"),
+            requested=requested,
+            granted=granted,
+            outcome="issued" if granted is not None else f"refused ({status})",
+            reason=req.context.get("error_code"),
+            request=info,
+        )
+
+
+def _attempted_user(req: falcon.Request) -> str | None:
+    """The username a refused request tried (never its password), if it sent one."""
+    try:
+        credentials = parse_basic(req.get_header("Authorization"))
+    except DockitError:
+        return None
+    if credentials is None:
+        return None
+    try:
+        return validate_name(credentials[0])
+    except DockitError:
+        return None
+
+
+def _status(resp: falcon.Response) -> int:
+    return int(falcon.code_to_http_status(resp.status).split(" ", 1)[0])

@@ -1,0 +1,177 @@
+"""Record admin changes and token decisions in an :class:`AuditStore`, and keep it bounded.
+
+The audit log answers "who changed what, when" and "who was given (or refused) what".
+Nothing secret goes in: views of users carry no password hash, token decisions carry
+scopes and outcomes, never credentials or tokens.
+
+Recording must not break the request it describes: if the store cannot take the event,
+the failure is logged (without the event's content) and the request goes on. Retention is
+applied every ``prune_every`` records in a process, so no separate job is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .backends.base import AuditStore
+from .admin import check_paging
+from .errors import DockitError, ValidationError
+from .model import AUDIT_KINDS, AuditEvent, Page
+from .tokens import Clock, utc_now
+
+log = logging.getLogger("dockit.audit")
+
+#: Longest list of scopes kept in one token event (a request may carry up to 100).
+MAX_SCOPES_RECORDED = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """Keep events for ``days`` and at most ``max_events`` of them (None: no bound)."""
+
+    days: int | None = 90
+    max_events: int | None = 1_000_000
+    #: Apply the bounds after this many records in a process.
+    prune_every: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """Where a recorded action came from."""
+
+    client_address: str | None = None
+    request_id: str | None = None
+
+
+class Auditor:
+    def __init__(
+        self,
+        store: AuditStore,
+        *,
+        retention: Retention | None = None,
+        record_tokens: bool = True,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._retention = retention or Retention()
+        self._record_tokens = record_tokens
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._since_prune = 0
+
+    def admin_change(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        request: RequestInfo,
+    ) -> None:
+        self._record(
+            AuditEvent(
+                kind="admin",
+                actor=actor,
+                action=action,
+                target=target,
+                before=before,
+                after=after,
+                client_address=request.client_address,
+                request_id=request.request_id,
+            )
+        )
+
+    def token_decision(
+        self,
+        *,
+        actor: str,
+        service: str | None,
+        requested: Sequence[str],
+        granted: Sequence[str] | None,
+        outcome: str,
+        request: RequestInfo,
+        reason: str | None = None,
+    ) -> None:
+        """``granted`` None means no token was issued (``reason`` says why)."""
+        if not self._record_tokens:
+            return
+        detail: dict[str, Any] = {
+            "service": service,
+            "requested": list(requested[:MAX_SCOPES_RECORDED]),
+            "granted": list(granted[:MAX_SCOPES_RECORDED]) if granted is not None else None,
+            "outcome": outcome,
+        }
+        if len(requested) > MAX_SCOPES_RECORDED:
+            detail["requested_total"] = len(requested)
+        if reason is not None:
+            detail["reason"] = reason
+        self._record(
+            AuditEvent(
+                kind="token",
+                actor=actor,
+                action="token.issue" if granted is not None else "token.refuse",
+                target=service,
+                detail=detail,
+                client_address=request.client_address,
+                request_id=request.request_id,
+            )
+        )
+
+    def query(
+        self,
+        *,
+        kind: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> Page[AuditEvent]:
+        """Events matching every filter, newest first (see AuditStore.query_events)."""
+        check_paging(offset, limit)
+        if kind is not None and kind not in AUDIT_KINDS:
+            raise ValidationError("kind", f"must be one of {', '.join(AUDIT_KINDS)}")
+        return self._store.query_events(
+            kind=kind,
+            actor=actor,
+            action=action,
+            target=target,
+            since=since,
+            until=until,
+            offset=offset,
+            limit=limit,
+        )
+
+    def prune(self) -> int:
+        """Apply the retention bounds now; returns how many events were deleted."""
+        days = self._retention.days
+        before = self._clock() - timedelta(days=days) if days is not None else None
+        return self._store.prune_events(before=before, keep_last=self._retention.max_events)
+
+    def _record(self, event: AuditEvent) -> None:
+        try:
+            self._store.record_event(event)
+        except DockitError as exc:
+            log.warning("could not record audit event %s: %s", event.action, exc.code)
+            return
+        with self._lock:
+            self._since_prune += 1
+            due = self._since_prune >= self._retention.prune_every
+            if due:
+                self._since_prune = 0
+        if due:
+            try:
+                deleted = self.prune()
+            except DockitError as exc:
+                log.warning("could not prune the audit log: %s", exc.code)
+            else:
+                if deleted:
+                    log.info("pruned %d audit events", deleted)
