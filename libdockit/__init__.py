@@ -7,15 +7,21 @@ backend protocols you can implement yourself. No web framework, no environment r
 from __future__ import annotations
 
 from .admin import AdminService
+from .audit import Auditor, RequestInfo, Retention
 from .backends.base import (
+    AuditStore,
     Authenticator,
     GrantStore,
     GroupSource,
     HealthCheck,
     KeyStore,
+    RefreshTokenStore,
     StoredKey,
     UserStore,
 )
+from .backends.chain import ChainAuthenticator
+from .backends.ldap import LdapAuthenticator
+from .backends.ldap_config import GroupSearch, LdapConfig, UserMatcher, UserSearch
 from .backends.local import LocalAuthenticator
 from .backends.memory import MemoryBackend
 from .errors import (
@@ -32,9 +38,11 @@ from .errors import (
     UnknownService,
     ValidationError,
 )
+from .explain import Explanation
+from .keymanager import KeyManager
 from .keyring import KeyRing, ensure_active_key
 from .keys import SigningKey, generate_key, load_key
-from .model import Grant, Group, Identity, Page, User
+from .model import AuditEvent, Grant, Group, Identity, Page, RefreshToken, User
 from .passwords import HashParameters, PasswordHasher
 from .patterns import compile_pattern
 from .policy import Decision, ScopeDecision, decide
@@ -45,32 +53,45 @@ from .tokens import IssuedToken, TokenSigner
 
 __all__ = [
     "AdminService",
+    "AuditEvent",
+    "AuditStore",
+    "Auditor",
     "AuthenticationFailed",
     "Authenticator",
     "BackendUnavailable",
+    "ChainAuthenticator",
     "ConfigError",
     "Conflict",
     "Decision",
     "DockitError",
+    "Explanation",
     "Grant",
     "GrantStore",
     "Group",
+    "GroupSearch",
     "GroupSource",
     "HashParameters",
     "HealthCheck",
     "Identity",
     "InvalidRequest",
     "IssuedToken",
+    "KeyManager",
     "KeyMaterialError",
     "KeyRing",
     "KeyStore",
+    "LdapAuthenticator",
+    "LdapConfig",
     "LocalAuthenticator",
     "MemoryBackend",
     "NotFound",
     "Page",
     "PasswordHasher",
     "PermissionDenied",
+    "RefreshToken",
+    "RefreshTokenStore",
+    "RequestInfo",
     "ResourceScope",
+    "Retention",
     "ScopeDecision",
     "ScopeError",
     "Secret",
@@ -81,6 +102,8 @@ __all__ = [
     "TokenSigner",
     "UnknownService",
     "User",
+    "UserMatcher",
+    "UserSearch",
     "UserStore",
     "ValidationError",
     "compile_pattern",

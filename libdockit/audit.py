@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .backends.base import AuditStore
 from .admin import check_paging
+from .backends.base import AuditStore
 from .errors import DockitError, ValidationError
 from .model import AUDIT_KINDS, AuditEvent, Page
 from .tokens import Clock, utc_now

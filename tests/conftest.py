@@ -9,7 +9,9 @@ import pytest
 from tests.support.postgres import PostgresServer, postgres_cluster
 
 # The shared backend suite lives in the library; rewrite its asserts for readable failures.
-pytest.register_assert_rewrite("libdockit.testing.conformance")
+pytest.register_assert_rewrite(
+    "libdockit.testing.conformance", "libdockit.testing.auth_conformance"
+)
 
 
 @pytest.fixture(scope="session")

@@ -11,24 +11,22 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest.register_assert_rewrite("libdockit.testing.auth_conformance")
-
-from libdockit.admin import AdminService  # noqa: E402
-from libdockit.backends.base import Authenticator  # noqa: E402
-from libdockit.backends.chain import ChainAuthenticator  # noqa: E402
-from libdockit.backends.ldap import LdapAuthenticator  # noqa: E402
-from libdockit.backends.local import LocalAuthenticator  # noqa: E402
-from libdockit.backends.memory import MemoryBackend  # noqa: E402
-from libdockit.errors import BackendUnavailable  # noqa: E402
-from libdockit.model import Identity, User  # noqa: E402
-from libdockit.passwords import PasswordHasher  # noqa: E402
-from libdockit.secret import Secret  # noqa: E402
-from libdockit.testing.auth_conformance import (  # noqa: E402
+from libdockit.admin import AdminService
+from libdockit.backends.base import Authenticator
+from libdockit.backends.chain import ChainAuthenticator
+from libdockit.backends.ldap import LdapAuthenticator
+from libdockit.backends.local import LocalAuthenticator
+from libdockit.backends.memory import MemoryBackend
+from libdockit.errors import BackendUnavailable
+from libdockit.model import Identity, User
+from libdockit.passwords import PasswordHasher
+from libdockit.secret import Secret
+from libdockit.testing.auth_conformance import (
     Account,
     Accounts,
     AuthenticatorConformance,
 )
-from tests.support.slapd import Slapd, directory_config  # noqa: E402
+from tests.support.slapd import Slapd, directory_config
 
 LOCAL_ACCOUNTS = Accounts(
     first=Account("alice", "alice-local-pw", groups=("developers",)),

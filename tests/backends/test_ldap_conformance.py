@@ -9,15 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest.register_assert_rewrite("libdockit.testing.auth_conformance")
-
-from libdockit.backends.ldap import LdapAuthenticator  # noqa: E402
-from libdockit.testing.auth_conformance import (  # noqa: E402
+from libdockit.backends.ldap import LdapAuthenticator
+from libdockit.testing.auth_conformance import (
     Account,
     Accounts,
     AuthenticatorConformance,
 )
-from tests.support.slapd import TLS_MODES, Slapd, TlsMode, directory_config  # noqa: E402
+from tests.support.slapd import TLS_MODES, Slapd, TlsMode, directory_config
 
 pytestmark = pytest.mark.ldap
 
