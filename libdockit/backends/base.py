@@ -59,10 +59,16 @@ class GroupSource(Protocol):
 
 
 @runtime_checkable
-class GrantStore(Protocol):
+class GrantSource(Protocol):
+    """What the token path reads: the grants of a caller's subjects."""
+
     def grants_for_subjects(self, subjects: Sequence[str]) -> list[Grant]:
         """Every grant whose subject is one of ``subjects``."""
         ...
+
+
+@runtime_checkable
+class GrantStore(GrantSource, Protocol):
 
     def add_grant(self, grant: Grant) -> Grant:
         """Store a grant; returns it with ``id`` and ``created_at`` set.
