@@ -10,11 +10,14 @@ code  name                   meaning
 1     EXIT_FAILURE           anything else: an answer that is not Dockit's, a redirect,
                              a deletion cancelled at the prompt
 2     EXIT_USAGE             bad input: usage, a bad name, scope, subject or password,
-                             an unreadable docker config (HTTP 400, 413, 415)
-3     EXIT_NOT_FOUND         the user, group, member or grant does not exist (HTTP 404)
+                             an unreadable docker config (HTTP 400, 413, 415);
+                             keys rotate without --activate-after or --no-wait
+3     EXIT_NOT_FOUND         the user, group, member, grant, key or refresh token does not
+                             exist, or the server is older than the command (HTTP 404)
 4     EXIT_CONFLICT          it exists already, or the change is refused as unsafe
                              (HTTP 409; revoke with other actions; bootstrap-admin
-                             on a non-admin without --promote)
+                             on a non-admin without --promote; a key retired while
+                             keys rotate waited to activate it)
 5     EXIT_DENIED            no credentials found, credentials refused (HTTP 401), or the
                              user is not an admin (HTTP 403)
 6     EXIT_UNREACHABLE       Dockit (or its database) cannot answer: connection refused,
@@ -36,7 +39,8 @@ EXIT_UNREACHABLE = 6
 
 #: For ``dockit --help``: where the admin commands connect and who they are.
 ADMIN_HELP = """\
-The admin commands (user, group, grant, revoke, grants, permissions) call the Admin API at
+The admin commands (user, group, grant, revoke, grants, permissions, explain, keys, audit,
+tokens) call the Admin API at
 --url ($DOCKIT_URL, default http://127.0.0.1:4315) as --username ($DOCKIT_USERNAME with
 $DOCKIT_PASSWORD, else a prompt) or with what `docker login HOST` stored for
 --registry HOST ($DOCKIT_REGISTRY) in $DOCKER_CONFIG/config.json or ~/.docker/config.json.

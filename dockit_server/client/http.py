@@ -39,6 +39,8 @@ MAX_ANSWER_BYTES = 16 * 1024 * 1024
 USER_AGENT = "dockit-cli/1"
 
 JsonObject = dict[str, Any]
+#: Query parameters: a mapping, or pairs when a parameter repeats (``scope`` of explain).
+Query = dict[str, str] | list[tuple[str, str]]
 
 
 def check_url(raw: str) -> str:
@@ -89,7 +91,7 @@ class AdminClient:
         self._opener = urllib.request.build_opener(_NoRedirect())
 
     # -- verbs ----------------------------------------------------------------------------
-    def get(self, path: str, query: dict[str, str] | None = None) -> JsonObject:
+    def get(self, path: str, query: Query | None = None) -> JsonObject:
         return _object(self.call("GET", path, query=query), path)
 
     def post(self, path: str, body: JsonObject) -> JsonObject:
@@ -128,7 +130,7 @@ class AdminClient:
         path: str,
         body: JsonObject | None = None,
         *,
-        query: dict[str, str] | None = None,
+        query: Query | None = None,
     ) -> Any:
         """One request; the parsed JSON answer (None for 204), else a typed error."""
         url = self.url + API_PREFIX + path

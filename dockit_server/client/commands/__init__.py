@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import grants, groups, users
+from . import audit, explain, grants, groups, keys, tokens, users
 from .common import common_options, run
 
 if TYPE_CHECKING:
@@ -14,8 +14,13 @@ __all__ = ["register", "run"]
 
 
 def register(commands: Subparsers) -> None:
-    """Add ``user``, ``group``, ``grant``, ``revoke``, ``grants`` and ``permissions``."""
+    """Add ``user``, ``group``, ``grant``, ``revoke``, ``grants``, ``permissions``,
+    ``explain``, ``keys``, ``audit`` and ``tokens``."""
     common = common_options()
     users.register(commands, common)
     groups.register(commands, common)
     grants.register(commands, common)
+    explain.register(commands, common)
+    keys.register(commands, common)
+    audit.register(commands, common)
+    tokens.register(commands, common)

@@ -1,0 +1,257 @@
+"""``dockit audit``: the audit log through ``GET /api/v1/audit``, newest first.
+
+Filters map to the API's query parameters of the same names: ``--kind admin|token``,
+``--actor`` (``user:NAME``, a bare NAME, or ``anonymous``), ``--action`` (exact, or a
+prefix such as ``user.*``), ``--target``, ``--since`` (inclusive) and ``--until``
+(exclusive). Times are RFC 3339 (no zone: UTC), a date (midnight UTC), or a time ago such as
+``90m``, ``1h`` or ``2d``; they are sent as RFC 3339 UTC.
+
+Without ``--all`` one page of the newest ``--limit`` events (default 50) is shown; ``--all``
+reads every page. ``-o json`` prints the events, a JSON list, as the Admin API gives them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from libdockit.model import ANONYMOUS, USER_PREFIX
+
+from .. import output
+from ..errors import CliError, UsageError
+from ..http import PAGE_SIZE, AdminClient
+from .common import Context
+from .support import newer_route, parse_time
+
+if TYPE_CHECKING:
+    from .common import Subparsers
+
+DEFAULT_LIMIT = 50
+DETAIL_WIDTH = 80
+ROUTE = "GET /api/v1/audit"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# A module global, so tests can fix "now" for relative times.
+_now: Callable[[], datetime] = _utc_now
+
+
+def _limit(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {raw!r}") from None
+    if not 1 <= value <= PAGE_SIZE:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {PAGE_SIZE} (or use --all)")
+    return value
+
+
+def actor_filter(raw: str) -> str:
+    """``alice`` means ``user:alice``; ``user:alice`` and ``anonymous`` stay as they are."""
+    text = raw.strip()
+    if text == ANONYMOUS or ":" in text:
+        return text
+    return USER_PREFIX + text
+
+
+def filters(args: argparse.Namespace) -> dict[str, str]:
+    """The query parameters for the filters given on the command line."""
+    query: dict[str, str] = {}
+    for name in ("kind", "action", "target"):
+        value = getattr(args, name)
+        if value:
+            query[name] = value
+    if args.actor:
+        query["actor"] = actor_filter(args.actor)
+    for name in ("since", "until"):
+        raw = getattr(args, name)
+        if raw:
+            query[name] = parse_time(raw, f"--{name}", _now)
+    if "since" in query and "until" in query:
+        since, until = (datetime.fromisoformat(query[n]) for n in ("since", "until"))
+        if since >= until:
+            raise UsageError(
+                f"--since ({query['since']}) must be before --until ({query['until']})"
+            )
+    return query
+
+
+def _page(
+    client: AdminClient, query: dict[str, str], offset: int, limit: int
+) -> tuple[list[Any], int]:
+    page = client.get("/audit", {**query, "offset": str(offset), "limit": str(limit)})
+    items, total = page.get("items"), page.get("total")
+    if not isinstance(items, list) or not isinstance(total, int):
+        raise CliError(f"unexpected answer from {client.url}/api/v1/audit: not a listing")
+    return [item for item in items if isinstance(item, dict)], total
+
+
+def fetch(
+    client: AdminClient, query: dict[str, str], *, every: bool, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """``(events, total)``: one page of ``limit``, or with ``every`` all of them.
+
+    The log grows at its newest end while pages are read, which shifts older events to
+    later offsets: an event seen twice is kept once.
+    """
+    if not every:
+        return _page(client, query, 0, limit)
+    events: list[dict[str, Any]] = []
+    seen: set[object] = set()
+    offset = 0
+    while True:
+        batch, total = _page(client, query, offset, PAGE_SIZE)
+        for event in batch:
+            key = event.get("id")
+            if key is None or key not in seen:
+                seen.add(key)
+                events.append(event)
+        offset += len(batch)
+        if not batch or offset >= total:
+            return events, len(events)
+
+
+def audit(ctx: Context) -> int:
+    args = ctx.args
+    query = filters(args)
+    client = ctx.client()
+    with newer_route(client.url, ROUTE):
+        events, total = fetch(client, query, every=args.all, limit=args.limit)
+    ctx.output.listing(events, event_rows, "no audit events match")
+    if not ctx.output.json and total > len(events):
+        ctx.note(
+            f"showing the newest {len(events)} of {total} matching events; "
+            "--limit N or --all for more"
+        )
+    return 0
+
+
+# -- the DETAIL column ------------------------------------------------------------------------
+
+
+def _value(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _scopes(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(scope) for scope in value) or "nothing"
+    return "-" if value is None else str(value)
+
+
+def _token_detail(event: dict[str, Any], detail: dict[str, Any]) -> str:
+    granted = detail.get("granted")
+    if granted is None:
+        outcome = str(detail.get("outcome") or "refused")
+        reason = detail.get("reason")
+        result = f"{outcome}: {reason}" if reason else outcome
+    else:
+        result = _scopes(granted)
+    text = f"{_scopes(detail.get('requested'))} → {result}"
+    service = detail.get("service")
+    if service and service != event.get("target"):
+        text = f"{service}: {text}"
+    return text
+
+
+def _shown(key: str) -> bool:
+    """Timestamps and days_left change without anyone changing them."""
+    return not key.endswith("_at") and key != "days_left"
+
+
+def _fields(state: dict[str, Any], target: object) -> str:
+    """``key=value`` of what was created or deleted, less what the target names already,
+    timestamps, and a grant's parts (its scope says them)."""
+    name = str(target).split(":", 1)[-1]
+    if "scope" in state:
+        state = {key: state.get(key) for key in ("subject", "scope")}
+    return " ".join(
+        f"{key}={_value(value)}"
+        for key, value in state.items()
+        if _shown(key) and str(value) != name
+    )
+
+
+def _admin_detail(before: object, after: object, target: object) -> str:
+    if isinstance(before, dict) and isinstance(after, dict):
+        changes = [
+            f"{key}: {_value(before.get(key))} → {_value(after.get(key))}"
+            for key in sorted(set(before) | set(after))
+            if _shown(key) and before.get(key) != after.get(key)
+        ]
+        return "; ".join(changes) or "no change"
+    if isinstance(after, dict):
+        return _fields(after, target)
+    if isinstance(before, dict):
+        return "was " + _fields(before, target)
+    return "-"
+
+
+def detail_text(event: dict[str, Any]) -> str:
+    """A short line for people: requested → granted for a token, what changed for admin."""
+    detail = event.get("detail")
+    if event.get("kind") == "token" and isinstance(detail, dict):
+        text = _token_detail(event, detail)
+    else:
+        text = _admin_detail(event.get("before"), event.get("after"), event.get("target"))
+    if len(text) > DETAIL_WIDTH:
+        text = text[: DETAIL_WIDTH - 1] + "…"
+    return text
+
+
+def event_rows(events: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    headers = ["AT", "ACTOR", "ACTION", "TARGET", "DETAIL"]
+    rows = [
+        [
+            output.text(e.get("at")),
+            output.text(e.get("actor")),
+            output.text(e.get("action")),
+            output.text(e.get("target")),
+            detail_text(e),
+        ]
+        for e in events
+    ]
+    return headers, rows
+
+
+def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "audit",
+        parents=[common],
+        help="show the audit log: admin changes and token decisions, newest first",
+        description="Show audit events, newest first: changes made through the Admin API "
+        "and token decisions. TIME is RFC 3339 (no zone: UTC), a date, or a time ago such "
+        "as 30m, 1h or 2d.",
+    )
+    parser.add_argument("--kind", choices=("admin", "token"), help="only this kind of event")
+    parser.add_argument(
+        "--actor", metavar="SUBJECT", help="who acted: user:NAME (or NAME), or anonymous"
+    )
+    parser.add_argument(
+        "--action",
+        metavar="ACTION",
+        help="an action such as user.create or token.refuse, or a prefix such as user.*",
+    )
+    parser.add_argument(
+        "--target",
+        metavar="TARGET",
+        help="what was acted on: user:NAME, group:NAME, grant:ID, key:KID, or a service",
+    )
+    parser.add_argument("--since", metavar="TIME", help="events at or after TIME")
+    parser.add_argument("--until", metavar="TIME", help="events before TIME")
+    amount = parser.add_mutually_exclusive_group()
+    amount.add_argument(
+        "--limit",
+        type=_limit,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help=f"show the newest N events, at most {PAGE_SIZE} (default {DEFAULT_LIMIT})",
+    )
+    amount.add_argument("--all", action="store_true", help="every matching event")
+    parser.set_defaults(handler=audit, command_name="audit")
