@@ -45,6 +45,8 @@ ADMIN_ACTIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/keys"): ("key.create", "key"),
     ("POST", "/keys/{kid}/activate"): ("key.activate", "key"),
     ("POST", "/keys/{kid}/retire"): ("key.retire", "key"),
+    ("DELETE", "/users/{username}/refresh-tokens"): ("user.refresh_tokens.revoke", "user"),
+    ("DELETE", "/refresh-tokens/{token_id}"): ("refresh_token.revoke", "refresh_token"),
 }
 #: Actions whose state is not shown before or after (it would be a secret, or nothing).
 _NO_STATE = frozenset({"user.password"})
@@ -101,6 +103,7 @@ class AuditMiddleware:
             "group": params.get("name") or media.get("name") or before.get("name"),
             "grant": params.get("grant_id") or media.get("id") or before.get("id"),
             "key": params.get("kid") or media.get("kid"),
+            "refresh_token": params.get("token_id"),
         }.get(kind)
         return f"{kind}:{name}" if name is not None else req.path
 
@@ -140,7 +143,7 @@ class AuditMiddleware:
             requested = [s.requested.format() for s in result.decision.scopes]
             granted = [s.format() for s in result.decision.granted_scopes()]
         else:
-            requested = [
+            requested = req.context.get("requested_scopes") or [
                 part for value in req.get_param_as_list("scope") or [] for part in value.split()
             ]
             granted = None
@@ -163,10 +166,11 @@ def _attempted_user(req: falcon.Request) -> str | None:
         credentials = parse_basic(req.get_header("Authorization"))
     except DockitError:
         return None
-    if credentials is None:
+    attempted = credentials[0] if credentials is not None else req.context.get("attempted_user")
+    if not attempted:
         return None
     try:
-        return validate_name(credentials[0])
+        return validate_name(attempted)
     except DockitError:
         return None
 

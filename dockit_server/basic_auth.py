@@ -13,7 +13,11 @@ MAX_HEADER_LENGTH = 4096
 
 def parse_basic(header: str | None) -> tuple[str, Secret] | None:
     """None when there is no Authorization header; AuthenticationFailed when it is not
-    well-formed Basic credentials."""
+    well-formed Basic credentials.
+
+    The username may be empty: containerd sends an identity (refresh) token that way.
+    Whoever checks the credentials refuses an empty username with a password.
+    """
     if header is None:
         return None
     if len(header) > MAX_HEADER_LENGTH:
@@ -26,6 +30,6 @@ def parse_basic(header: str | None) -> tuple[str, Secret] | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise AuthenticationFailed("the Basic credentials are not valid base64 UTF-8") from None
     username, colon, password = decoded.partition(":")
-    if not colon or not username or "\x00" in decoded:
+    if not colon or "\x00" in decoded:
         raise AuthenticationFailed("the Basic credentials are malformed")
     return username, Secret(password)

@@ -18,19 +18,29 @@ from libdockit.backends.base import Authenticator, GroupSource, HealthCheck
 from libdockit.backends.chain import ChainAuthenticator
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.sql import SqlBackend
+from libdockit.credcache import VerifiedCredentials
 from libdockit.errors import ConfigError, KeyMaterialError
+from libdockit.keycrypt import KeyProtector
 from libdockit.keymanager import KeyManager
 from libdockit.keyring import KeyRing, ensure_active_key
 from libdockit.keys import SigningKey, load_key, to_stored
 from libdockit.passwords import PasswordHasher
+from libdockit.refresh import RefreshTokens, identity_resolver, lifetime_from_days
 from libdockit.secret import Secret
 from libdockit.service import TokenService
 from libdockit.tokens import TokenSigner
 
 from .components import Components
 from .config import Settings
+from .keysetup import (
+    key_files,
+    key_protector,
+    retired_grace,
+    secure_database_file,
+    secure_stored_keys,
+)
 from .metrics import Metrics
-from .resources.health import NamedCheck, ReadinessChecks
+from .resources.health import NamedCheck, ReadinessChecks, with_certificate_expiry
 
 log = logging.getLogger("dockit.server")
 
@@ -51,10 +61,13 @@ def prepare(settings: Settings, *, now: datetime | None = None) -> FirstAdmin | 
     moment = now or datetime.now(UTC)
     if settings.ldap is not None:
         _require_ldap_driver()
+    secure_database_file(settings)
+    protector = key_protector(settings)
     store = open_store(settings)
     try:
         store.migrate()
-        _ensure_signing_key(store, settings, moment)
+        secure_stored_keys(store, protector)
+        _ensure_signing_key(store, settings, moment, protector)
         return _ensure_first_admin(store, settings)
     finally:
         store.close()
@@ -74,7 +87,12 @@ def _authentication(
     settings: Settings, store: SqlBackend, hasher: PasswordHasher
 ) -> tuple[Authenticator, GroupSource, HealthCheck]:
     """Local users alone, or local users then the directory when LDAP is configured."""
-    local = LocalAuthenticator(store, hasher)
+    verified = (
+        VerifiedCredentials(ttl_seconds=settings.passwords_cache_seconds)
+        if settings.passwords_cache_seconds > 0
+        else None
+    )
+    local = LocalAuthenticator(store, hasher, verified=verified)
     ldap_config = settings.ldap
     if ldap_config is None:
         return local, store, store
@@ -95,13 +113,16 @@ def _authentication(
     return chain, chain, health
 
 
-def _ensure_signing_key(store: SqlBackend, settings: Settings, now: datetime) -> None:
+def _ensure_signing_key(
+    store: SqlBackend, settings: Settings, now: datetime, protector: KeyProtector
+) -> None:
     if settings.keys_key_file is None or settings.keys_cert_file is None:
         ensure_active_key(
             store,
             algorithm="RS256" if settings.keys_algorithm == "RS256" else "ES256",
             now=now,
             validity=timedelta(days=settings.keys_validity_days),
+            protector=protector,
         )
         return
     key = _load_key_files(settings)
@@ -111,7 +132,7 @@ def _ensure_signing_key(store: SqlBackend, settings: Settings, now: datetime) ->
         )
     known = {stored.kid: stored for stored in store.list_keys()}
     if key.kid not in known:
-        store.add_key(to_stored(key, "pending", now))
+        store.add_key(to_stored(key, "pending", now, protector=protector))
         log.info("loaded signing key %s from %s", key.kid, settings.keys_key_file)
     if known.get(key.kid) is None or known[key.kid].state != "active":
         store.set_key_state(key.kid, "active", now)
@@ -148,9 +169,16 @@ def _ensure_first_admin(store: SqlBackend, settings: Settings) -> FirstAdmin | N
 def build_components(settings: Settings) -> Components:
     store = open_store(settings)
     hasher = PasswordHasher()
+    protector = key_protector(settings)
     # A retired key stays in the bundle while tokens it signed may still be presented.
-    keys = KeyRing(store, retired_grace=timedelta(seconds=settings.token_lifetime + 60))
+    keys = KeyRing(
+        store,
+        retired_grace=retired_grace(settings),
+        protector=protector,
+        source=key_files(settings, store, protector),
+    )
     authenticator, groups, health = _authentication(settings, store, hasher)
+    health = with_certificate_expiry(health, keys, settings.keys_expiry_warning_days)
     tokens = TokenService(
         authenticator=authenticator,
         grants=store,
@@ -158,12 +186,17 @@ def build_components(settings: Settings) -> Components:
         signer=TokenSigner(settings.token_issuer, lifetime=settings.token_lifetime),
         services=settings.token_services,
         groups=groups,
+        refresh_tokens=RefreshTokens(
+            store,
+            identity_resolver(authenticator, store),
+            lifetime=lifetime_from_days(settings.token_refresh_lifetime_days),
+        ),
     )
     return Components(
         tokens=tokens,
         admin=AdminService(store, store, hasher),
         health=health,
-        key_manager=KeyManager(store),
+        key_manager=KeyManager(store, protector=protector),
         realm=settings.server_realm,
         metrics=Metrics(keys) if settings.server_metrics else None,
         json_logs=settings.server_json_logs,

@@ -30,6 +30,7 @@ from libdockit.backends.ldap_config import (
     UserSearch,
 )
 from libdockit.errors import ConfigError
+from libdockit.keycrypt import MIN_SECRET_LENGTH
 from libdockit.secret import Secret
 
 
@@ -143,6 +144,17 @@ def _secret(key: str, value: object) -> Secret:
     return Secret(_text(key, value))
 
 
+def _key_secret(key: str, value: object) -> Secret:
+    secret = _secret(key, value)
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            key,
+            f"must be at least {MIN_SECRET_LENGTH} characters; "
+            "use a random one, e.g. `openssl rand -base64 32`",
+        )
+    return secret
+
+
 @dataclass(frozen=True, slots=True)
 class _Field:
     key: str
@@ -166,12 +178,17 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("token.issuer", "DOCKIT_ISSUER", _text),
     _Field("token.services", "DOCKIT_SERVICES", _names),
     _Field("token.lifetime", "DOCKIT_TOKEN_LIFETIME", _integer(60, 86400)),
+    _Field("token.refresh_lifetime_days", "DOCKIT_REFRESH_TOKEN_LIFETIME_DAYS", _integer(0, 3650)),
     _Field("keys.algorithm", "DOCKIT_KEY_ALGORITHM", _choice("ES256", "RS256")),
     _Field("keys.validity_days", "DOCKIT_KEY_VALIDITY_DAYS", _integer(1, 3650)),
     _Field("keys.key_file", "DOCKIT_KEY_FILE", _path),
     _Field("keys.cert_file", "DOCKIT_CERT_FILE", _path),
+    _Field("keys.encryption_secret", "DOCKIT_KEY_ENCRYPTION_SECRET", _key_secret, secret=True),
+    _Field("keys.retired_grace_seconds", "DOCKIT_KEY_RETIRED_GRACE_SECONDS", _integer(10, 7776000)),
+    _Field("keys.expiry_warning_days", "DOCKIT_KEY_EXPIRY_WARNING_DAYS", _integer(0, 3650)),
     _Field("admin.username", "DOCKIT_ADMIN_USERNAME", _text),
     _Field("admin.password", "DOCKIT_ADMIN_PASSWORD", _secret, secret=True),
+    _Field("passwords.cache_seconds", "DOCKIT_PASSWORD_CACHE_SECONDS", _integer(0, 3600)),
     _Field("audit.enabled", "DOCKIT_AUDIT", _boolean),
     _Field("audit.tokens", "DOCKIT_AUDIT_TOKENS", _boolean),
     _Field("audit.retention_days", "DOCKIT_AUDIT_RETENTION_DAYS", _integer(0, 36500)),
@@ -227,12 +244,22 @@ class Settings:
     token_issuer: str = "dockit"  # noqa: S105 - the JWT issuer name
     token_services: tuple[str, ...] = ()
     token_lifetime: int = 300
+    #: Refresh tokens (docker's identity tokens) expire after this many days; 0: never.
+    token_refresh_lifetime_days: int = 90
     keys_algorithm: str = "ES256"
     keys_validity_days: int = 365
     keys_key_file: Path | None = None
     keys_cert_file: Path | None = None
+    #: Encrypts private keys at rest (see libdockit.keycrypt); None stores them unencrypted.
+    keys_encryption_secret: Secret | None = None
+    #: How long a retired key stays published; None: token.lifetime + 60 s (the safe value).
+    keys_retired_grace_seconds: int | None = None
+    #: /readyz warns when a signing certificate expires within this many days (0: never).
+    keys_expiry_warning_days: int = 30
     admin_username: str = "admin"
     admin_password: Secret | None = None
+    #: How long a password that matched skips the slow hash (0: never).
+    passwords_cache_seconds: int = 60
     audit_enabled: bool = True
     audit_tokens: bool = True
     #: 0 keeps events forever; likewise max_events 0 is no bound.

@@ -14,6 +14,7 @@ from .backends.base import (
     GrantStore,
     GroupSource,
     HealthCheck,
+    KeyMaterialStore,
     KeyStore,
     RefreshTokenStore,
     StoredKey,
@@ -36,9 +37,12 @@ from .errors import (
     PermissionDenied,
     ScopeError,
     UnknownService,
+    UnsupportedGrantType,
     ValidationError,
 )
 from .explain import Explanation
+from .keycrypt import KeyDecryptionError, KeyProtector
+from .keyfiles import KeyFiles
 from .keymanager import KeyManager
 from .keyring import KeyRing, ensure_active_key
 from .keys import SigningKey, generate_key, load_key
@@ -46,9 +50,10 @@ from .model import AuditEvent, Grant, Group, Identity, Page, RefreshToken, User
 from .passwords import HashParameters, PasswordHasher
 from .patterns import compile_pattern
 from .policy import Decision, ScopeDecision, decide
+from .refresh import IdentityResolver, LocalIdentityResolver, RefreshTokens
 from .scope import ResourceScope, format_scopes, parse_scopes
 from .secret import Secret
-from .service import TokenResult, TokenService
+from .service import Login, TokenResult, TokenService
 from .tokens import IssuedToken, TokenSigner
 
 __all__ = [
@@ -73,15 +78,22 @@ __all__ = [
     "HashParameters",
     "HealthCheck",
     "Identity",
+    "IdentityResolver",
     "InvalidRequest",
     "IssuedToken",
+    "KeyDecryptionError",
+    "KeyFiles",
     "KeyManager",
     "KeyMaterialError",
+    "KeyMaterialStore",
+    "KeyProtector",
     "KeyRing",
     "KeyStore",
     "LdapAuthenticator",
     "LdapConfig",
     "LocalAuthenticator",
+    "LocalIdentityResolver",
+    "Login",
     "MemoryBackend",
     "NotFound",
     "Page",
@@ -89,6 +101,7 @@ __all__ = [
     "PermissionDenied",
     "RefreshToken",
     "RefreshTokenStore",
+    "RefreshTokens",
     "RequestInfo",
     "ResourceScope",
     "Retention",
@@ -101,6 +114,7 @@ __all__ = [
     "TokenService",
     "TokenSigner",
     "UnknownService",
+    "UnsupportedGrantType",
     "User",
     "UserMatcher",
     "UserSearch",

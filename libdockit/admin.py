@@ -1,15 +1,21 @@
 """Admin operations with validation: what the Admin API and embedding apps call to change
 users, groups and grants. Names are normalised and checked here, passwords hashed here, so
-stores only ever see clean values."""
+stores only ever see clean values.
+
+Refresh tokens are revoked here too: setting a user's password, or disabling them, deletes
+every refresh token they hold (deleting a user takes their tokens along in the store). The
+refresh token store defaults to the user store when it is one (every Dockit backend is), so
+no caller can forget it."""
 
 from __future__ import annotations
 
-from .backends.base import GrantStore, UserStore
-from .errors import ValidationError
+from .backends.base import GrantStore, RefreshTokenStore, UserStore
+from .errors import NotFound, ValidationError
 from .model import (
     Grant,
     Group,
     Page,
+    RefreshToken,
     User,
     normalize_actions,
     parse_subject,
@@ -21,6 +27,7 @@ from .patterns import compile_pattern
 from .secret import Secret
 
 MAX_PAGE_SIZE = 1000
+MAX_TOKEN_ID_LENGTH = 128
 
 
 def parse_grant_scope(text: str) -> tuple[str, str, tuple[str, ...]]:
@@ -46,10 +53,19 @@ def check_paging(offset: int, limit: int) -> None:
 
 
 class AdminService:
-    def __init__(self, users: UserStore, grants: GrantStore, hasher: PasswordHasher) -> None:
+    def __init__(
+        self,
+        users: UserStore,
+        grants: GrantStore,
+        hasher: PasswordHasher,
+        refresh_tokens: RefreshTokenStore | None = None,
+    ) -> None:
         self.users = users
         self.grants = grants
         self.hasher = hasher
+        if refresh_tokens is None and isinstance(users, RefreshTokenStore):
+            refresh_tokens = users
+        self.refresh_tokens = refresh_tokens
 
     # -- users --------------------------------------------------------------------------
     def create_user(
@@ -70,6 +86,7 @@ class AdminService:
         name = validate_name(username, field_name="username")
         self.users.get_user(name)
         self.users.set_password_hash(name, self.hasher.hash(password))
+        self._revoke_all(name)
 
     def update_user(
         self, username: str, *, enabled: bool | None = None, is_admin: bool | None = None
@@ -78,12 +95,45 @@ class AdminService:
         user = self.users.get_user(name)
         if enabled is not None:
             user = self.users.set_user_enabled(name, enabled)
+            if not enabled:
+                self._revoke_all(name)
         if is_admin is not None:
             user = self.users.set_user_admin(name, is_admin)
         return user
 
     def delete_user(self, username: str) -> None:
         self.users.delete_user(validate_name(username, field_name="username"))
+
+    # -- refresh tokens -------------------------------------------------------------------
+    def list_refresh_tokens(
+        self, username: str, *, offset: int = 0, limit: int = 100
+    ) -> Page[RefreshToken]:
+        """A user's refresh tokens, newest first; NotFound for an unknown user."""
+        name = validate_name(username, field_name="username")
+        check_paging(offset, limit)
+        self.users.get_user(name)
+        if self.refresh_tokens is None:
+            return Page()
+        return self.refresh_tokens.list_refresh_tokens(username=name, offset=offset, limit=limit)
+
+    def revoke_user_refresh_tokens(self, username: str) -> int:
+        """Revoke every refresh token of a user; how many there were. NotFound: no user."""
+        name = validate_name(username, field_name="username")
+        self.users.get_user(name)
+        return self._revoke_all(name)
+
+    def revoke_refresh_token(self, token_id: str) -> RefreshToken:
+        """Revoke one refresh token by its public id; NotFound if there is none."""
+        if not token_id or len(token_id) > MAX_TOKEN_ID_LENGTH or not token_id.isprintable():
+            raise ValidationError("token_id", "is not a refresh token id")
+        if self.refresh_tokens is None:
+            raise NotFound(f"refresh token {token_id!r} not found")
+        return self.refresh_tokens.revoke_refresh_token(token_id)
+
+    def _revoke_all(self, username: str) -> int:
+        if self.refresh_tokens is None:
+            return 0
+        return self.refresh_tokens.revoke_user_refresh_tokens(username)
 
     # -- groups -------------------------------------------------------------------------
     def create_group(self, name: str, *, enabled: bool = True) -> Group:

@@ -6,6 +6,7 @@ Tree::
     ├── InvalidRequest            the caller asked for something malformed (HTTP 400)
     │   ├── ScopeError            a scope string breaks the grammar or a cap
     │   ├── UnknownService        the token was asked for a service not on the allow-list
+    │   ├── UnsupportedGrantType  an OAuth2 token request with a grant_type Dockit does not serve
     │   └── ValidationError       an admin write with a bad field (names the field)
     ├── AuthenticationFailed      bad or missing credentials (HTTP 401)
     ├── PermissionDenied          authenticated but not allowed, e.g. not an admin (HTTP 403)
@@ -43,6 +44,12 @@ class ScopeError(InvalidRequest):
 
 class UnknownService(InvalidRequest):
     code = "SERVICE_UNKNOWN"
+
+
+class UnsupportedGrantType(InvalidRequest):
+    """``POST /v2/token`` with a ``grant_type`` other than ``password`` or ``refresh_token``."""
+
+    code = "UNSUPPORTED"
 
 
 class ValidationError(InvalidRequest):

@@ -6,6 +6,9 @@ the one key that signs and retires the previous active key in the same store tra
 a retired key stays published until the tokens it signed have expired (see
 :class:`~libdockit.keyring.KeyRing`). The active key cannot be retired directly: activate
 its successor, so there is never a moment with no key that signs.
+
+New keys are stored sealed by the manager's :class:`~libdockit.keycrypt.KeyProtector`
+(encrypted at rest when it has a secret).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from datetime import timedelta
 
 from .backends.base import KeyStore, StoredKey
 from .errors import Conflict, NotFound, ValidationError
+from .keycrypt import PLAINTEXT, KeyProtector
 from .keys import Algorithm, generate_key, to_stored
 from .tokens import Clock, utc_now
 
@@ -22,9 +26,12 @@ MAX_VALIDITY_DAYS = 3650
 
 
 class KeyManager:
-    def __init__(self, store: KeyStore, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, store: KeyStore, *, clock: Clock = utc_now, protector: KeyProtector = PLAINTEXT
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._protector = protector
 
     def list_keys(self) -> list[StoredKey]:
         return self._store.list_keys()
@@ -50,7 +57,7 @@ class KeyManager:
             common_name=common_name,
             validity=timedelta(days=validity_days),
         )
-        stored = to_stored(key, "pending", now)
+        stored = to_stored(key, "pending", now, protector=self._protector)
         self._store.add_key(stored)
         return stored
 

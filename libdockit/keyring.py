@@ -12,6 +12,12 @@ leaves the bundle and the JWKS. It is never deleted from the store, so the audit
 A refresh that fails because the store cannot answer keeps serving the keys read last (and
 tries again after the interval); with nothing read yet, the error propagates. A stored key
 that cannot be parsed is left out (logged once) rather than breaking the whole bundle.
+
+Private keys are unsealed by the ring's :class:`~libdockit.keycrypt.KeyProtector` (stored
+encrypted when it has a secret). A :class:`KeySource` (such as
+:class:`~libdockit.keyfiles.KeyFiles`, a key brought in files) is checked on the same
+refresh path, so at most once per interval and never per request; when it changes the store,
+the ring reads the store again at once.
 """
 
 from __future__ import annotations
@@ -19,17 +25,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from .backends.base import KeyStore, StoredKey
-from .errors import BackendUnavailable, Conflict, KeyMaterialError
+from .errors import BackendUnavailable, Conflict, DockitError, KeyMaterialError
+from .keycrypt import PLAINTEXT, KeyProtector
 from .keys import Algorithm, SigningKey, bundle_certificates, from_stored, generate_key, to_stored
 from .keys import bundle_pem as _bundle_pem
 from .tokens import Clock, utc_now
 
-__all__ = ["KeyRing", "ensure_active_key"]
+__all__ = ["KeyRing", "KeySource", "ensure_active_key"]
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +46,25 @@ Monotonic = Callable[[], float]
 DEFAULT_RETIRED_GRACE = timedelta(seconds=360)
 
 
+class KeySource(Protocol):
+    """Something outside the store that may bring a new key (e.g. key files)."""
+
+    def check(self, published: Sequence[SigningKey]) -> bool:
+        """Look for a change; store what it brings; True if the store changed.
+
+        ``published`` are the keys the ring publishes now. Called with the ring's lock
+        held, at most once per refresh; should not raise for a bad source (log instead).
+        """
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
     active: SigningKey | None
     published: tuple[SigningKey, ...]
     bundle_pem: bytes
     loaded_at: float
+    pending: tuple[SigningKey, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +88,12 @@ class KeyRing:
         refresh_interval: float = 5.0,
         monotonic: Monotonic = time.monotonic,
         retired_grace: timedelta = DEFAULT_RETIRED_GRACE,
+        protector: KeyProtector = PLAINTEXT,
+        source: KeySource | None = None,
     ) -> None:
         self._store = store
+        self._protector = protector
+        self._source = source
         self._retired_grace = retired_grace
         self._clock = clock
         self._interval = refresh_interval
@@ -96,13 +121,30 @@ class KeyRing:
         finally:
             self._lock.release()
 
-    def refresh(self) -> None:
-        """Re-read the store now."""
+    def refresh(self, *, max_age: float | None = None) -> None:
+        """Re-read the store now; with ``max_age``, only if the keys were read longer ago
+        than that many seconds, and keeping the keys read last if the store is down."""
         with self._lock:
-            self._reload(fallback=None)
+            latest = self._snapshot
+            if max_age is None or latest is None:
+                self._reload(fallback=None)
+            elif self._monotonic() - latest.loaded_at >= max_age:
+                self._reload(fallback=latest)
 
     def _reload(self, *, fallback: _Snapshot | None) -> _Snapshot:
-        """Read the store and swap in a new snapshot; the caller holds the lock."""
+        """Read the store (and the key source) and swap in a new snapshot; the caller holds
+        the lock."""
+        snapshot = self._read(fallback=fallback)
+        if self._source is None:
+            return snapshot
+        try:
+            changed = self._source.check(snapshot.published)
+        except DockitError as exc:
+            log.warning("could not take a new key from %r: %s", self._source, exc.message)
+            changed = False
+        return self._read(fallback=snapshot) if changed else snapshot
+
+    def _read(self, *, fallback: _Snapshot | None) -> _Snapshot:
         try:
             stored_keys = self._store.list_keys()
         except BackendUnavailable:
@@ -112,13 +154,18 @@ class KeyRing:
                 "key store unavailable; keeping the %d keys read last", len(fallback.published)
             )
             snapshot = _Snapshot(
-                fallback.active, fallback.published, fallback.bundle_pem, self._monotonic()
+                fallback.active,
+                fallback.published,
+                fallback.bundle_pem,
+                self._monotonic(),
+                fallback.pending,
             )
             self._snapshot = snapshot
             return snapshot
         parsed: dict[str, _Parsed] = {}
         active: SigningKey | None = None
         published: list[SigningKey] = []
+        pending: list[SigningKey] = []
         now = _aware(self._clock())
         for stored in stored_keys:
             if self._expired_retirement(stored, now):
@@ -128,6 +175,8 @@ class KeyRing:
             if entry.key is None:
                 continue
             published.append(entry.key)
+            if stored.state == "pending":
+                pending.append(entry.key)
             if stored.state == "active":
                 if active is not None:
                     log.warning("more than one active key in the store; using %s", stored.kid)
@@ -138,6 +187,7 @@ class KeyRing:
             published=tuple(published),
             bundle_pem=_bundle_pem(bundle_certificates(published)),
             loaded_at=self._monotonic(),
+            pending=tuple(pending),
         )
         self._snapshot = snapshot
         return snapshot
@@ -157,7 +207,7 @@ class KeyRing:
         ):
             return cached
         try:
-            key: SigningKey | None = from_stored(stored)
+            key: SigningKey | None = from_stored(stored, protector=self._protector)
         except KeyMaterialError as exc:
             log.error("stored key %s cannot be used and is left out: %s", stored.kid, exc.message)
             key = None
@@ -180,6 +230,10 @@ class KeyRing:
         """Pending, active and recently retired keys, in store order."""
         return list(self._current().published)
 
+    def pending(self) -> list[SigningKey]:
+        """Pending keys (published, not signing yet), in store order."""
+        return list(self._current().pending)
+
     def bundle_pem(self) -> bytes:
         """The certificates registries should trust for the published keys, as PEM."""
         return self._current().bundle_pem
@@ -200,8 +254,10 @@ def ensure_active_key(
     algorithm: Algorithm = "ES256",
     now: datetime,
     validity: timedelta = timedelta(days=365),
+    protector: KeyProtector = PLAINTEXT,
 ) -> StoredKey:
-    """The store's active key; if there is none, generate one, store it active, return it.
+    """The store's active key; if there is none, generate one, store it active (sealed by
+    ``protector``), return it.
 
     Safe against a concurrent start: if another process stored an active key first (the
     store answers Conflict), that key is returned instead.
@@ -209,7 +265,8 @@ def ensure_active_key(
     existing = _active_of(store)
     if existing is not None:
         return existing
-    stored = to_stored(generate_key(algorithm, now=now, validity=validity), "active", now)
+    key = generate_key(algorithm, now=now, validity=validity)
+    stored = to_stored(key, "active", now, protector=protector)
     try:
         store.add_key(stored)
     except Conflict:

@@ -37,6 +37,7 @@ from cryptography.x509.oid import NameOID
 
 from .backends.base import KeyState, StoredKey
 from .errors import KeyMaterialError
+from .keycrypt import PLAINTEXT, KeyProtector
 
 __all__ = [
     "ALGORITHMS",
@@ -312,6 +313,11 @@ def load_key(
         raise KeyMaterialError(
             "the private key cannot be read: not a PEM private key, or a wrong password"
         ) from None
+    return _assemble(loaded, chain_pem)
+
+
+def _assemble(loaded: object, chain_pem: bytes) -> SigningKey:
+    """A signing key from a loaded private key and its PEM chain, checked as in load_key."""
     algorithm = _algorithm_for(loaded)
     if not isinstance(loaded, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):  # pragma: no cover
         raise KeyMaterialError("the private key is neither EC nor RSA")
@@ -336,21 +342,23 @@ def _chain_pem(chain: Iterable[x509.Certificate]) -> bytes:
     return b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in chain)
 
 
-def to_stored(key: SigningKey, state: KeyState, created_at: datetime) -> StoredKey:
-    """The persisted form of ``key``: unencrypted PKCS#8 PEM and the PEM chain.
+def to_stored(
+    key: SigningKey,
+    state: KeyState,
+    created_at: datetime,
+    *,
+    protector: KeyProtector = PLAINTEXT,
+) -> StoredKey:
+    """The persisted form of ``key``: PKCS#8 PEM sealed by ``protector`` (unencrypted by
+    default; see :mod:`libdockit.keycrypt`) and the PEM chain.
 
     An ``active`` key gets ``activated_at`` and a ``retired`` one ``retired_at`` equal to
     ``created_at``.
     """
-    private_pem = key.private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
     return StoredKey(
         kid=key.kid,
         algorithm=key.algorithm,
-        private_key_pem=private_pem,
+        private_key_pem=protector.seal(key.private_key),
         certificate_chain_pem=_chain_pem(key.chain),
         state=state,
         created_at=created_at,
@@ -360,9 +368,13 @@ def to_stored(key: SigningKey, state: KeyState, created_at: datetime) -> StoredK
     )
 
 
-def from_stored(stored: StoredKey) -> SigningKey:
-    """Parse a stored key; KeyMaterialError if it is unreadable or its kid/algorithm lie."""
-    key = load_key(stored.private_key_pem, stored.certificate_chain_pem)
+def from_stored(stored: StoredKey, *, protector: KeyProtector = PLAINTEXT) -> SigningKey:
+    """Parse a stored key, unsealed by ``protector``; KeyMaterialError if it is unreadable or
+    its kid/algorithm lie, KeyDecryptionError if ``protector`` cannot open it."""
+    private_key = protector.unseal(
+        stored.private_key_pem, what=f"the private key of stored key {stored.kid}"
+    )
+    key = _assemble(private_key, stored.certificate_chain_pem)
     if key.kid != stored.kid:
         raise KeyMaterialError(f"stored key {stored.kid} holds a key with another kid")
     if key.algorithm != stored.algorithm:

@@ -1,6 +1,15 @@
 """TokenService: the one place that ties authenticate → groups → grants → policy → sign.
 
 The server's token endpoint and embedding applications call this and nothing below it.
+
+Refresh tokens (see :mod:`libdockit.refresh`) are accepted wherever a password is: when the
+password has the shape of a refresh token and a token with that value exists, the token
+decides (a password that merely looks like one is still checked as a password). The
+username that comes with it must be the token's user, ``<token>`` (what docker's credential
+helpers report for an identity token) or empty (what containerd sends with one). Service
+binding: :meth:`TokenService.login` for a registry service accepts only tokens issued for
+that service; :meth:`TokenService.authenticate` (the Admin API) accepts any of the user's
+tokens, since the Admin API is not a registry and every one of them proves the same login.
 """
 
 from __future__ import annotations
@@ -12,13 +21,17 @@ from .backends.base import Authenticator, GrantStore, GroupSource
 from .errors import AuthenticationFailed, InvalidRequest, PermissionDenied, UnknownService
 from .explain import Explanation, explain_decision
 from .keyring import KeyRing
-from .model import Identity, normalize_name, validate_name
+from .model import Identity, RefreshToken, normalize_name, validate_name
 from .policy import Decision, decide, subjects_for
+from .refresh import RefreshTokens, looks_like_refresh_token
 from .scope import ResourceScope
 from .secret import Secret
 from .tokens import IssuedToken, TokenSigner
 
 MAX_SERVICE_LENGTH = 255
+MAX_CLIENT_ID_LENGTH = 255
+#: The user name docker's credential helpers report for an identity (refresh) token.
+TOKEN_USERNAME = "<token>"  # noqa: S105 - a marker name, not a password
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +40,21 @@ class TokenResult:
     decision: Decision
 
 
+@dataclass(frozen=True, slots=True)
+class Login:
+    """Who authenticated; ``refresh_token`` is the token they used instead of a password."""
+
+    identity: Identity
+    refresh_token: RefreshToken | None = None
+
+
 class TokenService:
     """Authenticates callers and issues registry tokens for what their grants allow.
 
     ``services`` is the allow-list of registry service names tokens may be issued for;
     empty means any service. ``groups`` tells which groups a user is in without their
     password, for :meth:`explain`; without it explanations consider no groups.
+    ``refresh_tokens`` turns refresh tokens on; without it none are issued or accepted.
     """
 
     def __init__(
@@ -44,6 +66,7 @@ class TokenService:
         signer: TokenSigner,
         services: Sequence[str] = (),
         groups: GroupSource | None = None,
+        refresh_tokens: RefreshTokens | None = None,
     ) -> None:
         self._authenticator = authenticator
         self._grants = grants
@@ -51,22 +74,66 @@ class TokenService:
         self._signer = signer
         self._services = frozenset(services)
         self._groups = groups
+        self._refresh = refresh_tokens
 
     @property
     def keys(self) -> KeyRing:
         return self._keys
 
+    @property
+    def refresh_tokens(self) -> RefreshTokens | None:
+        return self._refresh
+
+    def login(self, username: str, password: Secret, *, service: str | None) -> Login:
+        """Authenticate by password or refresh token; AuthenticationFailed for bad ones.
+
+        ``service``: a refresh token must have been issued for it; None accepts any.
+        BackendUnavailable from the authenticator propagates: "cannot tell" is not "no".
+        """
+        if self._refresh is not None and password and looks_like_refresh_token(password.reveal()):
+            record = self._refresh.find(password)
+            if record is not None:
+                if username not in ("", TOKEN_USERNAME) and normalize_name(username) != (
+                    record.username
+                ):
+                    raise AuthenticationFailed("the refresh token was issued to another user")
+                return Login(self._refresh.redeem(record, service=service), record)
+            if username in ("", TOKEN_USERNAME):
+                raise AuthenticationFailed("the refresh token is unknown or revoked; log in again")
+        return Login(self._password_login(username, password))
+
     def authenticate(self, username: str, password: Secret) -> Identity:
         """The caller's identity; AuthenticationFailed for bad credentials.
 
+        A refresh token of any service is accepted as the password (see the module docs).
         BackendUnavailable from the authenticator propagates: "cannot tell" is not "no".
         """
+        return self.login(username, password, service=None).identity
+
+    def _password_login(self, username: str, password: Secret) -> Identity:
         if not username or not password:
             raise AuthenticationFailed("username and password are required")
         identity = self._authenticator.authenticate(username, password)
         if identity is None:
             raise AuthenticationFailed("invalid username or password")
         return identity
+
+    def redeem_refresh_token(self, value: Secret, *, service: str) -> Login:
+        """``grant_type=refresh_token``: the token's user as they are now, for ``service``."""
+        if self._refresh is None:
+            raise AuthenticationFailed("this Dockit does not accept refresh tokens")
+        identity, record = self._refresh.redeem_value(value, service=service)
+        return Login(identity, record)
+
+    def issue_refresh_token(
+        self, identity: Identity, *, service: str, client_id: str | None
+    ) -> Secret | None:
+        """A new refresh token's value, or None when refresh tokens are off or this identity
+        cannot hold one (see :meth:`libdockit.refresh.RefreshTokens.issue`)."""
+        if self._refresh is None:
+            return None
+        issued = self._refresh.issue(identity, service=service, client_id=client_id)
+        return None if issued is None else issued.value
 
     def authenticate_admin(self, username: str, password: Secret) -> Identity:
         identity = self.authenticate(username, password)
@@ -82,6 +149,18 @@ class TokenService:
         if self._services and service not in self._services:
             raise UnknownService(f"service {service!r} is not served by this Dockit")
         return service
+
+    def check_client_id(self, client_id: str | None) -> str | None:
+        """``client_id`` (RFC 6749 appendix A.1: printable ASCII), or None if not sent."""
+        if client_id is None:
+            return None
+        if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH:
+            raise InvalidRequest(
+                f"the 'client_id' parameter must be 1 to {MAX_CLIENT_ID_LENGTH} characters"
+            )
+        if any(not " " <= char <= "~" for char in client_id):
+            raise InvalidRequest("the 'client_id' parameter must be printable ASCII")
+        return client_id
 
     def check_account(self, identity: Identity, account: str | None) -> None:
         """The legacy ``account`` parameter must name the authenticated user, if sent."""

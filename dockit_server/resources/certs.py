@@ -1,4 +1,12 @@
-"""``/v2/certs/pem`` and ``/v2/certs/jwks``: the published signing keys, for registries."""
+"""``/v2/certs/pem`` and ``/v2/certs/jwks``: the published signing keys, for registries.
+
+Both read the key store afresh on every request (one small query; parsed keys stay cached)
+instead of serving the key ring's keys, which another process may have changed up to a
+refresh interval ago: the init step that runs right after ``POST /api/v1/keys`` must see the
+new pending key whichever worker answers, or the registries restart without it and refuse
+every token the key signs once it is activated. If the store is down they answer with the
+keys read last.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,8 @@ from libdockit.keyring import KeyRing
 from libdockit.keys import public_jwk
 
 PEM_MEDIA_TYPE = "application/x-pem-file"
+#: How old the keys behind an answer may be, in seconds: read them for each answer.
+MAX_AGE = 0.0
 
 
 class CertsResource:
@@ -15,6 +25,7 @@ class CertsResource:
         self._keys = keys
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._keys.refresh(max_age=MAX_AGE)
         resp.content_type = PEM_MEDIA_TYPE
         resp.data = self._keys.bundle_pem()
 
@@ -29,4 +40,5 @@ class JwksResource:
         self._keys = keys
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._keys.refresh(max_age=MAX_AGE)
         resp.media = {"keys": [public_jwk(key) for key in self._keys.published()]}

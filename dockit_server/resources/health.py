@@ -6,18 +6,26 @@ unready: local users (robots, break-glass accounts) and anonymous pulls still wo
 is down, and taking every replica out of the load balancer because the directory blinked
 would turn a partial outage into a full one. ``ldap.ready_requires_directory = true`` makes it
 required. With an optional check failing, ``status`` is ``degraded`` and the answer is 200.
+
+``checks.certificates`` (added by :func:`with_certificate_expiry`) works the same way: when
+the certificate of the active key or of a pending one expires within
+``keys.expiry_warning_days``, it says which and when, ``status`` is ``degraded`` and the
+answer stays 200 (the key still signs; an expired active key fails ``signing_key``, 503).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import falcon
 
 from libdockit.backends.base import HealthCheck
-from libdockit.errors import DockitError
+from libdockit.errors import DockitError, KeyMaterialError
 from libdockit.keyring import KeyRing
+from libdockit.keys import SigningKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +62,51 @@ class _SigningKey:
 
     def ping(self) -> None:
         self._keys.active()
+
+
+class CertificateExpiry:
+    """Fails (as a warning: use it with ``required=False``) when the active key's or a
+    pending key's certificate expires within ``warning``; retired keys do not matter."""
+
+    def __init__(
+        self,
+        keys: KeyRing,
+        warning: timedelta,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._keys = keys
+        self._warning = warning
+        self._clock = clock
+
+    def ping(self) -> None:
+        now = self._clock()
+        keys: list[tuple[str, SigningKey]] = [("pending", key) for key in self._keys.pending()]
+        # No active key, or an expired one, is the signing_key check's to report.
+        with contextlib.suppress(KeyMaterialError):
+            keys.insert(0, ("active", self._keys.active()))
+        soon = []
+        for role, key in keys:
+            left = key.not_after - now
+            if left > self._warning:
+                continue
+            when = "expired" if left <= timedelta(0) else "expires"
+            soon.append(
+                f"the certificate of {role} key {key.kid} {when} at "
+                f"{key.not_after.isoformat()} ({left.total_seconds() / 86400:.1f} days left)"
+            )
+        if soon:
+            advice = "rotate it (dockit keys rotate) or renew its certificate"
+            raise KeyMaterialError("; ".join(soon) + ": " + advice)
+
+
+def with_certificate_expiry(health: HealthCheck, keys: KeyRing, warning_days: int) -> HealthCheck:
+    """``health`` plus an optional ``certificates`` check; ``warning_days`` 0 adds none."""
+    if warning_days <= 0:
+        return health
+    named = health.checks if isinstance(health, ReadinessChecks) else (NamedCheck("store", health),)
+    expiry = CertificateExpiry(keys, timedelta(days=warning_days))
+    return ReadinessChecks([*named, NamedCheck("certificates", expiry, required=False)])
 
 
 class ReadyResource:

@@ -1,20 +1,54 @@
-"""``/v2/token``: the registry token endpoint (distribution's docs/spec/auth/token.md)."""
+"""``/v2/token``: the registry token endpoint.
+
+* ``GET`` (distribution's docs/spec/auth/token.md): HTTP Basic credentials, or none for an
+  anonymous token. With credentials, ``offline_token=true`` adds a ``refresh_token`` (what
+  ``docker login`` stores as ``identitytoken``); ``client_id`` is recorded with it.
+* ``POST`` (docs/spec/auth/oauth.md): a form with ``grant_type`` ``password`` (``username``,
+  ``password``) or ``refresh_token`` (``refresh_token``), and ``service`` and ``client_id``,
+  both required; ``scope`` is one space-separated value (repeating it works too);
+  ``access_type=offline`` asks for a refresh token. The answer carries ``access_token``,
+  ``scope`` (what was granted), ``expires_in``, ``issued_at`` and, when asked,
+  ``refresh_token``: for a ``refresh_token`` grant, the same token (moby stores a new one
+  only when it differs).
+
+A refresh token is accepted wherever a password is (see :mod:`libdockit.service`), but on
+this endpoint only for the service it was issued for. Bad credentials or a bad refresh token
+are a 401 with the usual error body; a malformed request is a 400, an unknown
+``grant_type`` a 400 ``UNSUPPORTED``. (containerd falls back from POST to GET on 400, 401,
+404 and 405, so a client that cannot do the form flow still gets a token by GET.)
+
+Both methods set ``req.context.user`` to the authenticated user (for access logs) and
+``req.context.token_result`` to the :class:`~libdockit.service.TokenResult` (None when no
+token was issued), and POST sets ``req.context.token_service``, for the audit log. Nothing
+here logs or echoes a password or a refresh token.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import falcon
 
-from libdockit.errors import NotFound
-from libdockit.scope import parse_scopes
-from libdockit.service import TokenService
+from libdockit.errors import UnsupportedGrantType
+from libdockit.model import Identity
+from libdockit.scope import ResourceScope, format_scopes, parse_scopes
+from libdockit.secret import Secret
+from libdockit.service import Login, TokenResult, TokenService
 
 from ..basic_auth import parse_basic
+from .token_form import read_form
+
+GRANT_TYPES = ("password", "refresh_token")
 
 
 def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _is_true(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in ("true", "1")
 
 
 class TokenResource:
@@ -22,26 +56,96 @@ class TokenResource:
         self._tokens = tokens
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.token_result = None
         service = self._tokens.check_service(req.get_param("service"))
         scopes = parse_scopes(req.get_param_as_list("scope") or [])
+        offline = _is_true(req.get_param("offline_token"))
+        # client_id only matters with offline_token (it is recorded with the refresh token).
+        client_id = self._tokens.check_client_id(req.get_param("client_id")) if offline else None
         credentials = parse_basic(req.get_header("Authorization"))
-        identity = None
+        login: Login | None = None
         if credentials is not None:
-            identity = self._tokens.authenticate(*credentials)
-            req.context.user = identity.username
-            self._tokens.check_account(identity, req.get_param("account"))
-        result = self._tokens.issue(identity, service=service, scopes=scopes)
-        req.context.token_result = result  # for the audit log
-        issued = result.token
-        resp.media = {
-            "token": issued.token,
-            "access_token": issued.token,
-            "expires_in": issued.expires_in,
-            "issued_at": rfc3339(issued.issued_at),
+            username, password = credentials
+            login = self._tokens.login(username, password, service=service)
+            req.context.user = login.identity.username
+            self._tokens.check_account(login.identity, req.get_param("account"))
+        result = self._issue(req, login.identity if login else None, service, scopes)
+        body: dict[str, Any] = {
+            "token": result.token.token,
+            "access_token": result.token.token,
+            "expires_in": result.token.expires_in,
+            "issued_at": rfc3339(result.token.issued_at),
         }
-        resp.set_header("Cache-Control", "no-store")
-        resp.set_header("Pragma", "no-cache")
+        if offline and credentials is not None and login is not None:
+            self._add_refresh_token(body, login, credentials[1], service, client_id)
+        _answer(resp, body)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        # The OAuth2 form flow is not served yet; 404 makes containerd fall back to GET.
-        raise NotFound("POST /v2/token is not supported yet; use GET")
+        req.context.token_result = None
+        form = read_form(req)
+        grant_type = form.required("grant_type")
+        if grant_type not in GRANT_TYPES:
+            raise UnsupportedGrantType(
+                "the 'grant_type' field must be 'password' or 'refresh_token'"
+            )
+        service = self._tokens.check_service(form.required("service"))
+        req.context.token_service = service
+        client_id = self._tokens.check_client_id(form.required("client_id"))
+        scopes = parse_scopes(form.every("scope"))
+        req.context.requested_scopes = [scope.format() for scope in scopes]
+        offline = form.single("access_type") == "offline"
+        if grant_type == "password":
+            username = form.required("username")
+            req.context.attempted_user = username
+            presented = Secret(form.required("password"))
+            login = self._tokens.login(username, presented, service=service)
+        else:
+            presented = Secret(form.required("refresh_token"))
+            login = self._tokens.redeem_refresh_token(presented, service=service)
+        req.context.user = login.identity.username
+        result = self._issue(req, login.identity, service, scopes)
+        body: dict[str, Any] = {
+            "access_token": result.token.token,
+            "scope": format_scopes(result.decision.granted_scopes()),
+            "expires_in": result.token.expires_in,
+            "issued_at": rfc3339(result.token.issued_at),
+        }
+        if offline:
+            self._add_refresh_token(body, login, presented, service, client_id)
+        _answer(resp, body)
+
+    def _issue(
+        self,
+        req: falcon.Request,
+        identity: Identity | None,
+        service: str,
+        scopes: Sequence[ResourceScope],
+    ) -> TokenResult:
+        result = self._tokens.issue(identity, service=service, scopes=scopes)
+        req.context.token_result = result  # for the audit log
+        return result
+
+    def _add_refresh_token(
+        self,
+        body: dict[str, Any],
+        login: Login,
+        presented: Secret,
+        service: str,
+        client_id: str | None,
+    ) -> None:
+        """The refresh token the caller logged in with, else a new one (when this user can
+        hold one); nothing when neither."""
+        if login.refresh_token is not None:
+            body["refresh_token"] = presented.reveal()
+            return
+        issued = self._tokens.issue_refresh_token(
+            login.identity, service=service, client_id=client_id
+        )
+        if issued is not None:
+            body["refresh_token"] = issued.reveal()
+
+
+def _answer(resp: falcon.Response, body: dict[str, Any]) -> None:
+    resp.media = body
+    resp.set_header("Cache-Control", "no-store")
+    resp.set_header("Pragma", "no-cache")

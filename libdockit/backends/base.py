@@ -166,6 +166,16 @@ class KeyStore(Protocol):
 
 
 @runtime_checkable
+class KeyMaterialStore(KeyStore, Protocol):
+    """A KeyStore that can also re-wrap a stored key (encrypt it at rest after the fact)."""
+
+    def replace_private_key_pem(self, kid: str, private_key_pem: bytes) -> StoredKey:
+        """Replace the stored private-key PEM of ``kid`` with another encoding of the *same*
+        key; state, times and chain are untouched. NotFound if there is no such key."""
+        ...
+
+
+@runtime_checkable
 class AuditStore(Protocol):
     """The audit log: admin changes and token decisions, append-only but for pruning."""
 

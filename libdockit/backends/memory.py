@@ -46,7 +46,7 @@ def _page(items: list[T], offset: int, limit: int) -> Page[T]:
 
 
 class MemoryBackend(MemoryAuditLog):
-    """Implements UserStore, GroupSource, GrantStore, KeyStore, AuditStore,
+    """Implements UserStore, GroupSource, GrantStore, KeyMaterialStore, AuditStore,
     RefreshTokenStore and HealthCheck in memory."""
 
     def __init__(self) -> None:
@@ -277,6 +277,14 @@ class MemoryBackend(MemoryAuditLog):
             else:
                 key = replace(key, state=state)
             self._keys[kid] = key
+            return key
+
+    def replace_private_key_pem(self, kid: str, private_key_pem: bytes) -> StoredKey:
+        with self._lock:
+            key = self._keys.get(kid)
+            if key is None:
+                raise NotFound(f"key {kid} not found")
+            key = self._keys[kid] = replace(key, private_key_pem=private_key_pem)
             return key
 
     # -- refresh tokens -----------------------------------------------------------------

@@ -31,5 +31,5 @@ from .sql_users import SqlUsers
 
 
 class SqlBackend(SqlUsers, SqlGrantsAndKeys, SqlAuditLog, SqlRefreshTokens):
-    """Implements UserStore, GroupSource, GrantStore, KeyStore, AuditStore,
+    """Implements UserStore, GroupSource, GrantStore, KeyMaterialStore, AuditStore,
     RefreshTokenStore and HealthCheck over SQL."""

@@ -25,7 +25,7 @@ from .sql_session import SqlSession
 
 
 class SqlGrantsAndKeys(SqlSession):
-    """GrantStore and KeyStore."""
+    """GrantStore and KeyMaterialStore."""
 
     # -- grants ---------------------------------------------------------------------------
     def grants_for_subjects(self, subjects: Sequence[str]) -> list[Grant]:
@@ -123,4 +123,11 @@ class SqlGrantsAndKeys(SqlSession):
             elif state == "retired":
                 changes["retired_at"] = when
             KeyRow.update(**changes).where(KeyRow.kid == kid).execute(db)
+            return key_record(KeyRow.select().where(KeyRow.kid == kid).get(db))
+
+    def replace_private_key_pem(self, kid: str, private_key_pem: bytes) -> StoredKey:
+        with self._session(write=True) as db:
+            query = KeyRow.update(private_key_pem=private_key_pem).where(KeyRow.kid == kid)
+            if not query.execute(db):
+                raise NotFound(f"key {kid} not found")
             return key_record(KeyRow.select().where(KeyRow.kid == kid).get(db))

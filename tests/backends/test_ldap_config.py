@@ -342,7 +342,7 @@ def check_server(slapd: Slapd, tmp_path: Path, client: falcon.testing.TestClient
     assert ready.status_code == 200
     assert ready.json == {
         "status": "ok",
-        "checks": {"store": "ok", "directory": "ok", "signing_key": "ok"},
+        "checks": {"store": "ok", "directory": "ok", "certificates": "ok", "signing_key": "ok"},
     }
 
     slapd.stop()

@@ -205,14 +205,40 @@ def test_identity_token_entry_is_sent_as_the_password(run: Run, config_dir: Path
     assert recorder.requests[0]["headers"]["Authorization"] == basic(ADMIN, token)
 
 
-def test_identity_token_against_the_real_server(run: Run, config_dir: Path) -> None:
-    token = "identity-token-456"
-    write_config(config_dir, {"auths": {HOST: {"auth": b64(f"{ADMIN}:"), "identitytoken": token}}})
-    result = run("user", "list", "--registry", HOST)
-    # Until the server takes identity tokens as passwords, it refuses them like a bad password.
-    assert result.code == EXIT_DENIED, result
-    assert f"refused the credentials of '{ADMIN}'" in result.stderr
+def identity_token(dockit: DockitServer) -> str:
+    """What ``docker login`` gets from Dockit: a refresh token from GET offline_token=true."""
+    answer = dockit.token(
+        dockit.services[0],
+        creds=(ADMIN, ADMIN_PASSWORD),
+        params={"client_id": "docker", "offline_token": "true"},
+    )
+    assert answer.status == 200, answer
+    token = answer.json["refresh_token"]
+    assert isinstance(token, str)
+    return token
+
+
+@pytest.mark.parametrize("username", [ADMIN, "<token>"])
+def test_identity_token_against_the_real_server(
+    run: Run, config_dir: Path, dockit: DockitServer, username: str
+) -> None:
+    token = identity_token(dockit)
+    entry = {"auth": b64(f"{username}:"), "identitytoken": token}
+    write_config(config_dir, {"auths": {HOST: entry}})
+    result = run("user", "list", "-o", "json", "--registry", HOST)
+    assert_lists_users(result)
     assert token not in result.stderr + result.stdout
+
+
+def test_unknown_identity_token_against_the_real_server(run: Run, config_dir: Path) -> None:
+    for token in ("identity-token-456", "dkr_" + "0" * 43):
+        entry = {"auth": b64(f"{ADMIN}:"), "identitytoken": token}
+        write_config(config_dir, {"auths": {HOST: entry}})
+        result = run("user", "list", "--registry", HOST)
+        # An identity token Dockit does not know is refused like a bad password.
+        assert result.code == EXIT_DENIED, result
+        assert f"refused the credentials of '{ADMIN}'" in result.stderr
+        assert token not in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,9 @@ def test_docker_login_then_the_cli(
     config_dir = tmp_path / "docker"
     login = docker_login(registry.host, ADMIN, ADMIN_PASSWORD, config_dir)
     assert login.returncode == 0, login.stderr
-    assert "auth" in read_docker_config(config_dir)["auths"][registry.host]
+    entry = read_docker_config(config_dir)["auths"][registry.host]
+    assert entry["identitytoken"].startswith("dkr_")  # the CLI sends it as the password
+    assert ADMIN_PASSWORD not in (config_dir / "config.json").read_text()
 
     result = admin_cli(dockit, registry, config_dir, "user", "list", "-o", "json")
     assert result.code == EXIT_OK, result
@@ -95,8 +97,11 @@ def test_docker_login_into_a_credential_helper(
     )
     assert login.returncode == 0, login.stderr
     stored = json.loads(helper.store.read_text())
-    assert stored[registry.host]["Username"] == ADMIN
+    # Dockit answered with a refresh token: docker keeps that, under the name "<token>".
+    assert stored[registry.host]["Username"] == "<token>"
+    assert stored[registry.host]["Secret"].startswith("dkr_")
     assert ADMIN_PASSWORD not in (config_dir / "config.json").read_text()
+    assert ADMIN_PASSWORD not in helper.store.read_text()
 
     result = admin_cli(dockit, registry, config_dir, "user", "show", ADMIN, **helper.env())
     assert result.code == EXIT_OK, result

@@ -24,6 +24,7 @@ from libdockit.backends.memory import MemoryBackend
 from libdockit.keymanager import KeyManager
 from libdockit.keyring import KeyRing
 from libdockit.passwords import PasswordHasher
+from libdockit.refresh import LocalIdentityResolver, RefreshTokens
 from libdockit.secret import Secret
 from libdockit.service import TokenService
 from libdockit.tokens import TokenSigner
@@ -74,6 +75,7 @@ def components(backend: MemoryBackend, hasher: PasswordHasher) -> Components:
         keys=_key_ring(backend),
         signer=TokenSigner("dockit-test"),
         groups=backend,
+        refresh_tokens=RefreshTokens(backend, LocalIdentityResolver(backend)),
     )
     return Components(
         tokens=tokens,

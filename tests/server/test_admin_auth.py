@@ -13,7 +13,13 @@ from libdockit.backends.memory import MemoryBackend
 from .conftest import ADMIN, ADMIN_AUTH, ADMIN_PASSWORD, USER_AUTH, Api, assert_error, basic
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
-SAMPLE_PARAMS = {"{username}": "alice", "{name}": "team", "{grant_id}": "1", "{kid}": "NOPE"}
+SAMPLE_PARAMS = {
+    "{username}": "alice",
+    "{name}": "team",
+    "{grant_id}": "1",
+    "{kid}": "NOPE",
+    "{token_id}": "0123456789abcdef",
+}
 
 
 def concrete(template: str) -> str:
@@ -45,7 +51,7 @@ BAD_HEADERS = {
 
 
 def test_every_admin_route_is_covered() -> None:
-    assert len(PROTECTED) == 24
+    assert len(PROTECTED) == 27
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)

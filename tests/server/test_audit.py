@@ -242,3 +242,29 @@ def test_a_broken_audit_store_does_not_break_requests(
 
 def _request() -> RequestInfo:
     return RequestInfo(client_address="127.0.0.1", request_id="r")
+
+
+def test_post_token_decisions_and_revocations_are_recorded(
+    client: falcon.testing.TestClient,
+) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    client.simulate_post(
+        "/v2/token",
+        headers=form,
+        body="grant_type=password&service=reg&client_id=t&username=alice&password=wrong"
+        "&scope=repository:alice/x:pull",
+    )
+    client.simulate_post(
+        "/v2/token",
+        headers=form,
+        body=f"grant_type=password&service=reg&client_id=t&username=alice&password={USER_PASSWORD}"
+        "&scope=repository:alice/x:pull&access_type=offline",
+    )
+    refused, issued = reversed(events(client, "kind=token"))
+    assert (refused["action"], refused["actor"]) == ("token.refuse", "user:alice")
+    assert refused["detail"]["requested"] == ["repository:alice/x:pull"]
+    assert issued["action"] == "token.issue"
+    client.simulate_delete(f"{API}/users/alice/refresh-tokens", headers=ADMIN_AUTH)
+    (revoke,) = admin_events(client)
+    assert (revoke["action"], revoke["target"]) == ("user.refresh_tokens.revoke", "user:alice")
+    assert "dkr_" not in json.dumps(events(client))

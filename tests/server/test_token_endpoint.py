@@ -172,10 +172,19 @@ def test_account_must_match(client: falcon.testing.TestClient) -> None:
     assert get_token(client, headers=ALICE, account="Alice").status_code == 200
 
 
-def test_post_is_404_for_now(client: falcon.testing.TestClient) -> None:
-    result = client.simulate_post("/v2/token", body="grant_type=password")
-    assert result.status_code == 404
-    assert result.json["errors"][0]["code"] == "NOT_FOUND"
+def test_post_is_served(client: falcon.testing.TestClient) -> None:
+    """The OAuth2 form flow (tests/server/test_token_post.py has the details)."""
+    result = client.simulate_post(
+        "/v2/token",
+        body="grant_type=password&username=alice&password=alice-password-1"
+        f"&service={SERVICE}&client_id=test&scope=repository%3Aalice%2Fapp%3Apull",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert result.status_code == 200, result.text
+    assert result.json["scope"] == "repository:alice/app:pull"
+    missing = client.simulate_post("/v2/token", body="grant_type=password")
+    assert missing.status_code == 400
+    assert missing.json["errors"][0]["code"] == "INVALID_REQUEST"
 
 
 def test_certs_and_health(client: falcon.testing.TestClient) -> None:

@@ -1,5 +1,8 @@
 """A real Debian ``docker-registry`` (distribution 2.8.2) with token auth, for end-to-end tests.
 
+It speaks plain HTTP unless given ``tls=(certificate, key)`` (see :func:`self_signed_tls`):
+clients that insist on HTTPS, such as ``docker manifest inspect --insecure``, need that.
+
 The registry reads its ``rootcertbundle`` only when it starts, so after rewriting the bundle
 call :meth:`Registry.restart`. It listens on a free loopback port and keeps its storage across
 restarts. ``REGISTRY_*`` variables are removed from its environment: distribution maps them
@@ -10,10 +13,13 @@ skopeo could otherwise silently change the registry's configuration.
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import os
+import ssl
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 from types import TracebackType
@@ -31,9 +37,19 @@ class HttpResponse:
     body: bytes
 
 
-def http_get(host: str, port: int, path: str, *, timeout: float = 2.0) -> HttpResponse:
-    """One plain-HTTP GET to ``host:port``; the connection is always closed."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+def http_get(
+    host: str, port: int, path: str, *, timeout: float = 2.0, tls: bool = False
+) -> HttpResponse:
+    """One GET to ``host:port`` (HTTPS without certificate checks when ``tls``, for a test
+    registry on loopback); the connection is always closed."""
+    conn: http.client.HTTPConnection
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request("GET", path)
         response = conn.getresponse()
@@ -41,6 +57,44 @@ def http_get(host: str, port: int, path: str, *, timeout: float = 2.0) -> HttpRe
         return HttpResponse(response.status, response.headers, body)
     finally:
         conn.close()
+
+
+def self_signed_tls(directory: Path) -> tuple[Path, Path]:
+    """A self-signed P-256 certificate for ``127.0.0.1`` (one day), written as
+    ``tls-cert.pem`` and ``tls-key.pem`` in ``directory``; returns (certificate, key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOOPBACK)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "tls-cert.pem", directory / "tls-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
 
 
 def _yaml_str(value: str) -> str:
@@ -65,8 +119,10 @@ class Registry:
         workdir: Path | str | None = None,
         port: int | None = None,
         startup_timeout: float = 20.0,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.binary = require_binary("docker-registry", hint="apt-get install docker-registry")
+        self.tls = tls
         self.realm = realm
         self.service = service
         self.issuer = issuer
@@ -90,7 +146,7 @@ class Registry:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.tls else 'http'}://{self.host}"
 
     @property
     def pid(self) -> int | None:
@@ -116,6 +172,7 @@ class Registry:
                 f"  addr: {_yaml_str(self.host)}",
                 # A fixed secret silences the "generated random secret" warning.
                 '  secret: "dockit-tests-not-a-secret"',
+                *self._tls_lines(),
                 "auth:",
                 "  token:",
                 f"    realm: {_yaml_str(self.realm)}",
@@ -126,13 +183,23 @@ class Registry:
             ]
         )
 
+    def _tls_lines(self) -> list[str]:
+        if self.tls is None:
+            return []
+        certificate, key = self.tls
+        return [
+            "  tls:",
+            f"    certificate: {_yaml_str(str(certificate))}",
+            f"    key: {_yaml_str(str(key))}",
+        ]
+
     def write_config(self) -> Path:
         self.storage_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.config_text())
         return self.config_path
 
     def get(self, path: str = "/v2/") -> HttpResponse:
-        return http_get(LOOPBACK, self.port, path)
+        return http_get(LOOPBACK, self.port, path, tls=self.tls is not None)
 
     def _answers_401(self) -> bool:
         try:

@@ -15,6 +15,7 @@ from libdockit import keyring as keyring_module
 from libdockit.backends.base import KeyState, StoredKey
 from libdockit.backends.memory import MemoryBackend
 from libdockit.errors import BackendUnavailable, Conflict, KeyMaterialError
+from libdockit.keycrypt import KeyProtector
 from libdockit.keyring import KeyRing, ensure_active_key
 from libdockit.keys import SigningKey, from_stored, generate_key, parse_bundle, to_stored
 from libdockit.testing.pki import make_chain
@@ -155,9 +156,9 @@ def test_parsed_keys_are_cached_by_kid(
 ) -> None:
     calls: list[str] = []
 
-    def counting_from_stored(stored: StoredKey) -> SigningKey:
+    def counting_from_stored(stored: StoredKey, *, protector: KeyProtector) -> SigningKey:
         calls.append(stored.kid)
-        return from_stored(stored)
+        return from_stored(stored, protector=protector)
 
     monkeypatch.setattr(keyring_module, "from_stored", counting_from_stored)
     first = _add(store, "active")
@@ -326,3 +327,22 @@ def test_ensure_active_key_reraises_a_conflict_without_winner() -> None:
 
     with pytest.raises(Conflict):
         ensure_active_key(Refusing(), now=NOW)
+
+
+def test_refresh_with_max_age(ring: KeyRing, store: CountingStore, mono: FakeMonotonic) -> None:
+    first = _add(store, "active")
+    ring.active()
+    second = _add(store, "pending")
+    ring.refresh(max_age=2.0)  # read just now: kept
+    assert store.reads == 1
+    mono.advance(2.0)
+    ring.refresh(max_age=2.0)
+    assert store.reads == 2
+    assert [k.kid for k in ring.pending()] == [second.kid]
+    ring.refresh(max_age=0.0)  # always reads
+    assert store.reads == 3
+    store.down = True
+    ring.refresh(max_age=0.0)  # the store is down: the keys read last stay
+    assert [k.kid for k in ring.published()] == [first.kid, second.kid]
+    with pytest.raises(BackendUnavailable):
+        ring.refresh()

@@ -7,6 +7,11 @@ so a caller without credentials learns nothing about bodies or names (401 before
   (401; the error handlers add the ``WWW-Authenticate: Basic`` challenge);
 * good credentials of a user without the admin flag → PermissionDenied (403);
 * a backend that cannot tell → BackendUnavailable (503), never 401.
+
+A refresh token (docker's identity token) is accepted as the password, with the token's
+user, ``<token>`` or an empty name as the username; any of the user's tokens will do,
+whatever registry service it was issued for, since the Admin API is not a registry service.
+The user must still be an enabled admin *now*: every use re-reads the account.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .openapi_refresh import REFRESH_TOKEN_PARAMETERS, REFRESH_TOKEN_SCHEMAS
 from .openapi_schemas import JSON, PARAMETERS, RESPONSES, SCHEMAS, Schema, ref
 from .views import API_PREFIX
 
@@ -100,11 +101,12 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
             {"200": _ok("The updated user.", "User")},
             errors=("404", "409"),
             body="UserUpdate",
-            description="An admin cannot disable or demote themselves (409).",
+            description="An admin cannot disable or demote themselves (409). Disabling a "
+            "user revokes every refresh token they hold.",
         ),
         "delete": _op(
             "deleteUser",
-            "Delete a user, their memberships and their grants",
+            "Delete a user, their memberships, grants and refresh tokens",
             "users",
             _NO_CONTENT,
             errors=("404", "409"),
@@ -120,6 +122,35 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
             _NO_CONTENT,
             errors=("404",),
             body="PasswordSet",
+            description="Revokes every refresh token the user holds.",
+        ),
+    },
+    "/users/{username}/refresh-tokens": {
+        "parameters": _params("username"),
+        "get": _op(
+            "listUserRefreshTokens",
+            "List a user's refresh tokens",
+            "tokens",
+            {"200": _ok("A page of the user's refresh tokens, newest first.", "RefreshTokenList")},
+            errors=("404",),
+            description="What `docker login` stored as identity tokens; never their values.",
+        ),
+        "delete": _op(
+            "revokeUserRefreshTokens",
+            "Revoke every refresh token of a user",
+            "tokens",
+            {"200": _ok("How many were revoked.", "RefreshTokensRevoked")},
+            errors=("404",),
+        ),
+    },
+    "/refresh-tokens/{token_id}": {
+        "parameters": _params("tokenId"),
+        "delete": _op(
+            "revokeRefreshToken",
+            "Revoke one refresh token",
+            "tokens",
+            _NO_CONTENT,
+            errors=("404",),
         ),
     },
     "/groups": {
@@ -306,7 +337,12 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
     },
 }
 
-_LISTS = {"/users": (), "/groups": (), "/grants": ("subject",)}
+_LISTS = {
+    "/users": (),
+    "/users/{username}/refresh-tokens": (),
+    "/groups": (),
+    "/grants": ("subject",),
+}
 for _path, _filters in _LISTS.items():
     _RELATIVE_PATHS[_path]["get"]["parameters"] = _params(*_filters, "offset", "limit")
 
@@ -329,6 +365,7 @@ OPENAPI_DOCUMENT: dict[str, Any] = {
         {"name": "groups", "description": "Groups and their members."},
         {"name": "grants", "description": "Who may do what on which resources."},
         {"name": "keys", "description": "Signing keys and their rotation."},
+        {"name": "tokens", "description": "Refresh tokens: docker's identity tokens."},
         {"name": "audit", "description": "Admin changes and token decisions."},
         {"name": "meta", "description": "About the API itself."},
     ],
@@ -338,11 +375,13 @@ OPENAPI_DOCUMENT: dict[str, Any] = {
             "basicAuth": {
                 "type": "http",
                 "scheme": "basic",
-                "description": "An enabled user with the admin flag.",
+                "description": "An enabled user with the admin flag. The password may be "
+                "one of their refresh tokens (what `docker login` stores as `identitytoken`), "
+                "with their name or `<token>` as the username.",
             }
         },
-        "schemas": SCHEMAS,
+        "schemas": {**SCHEMAS, **REFRESH_TOKEN_SCHEMAS},
         "responses": RESPONSES,
-        "parameters": PARAMETERS,
+        "parameters": {**PARAMETERS, **REFRESH_TOKEN_PARAMETERS},
     },
 }

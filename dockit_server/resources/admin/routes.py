@@ -14,6 +14,7 @@ from .explain import ExplainResource
 from .grants import GrantResource, GrantsResource
 from .groups import GroupMemberResource, GroupResource, GroupsResource
 from .keys import KeyActivateResource, KeyResource, KeyRetireResource, KeysResource
+from .refresh_tokens import RefreshTokenResource, UserRefreshTokensResource
 from .users import UserPasswordResource, UserResource, UsersResource
 
 ResourceFactory = Callable[[Components, AdminAuth], object]
@@ -28,6 +29,8 @@ ADMIN_ROUTES: tuple[tuple[str, ResourceFactory], ...] = (
     ("/users", _admin(UsersResource)),
     ("/users/{username}", _admin(UserResource)),
     ("/users/{username}/password", _admin(UserPasswordResource)),
+    ("/users/{username}/refresh-tokens", _admin(UserRefreshTokensResource)),
+    ("/refresh-tokens/{token_id}", _admin(RefreshTokenResource)),
     ("/groups", _admin(GroupsResource)),
     ("/groups/{name}", _admin(GroupResource)),
     ("/groups/{name}/members/{username}", _admin(GroupMemberResource)),

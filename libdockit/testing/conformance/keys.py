@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -92,3 +93,14 @@ class KeyConformance:
         with pytest.raises(NotFound):
             backend.set_key_state("nope", "active", T0)
         assert [k.state for k in backend.list_keys()] == ["active"]
+
+    def test_replace_private_key_pem_keeps_the_rest(self, backend: ConformingBackend) -> None:
+        backend.add_key(make_key("k", "active", activated_at=T0))
+        backend.add_key(make_key("other", created_at=T0 + timedelta(hours=1)))
+        sealed = b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n\x00\xffk\n"
+        replaced = backend.replace_private_key_pem("k", sealed)
+        assert replaced == replace(make_key("k", "active", activated_at=T0), private_key_pem=sealed)
+        assert backend.list_keys()[0] == replaced
+        assert backend.list_keys()[1] == make_key("other", created_at=T0 + timedelta(hours=1))
+        with pytest.raises(NotFound):
+            backend.replace_private_key_pem("nope", sealed)

@@ -12,8 +12,8 @@ from ...backends.base import (
     AuditStore,
     GrantStore,
     HealthCheck,
+    KeyMaterialStore,
     KeyState,
-    KeyStore,
     RefreshTokenStore,
     StoredKey,
     UserStore,
@@ -29,7 +29,7 @@ AWKWARD_NAMES = ("b", "a.c", "ab", "a-b", "a_b", "a0", "z", "a@b", "a1", "aa", "
 
 
 class ConformingBackend(
-    UserStore, GrantStore, KeyStore, AuditStore, RefreshTokenStore, HealthCheck, Protocol
+    UserStore, GrantStore, KeyMaterialStore, AuditStore, RefreshTokenStore, HealthCheck, Protocol
 ):
     """What a full Dockit backend implements (UserStore includes GroupSource.groups_for)."""
 
