@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from libdockit.admin import AdminService
 from libdockit.audit import Auditor, Retention
-from libdockit.backends.base import Authenticator, GroupSource, HealthCheck
+from libdockit.backends.base import Authenticator, GrantSource, GroupSource, HealthCheck
 from libdockit.backends.chain import ChainAuthenticator
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.sql import SqlBackend
@@ -32,6 +32,7 @@ from libdockit.tokens import TokenSigner
 
 from .components import Components
 from .config import Settings
+from .instrument import TimedAuthenticator, TimedGrantSource
 from .keysetup import (
     key_files,
     key_protector,
@@ -179,9 +180,16 @@ def build_components(settings: Settings) -> Components:
     )
     authenticator, groups, health = _authentication(settings, store, hasher)
     health = with_certificate_expiry(health, keys, settings.keys_expiry_warning_days)
+    metrics = Metrics(keys) if settings.server_metrics else None
+    timed_authenticator: Authenticator = authenticator
+    grants: GrantSource = store
+    if metrics is not None:
+        kind = "local+ldap" if settings.ldap is not None else "local"
+        timed_authenticator = TimedAuthenticator(authenticator, metrics, kind)
+        grants = TimedGrantSource(store, metrics, "sql")
     tokens = TokenService(
-        authenticator=authenticator,
-        grants=store,
+        authenticator=timed_authenticator,
+        grants=grants,
         keys=keys,
         signer=TokenSigner(settings.token_issuer, lifetime=settings.token_lifetime),
         services=settings.token_services,
@@ -198,7 +206,7 @@ def build_components(settings: Settings) -> Components:
         health=health,
         key_manager=KeyManager(store, protector=protector),
         realm=settings.server_realm,
-        metrics=Metrics(keys) if settings.server_metrics else None,
+        metrics=metrics,
         json_logs=settings.server_json_logs,
         audit=_auditor(store, settings),
     )

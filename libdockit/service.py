@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .backends.base import Authenticator, GrantStore, GroupSource
+from .backends.base import Authenticator, GrantSource, GroupSource
 from .errors import AuthenticationFailed, InvalidRequest, PermissionDenied, UnknownService
 from .explain import Explanation, explain_decision
 from .keyring import KeyRing
@@ -61,7 +61,7 @@ class TokenService:
         self,
         *,
         authenticator: Authenticator,
-        grants: GrantStore,
+        grants: GrantSource,
         keys: KeyRing,
         signer: TokenSigner,
         services: Sequence[str] = (),

@@ -46,6 +46,14 @@ def test_metrics_sum_over_all_workers(server: DockitServer) -> None:
         assert issued == REQUESTS
         assert refused == 3
         assert sample_value(text, "dockit_token_request_seconds_count") == REQUESTS + 3
+        grants = sample_value(
+            text, "dockit_backend_seconds_count", backend="sql", operation="grants"
+        )
+        logins = sample_value(
+            text, "dockit_backend_seconds_count", backend="local", operation="authenticate"
+        )
+        assert grants == REQUESTS  # one grant lookup per token with a scope
+        assert logins == REQUESTS + 3 + 1  # and the admin who created the user
         days = sample_value(text, "dockit_certificate_expiry_days")
         assert days is not None
         assert days > 300
