@@ -6,6 +6,7 @@ change the serving process re-reads its key ring at once; other processes within
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,33 +76,26 @@ class KeyResource:
         resp.media = key_json(self._manager.get_key(kid))
 
 
-class KeyActivateResource:
-    """``POST``: the key signs from now on; the previous active key is retired."""
+class KeyStateResource:
+    """``POST`` moves a key to another state: ``activate`` (it signs from now on; the
+    previous active key is retired) or ``retire`` (it leaves the bundle once its tokens
+    have expired)."""
 
-    def __init__(self, manager: KeyManager, ring: KeyRing, auth: AdminAuth) -> None:
+    def __init__(
+        self,
+        manager: KeyManager,
+        ring: KeyRing,
+        auth: AdminAuth,
+        change: Callable[[KeyManager, str], StoredKey],
+    ) -> None:
         self._manager = manager
         self._ring = ring
         self._auth = auth
+        self._change = change
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, kid: str) -> None:
         self._auth.require(req, resp)
         check_params(req, ())
-        key = self._manager.activate_key(kid)
-        self._ring.refresh()
-        resp.media = key_json(key)
-
-
-class KeyRetireResource:
-    """``POST``: the key stops being published once its tokens have expired."""
-
-    def __init__(self, manager: KeyManager, ring: KeyRing, auth: AdminAuth) -> None:
-        self._manager = manager
-        self._ring = ring
-        self._auth = auth
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response, kid: str) -> None:
-        self._auth.require(req, resp)
-        check_params(req, ())
-        key = self._manager.retire_key(kid)
+        key = self._change(self._manager, kid)
         self._ring.refresh()
         resp.media = key_json(key)
