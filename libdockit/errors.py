@@ -14,6 +14,8 @@ Tree::
     ├── Conflict                  it exists already or the change clashes with state (409)
     ├── BackendUnavailable        a store or directory cannot answer now (HTTP 503)
     ├── KeyMaterialError          a key or certificate cannot be loaded or used
+    │   └── KeyDecryptionError    a stored key is encrypted and the secret is missing or
+    │                             wrong (defined in libdockit.keycrypt)
     └── ConfigError               a setting is wrong; names the dotted key
 
 Each class carries a stable upper-case ``code`` that HTTP layers put into error bodies, so
