@@ -69,7 +69,6 @@ class GrantSource(Protocol):
 
 @runtime_checkable
 class GrantStore(GrantSource, Protocol):
-
     def add_grant(self, grant: Grant) -> Grant:
         """Store a grant; returns it with ``id`` and ``created_at`` set.
 
