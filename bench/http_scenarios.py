@@ -1,0 +1,199 @@
+"""Scenarios 1-4 on one server (same gunicorn settings for the baseline and each ratio):
+
+1. ``GET /healthz``: the baseline every ratio is taken against;
+2. warm token request: Basic auth with cached credentials, ES256, one repository scope;
+3. anonymous token on a public repository;
+4. refresh-token ``POST /v2/token`` (``grant_type=refresh_token``).
+
+Also the load generator check: wrk's own CPU during the baseline, and the baseline with
+two wrk threads instead of one.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from tests.support.dockit import DockitServer, http_request
+
+from . import profile_app, sequential
+from .context import Bench, Measured, Probe, basic
+from .procs import SERVICE, started
+from .results import NOT_AVAILABLE, Row, fmt_rate, judge, ratio_to_baseline
+from .wrk import Load
+
+USER, PASSWORD = "bench", "bench-pw-0123456789"
+SCOPE = "repository:bench/app:pull"
+PUBLIC_SCOPE = "repository:public/app:pull"
+CLIENT_ID = "bench"
+TARGETS = {2: 0.6, 3: 0.6, 4: 0.5}
+
+
+def prepare(server: DockitServer, user: str = USER, password: str = PASSWORD) -> None:
+    """The bench user with a grant on its repository, and a public repository."""
+    server.create_user(user, password)
+    server.grant(f"user:{user}", "repository:bench/**:pull,push")
+    server.grant("anonymous", "repository:public/*:pull")
+
+
+def token_url(server: DockitServer, scope: str, **extra: str) -> str:
+    return server.url + "/v2/token?" + urlencode({"service": SERVICE, "scope": scope, **extra})
+
+
+def warm_token_load(server: DockitServer, user: str = USER, password: str = PASSWORD) -> Load:
+    """Scenario 2's request, checked once (200 with a token) before it is used for load."""
+    load = Load(token_url(server, SCOPE), headers=(basic(user, password),))
+    _expect_token(load)
+    return load
+
+
+def _expect_token(load: Load) -> None:
+    status, body = sequential.request(load.url, load.headers)
+    if status != 200 or "token" not in json.loads(body):
+        raise RuntimeError(f"GET {load.url}: HTTP {status}: {body[:300]!r}")
+
+
+def _rate_row(bench: Bench, number: int, name: str, measured: Measured) -> Row:
+    ratio_text, ratio = ratio_to_baseline(bench.report, measured.rate)
+    target = TARGETS.get(number)
+    return Row(
+        number=str(number),
+        scenario=name,
+        value=f"{fmt_rate(measured.rate)} ({measured.latency()})",
+        ratio=ratio_text,
+        target=f">= {target}x" if target else "baseline",
+        status=judge(ratio >= target) if target and ratio is not None else "-",
+        cpu=measured.cpu_cell(),
+    )
+
+
+def _refresh_load(server: DockitServer) -> Load | str:
+    """Scenario 4's POST, or why it cannot run (the endpoint is not there yet)."""
+    url = (
+        server.url
+        + "/v2/token?"
+        + urlencode({"service": SERVICE, "offline_token": "true", "client_id": CLIENT_ID})
+    )
+    status, body = sequential.request(url, (basic(USER, PASSWORD),))
+    refresh = json.loads(body).get("refresh_token") if status == 200 else None
+    if not refresh:
+        return f"GET offline_token=true answered HTTP {status} without a refresh_token"
+    form = urlencode(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh,
+            "service": SERVICE,
+            "client_id": CLIENT_ID,
+            "scope": SCOPE,
+        }
+    )
+    answer = _post(server, form)
+    if answer[0] != 200:
+        return f"POST /v2/token grant_type=refresh_token answered HTTP {answer[0]}: {answer[1]}"
+    return Load(server.url + "/v2/token", form_body=form)
+
+
+def _post(server: DockitServer, form: str) -> tuple[int, str]:
+    response = http_request(
+        server.url + "/v2/token",
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=form.encode(),
+        timeout=30,
+    )
+    return response.status, response.body[:300].decode(errors="replace")
+
+
+NAMES = {
+    1: "/healthz (baseline)",
+    2: "warm token (Basic, cached, ES256)",
+    3: "anonymous token (public repo)",
+    4: "refresh-token POST",
+}
+
+
+def _loads(server: DockitServer, wanted: set[int]) -> tuple[dict[int, Load], list[Row]]:
+    """The loads to measure, each checked once, and rows for those that cannot run."""
+    loads = {1: Load(server.url + "/healthz")}
+    unavailable = []
+    if 2 in wanted:
+        loads[2] = warm_token_load(server)
+    if 3 in wanted:
+        loads[3] = Load(token_url(server, PUBLIC_SCOPE))
+        _expect_token(loads[3])
+    if 4 in wanted:
+        refresh = _refresh_load(server)
+        if isinstance(refresh, str):
+            row = Row(
+                "4", NAMES[4], "not available: " + refresh, target=">= 0.5x", status=NOT_AVAILABLE
+            )
+            unavailable.append(row)
+        else:
+            loads[4] = refresh
+    return loads, unavailable
+
+
+def run(bench: Bench, wanted: set[int]) -> None:
+    """The baseline and scenarios 2-4 in interleaved rounds on one server."""
+    report = bench.report
+    with started(bench.directory("http"), workers=bench.options.workers) as server:
+        prepare(server)
+        loads, unavailable = _loads(server, wanted)
+        probes = [Probe(f"{n} {NAMES[n]}", (server,), (load,)) for n, load in loads.items()]
+        measured = dict(zip(loads, bench.measure(probes), strict=True))
+        report.baseline_rate = measured[1].rate
+        for number, figures in measured.items():
+            report.add(_rate_row(bench, number, NAMES[number], figures))
+        for row in unavailable:
+            report.add(row)
+        rounds = measured[1].round_rates
+        report.note(
+            f"Steadiness: /healthz ranged {min(rounds):,.0f}-{max(rounds):,.0f} req/s over "
+            f"{len(rounds)} rounds; each figure of scenarios 1-4 is the mean over its rounds, "
+            "interleaved with the others'."
+        )
+        _load_generator_check(bench, server, loads[1], measured[1])
+    if wanted & {2, 3, 4}:
+        _where_the_time_goes(bench)
+
+
+def _where_the_time_goes(bench: Bench) -> None:
+    """The in-process breakdown of bench.profile_app, for the misses' explanation."""
+    print("  in-process breakdown (bench.profile_app)", flush=True)
+    found = profile_app.breakdown(500)
+    bench.report.sections.append(
+        (
+            "Where the time goes (in process)",
+            "`python3 -m bench.profile_app`: the app as a worker builds it, called directly "
+            "(no gunicorn, no sockets), microseconds per request, 500 of each in interleaved "
+            "rounds; add up the server CPU/req column's gunicorn share (about the /healthz "
+            "figure) to compare with the table above.\n\n"
+            + found.markdown()
+            + f"\n\nWarm token, share of its profiled time: {found.share_text()} "
+            "(cProfile inflates Python code against C).",
+        )
+    )
+    token = found.table["warm token"]
+    bench.report.note(
+        f"In process, a warm token costs {token['defaults']:,.0f} us ({token['audit off']:,.0f} "
+        f"us with the audit log off); /healthz {found.table['/healthz']['defaults']:,.0f} us. "
+        f"Profiled: {found.share_text()}."
+    )
+
+
+def _load_generator_check(
+    bench: Bench, server: DockitServer, health: Load, baseline: Measured
+) -> None:
+    """One line: did wrk have CPU to spare, and does a second wrk thread change the rate?"""
+    threads = bench.options.threads
+    other = 2 if threads == 1 else 1
+    probes = [
+        Probe(f"/healthz with wrk -t{n}", (server,), (health,), threads=n) for n in (threads, other)
+    ]
+    mine, second = bench.measure(probes, connections=max(bench.options.connections, other))
+    bench.report.note(
+        f"Load generator: wrk used at most {baseline.wrk_cpu_share:.0%} of one core in any "
+        f"baseline round; /healthz with wrk -t{threads}: {fmt_rate(mine.rate)}, with "
+        f"-t{other}: {fmt_rate(second.rate)} ({(second.rate / mine.rate - 1) * 100:+.0f}%), "
+        "interleaved."
+    )

@@ -1,0 +1,91 @@
+"""Scenario 9: two Dockit instances on one PostgreSQL against one.
+
+A throw-away PostgreSQL 15 cluster (tests/support/postgres.py) with one database; instance A
+starts first (migrates, makes the key and the admin), instance B second on the same URL.
+The bench user is created through A, and B must issue it a token (the shared store works).
+Then the warm token rate of A alone (B idle), and of A and B at once (two wrk runs in
+parallel, one per instance, summed), in interleaved rounds.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.support.postgres import PostgresServer
+
+from .context import Bench, Measured, Probe
+from .http_scenarios import prepare, warm_token_load
+from .procs import started
+from .results import NOT_AVAILABLE, Row, fmt_rate
+
+
+def run(bench: Bench) -> None:
+    report = bench.report
+    options = bench.options
+    try:
+        pg = PostgresServer.create()
+    except pytest.skip.Exception as exc:  # tests.support's way of saying "not installed"
+        report.add(
+            Row("9", "two instances on PostgreSQL", f"not available: {exc}", status=NOT_AVAILABLE)
+        )
+        return
+    try:
+        pg.start()
+        url = pg.url_for(pg.create_database("dockit_bench"))
+        env = {"DOCKIT_DATABASE_URL": url}
+        workers = options.workers
+        with (
+            started(bench.directory("pg-a"), workers=workers, env=env) as first,
+            started(bench.directory("pg-b"), workers=workers, env=env) as second,
+        ):
+            prepare(first)
+            load_a, load_b = warm_token_load(first), warm_token_load(second)  # B sees A's user
+            one, both = bench.measure(
+                [
+                    Probe("9 one instance", (first,), (load_a,)),
+                    Probe("9 two instances", (first, second), (load_a, load_b)),
+                ]
+            )
+    finally:
+        pg.destroy()  # pg_ctl stop -m fast, then its directory is removed
+    combined = both.rate
+    split = " + ".join(f"{rate:,.0f}" for rate in both.rates)
+    busy = {name: _cores(m) for name, m in (("one", one), ("two", both))}
+    report.add(
+        Row(
+            "9",
+            "PostgreSQL: one instance, warm token",
+            f"{fmt_rate(one.rate)}; Dockit busy {busy['one']} cores",
+            target="reference",
+            cpu=one.cpu_cell(),
+        )
+    )
+    report.add(
+        Row(
+            "9",
+            "PostgreSQL: two instances at once, combined",
+            f"{fmt_rate(combined)} ({split}); Dockit busy {busy['two']} cores",
+            ratio=f"{combined / one.rate:.2f}x one instance",
+            target="report",
+            cpu=both.cpu_cell(),
+        )
+    )
+    cores = os.cpu_count() or 1
+    report.note(
+        f"Two instances: this machine has {cores} cores for {2 * workers} gunicorn workers, "
+        "PostgreSQL and two wrk processes. Whatever a second instance adds here comes from "
+        "CPU the first one left idle while its sync workers waited for PostgreSQL (more "
+        "workers in one instance would fill it too), not from more hardware; so the figure "
+        "shows that two instances share one database without contention collapse, not how "
+        "far Dockit scales out, which needs each instance on its own cores or machine. "
+        "'Dockit busy' is the CPU time of the instances' gunicorn processes per second "
+        "(PostgreSQL's and wrk's not included)."
+    )
+
+
+def _cores(measured: Measured) -> str:
+    if measured.server_cpu_us is None:
+        return "?"
+    return f"{measured.server_cpu_us * measured.rate / 1e6:.2f}"

@@ -1,0 +1,85 @@
+"""Processes the benchmark starts: real ``dockit api-server`` instances, and CPU accounting.
+
+Servers are :class:`tests.support.dockit.DockitServer` (the same start, readiness wait and
+stop-by-PID the end-to-end tests use): gunicorn's master gets SIGTERM, then its whole
+process group SIGKILL if it lingers. :func:`started` ties a server's life to a ``with``
+block, so an error or Ctrl-C anywhere in a scenario stops it.
+
+CPU time is read from ``/proc/PID/stat`` for gunicorn's master and its workers (found by
+their parent PID), so a scenario can say how much server CPU one request costs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.support.dockit import DockitServer
+
+SERVICE = "registry.test"
+ADMIN_PASSWORD = "bench-admin-pw"
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def started(
+    workdir: Path,
+    *,
+    workers: int,
+    env: Mapping[str, str | None] | None = None,
+    startup_timeout: float = 120.0,
+) -> Iterator[DockitServer]:
+    """A running ``dockit api-server`` over SQLite in ``workdir`` (``env`` may point it
+    elsewhere), stopped by PID when the block ends, however it ends."""
+    server = DockitServer(
+        workdir,
+        services=(SERVICE,),
+        admin_password=ADMIN_PASSWORD,
+        workers=workers,
+        extra_env={"DOCKIT_LOG_LEVEL": "warning", **(env or {})},
+        startup_timeout=startup_timeout,
+    )
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; everything after its ")" is split cleanly.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def children(pid: int) -> list[int]:
+    """PIDs whose parent is ``pid`` (gunicorn's workers)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            if fields is not None and int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds so far of each process in ``pids`` (gone ones count 0)."""
+    total = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / _TICKS
+
+
+def server_pids(server: DockitServer) -> list[int]:
+    """gunicorn's master and its workers."""
+    if server.pid is None:
+        return []
+    return [server.pid, *children(server.pid)]
