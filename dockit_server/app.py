@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
 from .audit_middleware import AuditMiddleware
+from .client_address import ClientAddress
 from .components import Components
 from .errors import ErrorHandlers
 from .middleware import RequestContext
@@ -17,11 +20,11 @@ from .resources.token import TokenResource
 
 def create_app(components: Components) -> falcon.App[falcon.Request, falcon.Response]:
     context = RequestContext(metrics=components.metrics, json_logs=components.json_logs)
-    app: falcon.App[falcon.Request, falcon.Response] = falcon.App(
-        middleware=[context]
-        if components.audit is None
-        else [context, AuditMiddleware(components.audit, components.admin, components.key_manager)]
-    )
+    middleware: list[Any] = [ClientAddress(components.trusted_proxies), context]
+    if components.audit is not None:
+        audit = AuditMiddleware(components.audit, components.admin, components.key_manager)
+        middleware.append(audit)
+    app: falcon.App[falcon.Request, falcon.Response] = falcon.App(middleware=middleware)
     app.req_options.auto_parse_qs_csv = False
     app.req_options.strip_url_path_trailing_slash = True
     ErrorHandlers(components.realm).install(app)

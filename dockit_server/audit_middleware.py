@@ -22,7 +22,9 @@ from libdockit.keymanager import KeyManager
 from libdockit.model import validate_name
 from libdockit.service import TokenResult
 
+from . import client_address
 from .basic_auth import parse_basic
+from .resources.admin.grants import parse_grant_id
 from .resources.admin.keys import key_json
 from .resources.admin.views import API_PREFIX, grant_json, group_json, user_json
 
@@ -83,7 +85,7 @@ class AuditMiddleware:
         readers: dict[str, Callable[[], dict[str, Any]]] = {
             "user": lambda: user_json(self._admin.get_user(params["username"])),
             "group": lambda: group_json(self._admin.get_group(params["name"])),
-            "grant": lambda: grant_json(self._admin.get_grant(int(params["grant_id"]))),
+            "grant": lambda: grant_json(self._admin.get_grant(parse_grant_id(params["grant_id"]))),
             "key": lambda: key_json(self._keys.get_key(params["kid"])),
         }
         reader = readers.get(kind)
@@ -111,7 +113,9 @@ class AuditMiddleware:
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
     ) -> None:
-        info = RequestInfo(client_address=req.remote_addr, request_id=req.context.get("request_id"))
+        info = RequestInfo(
+            client_address=client_address.of(req), request_id=req.context.get("request_id")
+        )
         if req.path == TOKEN_ROUTE:
             self._token_decision(req, resp, info)
             return
@@ -147,7 +151,7 @@ class AuditMiddleware:
                 part for value in req.get_param_as_list("scope") or [] for part in value.split()
             ]
             granted = None
-        if user is None and status == 401:
+        if user is None and status in (401, 429):
             user = _attempted_user(req)
         self._auditor.token_decision(
             actor=f"user:{user}" if user else "anonymous",

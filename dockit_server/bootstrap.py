@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +21,7 @@ from libdockit.backends.chain import ChainAuthenticator
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.sql import SqlBackend
 from libdockit.credcache import VerifiedCredentials
-from libdockit.errors import ConfigError, KeyMaterialError
+from libdockit.errors import BackendUnavailable, ConfigError, KeyMaterialError
 from libdockit.keycrypt import KeyProtector
 from libdockit.keymanager import KeyManager
 from libdockit.keyring import KeyRing, ensure_active_key
@@ -28,8 +30,10 @@ from libdockit.passwords import PasswordHasher
 from libdockit.refresh import RefreshTokens, identity_resolver, lifetime_from_days
 from libdockit.secret import Secret
 from libdockit.service import TokenService
+from libdockit.throttle import LoginThrottle, ThrottlePolicy
 from libdockit.tokens import TokenSigner
 
+from .client_address import parse_networks
 from .components import Components
 from .config import Settings
 from .instrument import TimedAuthenticator, TimedGrantSource
@@ -62,16 +66,54 @@ def prepare(settings: Settings, *, now: datetime | None = None) -> FirstAdmin | 
     moment = now or datetime.now(UTC)
     if settings.ldap is not None:
         _require_ldap_driver()
+    _check_tls_files(settings)
     secure_database_file(settings)
     protector = key_protector(settings)
     store = open_store(settings)
     try:
+        _wait_for_store(store, settings.database_wait_seconds)
         store.migrate()
         secure_stored_keys(store, protector)
         _ensure_signing_key(store, settings, moment, protector)
         return _ensure_first_admin(store, settings)
     finally:
         store.close()
+
+
+def _wait_for_store(
+    store: SqlBackend, wait_seconds: float, *, sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """Return once the database answers; retry with backoff for up to ``wait_seconds``
+    (``database.wait_seconds``), then raise BackendUnavailable naming ``database.url``."""
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.25
+    while True:
+        try:
+            store.schema_version()
+            return
+        except BackendUnavailable as exc:
+            if time.monotonic() + delay > deadline:
+                hint = "" if wait_seconds > 0 else " (database.wait_seconds waits for it at start)"
+                raise BackendUnavailable(f"database.url: {exc.message}{hint}") from None
+            log.warning("waiting for the database: %s", exc.message)
+        sleep(delay)
+        delay = min(delay * 2, 5.0)
+
+
+def _check_tls_files(settings: Settings) -> None:
+    """With HTTPS on, both files must be readable before gunicorn starts."""
+    files = {
+        "server.tls_cert_file": settings.server_tls_cert_file,
+        "server.tls_key_file": settings.server_tls_key_file,
+    }
+    for key_name, path in files.items():
+        if path is None:
+            continue
+        try:
+            with path.open("rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            raise ConfigError(key_name, f"cannot read {path}: {exc.strerror}") from None
 
 
 def _require_ldap_driver() -> None:
@@ -187,6 +229,7 @@ def build_components(settings: Settings) -> Components:
         kind = "local+ldap" if settings.ldap is not None else "local"
         timed_authenticator = TimedAuthenticator(authenticator, metrics, kind)
         grants = TimedGrantSource(store, metrics, "sql")
+    auditor = _auditor(store, settings)
     tokens = TokenService(
         authenticator=timed_authenticator,
         grants=grants,
@@ -199,6 +242,7 @@ def build_components(settings: Settings) -> Components:
             identity_resolver(authenticator, store),
             lifetime=lifetime_from_days(settings.token_refresh_lifetime_days),
         ),
+        throttle=_throttle(store, settings, auditor),
     )
     return Components(
         tokens=tokens,
@@ -208,8 +252,24 @@ def build_components(settings: Settings) -> Components:
         realm=settings.server_realm,
         metrics=metrics,
         json_logs=settings.server_json_logs,
-        audit=_auditor(store, settings),
+        audit=auditor,
+        trusted_proxies=parse_networks(settings.server_trusted_proxies),
     )
+
+
+def _throttle(
+    store: SqlBackend, settings: Settings, auditor: Auditor | None
+) -> LoginThrottle | None:
+    """Failed-login limits shared by every worker through the store; None when turned off."""
+    if settings.logins_max_failures == 0:
+        return None
+    policy = ThrottlePolicy(
+        max_failures=settings.logins_max_failures,
+        window=timedelta(seconds=settings.logins_window_seconds),
+        max_backoff=timedelta(seconds=settings.logins_max_backoff_seconds),
+        first_backoff=timedelta(seconds=settings.logins_first_backoff_seconds),
+    )
+    return LoginThrottle(store, policy, on_lockout=auditor.lockout if auditor is not None else None)
 
 
 def _auditor(store: SqlBackend, settings: Settings) -> Auditor | None:

@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--timeout", type=float, default=60.0, help="seconds to wait for Dockit (default 60)"
     )
+    init.add_argument(
+        "--ca-file",
+        type=Path,
+        help="PEM CA certificate(s) to trust for an https --url (default: the system's)",
+    )
     register_bootstrap_admin(commands)
     register_admin_commands(commands)
     return parser
@@ -105,7 +110,7 @@ def _init_container(args: argparse.Namespace) -> int:
     from .init_container import run
 
     try:
-        count = run(args.path, args.url, Backoff(timeout=args.timeout))
+        count = run(args.path, args.url, Backoff(timeout=args.timeout), ca_file=args.ca_file)
     except InitContainerError as exc:
         print(f"dockit init-container: {exc}", file=sys.stderr)
         return EXIT_FAILURE

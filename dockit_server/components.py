@@ -10,6 +10,7 @@ from libdockit.backends.base import HealthCheck
 from libdockit.keymanager import KeyManager
 from libdockit.service import TokenService
 
+from .client_address import Network
 from .errors import DEFAULT_REALM
 from .metrics import Metrics
 
@@ -28,3 +29,5 @@ class Components:
     json_logs: bool = False
     #: Records admin changes and token decisions; None turns the audit log off.
     audit: Auditor | None = None
+    #: Reverse proxies whose X-Forwarded-For names the client (see client_address).
+    trusted_proxies: tuple[Network, ...] = ()

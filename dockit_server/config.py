@@ -33,6 +33,8 @@ from libdockit.errors import ConfigError
 from libdockit.keycrypt import MIN_SECRET_LENGTH
 from libdockit.secret import Secret
 
+from .client_address import parse_networks
+
 
 def _text(key: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
@@ -155,6 +157,13 @@ def _key_secret(key: str, value: object) -> Secret:
     return secret
 
 
+def _networks(key: str, value: object) -> tuple[str, ...]:
+    """CIDR networks or addresses, checked here (see :mod:`.client_address`)."""
+    networks = _strings(key, value)
+    parse_networks(networks, key=key)
+    return networks
+
+
 @dataclass(frozen=True, slots=True)
 class _Field:
     key: str
@@ -174,7 +183,10 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("server.log_level", "DOCKIT_LOG_LEVEL", _choice("debug", "info", "warning", "error")),
     _Field("server.json_logs", "DOCKIT_JSON_LOGS", _boolean),
     _Field("server.metrics", "DOCKIT_METRICS", _boolean),
+    _Field("server.tls_cert_file", "DOCKIT_TLS_CERT_FILE", _path),
+    _Field("server.tls_key_file", "DOCKIT_TLS_KEY_FILE", _path),
     _Field("database.url", "DOCKIT_DATABASE_URL", _secret, secret=True),
+    _Field("database.wait_seconds", "DOCKIT_DATABASE_WAIT_SECONDS", _seconds(0, 3600)),
     _Field("token.issuer", "DOCKIT_ISSUER", _text),
     _Field("token.services", "DOCKIT_SERVICES", _names),
     _Field("token.lifetime", "DOCKIT_TOKEN_LIFETIME", _integer(60, 86400)),
@@ -193,6 +205,13 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("audit.tokens", "DOCKIT_AUDIT_TOKENS", _boolean),
     _Field("audit.retention_days", "DOCKIT_AUDIT_RETENTION_DAYS", _integer(0, 36500)),
     _Field("audit.max_events", "DOCKIT_AUDIT_MAX_EVENTS", _integer(0, 10**12)),
+    _Field("server.trusted_proxies", "DOCKIT_TRUSTED_PROXIES", _networks),
+    _Field("logins.max_failures", "DOCKIT_LOGIN_MAX_FAILURES", _integer(0, 10**6)),
+    _Field("logins.window_seconds", "DOCKIT_LOGIN_WINDOW_SECONDS", _integer(1, 86400)),
+    _Field("logins.max_backoff_seconds", "DOCKIT_LOGIN_MAX_BACKOFF_SECONDS", _integer(1, 86400)),
+    _Field(
+        "logins.first_backoff_seconds", "DOCKIT_LOGIN_FIRST_BACKOFF_SECONDS", _integer(1, 86400)
+    ),
 )
 
 
@@ -240,7 +259,12 @@ class Settings:
     server_log_level: str = "info"
     server_json_logs: bool = False
     server_metrics: bool = True
+    #: Serve HTTPS with this certificate (chain) and key, both PEM; both or neither.
+    server_tls_cert_file: Path | None = None
+    server_tls_key_file: Path | None = None
     database_url: Secret = Secret("sqlite:///dockit.db")  # noqa: RUF009 - immutable
+    #: At start, keep retrying an unreachable database (with backoff) this long; 0: fail fast.
+    database_wait_seconds: float = 0.0
     token_issuer: str = "dockit"  # noqa: S105 - the JWT issuer name
     token_services: tuple[str, ...] = ()
     token_lifetime: int = 300
@@ -265,6 +289,14 @@ class Settings:
     #: 0 keeps events forever; likewise max_events 0 is no bound.
     audit_retention_days: int = 90
     audit_max_events: int = 1_000_000
+    #: Networks of reverse proxies whose X-Forwarded-For is believed (see client_address).
+    server_trusted_proxies: tuple[str, ...] = ()
+    #: Failed logins (per user, per client) before backoff starts; 0 turns the limit off.
+    logins_max_failures: int = 5
+    logins_window_seconds: int = 900
+    logins_max_backoff_seconds: int = 900
+    #: The first block; each further failure in the window doubles it up to the max.
+    logins_first_backoff_seconds: int = 1
     # [ldap]: see libdockit.backends.ldap_config for what each one means.
     ldap_urls: tuple[str, ...] = ()
     ldap_start_tls: bool = False
@@ -328,6 +360,10 @@ class Settings:
         if not url.startswith(("sqlite:///", "postgres://", "postgresql://")):
             raise ConfigError(
                 "database.url", "must start with sqlite:///, postgres:// or postgresql://"
+            )
+        if (self.server_tls_cert_file is None) != (self.server_tls_key_file is None):
+            raise ConfigError(
+                "server.tls_cert_file", "server.tls_cert_file and server.tls_key_file go together"
             )
         self._check_ldap()
 

@@ -26,6 +26,7 @@ from libdockit.errors import (
     KeyMaterialError,
     NotFound,
     PermissionDenied,
+    TooManyAttempts,
 )
 
 log = logging.getLogger("dockit.server")
@@ -36,6 +37,7 @@ _STATUS: tuple[tuple[type[DockitError], str], ...] = (
     (InvalidRequest, falcon.HTTP_400),
     (AuthenticationFailed, falcon.HTTP_401),
     (PermissionDenied, falcon.HTTP_403),
+    (TooManyAttempts, falcon.HTTP_429),
     (NotFound, falcon.HTTP_404),
     (Conflict, falcon.HTTP_409),
     (BackendUnavailable, falcon.HTTP_503),
@@ -91,6 +93,8 @@ class ErrorHandlers:
             return
         if status == falcon.HTTP_401:
             resp.set_header("WWW-Authenticate", basic_challenge(self.realm))
+        if isinstance(ex, TooManyAttempts):
+            resp.set_header("Retry-After", str(ex.retry_after))
         if status == falcon.HTTP_503:
             log.warning("backend unavailable for %s %s: %s", req.method, req.path, ex.message)
         _set_error(resp, status, error_body(ex.code, ex.message, ex.detail))

@@ -9,6 +9,7 @@ and the exit status is non-zero.
 from __future__ import annotations
 
 import os
+import ssl
 import tempfile
 import time
 import urllib.error
@@ -47,14 +48,19 @@ def fetch_bundle(
     *,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
+    context: ssl.SSLContext | None = None,
 ) -> bytes:
-    """GET the bundle, retrying connection failures and 5xx until ``backoff.timeout``."""
+    """GET the bundle, retrying connection failures and 5xx until ``backoff.timeout``.
+
+    ``context`` verifies an https URL (default: the system's trusted CAs)."""
     deadline = monotonic() + backoff.timeout
     delay = backoff.first_delay
     last_error = "no attempt made"
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=backoff.attempt_timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(  # noqa: S310
+                url, timeout=backoff.attempt_timeout, context=context
+            ) as response:
                 body: bytes = response.read(MAX_BUNDLE_BYTES + 1)
             if len(body) > MAX_BUNDLE_BYTES:
                 raise InitContainerError(f"{url} answered more than {MAX_BUNDLE_BYTES} bytes")
@@ -91,10 +97,22 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise InitContainerError(f"cannot write {path}: {exc.strerror}") from None
 
 
-def run(path: Path, base_url: str, backoff: Backoff = Backoff()) -> int:
+def tls_context(ca_file: Path | None) -> ssl.SSLContext | None:
+    """A context trusting ``ca_file`` (PEM) for an https URL; None: the system's CAs."""
+    if ca_file is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise InitContainerError(f"cannot use --ca-file {ca_file}: {exc}") from None
+
+
+def run(
+    path: Path, base_url: str, backoff: Backoff = Backoff(), *, ca_file: Path | None = None
+) -> int:
     """Fetch, verify and write the bundle; returns the number of certificates written."""
     url = bundle_url(base_url)
-    body = fetch_bundle(url, backoff)
+    body = fetch_bundle(url, backoff, context=tls_context(ca_file))
     try:
         certificates = parse_bundle(body)
     except KeyMaterialError as exc:

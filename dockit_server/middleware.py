@@ -19,12 +19,19 @@ from datetime import UTC, datetime
 
 import falcon
 
+from . import client_address
 from .metrics import Metrics
 
 REQUEST_ID_HEADER = "X-Request-Id"
 TOKEN_ROUTE = "/v2/token"  # noqa: S105 - a path, not a password
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_OUTCOMES = {200: "issued", 400: "bad_request", 401: "unauthorized", 404: "unsupported"}
+_OUTCOMES = {
+    200: "issued",
+    400: "bad_request",
+    401: "unauthorized",
+    404: "unsupported",
+    429: "throttled",
+}
 
 access_log = logging.getLogger("dockit.access")
 
@@ -81,8 +88,8 @@ class RequestContext:
                         "path": req.path,
                         "status": code,
                         "duration_ms": round(elapsed * 1000, 3),
-                        # The direct peer: forwarded headers are not trusted here.
-                        "client": req.remote_addr,
+                        # The direct peer, or the client a trusted proxy forwarded for.
+                        "client": client_address.of(req),
                         "user": req.context.get("user"),
                     },
                     ensure_ascii=False,

@@ -49,6 +49,10 @@ class DockitGunicorn(BaseApplication):  # type: ignore[misc]
         self.cfg.set("child_exit", _child_exit)
         # Room for many scopes in one GET /v2/token (gunicorn's default is 4094 bytes).
         self.cfg.set("limit_request_line", 8190)
+        if self._settings.server_tls_cert_file is not None:
+            # HTTPS without a proxy: gunicorn wraps each accepted socket (TLS 1.2+).
+            self.cfg.set("certfile", str(self._settings.server_tls_cert_file))
+            self.cfg.set("keyfile", str(self._settings.server_tls_key_file))
         if "control_socket_disable" in self.cfg.settings:
             # gunicorn >= 27 opens a control socket at one fixed path per user by default;
             # two Dockit instances on one machine would fight over it.

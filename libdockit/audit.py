@@ -22,6 +22,7 @@ from .admin import check_paging
 from .backends.base import AuditStore
 from .errors import DockitError, ValidationError
 from .model import AUDIT_KINDS, AuditEvent, Page
+from .throttle import Lockout
 from .tokens import Clock, utc_now
 
 log = logging.getLogger("dockit.audit")
@@ -120,6 +121,27 @@ class Auditor:
                 detail=detail,
                 client_address=request.client_address,
                 request_id=request.request_id,
+            )
+        )
+
+    def lockout(self, lockout: Lockout) -> None:
+        """A failed-login counter just reached its limit: action ``login.blocked`` on
+        ``user:NAME`` or ``client:ADDRESS`` (kind ``token``: it is about logins), once per
+        lockout; the attempts refused during it are ``token.refuse`` events."""
+        blocked = lockout.failures.blocked_until
+        self._record(
+            AuditEvent(
+                kind="token",
+                actor="anonymous",
+                action="login.blocked",
+                target=lockout.key,
+                detail={
+                    "failures": lockout.failures.failures,
+                    "window_start": lockout.failures.window_start.isoformat(),
+                    "blocked_until": blocked.isoformat() if blocked is not None else None,
+                },
+                client_address=lockout.attempt.client_address,
+                request_id=lockout.attempt.request_id,
             )
         )
 

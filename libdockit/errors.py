@@ -9,6 +9,7 @@ Tree::
     │   ├── UnsupportedGrantType  an OAuth2 token request with a grant_type Dockit does not serve
     │   └── ValidationError       an admin write with a bad field (names the field)
     ├── AuthenticationFailed      bad or missing credentials (HTTP 401)
+    ├── TooManyAttempts           too many failed logins: wait ``retry_after`` s (HTTP 429)
     ├── PermissionDenied          authenticated but not allowed, e.g. not an admin (HTTP 403)
     ├── NotFound                  the named user, group, grant or key does not exist (404)
     ├── Conflict                  it exists already or the change clashes with state (409)
@@ -66,6 +67,20 @@ class ValidationError(InvalidRequest):
 
 class AuthenticationFailed(DockitError):
     code = "UNAUTHORIZED"
+
+
+class TooManyAttempts(DockitError):
+    """Logins are refused for a while after too many failures (see :mod:`libdockit.throttle`).
+
+    ``retry_after`` is the whole number of seconds to wait (at least 1). The code is
+    distribution's own ``TOOMANYREQUESTS``.
+    """
+
+    code = "TOOMANYREQUESTS"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
 
 
 class PermissionDenied(DockitError):

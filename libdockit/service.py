@@ -10,14 +10,21 @@ helpers report for an identity token) or empty (what containerd sends with one).
 binding: :meth:`TokenService.login` for a registry service accepts only tokens issued for
 that service; :meth:`TokenService.authenticate` (the Admin API) accepts any of the user's
 tokens, since the Admin API is not a registry and every one of them proves the same login.
+
+With a :class:`~libdockit.throttle.LoginThrottle`, every password and refresh-token check
+goes through it: a blocked client (or, for a password, a blocked user) gets
+:class:`~libdockit.errors.TooManyAttempts` before anything is checked, and every
+AuthenticationFailed counts as a failure. The only cost on a good login is one read of the
+counters (and a delete when the user had failures).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .backends.base import Authenticator, GrantSource, GroupSource
+from .backends.base import Authenticator, GrantSource, GroupSource, LoginFailures
 from .errors import AuthenticationFailed, InvalidRequest, PermissionDenied, UnknownService
 from .explain import Explanation, explain_decision
 from .keyring import KeyRing
@@ -26,6 +33,7 @@ from .policy import Decision, decide, subjects_for
 from .refresh import RefreshTokens, looks_like_refresh_token
 from .scope import ResourceScope
 from .secret import Secret
+from .throttle import Attempt, LoginThrottle, client_key, user_key
 from .tokens import IssuedToken, TokenSigner
 
 MAX_SERVICE_LENGTH = 255
@@ -67,6 +75,7 @@ class TokenService:
         services: Sequence[str] = (),
         groups: GroupSource | None = None,
         refresh_tokens: RefreshTokens | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self._authenticator = authenticator
         self._grants = grants
@@ -75,6 +84,7 @@ class TokenService:
         self._services = frozenset(services)
         self._groups = groups
         self._refresh = refresh_tokens
+        self._throttle = throttle
 
     @property
     def keys(self) -> KeyRing:
@@ -84,46 +94,98 @@ class TokenService:
     def refresh_tokens(self) -> RefreshTokens | None:
         return self._refresh
 
-    def login(self, username: str, password: Secret, *, service: str | None) -> Login:
+    def login(
+        self,
+        username: str,
+        password: Secret,
+        *,
+        service: str | None,
+        attempt: Attempt | None = None,
+    ) -> Login:
         """Authenticate by password or refresh token; AuthenticationFailed for bad ones.
 
         ``service``: a refresh token must have been issued for it; None accepts any.
-        BackendUnavailable from the authenticator propagates: "cannot tell" is not "no".
+        ``attempt`` says where the login came from, for the throttle (see
+        :mod:`libdockit.throttle`): TooManyAttempts while the client or, for a password, the
+        user is blocked. BackendUnavailable from the authenticator propagates: "cannot tell"
+        is not "no".
         """
+        attempt = attempt or Attempt()
+        client = client_key(attempt.client_address)
+        user = user_key(username) if username not in ("", TOKEN_USERNAME) else None
+        found = self._lookup(client, user)
+        self._enforce(found, client)
         if self._refresh is not None and password and looks_like_refresh_token(password.reveal()):
             record = self._refresh.find(password)
             if record is not None:
-                if username not in ("", TOKEN_USERNAME) and normalize_name(username) != (
-                    record.username
-                ):
-                    raise AuthenticationFailed("the refresh token was issued to another user")
-                return Login(self._refresh.redeem(record, service=service), record)
+                # A valid refresh token still works while the user's password is blocked:
+                # nobody guesses one, and a lockout must not log out every docker daemon.
+                with self._counting_failures((client,), attempt):
+                    if username not in ("", TOKEN_USERNAME) and normalize_name(username) != (
+                        record.username
+                    ):
+                        raise AuthenticationFailed("the refresh token was issued to another user")
+                    return Login(self._refresh.redeem(record, service=service), record)
             if username in ("", TOKEN_USERNAME):
+                self._failed((client,), attempt)
                 raise AuthenticationFailed("the refresh token is unknown or revoked; log in again")
-        return Login(self._password_login(username, password))
+        if not username or not password:
+            raise AuthenticationFailed("username and password are required")
+        self._enforce(found, user)
+        with self._counting_failures((user, client), attempt):
+            identity = self._authenticator.authenticate(username, password)
+            if identity is None:
+                raise AuthenticationFailed("invalid username or password")
+        if self._throttle is not None:
+            self._throttle.succeeded(user, found)
+        return Login(identity)
 
-    def authenticate(self, username: str, password: Secret) -> Identity:
+    def authenticate(
+        self, username: str, password: Secret, *, attempt: Attempt | None = None
+    ) -> Identity:
         """The caller's identity; AuthenticationFailed for bad credentials.
 
         A refresh token of any service is accepted as the password (see the module docs).
         BackendUnavailable from the authenticator propagates: "cannot tell" is not "no".
         """
-        return self.login(username, password, service=None).identity
+        return self.login(username, password, service=None, attempt=attempt).identity
 
-    def _password_login(self, username: str, password: Secret) -> Identity:
-        if not username or not password:
-            raise AuthenticationFailed("username and password are required")
-        identity = self._authenticator.authenticate(username, password)
-        if identity is None:
-            raise AuthenticationFailed("invalid username or password")
-        return identity
+    def redeem_refresh_token(
+        self, value: Secret, *, service: str, attempt: Attempt | None = None
+    ) -> Login:
+        """``grant_type=refresh_token``: the token's user as they are now, for ``service``.
 
-    def redeem_refresh_token(self, value: Secret, *, service: str) -> Login:
-        """``grant_type=refresh_token``: the token's user as they are now, for ``service``."""
+        A bad token counts as a failed login of the client (``attempt``).
+        """
         if self._refresh is None:
             raise AuthenticationFailed("this Dockit does not accept refresh tokens")
-        identity, record = self._refresh.redeem_value(value, service=service)
+        attempt = attempt or Attempt()
+        client = client_key(attempt.client_address)
+        self._enforce(self._lookup(client), client)
+        with self._counting_failures((client,), attempt):
+            identity, record = self._refresh.redeem_value(value, service=service)
         return Login(identity, record)
+
+    # -- throttle ---------------------------------------------------------------------
+    def _lookup(self, *keys: str | None) -> list[LoginFailures]:
+        return [] if self._throttle is None else self._throttle.lookup(keys)
+
+    def _enforce(self, found: Sequence[LoginFailures], key: str | None) -> None:
+        if self._throttle is not None and key is not None:
+            self._throttle.enforce(found, (key,))
+
+    def _failed(self, keys: Sequence[str | None], attempt: Attempt) -> None:
+        if self._throttle is not None:
+            self._throttle.failed(keys, attempt)
+
+    @contextmanager
+    def _counting_failures(self, keys: Sequence[str | None], attempt: Attempt) -> Iterator[None]:
+        """Count AuthenticationFailed raised inside as a failed login under ``keys``."""
+        try:
+            yield
+        except AuthenticationFailed:
+            self._failed(keys, attempt)
+            raise
 
     def issue_refresh_token(
         self, identity: Identity, *, service: str, client_id: str | None
@@ -135,8 +197,10 @@ class TokenService:
         issued = self._refresh.issue(identity, service=service, client_id=client_id)
         return None if issued is None else issued.value
 
-    def authenticate_admin(self, username: str, password: Secret) -> Identity:
-        identity = self.authenticate(username, password)
+    def authenticate_admin(
+        self, username: str, password: Secret, *, attempt: Attempt | None = None
+    ) -> Identity:
+        identity = self.authenticate(username, password, attempt=attempt)
         if not identity.is_admin:
             raise PermissionDenied(f"user {identity.username!r} is not an admin")
         return identity

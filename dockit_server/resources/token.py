@@ -13,9 +13,12 @@
 
 A refresh token is accepted wherever a password is (see :mod:`libdockit.service`), but on
 this endpoint only for the service it was issued for. Bad credentials or a bad refresh token
-are a 401 with the usual error body; a malformed request is a 400, an unknown
-``grant_type`` a 400 ``UNSUPPORTED``. (containerd falls back from POST to GET on 400, 401,
-404 and 405, so a client that cannot do the form flow still gets a token by GET.)
+are a 401 with the usual error body; too many failed logins from the client or for the
+user a 429 ``TOOMANYREQUESTS`` with ``Retry-After`` (see :mod:`libdockit.throttle`; docker
+and containerd show the error and do not retry the token request); a malformed request is
+a 400, an unknown ``grant_type`` a 400 ``UNSUPPORTED``. (containerd falls back from POST to
+GET on 400, 401, 404 and 405, so a client that cannot do the form flow still gets a token
+by GET; it does not fall back on 429.)
 
 Both methods set ``req.context.user`` to the authenticated user (for access logs) and
 ``req.context.token_result`` to the :class:`~libdockit.service.TokenResult` (None when no
@@ -31,12 +34,14 @@ from typing import Any
 
 import falcon
 
-from libdockit.errors import UnsupportedGrantType
+from libdockit.errors import InvalidRequest, UnsupportedGrantType
 from libdockit.model import Identity
 from libdockit.scope import ResourceScope, format_scopes, parse_scopes
 from libdockit.secret import Secret
 from libdockit.service import Login, TokenResult, TokenService
+from libdockit.throttle import Attempt
 
+from .. import client_address
 from ..basic_auth import parse_basic
 from .token_form import read_form
 
@@ -57,18 +62,19 @@ class TokenResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.token_result = None
-        service = self._tokens.check_service(req.get_param("service"))
+        service = self._tokens.check_service(_single(req, "service"))
         scopes = parse_scopes(req.get_param_as_list("scope") or [])
-        offline = _is_true(req.get_param("offline_token"))
+        offline = _is_true(_single(req, "offline_token"))
         # client_id only matters with offline_token (it is recorded with the refresh token).
-        client_id = self._tokens.check_client_id(req.get_param("client_id")) if offline else None
+        raw_client_id = _single(req, "client_id")
+        client_id = self._tokens.check_client_id(raw_client_id) if offline else None
         credentials = parse_basic(req.get_header("Authorization"))
         login: Login | None = None
         if credentials is not None:
             username, password = credentials
-            login = self._tokens.login(username, password, service=service)
+            login = self._tokens.login(username, password, service=service, attempt=attempt_of(req))
             req.context.user = login.identity.username
-            self._tokens.check_account(login.identity, req.get_param("account"))
+            self._tokens.check_account(login.identity, _single(req, "account"))
         result = self._issue(req, login.identity if login else None, service, scopes)
         body: dict[str, Any] = {
             "token": result.token.token,
@@ -98,10 +104,14 @@ class TokenResource:
             username = form.required("username")
             req.context.attempted_user = username
             presented = Secret(form.required("password"))
-            login = self._tokens.login(username, presented, service=service)
+            login = self._tokens.login(
+                username, presented, service=service, attempt=attempt_of(req)
+            )
         else:
             presented = Secret(form.required("refresh_token"))
-            login = self._tokens.redeem_refresh_token(presented, service=service)
+            login = self._tokens.redeem_refresh_token(
+                presented, service=service, attempt=attempt_of(req)
+            )
         req.context.user = login.identity.username
         result = self._issue(req, login.identity, service, scopes)
         body: dict[str, Any] = {
@@ -145,7 +155,20 @@ class TokenResource:
             body["refresh_token"] = issued.reveal()
 
 
+def attempt_of(req: falcon.Request) -> Attempt:
+    """Where this login attempt comes from, for the failed-login throttle."""
+    return Attempt(client_address.of(req), req.context.get("request_id"))
+
+
 def _answer(resp: falcon.Response, body: dict[str, Any]) -> None:
     resp.media = body
     resp.set_header("Cache-Control", "no-store")
     resp.set_header("Pragma", "no-cache")
+
+
+def _single(req: falcon.Request, name: str) -> str | None:
+    """A query parameter that must not repeat: which of two values would count is a guess."""
+    value = req.params.get(name)
+    if isinstance(value, list):
+        raise InvalidRequest(f"the '{name}' parameter must be given at most once")
+    return value

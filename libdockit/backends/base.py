@@ -14,9 +14,9 @@ Contracts shared by every implementation (checked by :mod:`libdockit.testing.con
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, Protocol, runtime_checkable
 
 from ..model import AuditEvent, Grant, Group, Identity, Page, RefreshToken, User
@@ -248,6 +248,54 @@ class RefreshTokenStore(Protocol):
 
         Deleting the user deletes their tokens too.
         """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFailures:
+    """Failed logins counted under one key (``user:NAME`` or ``client:ADDRESS``).
+
+    ``failures`` counts since ``window_start``; ``blocked_until`` (if set) is when logins
+    under this key are allowed again.
+    """
+
+    key: str
+    failures: int
+    window_start: datetime
+    blocked_until: datetime | None = None
+
+
+#: Given the failure count just reached, how long to block (None: not at all).
+BackoffRule = Callable[[int], timedelta | None]
+
+
+@runtime_checkable
+class LoginFailureStore(Protocol):
+    """Failed-login counters shared by every process that uses the store."""
+
+    def login_failures(self, keys: Sequence[str]) -> list[LoginFailures]:
+        """The counters of those ``keys`` that have one, in no particular order."""
+        ...
+
+    def record_login_failure(
+        self, key: str, *, at: datetime, window: timedelta, backoff: BackoffRule
+    ) -> LoginFailures:
+        """Count one failure under ``key`` atomically and return the counter after it.
+
+        A counter whose window is over (``window_start + window <= at``) and that is not
+        blocked at ``at`` starts again from this failure. ``blocked_until`` becomes the later
+        of its old value and ``at + backoff(failures)``; never earlier. Concurrent calls
+        (threads or processes) each count: n calls add n.
+        """
+        ...
+
+    def clear_login_failures(self, key: str) -> None:
+        """Forget the counter of ``key`` (a successful login); no-op if there is none."""
+        ...
+
+    def prune_login_failures(self, before: datetime) -> int:
+        """Delete counters whose window started before ``before`` and that are not blocked
+        at ``before``; return how many went."""
         ...
 
 

@@ -2,7 +2,7 @@
 
 Used by tests, examples and embedding apps that keep their own state; its behaviour is the
 one the conformance suite pins down for the other backends. The audit log lives in
-:mod:`.memory_audit`.
+:mod:`.memory_audit`, the failed-login counters in :mod:`.memory_throttle`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ..errors import Conflict, NotFound
 from ..model import GROUP_PREFIX, USER_PREFIX, Grant, Group, Page, RefreshToken, User, as_utc
 from .base import KeyState, StoredKey
 from .memory_audit import MemoryAuditLog
+from .memory_throttle import MemoryLoginFailures
 
 T = TypeVar("T")
 GENERATION = 1 << 32  # credential_version: a user's serial counts in units of this
@@ -45,12 +46,13 @@ def _page(items: list[T], offset: int, limit: int) -> Page[T]:
     return Page(items=items[start : start + max(limit, 0)], total=len(items))
 
 
-class MemoryBackend(MemoryAuditLog):
+class MemoryBackend(MemoryAuditLog, MemoryLoginFailures):
     """Implements UserStore, GroupSource, GrantStore, KeyMaterialStore, AuditStore,
-    RefreshTokenStore and HealthCheck in memory."""
+    RefreshTokenStore, LoginFailureStore and HealthCheck in memory."""
 
     def __init__(self) -> None:
-        super().__init__()
+        MemoryAuditLog.__init__(self)
+        MemoryLoginFailures.__init__(self)
         self._lock = threading.RLock()
         self._users: dict[str, _UserRow] = {}
         self._next_user_serial = 1

@@ -19,7 +19,7 @@ SQLite database lives in one connection that threads take turns with.
 Layout: :mod:`.sql_database` opens a URL, :mod:`.sql_models` has the tables and row
 conversions, :mod:`.sql_migrations` the schema versions, :mod:`.sql_session` the per-call
 sessions, and one mixin per concern holds the queries: :mod:`.sql_users`, :mod:`.sql_grants`,
-:mod:`.sql_audit`, :mod:`.sql_refresh_tokens`.
+:mod:`.sql_audit`, :mod:`.sql_refresh_tokens`, :mod:`.sql_throttle`.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from __future__ import annotations
 from .sql_audit import SqlAuditLog
 from .sql_grants import SqlGrantsAndKeys
 from .sql_refresh_tokens import SqlRefreshTokens
+from .sql_throttle import SqlLoginFailures
 from .sql_users import SqlUsers
 
 
-class SqlBackend(SqlUsers, SqlGrantsAndKeys, SqlAuditLog, SqlRefreshTokens):
+class SqlBackend(SqlUsers, SqlGrantsAndKeys, SqlAuditLog, SqlRefreshTokens, SqlLoginFailures):
     """Implements UserStore, GroupSource, GrantStore, KeyMaterialStore, AuditStore,
-    RefreshTokenStore and HealthCheck over SQL."""
+    RefreshTokenStore, LoginFailureStore and HealthCheck over SQL."""

@@ -38,6 +38,10 @@ def open_database(url: str, *, busy_timeout: float, max_connections: int) -> Ope
         ]
         if not memory:
             pragmas.append(("journal_mode", "wal"))
+            # In WAL mode NORMAL still never corrupts the database and survives an application
+            # crash; only the last commits before a power loss may be lost. It saves an fsync
+            # per commit (about 140 us here), and the token path commits an audit event.
+            pragmas.append(("synchronous", "normal"))
         db = PooledSqliteDatabase(  # type: ignore[no-untyped-call]
             path,
             pragmas=pragmas,

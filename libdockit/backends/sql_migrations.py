@@ -22,6 +22,7 @@ Version history:
 
 1. users, groups, memberships, grants, signing_keys.
 2. ``users.credential_version``; ``audit_events``; ``refresh_tokens``.
+3. ``login_failures`` (failed-login counters shared by every worker process).
 """
 
 from __future__ import annotations
@@ -169,10 +170,29 @@ def _upgrade_to_version_2(db: pw.Database) -> None:
         pw.SchemaManager(model, db).create_all(safe=False)  # a leftover table is an error
 
 
+# -- version 3 (frozen) -------------------------------------------------------------------------
+class _LoginFailureV3(_Frozen):
+    key = pw.TextField(primary_key=True)
+    failures = pw.IntegerField()
+    window_start = pw.DateTimeField()
+    blocked_until = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "login_failures"
+
+
+def _upgrade_to_version_3(db: pw.Database) -> None:
+    pw.SchemaManager(_LoginFailureV3, db).create_all(safe=False)  # a leftover table is an error
+
+
 Migration = Callable[[pw.Database], None]
 
 # version -> the step that moves a database from version - 1 to version.
-MIGRATIONS: Mapping[int, Migration] = {1: _create_version_1, 2: _upgrade_to_version_2}
+MIGRATIONS: Mapping[int, Migration] = {
+    1: _create_version_1,
+    2: _upgrade_to_version_2,
+    3: _upgrade_to_version_3,
+}
 
 
 def read_schema_version(db: pw.Database) -> int:

@@ -24,7 +24,7 @@ import peewee as pw
 from ..model import AuditEvent, Grant, Group, RefreshToken, User, dump_json_object, load_json_object
 from .base import KeyState, StoredKey
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ACTIVE = "active"
 
 
@@ -167,6 +167,18 @@ class RefreshTokenRow(_Base):
 
     class Meta:
         table_name = "refresh_tokens"
+
+
+class LoginFailureRow(_Base):
+    """Failed-login counters (see LoginFailureStore), keyed ``user:NAME``/``client:ADDR``."""
+
+    key = pw.TextField(primary_key=True)
+    failures = pw.IntegerField()
+    window_start = pw.DateTimeField()
+    blocked_until = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "login_failures"
 
 
 # -- rows <-> records ----------------------------------------------------------------------
@@ -333,4 +345,5 @@ TABLES: tuple[type[pw.Model], ...] = (
     KeyRow,
     AuditEventRow,
     RefreshTokenRow,
+    LoginFailureRow,
 )

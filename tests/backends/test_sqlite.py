@@ -216,3 +216,10 @@ def test_refresh_tokens_go_with_their_user_by_foreign_key(
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("DELETE FROM users WHERE username = 'alice'")  # not through the backend
         assert conn.execute("SELECT COUNT(*) FROM refresh_tokens").fetchone() == (0,)
+
+
+def test_connections_commit_without_a_full_fsync(sqlite_backend: SqlBackend) -> None:
+    """WAL with synchronous=NORMAL (1): crash-safe, one fsync fewer per commit."""
+    with sqlite_backend._db.connection_context():
+        cursor = sqlite_backend._db.execute_sql("PRAGMA synchronous")  # type: ignore[no-untyped-call]
+        assert cursor.fetchone() == (1,)

@@ -229,3 +229,15 @@ def test_password_never_echoed(client: falcon.testing.TestClient) -> None:
     result = get_token(client, headers=basic("alice", secret))
     assert result.status_code == 401
     assert secret not in result.text
+
+
+@pytest.mark.parametrize("name", ["service", "account", "offline_token", "client_id"])
+def test_repeated_single_parameters_are_refused(
+    client: falcon.testing.TestClient, name: str
+) -> None:
+    query = f"service={SERVICE}&{name}=a&{name}=b"
+    if name == "service":
+        query = f"service=other&service={SERVICE}"
+    result = client.simulate_get("/v2/token", query_string=query, headers=ALICE)
+    assert result.status_code == 400
+    assert f"'{name}'" in result.json["errors"][0]["message"]

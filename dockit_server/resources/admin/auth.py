@@ -6,6 +6,8 @@ so a caller without credentials learns nothing about bodies or names (401 before
 * no ``Authorization`` header, a malformed one, or bad credentials → AuthenticationFailed
   (401; the error handlers add the ``WWW-Authenticate: Basic`` challenge);
 * good credentials of a user without the admin flag → PermissionDenied (403);
+* too many failed logins for the user or from the client → TooManyAttempts (429 with
+  ``Retry-After``), counted with the token endpoint's (see :mod:`libdockit.throttle`);
 * a backend that cannot tell → BackendUnavailable (503), never 401.
 
 A refresh token (docker's identity token) is accepted as the password, with the token's
@@ -23,6 +25,7 @@ from libdockit.model import Identity, normalize_name
 from libdockit.service import TokenService
 
 from ...basic_auth import parse_basic
+from ..token import attempt_of
 
 
 class AdminAuth:
@@ -35,7 +38,7 @@ class AdminAuth:
         if credentials is None:
             raise AuthenticationFailed("admin credentials are required (HTTP Basic)")
         username, password = credentials
-        identity = self._tokens.authenticate_admin(username, password)
+        identity = self._tokens.authenticate_admin(username, password, attempt=attempt_of(req))
         req.context.user = identity.username
         # Admin answers name accounts and memberships: keep them out of every cache.
         resp.set_header("Cache-Control", "no-store")

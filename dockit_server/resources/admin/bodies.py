@@ -94,6 +94,8 @@ def read_object(req: falcon.Request) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise InvalidBody("the request body is nested too deeply") from None
+    except ValueError:  # e.g. an integer of more digits than int() converts (4300)
+        raise InvalidBody("the request body has a number too large to read") from None
     if not isinstance(value, dict):
         raise InvalidBody(f"the request body must be a JSON object, not {_json_type(value)}")
     return value

@@ -18,6 +18,7 @@ API_VERSION = "1"
 _AUTH_ERRORS = {
     "401": ref("responses", "Unauthorized"),
     "403": ref("responses", "Forbidden"),
+    "429": ref("responses", "TooManyRequests"),
     "503": ref("responses", "Unavailable"),
 }
 _BODY_ERRORS = {

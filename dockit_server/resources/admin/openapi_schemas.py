@@ -352,6 +352,11 @@ RESPONSES: dict[str, Schema] = {
         "UNSUPPORTED_MEDIA_TYPE: the body was sent with a Content-Type that is not JSON."
     ),
     "Unavailable": _error("UNAVAILABLE: a backend cannot answer now; retry later."),
+    "TooManyRequests": _error(
+        "TOOMANYREQUESTS: too many failed logins for this user or from this address; the "
+        "credentials were not checked. Retry after `Retry-After` seconds.",
+        **{"Retry-After": {"type": "string", "pattern": "^[0-9]+$"}},
+    ),
 }
 
 PARAMETERS: dict[str, Schema] = {

@@ -14,7 +14,8 @@ such subclasses. Every test goes through the public protocol methods only; the i
 backend is the reference these tests were written against.
 
 The tests live in one mixin per concern (``users``, ``groups``, ``grants``, ``keys``,
-``audit``, ``refresh_tokens``, ``concurrency``), which :class:`BackendConformance` combines.
+``audit``, ``refresh_tokens``, ``login_failures``, ``concurrency``), which
+:class:`BackendConformance` combines.
 A store that implements only some protocols can subclass just those mixins, e.g. an audit
 log on its own: ``class TestMyAuditLog(AuditConformance)``. This is a package, so the
 ``register_assert_rewrite("libdockit.testing.conformance")`` in a conftest covers every
@@ -28,6 +29,7 @@ from .concurrency import HealthAndConcurrencyConformance
 from .grants import GrantConformance
 from .groups import GroupConformance
 from .keys import KeyConformance
+from .login_failures import LoginFailureConformance
 from .refresh_tokens import RefreshTokenConformance
 from .support import (
     AWKWARD_NAMES,
@@ -55,6 +57,7 @@ __all__ = [
     "GroupConformance",
     "HealthAndConcurrencyConformance",
     "KeyConformance",
+    "LoginFailureConformance",
     "RefreshTokenConformance",
     "UserConformance",
     "UsersAndRefreshTokens",
@@ -74,6 +77,7 @@ class BackendConformance(
     KeyConformance,
     AuditConformance,
     RefreshTokenConformance,
+    LoginFailureConformance,
     HealthAndConcurrencyConformance,
 ):
     """Subclass as ``Test...`` and provide a ``backend`` fixture returning a fresh backend."""

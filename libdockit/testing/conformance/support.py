@@ -14,6 +14,7 @@ from ...backends.base import (
     HealthCheck,
     KeyMaterialStore,
     KeyState,
+    LoginFailureStore,
     RefreshTokenStore,
     StoredKey,
     UserStore,
@@ -29,7 +30,14 @@ AWKWARD_NAMES = ("b", "a.c", "ab", "a-b", "a_b", "a0", "z", "a@b", "a1", "aa", "
 
 
 class ConformingBackend(
-    UserStore, GrantStore, KeyMaterialStore, AuditStore, RefreshTokenStore, HealthCheck, Protocol
+    UserStore,
+    GrantStore,
+    KeyMaterialStore,
+    AuditStore,
+    RefreshTokenStore,
+    LoginFailureStore,
+    HealthCheck,
+    Protocol,
 ):
     """What a full Dockit backend implements (UserStore includes GroupSource.groups_for)."""
 

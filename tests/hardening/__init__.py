@@ -1,0 +1,1 @@
+"""Hardening: bad input against the real server, property tests, schemathesis (issue 7)."""

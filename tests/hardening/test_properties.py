@@ -1,0 +1,260 @@
+"""Property-based tests (hypothesis) of the scope parser and the policy.
+
+Bounded and reproducible in CI: at most 200 examples each, no deadline, derandomized and
+without an example database, so every run tries the same inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from random import Random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from libdockit.errors import ScopeError
+from libdockit.model import ANONYMOUS, AUTHENTICATED, GROUP_PREFIX, USER_PREFIX, Grant, Identity
+from libdockit.policy import decide
+from libdockit.scope import (
+    KNOWN_ACTIONS,
+    MAX_NAME_LENGTH,
+    MAX_SCOPES,
+    PULL,
+    PUSH,
+    ResourceScope,
+    format_scopes,
+    parse_resource_scope,
+    parse_scopes,
+)
+
+BOUNDED = settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+# -- strategies -------------------------------------------------------------------------------
+LOWER_DIGIT = "abcdefghijklmnopqrstuvwxyz0123456789"
+alnum = st.text(LOWER_DIGIT, min_size=1, max_size=6)
+separator = st.sampled_from([".", "_", "__", "-", "--"])
+
+
+@st.composite
+def path_component(draw: st.DrawFn) -> str:
+    parts = [draw(alnum)]
+    for _ in range(draw(st.integers(0, 2))):
+        parts += [draw(separator), draw(alnum)]
+    return "".join(parts)
+
+
+@st.composite
+def resource_name(draw: st.DrawFn) -> str:
+    components = draw(st.lists(path_component(), min_size=1, max_size=4))
+    host = draw(
+        st.one_of(
+            st.none(),
+            st.just("localhost"),
+            st.builds(lambda a, b: f"{a}.{b}", alnum, alnum),
+            st.builds(lambda a, p: f"{a}:{p}", alnum, st.integers(1, 65535)),
+        )
+    )
+    name = "/".join(components)
+    name = f"{host}/{name}" if host else name
+    return name[:MAX_NAME_LENGTH].rstrip("/._-") or "a"
+
+
+action = st.one_of(
+    st.sampled_from(KNOWN_ACTIONS), st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True)
+)
+resource_type = st.from_regex(r"[a-z0-9]{1,10}", fullmatch=True)
+
+
+@st.composite
+def valid_scope(draw: st.DrawFn) -> ResourceScope:
+    actions = draw(st.lists(action, min_size=1, max_size=4, unique=True))
+    return ResourceScope(
+        type=draw(resource_type),
+        name=draw(resource_name()),
+        actions=tuple(actions),
+        resource_class=draw(st.one_of(st.none(), resource_type)),
+    )
+
+
+# -- scope parser ------------------------------------------------------------------------------
+@BOUNDED
+@given(valid_scope())
+def test_parse_format_round_trip(scope: ResourceScope) -> None:
+    parsed = parse_resource_scope(scope.format())
+    assert parsed == scope
+    assert parse_resource_scope(parsed.format()) == parsed
+
+
+@BOUNDED
+@given(st.lists(valid_scope(), min_size=1, max_size=8))
+def test_parse_scopes_round_trips_a_merged_list(scopes: list[ResourceScope]) -> None:
+    parsed = parse_scopes([format_scopes(scopes)])
+    assert parse_scopes([format_scopes(parsed)]) == parsed
+
+
+@BOUNDED
+@given(st.lists(st.text(max_size=60), max_size=6))
+def test_arbitrary_text_only_raises_scope_error(values: list[str]) -> None:
+    with contextlib.suppress(ScopeError):
+        parse_scopes(values)
+
+
+@BOUNDED
+@given(st.text(st.characters(codec="utf-8"), max_size=200))
+def test_arbitrary_single_scope_only_raises_scope_error(text: str) -> None:
+    with contextlib.suppress(ScopeError):
+        parse_resource_scope(text)
+
+
+@BOUNDED
+@given(st.lists(valid_scope(), min_size=1, max_size=12))
+def test_merged_output_has_no_duplicates(scopes: list[ResourceScope]) -> None:
+    # Each scope twice, in separate values and in one space-separated value.
+    texts = [s.format() for s in scopes] * 2
+    merged = parse_scopes([*texts, " ".join(texts)])
+    keys = [(s.type, s.resource_class, s.name) for s in merged]
+    assert len(keys) == len(set(keys))
+    assert len(merged) <= MAX_SCOPES
+    for scope in merged:
+        assert len(scope.actions) == len(set(scope.actions))
+
+
+# -- policy ------------------------------------------------------------------------------------
+USERS = ("alice", "bob")
+GROUPS = ("devs", "ops")
+subject = st.sampled_from(
+    (
+        ANONYMOUS,
+        AUTHENTICATED,
+        *(USER_PREFIX + u for u in USERS),
+        *(GROUP_PREFIX + g for g in GROUPS),
+    )
+)
+pattern = st.sampled_from(
+    ("team/app", "team/*", "team/**", "**", "*", "${user}/*", "${user}/**", "other/x")
+)
+grant_actions = st.lists(st.sampled_from(KNOWN_ACTIONS), min_size=1, max_size=3, unique=True)
+requested_names = st.sampled_from(
+    ("team/app", "team/app/sub", "alice/app", "bob/x", "other/x", "solo")
+)
+
+
+@st.composite
+def a_grant(draw: st.DrawFn) -> Grant:
+    return Grant(
+        subject=draw(subject),
+        resource_type=draw(st.sampled_from(("repository", "registry"))),
+        pattern=draw(pattern),
+        actions=tuple(draw(grant_actions)),
+    )
+
+
+@st.composite
+def a_request(draw: st.DrawFn) -> list[ResourceScope]:
+    items = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(("repository", "registry")),
+                requested_names,
+                st.lists(
+                    st.sampled_from((*KNOWN_ACTIONS, "other")), min_size=1, max_size=4, unique=True
+                ),
+            ),
+            min_size=1,
+            max_size=5,
+            unique_by=lambda item: (item[0], item[1]),
+        )
+    )
+    return [ResourceScope(type=t, name=n, actions=tuple(a)) for t, n, a in items]
+
+
+identity = st.one_of(
+    st.none(),
+    st.builds(
+        lambda u, g: Identity(username=u, groups=tuple(g)),
+        st.sampled_from(USERS),
+        st.lists(st.sampled_from(GROUPS), unique=True, max_size=2),
+    ),
+)
+grants = st.lists(a_grant(), max_size=8)
+
+
+def granted(
+    who: Identity | None, given: list[Grant], req: list[ResourceScope]
+) -> set[tuple[str, str, str]]:
+    decision = decide(who, given, req)
+    return {(s.requested.type, s.requested.name, a) for s in decision.scopes for a in s.granted}
+
+
+@BOUNDED
+@given(identity, grants, a_request())
+def test_granted_is_a_subset_of_requested(
+    who: Identity | None, given: list[Grant], req: list[ResourceScope]
+) -> None:
+    decision = decide(who, given, req)
+    assert [s.requested for s in decision.scopes] == req
+    for scope in decision.scopes:
+        assert set(scope.granted) <= set(scope.requested.actions)
+        assert set(scope.granted) <= set(KNOWN_ACTIONS)
+
+
+@BOUNDED
+@given(identity, grants, a_grant(), a_request())
+def test_adding_a_grant_never_removes_access(
+    who: Identity | None, given: list[Grant], extra: Grant, req: list[ResourceScope]
+) -> None:
+    assert granted(who, given, req) <= granted(who, [*given, extra], req)
+
+
+@BOUNDED
+@given(identity, grants, a_request(), st.randoms(use_true_random=False))
+def test_result_is_independent_of_grant_order(
+    who: Identity | None, given: list[Grant], req: list[ResourceScope], rnd: Random
+) -> None:
+    shuffled = list(given)
+    rnd.shuffle(shuffled)
+    assert decide(who, given, req).access() == decide(who, shuffled, req).access()
+
+
+@BOUNDED
+@given(identity, grants, a_request())
+def test_without_groups_only_own_anonymous_and_authenticated_grants_count(
+    who: Identity | None, given: list[Grant], req: list[ResourceScope]
+) -> None:
+    """A user taken out of every group (or whose groups are all disabled, which the store
+    leaves out of ``groups``) gets exactly what their own, ``authenticated`` and
+    ``anonymous`` grants give."""
+    if who is None:
+        return
+    alone = replace(who, groups=())
+    held = {USER_PREFIX + who.username, AUTHENTICATED, ANONYMOUS}
+    own = [g for g in given if g.subject in held]
+    assert granted(alone, given, req) == granted(alone, own, req)
+    assert granted(alone, given, req) <= granted(who, given, req)
+
+
+@BOUNDED
+@given(grants, a_request())
+def test_anonymous_gets_only_anonymous_grants(given: list[Grant], req: list[ResourceScope]) -> None:
+    """A caller that did not (or could not, being disabled) log in is anonymous."""
+    anonymous_only = [g for g in given if g.subject == ANONYMOUS]
+    assert granted(None, given, req) == granted(None, anonymous_only, req)
+
+
+@BOUNDED
+@given(identity, grants, a_request())
+def test_push_implies_pull(
+    who: Identity | None, given: list[Grant], req: list[ResourceScope]
+) -> None:
+    pushable = {(t, n) for t, n, a in granted(who, given, req) if a == PUSH}
+    with_pull = [ResourceScope(type=s.type, name=s.name, actions=(PULL, PUSH)) for s in req]
+    result = granted(who, given, with_pull)
+    for t, n in pushable:
+        assert (t, n, PULL) in result

@@ -1,0 +1,1 @@
+"""Resilience: concurrency on SQLite, faults of PostgreSQL and LDAP, secrets, HTTPS."""

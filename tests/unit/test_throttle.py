@@ -1,0 +1,268 @@
+"""The failed-login throttle in TokenService, over the memory backend, with a fake clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from libdockit.audit import Auditor
+from libdockit.backends.local import LocalAuthenticator
+from libdockit.backends.memory import MemoryBackend
+from libdockit.errors import AuthenticationFailed, TooManyAttempts
+from libdockit.keyring import KeyRing, ensure_active_key
+from libdockit.model import Identity
+from libdockit.passwords import PasswordHasher
+from libdockit.refresh import LocalIdentityResolver, RefreshTokens
+from libdockit.secret import Secret
+from libdockit.service import TOKEN_USERNAME, TokenService
+from libdockit.throttle import Attempt, Lockout, LoginThrottle, ThrottlePolicy
+from libdockit.tokens import TokenSigner
+
+SERVICE = "registry.test"
+ALICE_PW = "alice-password-1"
+BOB_PW = "bob-password-1"
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+HERE = Attempt("192.0.2.1", "req-1")
+THERE = Attempt("198.51.100.9")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class CountingAuthenticator:
+    def __init__(self, inner: LocalAuthenticator) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def authenticate(self, username: str, password: Secret) -> Identity | None:
+        self.calls += 1
+        return self.inner.authenticate(username, password)
+
+
+@pytest.fixture(scope="module")
+def hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+@pytest.fixture(scope="module")
+def hashes(hasher: PasswordHasher) -> dict[str, str]:
+    return {pw: hasher.hash(Secret(pw)) for pw in (ALICE_PW, BOB_PW)}
+
+
+@pytest.fixture
+def store(hashes: dict[str, str]) -> MemoryBackend:
+    backend = MemoryBackend()
+    backend.create_user("alice", hashes[ALICE_PW])
+    backend.create_user("bob", hashes[BOB_PW])
+    ensure_active_key(backend, now=datetime.now(UTC))
+    return backend
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def lockouts() -> list[Lockout]:
+    return []
+
+
+@pytest.fixture
+def authenticator(store: MemoryBackend, hasher: PasswordHasher) -> CountingAuthenticator:
+    return CountingAuthenticator(LocalAuthenticator(store, hasher))
+
+
+@pytest.fixture
+def tokens(
+    store: MemoryBackend,
+    authenticator: CountingAuthenticator,
+    clock: Clock,
+    lockouts: list[Lockout],
+) -> TokenService:
+    policy = ThrottlePolicy(
+        max_failures=3, window=timedelta(minutes=15), max_backoff=timedelta(seconds=10)
+    )
+    return TokenService(
+        authenticator=authenticator,
+        grants=store,
+        keys=KeyRing(store),
+        signer=TokenSigner("dockit-test"),
+        services=[SERVICE],
+        groups=store,
+        refresh_tokens=RefreshTokens(store, LocalIdentityResolver(store)),
+        throttle=LoginThrottle(store, policy, clock=clock, on_lockout=lockouts.append),
+    )
+
+
+def fail(tokens: TokenService, user: str = "alice", attempt: Attempt = HERE) -> None:
+    with pytest.raises(AuthenticationFailed):
+        tokens.login(user, Secret("wrong"), service=SERVICE, attempt=attempt)
+
+
+def refused(tokens: TokenService, user: str, pw: str, attempt: Attempt = HERE) -> int:
+    with pytest.raises(TooManyAttempts) as caught:
+        tokens.login(user, Secret(pw), service=SERVICE, attempt=attempt)
+    assert caught.value.code == "TOOMANYREQUESTS"
+    return caught.value.retry_after
+
+
+def test_policy_backoff_doubles_up_to_the_cap() -> None:
+    policy = ThrottlePolicy(max_failures=5, max_backoff=timedelta(seconds=20))
+    assert [policy.backoff(n) for n in range(1, 5)] == [None] * 4
+    seconds = [policy.backoff(n) for n in range(5, 12)]
+    assert [s.total_seconds() if s else None for s in seconds] == [1, 2, 4, 8, 16, 20, 20]
+    assert policy.backoff(10**6) == timedelta(seconds=20)
+
+
+def test_blocked_user_is_refused_without_a_password_check(
+    tokens: TokenService, authenticator: CountingAuthenticator, clock: Clock
+) -> None:
+    for _ in range(3):
+        fail(tokens, attempt=Attempt(None))  # no client address: the user alone counts
+    checks = authenticator.calls
+    # Right or wrong, the answer is the same, and no hash is computed.
+    assert refused(tokens, "alice", ALICE_PW, Attempt(None)) == 1
+    assert refused(tokens, "Alice", "wrong", THERE) == 1
+    assert authenticator.calls == checks
+    clock.advance(1)
+    fail(tokens, attempt=Attempt(None))  # the fourth failure: 2 s
+    assert refused(tokens, "alice", ALICE_PW, Attempt(None)) == 2
+    clock.advance(1.5)
+    assert refused(tokens, "alice", ALICE_PW, Attempt(None)) == 1  # rounded up
+    clock.advance(0.5)
+    assert tokens.login("alice", Secret(ALICE_PW), service=SERVICE).identity.username == "alice"
+    # The success cleared alice's counter: three more failures before a block.
+    fail(tokens, attempt=Attempt(None))
+    fail(tokens, attempt=Attempt(None))
+    assert tokens.login("alice", Secret(ALICE_PW), service=SERVICE).identity.username == "alice"
+
+
+def test_backoff_is_capped(tokens: TokenService, clock: Clock) -> None:
+    waits = []
+    for _ in range(3):
+        fail(tokens, attempt=Attempt(None))
+    for _ in range(6):
+        wait = refused(tokens, "alice", ALICE_PW, Attempt(None))
+        waits.append(wait)
+        clock.advance(wait)
+        fail(tokens, attempt=Attempt(None))
+    assert waits == [1, 2, 4, 8, 10, 10]
+
+
+def test_unknown_user_is_locked_out_like_a_known_one(
+    tokens: TokenService, authenticator: CountingAuthenticator
+) -> None:
+    for _ in range(3):
+        fail(tokens, "nobody", Attempt(None))
+    assert refused(tokens, "nobody", "whatever", Attempt(None)) == 1
+    assert tokens.login("bob", Secret(BOB_PW), service=SERVICE).identity.username == "bob"
+
+
+def test_client_limit_spans_users(tokens: TokenService) -> None:
+    for user in ("alice", "bob", "carol"):
+        fail(tokens, user)
+    # Bob's own counter is at one, but this client is blocked for every user.
+    assert refused(tokens, "bob", BOB_PW) == 1
+    assert tokens.login("bob", Secret(BOB_PW), service=SERVICE, attempt=THERE)
+
+
+def test_success_does_not_clear_the_client(tokens: TokenService, store: MemoryBackend) -> None:
+    fail(tokens, "alice")
+    fail(tokens, "bob")
+    tokens.login("bob", Secret(BOB_PW), service=SERVICE, attempt=HERE)
+    [client] = store.login_failures(["client:192.0.2.1"])
+    assert client.failures == 2
+    assert store.login_failures(["user:bob"]) == []
+
+
+def test_window_ends(tokens: TokenService, clock: Clock) -> None:
+    fail(tokens, attempt=Attempt(None))
+    fail(tokens, attempt=Attempt(None))
+    clock.advance(15 * 60)
+    fail(tokens, attempt=Attempt(None))  # counts as the first of a new window
+    fail(tokens, attempt=Attempt(None))
+    assert tokens.login("alice", Secret(ALICE_PW), service=SERVICE)
+
+
+def test_lockout_is_reported_once(tokens: TokenService, lockouts: list[Lockout]) -> None:
+    for _ in range(3):
+        fail(tokens, "alice", HERE)
+    assert sorted(lockout.key for lockout in lockouts) == ["client:192.0.2.1", "user:alice"]
+    assert {lockout.attempt for lockout in lockouts} == {HERE}
+    assert all(lockout.failures.failures == 3 for lockout in lockouts)
+    refused(tokens, "alice", ALICE_PW)
+    assert len(lockouts) == 2
+
+
+def test_unknown_refresh_tokens_count_per_client(
+    tokens: TokenService, store: MemoryBackend
+) -> None:
+    guess = Secret("dkr_" + "x" * 43)
+    for _ in range(2):
+        with pytest.raises(AuthenticationFailed):
+            tokens.login(TOKEN_USERNAME, guess, service=SERVICE, attempt=HERE)
+    with pytest.raises(AuthenticationFailed):
+        tokens.redeem_refresh_token(guess, service=SERVICE, attempt=HERE)
+    with pytest.raises(TooManyAttempts):
+        tokens.redeem_refresh_token(guess, service=SERVICE, attempt=HERE)
+    with pytest.raises(TooManyAttempts):
+        tokens.login("", guess, service=SERVICE, attempt=HERE)
+    assert store.login_failures(["user:<token>", "user:"]) == []
+
+
+def test_a_valid_refresh_token_works_while_the_password_is_blocked(tokens: TokenService) -> None:
+    login = tokens.login("alice", Secret(ALICE_PW), service=SERVICE)
+    value = tokens.issue_refresh_token(login.identity, service=SERVICE, client_id="docker")
+    assert value is not None
+    for _ in range(3):
+        fail(tokens, attempt=Attempt(None))
+    refused(tokens, "alice", ALICE_PW, Attempt(None))
+    assert tokens.login("alice", value, service=SERVICE).identity.username == "alice"
+    assert tokens.redeem_refresh_token(value, service=SERVICE).identity.username == "alice"
+
+
+def test_admin_authentication_is_throttled_too(tokens: TokenService) -> None:
+    for _ in range(3):
+        with pytest.raises(AuthenticationFailed):
+            tokens.authenticate_admin("alice", Secret("wrong"), attempt=HERE)
+    with pytest.raises(TooManyAttempts):
+        tokens.authenticate_admin("alice", Secret(ALICE_PW), attempt=HERE)
+
+
+def test_missing_credentials_are_not_counted(tokens: TokenService, store: MemoryBackend) -> None:
+    for _ in range(5):
+        with pytest.raises(AuthenticationFailed, match="required"):
+            tokens.login("alice", Secret(""), service=SERVICE, attempt=HERE)
+    assert store.login_failures(["user:alice", "client:192.0.2.1"]) == []
+
+
+def test_lockout_goes_to_the_audit_log(store: MemoryBackend, clock: Clock) -> None:
+    auditor = Auditor(store)
+    throttle = LoginThrottle(
+        store, ThrottlePolicy(max_failures=2), clock=clock, on_lockout=auditor.lockout
+    )
+    throttle.failed(["user:alice", "client:192.0.2.1"], HERE)
+    throttle.failed(["user:alice", "client:192.0.2.1"], HERE)
+    throttle.failed(["user:alice"], HERE)
+    events = store.query_events(action="login.blocked").items
+    assert sorted(e.target or "" for e in events) == ["client:192.0.2.1", "user:alice"]
+    event = events[0]
+    assert (event.kind, event.actor, event.client_address, event.request_id) == (
+        "token",
+        "anonymous",
+        "192.0.2.1",
+        "req-1",
+    )
+    assert event.detail is not None
+    assert event.detail["failures"] == 2
+    assert event.detail["blocked_until"] == (T0 + timedelta(seconds=1)).isoformat()
