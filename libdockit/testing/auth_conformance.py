@@ -165,11 +165,11 @@ class AuthenticatorConformance:
 
     @pytest.fixture
     def authenticator(self) -> Authenticator:
-        raise NotImplementedError("provide an 'authenticator' fixture")
+        pytest.fail(f"{type(self).__name__} must override the 'authenticator' fixture")
 
     @pytest.fixture
     def accounts(self) -> Accounts:
-        raise NotImplementedError("provide an 'accounts' fixture")
+        pytest.fail(f"{type(self).__name__} must override the 'accounts' fixture")
 
     # -- the good path ------------------------------------------------------------------------
     def test_good_password_gives_the_identity_and_groups(
