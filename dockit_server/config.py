@@ -30,138 +30,9 @@ from libdockit.backends.ldap_config import (
     UserSearch,
 )
 from libdockit.errors import ConfigError
-from libdockit.keycrypt import MIN_SECRET_LENGTH
 from libdockit.secret import Secret
 
-from .client_address import parse_networks
-
-
-def _text(key: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(key, "must be a non-empty string")
-    return value.strip()
-
-
-def _integer(low: int, high: int) -> Callable[[str, object], int]:
-    def parse(key: str, value: object) -> int:
-        if isinstance(value, str):
-            try:
-                value = int(value.strip())
-            except ValueError:
-                raise ConfigError(key, f"must be a whole number, got {value!r}") from None
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ConfigError(key, f"must be a whole number from {low} to {high}")
-        return value
-
-    return parse
-
-
-def _boolean(key: str, value: object) -> bool:
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-    if isinstance(value, bool):
-        return value
-    raise ConfigError(key, "must be true or false")
-
-
-def _names(key: str, value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [part.strip() for part in value.split(",")]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(key, "must be a list of names (comma-separated in the environment)")
-    return tuple(v for v in value if v)
-
-
-def _strings(key: str, value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = value.split(",")
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(key, "must be a list of strings (comma-separated in the environment)")
-    return tuple(v.strip() for v in value if v.strip())
-
-
-def _optional_text(key: str, value: object) -> str | None:
-    """A string; empty means "none" (e.g. an attribute not to read)."""
-    if not isinstance(value, str):
-        raise ConfigError(key, "must be a string")
-    return value.strip() or None
-
-
-def _seconds(low: float, high: float) -> Callable[[str, object], float]:
-    def parse(key: str, value: object) -> float:
-        if isinstance(value, str):
-            try:
-                value = float(value.strip())
-            except ValueError:
-                raise ConfigError(key, f"must be a number of seconds, got {value!r}") from None
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ConfigError(key, "must be a number of seconds")
-        if not low <= value <= high:
-            raise ConfigError(key, f"must be from {low} to {high} seconds")
-        return float(value)
-
-    return parse
-
-
-def _user_matchers(key: str, value: object) -> tuple[UserMatcher, ...]:
-    """TOML: ``[{user_attribute = "DN", group_attribute = "member"}, ...]``;
-    environment: ``DN:member,uid:memberUid``."""
-    if isinstance(value, str):
-        pairs = [part.strip().split(":") for part in value.split(",") if part.strip()]
-        if not all(len(pair) == 2 for pair in pairs):
-            raise ConfigError(key, "must be USER_ATTRIBUTE:GROUP_ATTRIBUTE pairs, e.g. DN:member")
-        value = [{"user_attribute": u, "group_attribute": g} for u, g in pairs]
-    wanted = {"user_attribute", "group_attribute"}
-    if not isinstance(value, list) or not value:
-        raise ConfigError(key, "must be a non-empty list of {user_attribute, group_attribute}")
-    matchers = []
-    for item in value:
-        if not isinstance(item, dict) or set(item) != wanted:
-            raise ConfigError(key, "each entry needs exactly user_attribute and group_attribute")
-        user_attribute, group_attribute = item["user_attribute"], item["group_attribute"]
-        if not isinstance(user_attribute, str) or not isinstance(group_attribute, str):
-            raise ConfigError(key, "user_attribute and group_attribute must be strings")
-        matchers.append(UserMatcher(user_attribute.strip(), group_attribute.strip()))
-    return tuple(matchers)
-
-
-def _choice(*options: str) -> Callable[[str, object], str]:
-    def parse(key: str, value: object) -> str:
-        if value not in options:
-            raise ConfigError(key, f"must be one of {', '.join(options)}")
-        return str(value)
-
-    return parse
-
-
-def _path(key: str, value: object) -> Path:
-    return Path(_text(key, value))
-
-
-def _secret(key: str, value: object) -> Secret:
-    return Secret(_text(key, value))
-
-
-def _key_secret(key: str, value: object) -> Secret:
-    secret = _secret(key, value)
-    if len(secret) < MIN_SECRET_LENGTH:
-        raise ConfigError(
-            key,
-            f"must be at least {MIN_SECRET_LENGTH} characters; "
-            "use a random one, e.g. `openssl rand -base64 32`",
-        )
-    return secret
-
-
-def _networks(key: str, value: object) -> tuple[str, ...]:
-    """CIDR networks or addresses, checked here (see :mod:`.client_address`)."""
-    networks = _strings(key, value)
-    parse_networks(networks, key=key)
-    return networks
+from . import config_values as kinds
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,40 +48,52 @@ class _Field:
 
 
 _FIELDS: tuple[_Field, ...] = (
-    _Field("server.bind", "DOCKIT_BIND", _text),
-    _Field("server.workers", "DOCKIT_WORKERS", _integer(1, 64)),
-    _Field("server.realm", "DOCKIT_REALM", _text),
-    _Field("server.log_level", "DOCKIT_LOG_LEVEL", _choice("debug", "info", "warning", "error")),
-    _Field("server.json_logs", "DOCKIT_JSON_LOGS", _boolean),
-    _Field("server.metrics", "DOCKIT_METRICS", _boolean),
-    _Field("server.tls_cert_file", "DOCKIT_TLS_CERT_FILE", _path),
-    _Field("server.tls_key_file", "DOCKIT_TLS_KEY_FILE", _path),
-    _Field("database.url", "DOCKIT_DATABASE_URL", _secret, secret=True),
-    _Field("database.wait_seconds", "DOCKIT_DATABASE_WAIT_SECONDS", _seconds(0, 3600)),
-    _Field("token.issuer", "DOCKIT_ISSUER", _text),
-    _Field("token.services", "DOCKIT_SERVICES", _names),
-    _Field("token.lifetime", "DOCKIT_TOKEN_LIFETIME", _integer(60, 86400)),
-    _Field("token.refresh_lifetime_days", "DOCKIT_REFRESH_TOKEN_LIFETIME_DAYS", _integer(0, 3650)),
-    _Field("keys.algorithm", "DOCKIT_KEY_ALGORITHM", _choice("ES256", "RS256")),
-    _Field("keys.validity_days", "DOCKIT_KEY_VALIDITY_DAYS", _integer(1, 3650)),
-    _Field("keys.key_file", "DOCKIT_KEY_FILE", _path),
-    _Field("keys.cert_file", "DOCKIT_CERT_FILE", _path),
-    _Field("keys.encryption_secret", "DOCKIT_KEY_ENCRYPTION_SECRET", _key_secret, secret=True),
-    _Field("keys.retired_grace_seconds", "DOCKIT_KEY_RETIRED_GRACE_SECONDS", _integer(10, 7776000)),
-    _Field("keys.expiry_warning_days", "DOCKIT_KEY_EXPIRY_WARNING_DAYS", _integer(0, 3650)),
-    _Field("admin.username", "DOCKIT_ADMIN_USERNAME", _text),
-    _Field("admin.password", "DOCKIT_ADMIN_PASSWORD", _secret, secret=True),
-    _Field("passwords.cache_seconds", "DOCKIT_PASSWORD_CACHE_SECONDS", _integer(0, 3600)),
-    _Field("audit.enabled", "DOCKIT_AUDIT", _boolean),
-    _Field("audit.tokens", "DOCKIT_AUDIT_TOKENS", _boolean),
-    _Field("audit.retention_days", "DOCKIT_AUDIT_RETENTION_DAYS", _integer(0, 36500)),
-    _Field("audit.max_events", "DOCKIT_AUDIT_MAX_EVENTS", _integer(0, 10**12)),
-    _Field("server.trusted_proxies", "DOCKIT_TRUSTED_PROXIES", _networks),
-    _Field("logins.max_failures", "DOCKIT_LOGIN_MAX_FAILURES", _integer(0, 10**6)),
-    _Field("logins.window_seconds", "DOCKIT_LOGIN_WINDOW_SECONDS", _integer(1, 86400)),
-    _Field("logins.max_backoff_seconds", "DOCKIT_LOGIN_MAX_BACKOFF_SECONDS", _integer(1, 86400)),
+    _Field("server.bind", "DOCKIT_BIND", kinds.text),
+    _Field("server.workers", "DOCKIT_WORKERS", kinds.integer(1, 64)),
+    _Field("server.realm", "DOCKIT_REALM", kinds.text),
     _Field(
-        "logins.first_backoff_seconds", "DOCKIT_LOGIN_FIRST_BACKOFF_SECONDS", _integer(1, 86400)
+        "server.log_level", "DOCKIT_LOG_LEVEL", kinds.choice("debug", "info", "warning", "error")
+    ),
+    _Field("server.json_logs", "DOCKIT_JSON_LOGS", kinds.boolean),
+    _Field("server.metrics", "DOCKIT_METRICS", kinds.boolean),
+    _Field("server.tls_cert_file", "DOCKIT_TLS_CERT_FILE", kinds.path),
+    _Field("server.tls_key_file", "DOCKIT_TLS_KEY_FILE", kinds.path),
+    _Field("database.url", "DOCKIT_DATABASE_URL", kinds.secret, secret=True),
+    _Field("database.wait_seconds", "DOCKIT_DATABASE_WAIT_SECONDS", kinds.seconds(0, 3600)),
+    _Field("token.issuer", "DOCKIT_ISSUER", kinds.text),
+    _Field("token.services", "DOCKIT_SERVICES", kinds.names),
+    _Field("token.lifetime", "DOCKIT_TOKEN_LIFETIME", kinds.integer(60, 86400)),
+    _Field(
+        "token.refresh_lifetime_days", "DOCKIT_REFRESH_TOKEN_LIFETIME_DAYS", kinds.integer(0, 3650)
+    ),
+    _Field("keys.algorithm", "DOCKIT_KEY_ALGORITHM", kinds.choice("ES256", "RS256")),
+    _Field("keys.validity_days", "DOCKIT_KEY_VALIDITY_DAYS", kinds.integer(1, 3650)),
+    _Field("keys.key_file", "DOCKIT_KEY_FILE", kinds.path),
+    _Field("keys.cert_file", "DOCKIT_CERT_FILE", kinds.path),
+    _Field("keys.encryption_secret", "DOCKIT_KEY_ENCRYPTION_SECRET", kinds.key_secret, secret=True),
+    _Field(
+        "keys.retired_grace_seconds",
+        "DOCKIT_KEY_RETIRED_GRACE_SECONDS",
+        kinds.integer(10, 7776000),
+    ),
+    _Field("keys.expiry_warning_days", "DOCKIT_KEY_EXPIRY_WARNING_DAYS", kinds.integer(0, 3650)),
+    _Field("admin.username", "DOCKIT_ADMIN_USERNAME", kinds.text),
+    _Field("admin.password", "DOCKIT_ADMIN_PASSWORD", kinds.secret, secret=True),
+    _Field("passwords.cache_seconds", "DOCKIT_PASSWORD_CACHE_SECONDS", kinds.integer(0, 3600)),
+    _Field("audit.enabled", "DOCKIT_AUDIT", kinds.boolean),
+    _Field("audit.tokens", "DOCKIT_AUDIT_TOKENS", kinds.boolean),
+    _Field("audit.retention_days", "DOCKIT_AUDIT_RETENTION_DAYS", kinds.integer(0, 36500)),
+    _Field("audit.max_events", "DOCKIT_AUDIT_MAX_EVENTS", kinds.integer(0, 10**12)),
+    _Field("server.trusted_proxies", "DOCKIT_TRUSTED_PROXIES", kinds.networks),
+    _Field("logins.max_failures", "DOCKIT_LOGIN_MAX_FAILURES", kinds.integer(0, 10**6)),
+    _Field("logins.window_seconds", "DOCKIT_LOGIN_WINDOW_SECONDS", kinds.integer(1, 86400)),
+    _Field(
+        "logins.max_backoff_seconds", "DOCKIT_LOGIN_MAX_BACKOFF_SECONDS", kinds.integer(1, 86400)
+    ),
+    _Field(
+        "logins.first_backoff_seconds",
+        "DOCKIT_LOGIN_FIRST_BACKOFF_SECONDS",
+        kinds.integer(1, 86400),
     ),
 )
 
@@ -220,33 +103,33 @@ def _ldap(key: str, parse: Callable[[str, object], Any], *, secret: bool = False
 
 
 _LDAP_FIELDS: tuple[_Field, ...] = (
-    _ldap("urls", _strings),
-    _ldap("start_tls", _boolean),
-    _ldap("ca_file", _path),
-    _ldap("client_cert_file", _path),
-    _ldap("client_key_file", _path),
-    _ldap("connect_timeout", _seconds(0.1, 300)),
-    _ldap("receive_timeout", _integer(1, 300)),
-    _ldap("bind_dn", _text),
-    _ldap("bind_password", _secret, secret=True),
-    _ldap("admin_group", _text),
-    _ldap("group_cache_seconds", _integer(0, 86400)),
-    _ldap("local_users_shadow_ldap", _boolean),
-    _ldap("ready_requires_directory", _boolean),
-    _ldap("user_search.base_dn", _text),
-    _ldap("user_search.filter", _text),
-    _ldap("user_search.username_attributes", _strings),
-    _ldap("user_search.scope", _choice("sub", "one")),
-    _ldap("user_search.display_name_attribute", _optional_text),
-    _ldap("user_search.email_attribute", _optional_text),
-    _ldap("group_search.base_dn", _text),
-    _ldap("group_search.filter", _text),
-    _ldap("group_search.scope", _choice("sub", "one")),
-    _ldap("group_search.user_matchers", _user_matchers),
-    _ldap("group_search.name_attribute", _text),
-    _ldap("group_search.member_of_attribute", _optional_text),
-    _ldap("group_search.nested", _boolean),
-    _ldap("group_search.max_depth", _integer(1, MAX_NESTING_DEPTH)),
+    _ldap("urls", kinds.strings),
+    _ldap("start_tls", kinds.boolean),
+    _ldap("ca_file", kinds.path),
+    _ldap("client_cert_file", kinds.path),
+    _ldap("client_key_file", kinds.path),
+    _ldap("connect_timeout", kinds.seconds(0.1, 300)),
+    _ldap("receive_timeout", kinds.integer(1, 300)),
+    _ldap("bind_dn", kinds.text),
+    _ldap("bind_password", kinds.secret, secret=True),
+    _ldap("admin_group", kinds.text),
+    _ldap("group_cache_seconds", kinds.integer(0, 86400)),
+    _ldap("local_users_shadow_ldap", kinds.boolean),
+    _ldap("ready_requires_directory", kinds.boolean),
+    _ldap("user_search.base_dn", kinds.text),
+    _ldap("user_search.filter", kinds.text),
+    _ldap("user_search.username_attributes", kinds.strings),
+    _ldap("user_search.scope", kinds.choice("sub", "one")),
+    _ldap("user_search.display_name_attribute", kinds.optional_text),
+    _ldap("user_search.email_attribute", kinds.optional_text),
+    _ldap("group_search.base_dn", kinds.text),
+    _ldap("group_search.filter", kinds.text),
+    _ldap("group_search.scope", kinds.choice("sub", "one")),
+    _ldap("group_search.user_matchers", kinds.user_matchers),
+    _ldap("group_search.name_attribute", kinds.text),
+    _ldap("group_search.member_of_attribute", kinds.optional_text),
+    _ldap("group_search.nested", kinds.boolean),
+    _ldap("group_search.max_depth", kinds.integer(1, MAX_NESTING_DEPTH)),
 )
 _FIELDS += _LDAP_FIELDS
 
@@ -458,7 +341,7 @@ def _read_table(prefix: str, table: dict[str, Any], values: dict[str, Any]) -> N
         if key.endswith("_file") and key not in _KNOWN:
             if not field.secret:
                 raise ConfigError(key, "is not a known setting")
-            value = _read_secret_file(key, _path(key, raw))
+            value = _read_secret_file(key, kinds.path(key, raw))
         values[field.attribute] = field.parse(field.key, value)
 
 
