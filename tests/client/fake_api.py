@@ -5,17 +5,14 @@ and JSON body; a path no route matches gets falcon's plain 404, as the real serv
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.client.helpers import Canned
+from tests.client.helpers import Canned, QuietHandler, send_canned, serving
 from tests.support.dockit import DockitServer
-from tests.support.procs import LOOPBACK
 
 CREDS = {"DOCKIT_USERNAME": "root", "DOCKIT_PASSWORD": "root-pw"}
 
@@ -56,7 +53,7 @@ def fake_api(routes: Mapping[str, Route]) -> Iterator[tuple[str, list[Seen]]]:
     base URL and the list of requests seen."""
     seen: list[Seen] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
@@ -70,28 +67,12 @@ def fake_api(routes: Mapping[str, Route]) -> Iterator[tuple[str, list[Seen]]]:
             seen.append(request)
             route = routes.get(f"{self.command} {parts.path}", NO_ROUTE)
             canned = route(request) if callable(route) else route
-            self.send_response(canned.status)
-            for name, value in canned.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(canned.body)))
-            self.end_headers()
-            self.wfile.write(canned.body)
+            send_canned(self, canned)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer  # noqa: N815 - http.server names
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://{LOOPBACK}:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(Handler) as url:
+        yield url, seen
 
 
 def server_routes(dockit: DockitServer) -> set[str]:

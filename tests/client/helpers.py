@@ -221,12 +221,44 @@ class Recorder:
     requests: list[dict[str, Any]] = field(default_factory=list)
 
 
+def send_canned(handler: BaseHTTPRequestHandler, canned: Canned) -> None:
+    """Answer the request ``handler`` is serving with ``canned``."""
+    handler.send_response(canned.status)
+    for name, value in canned.headers:
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(canned.body)))
+    handler.end_headers()
+    handler.wfile.write(canned.body)
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on a free loopback port; yields its base URL, stops on exit."""
+    server = ThreadingHTTPServer((LOOPBACK, 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://{LOOPBACK}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that keeps http.server's request log off stderr."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 @contextmanager
 def fake_http(answer: Canned = EMPTY_LISTING) -> Iterator[tuple[str, Recorder]]:
     """A loopback HTTP server answering ``answer`` to everything; yields its URL."""
     recorder = Recorder(answer)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             recorder.requests.append(
@@ -237,26 +269,9 @@ def fake_http(answer: Canned = EMPTY_LISTING) -> Iterator[tuple[str, Recorder]]:
                     "body": self.rfile.read(length) if length else b"",
                 }
             )
-            canned = recorder.answer
-            self.send_response(canned.status)
-            for name, value in canned.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(canned.body)))
-            self.end_headers()
-            self.wfile.write(canned.body)
+            send_canned(self, recorder.answer)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer  # noqa: N815 - http.server names
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://{LOOPBACK}:{server.server_address[1]}", recorder
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(Handler) as url:
+        yield url, recorder
