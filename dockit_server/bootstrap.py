@@ -129,14 +129,21 @@ def _require_ldap_driver() -> None:
 def _authentication(
     settings: Settings, store: SqlBackend, hasher: PasswordHasher
 ) -> tuple[Authenticator, GroupSource, HealthCheck]:
-    """Local users alone, or local users then the directory when LDAP is configured."""
+    """Local users alone, or local users then the directory when LDAP is configured.
+
+    With LDAP, a name that is not a local user costs no dummy verify in the local
+    authenticator: the chain spends it once nobody accepted, so a directory login that
+    succeeds pays no argon2 at all (see :mod:`libdockit.backends.chain`).
+    """
     verified = (
         VerifiedCredentials(ttl_seconds=settings.passwords_cache_seconds)
         if settings.passwords_cache_seconds > 0
         else None
     )
-    local = LocalAuthenticator(store, hasher, verified=verified)
     ldap_config = settings.ldap
+    local = LocalAuthenticator(
+        store, hasher, verified=verified, equalize_unknown=ldap_config is None
+    )
     if ldap_config is None:
         return local, store, store
     from libdockit.backends.ldap import LdapAuthenticator
@@ -146,6 +153,7 @@ def _authentication(
         [local, directory],
         local_users=store,
         local_users_shadow=settings.ldap_local_users_shadow_ldap,
+        equalize=local.dummy_verify,
     )
     health = ReadinessChecks(
         [
@@ -279,4 +287,9 @@ def _auditor(store: SqlBackend, settings: Settings) -> Auditor | None:
         days=settings.audit_retention_days or None,
         max_events=settings.audit_max_events or None,
     )
-    return Auditor(store, retention=retention, record_tokens=settings.audit_tokens)
+    return Auditor(
+        store,
+        retention=retention,
+        record_tokens=settings.audit_tokens,
+        flush_seconds=settings.audit_flush_seconds,
+    )

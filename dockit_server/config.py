@@ -23,6 +23,7 @@ from libdockit.backends.ldap_config import (
     DEFAULT_GROUP_FILTER,
     DEFAULT_USER_FILTER,
     MAX_NESTING_DEPTH,
+    MAX_PASSWORD_CACHE_SECONDS,
     GroupSearch,
     LdapConfig,
     Scope,
@@ -84,6 +85,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("audit.tokens", "DOCKIT_AUDIT_TOKENS", kinds.boolean),
     _Field("audit.retention_days", "DOCKIT_AUDIT_RETENTION_DAYS", kinds.integer(0, 36500)),
     _Field("audit.max_events", "DOCKIT_AUDIT_MAX_EVENTS", kinds.integer(0, 10**12)),
+    _Field("audit.flush_seconds", "DOCKIT_AUDIT_FLUSH_SECONDS", kinds.seconds(0, 60)),
     _Field("server.trusted_proxies", "DOCKIT_TRUSTED_PROXIES", kinds.networks),
     _Field("logins.max_failures", "DOCKIT_LOGIN_MAX_FAILURES", kinds.integer(0, 10**6)),
     _Field("logins.window_seconds", "DOCKIT_LOGIN_WINDOW_SECONDS", kinds.integer(1, 86400)),
@@ -114,6 +116,7 @@ _LDAP_FIELDS: tuple[_Field, ...] = (
     _ldap("bind_password", kinds.secret, secret=True),
     _ldap("admin_group", kinds.text),
     _ldap("group_cache_seconds", kinds.integer(0, 86400)),
+    _ldap("password_cache_seconds", kinds.integer(0, MAX_PASSWORD_CACHE_SECONDS)),
     _ldap("local_users_shadow_ldap", kinds.boolean),
     _ldap("ready_requires_directory", kinds.boolean),
     _ldap("user_search.base_dn", kinds.text),
@@ -172,6 +175,8 @@ class Settings:
     #: 0 keeps events forever; likewise max_events 0 is no bound.
     audit_retention_days: int = 90
     audit_max_events: int = 1_000_000
+    #: Token decisions are written in batches this often (0: each before its response).
+    audit_flush_seconds: float = 1.0
     #: Networks of reverse proxies whose X-Forwarded-For is believed (see client_address).
     server_trusted_proxies: tuple[str, ...] = ()
     #: Failed logins (per user, per client) before backoff starts; 0 turns the limit off.
@@ -192,6 +197,8 @@ class Settings:
     ldap_bind_password: Secret | None = None
     ldap_admin_group: str | None = None
     ldap_group_cache_seconds: int = 60
+    #: A password the directory accepted is taken without asking it again this long (0: off).
+    ldap_password_cache_seconds: int = 60
     #: A local user of the same name shadows the directory user (see backends.chain).
     ldap_local_users_shadow_ldap: bool = False
     #: /readyz answers 503 while the directory is down (default: reported, not required).
@@ -281,6 +288,7 @@ class Settings:
             bind_password=self.ldap_bind_password,
             admin_group=self.ldap_admin_group,
             group_cache_seconds=self.ldap_group_cache_seconds,
+            password_cache_seconds=self.ldap_password_cache_seconds,
             user_search=UserSearch(
                 base_dn=self.ldap_user_search_base_dn,
                 filter=self.ldap_user_search_filter,

@@ -7,6 +7,11 @@ scopes and outcomes, never credentials or tokens.
 Recording must not break the request it describes: if the store cannot take the event,
 the failure is logged (without the event's content) and the request goes on. Retention is
 applied every ``prune_every`` records in a process, so no separate job is needed.
+
+With ``flush_seconds`` above 0, token decisions and lockouts are written in batches by a
+background thread (:mod:`libdockit.audit_writer`): they reach the store up to that long after
+the request, and :meth:`Auditor.query` writes this process's queue first. Admin changes are
+always written before the response, as is everything when ``flush_seconds`` is 0.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .admin import check_paging
+from .audit_writer import BatchedAuditWriter
 from .backends.base import AuditStore
 from .errors import DockitError, ValidationError
 from .model import AUDIT_KINDS, AuditEvent, Page
@@ -56,6 +62,7 @@ class Auditor:
         *,
         retention: Retention | None = None,
         record_tokens: bool = True,
+        flush_seconds: float = 0.0,
         clock: Clock = utc_now,
     ) -> None:
         self._store = store
@@ -64,6 +71,21 @@ class Auditor:
         self._clock = clock
         self._lock = threading.Lock()
         self._since_prune = 0
+        self._batched = (
+            BatchedAuditWriter(store, flush_seconds=flush_seconds, on_written=self._written)
+            if flush_seconds > 0
+            else None
+        )
+
+    def flush(self) -> None:
+        """Write the events this process has queued (see ``flush_seconds``)."""
+        if self._batched is not None:
+            self._batched.flush()
+
+    def close(self) -> None:
+        """Write what is queued and stop the writer thread; later events are written at once."""
+        if self._batched is not None:
+            self._batched.close()
 
     def admin_change(
         self,
@@ -112,7 +134,7 @@ class Auditor:
             detail["requested_total"] = len(requested)
         if reason is not None:
             detail["reason"] = reason
-        self._record(
+        self._record_batched(
             AuditEvent(
                 kind="token",
                 actor=actor,
@@ -129,7 +151,7 @@ class Auditor:
         ``user:NAME`` or ``client:ADDRESS`` (kind ``token``: it is about logins), once per
         lockout; the attempts refused during it are ``token.refuse`` events."""
         blocked = lockout.failures.blocked_until
-        self._record(
+        self._record_batched(
             AuditEvent(
                 kind="token",
                 actor="anonymous",
@@ -161,6 +183,7 @@ class Auditor:
         check_paging(offset, limit)
         if kind is not None and kind not in AUDIT_KINDS:
             raise ValidationError("kind", f"must be one of {', '.join(AUDIT_KINDS)}")
+        self.flush()
         return self._store.query_events(
             kind=kind,
             actor=actor,
@@ -178,14 +201,24 @@ class Auditor:
         before = self._clock() - timedelta(days=days) if days is not None else None
         return self._store.prune_events(before=before, keep_last=self._retention.max_events)
 
+    def _record_batched(self, event: AuditEvent) -> None:
+        if self._batched is None:
+            self._record(event)
+        else:
+            self._batched.submit(event)
+
     def _record(self, event: AuditEvent) -> None:
         try:
             self._store.record_event(event)
         except DockitError as exc:
             log.warning("could not record audit event %s: %s", event.action, exc.code)
             return
+        self._written(1)
+
+    def _written(self, count: int) -> None:
+        """Apply retention once ``prune_every`` events were written by this process."""
         with self._lock:
-            self._since_prune += 1
+            self._since_prune += count
             due = self._since_prune >= self._retention.prune_every
             if due:
                 self._since_prune = 0

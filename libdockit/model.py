@@ -88,6 +88,18 @@ class Identity:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginRecord:
+    """What a password login needs of a local user, read in one go: the stored hash, whether
+    the account may log in, and the names of its *enabled* groups (sorted)."""
+
+    username: str
+    password_hash: str
+    enabled: bool
+    is_admin: bool
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     username: str
     enabled: bool = True

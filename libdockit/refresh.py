@@ -115,15 +115,15 @@ class LocalIdentityResolver:
     def identity_for(self, username: str) -> Identity | None:
         try:
             name = validate_name(username)
-            user = self._users.get_user(name)
-        except (ValidationError, NotFound):
+        except ValidationError:
             return None
-        if not user.enabled:
+        record = self._users.login_record(name)
+        if record is None or not record.enabled:
             return None
         return Identity(
-            username=user.username,
-            groups=self._users.groups_for(name),
-            is_admin=user.is_admin,
+            username=record.username,
+            groups=record.groups,
+            is_admin=record.is_admin,
             source="local",
         )
 

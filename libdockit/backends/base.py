@@ -19,7 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol, runtime_checkable
 
-from ..model import AuditEvent, Grant, Group, Identity, Page, RefreshToken, User
+from ..model import (
+    AuditEvent,
+    Grant,
+    Group,
+    Identity,
+    LoginRecord,
+    Page,
+    RefreshToken,
+    User,
+)
 from ..secret import Secret
 
 KeyState = Literal["pending", "active", "retired"]
@@ -99,6 +108,12 @@ class UserStore(Protocol):
         """The user and their password hash, or None if there is no such user."""
         ...
 
+    def login_record(self, username: str) -> LoginRecord | None:
+        """The user's hash, state and enabled groups for a login; None if there is no such
+        user. The token path calls this on every password login, so a store should answer it
+        with the least work it can (the SQL store: one statement while nothing changed)."""
+        ...
+
     def list_users(self, *, offset: int = 0, limit: int = 100) -> Page[User]: ...
 
     def set_password_hash(self, username: str, password_hash: str) -> None: ...
@@ -133,6 +148,14 @@ class UserStore(Protocol):
 
     def groups_for(self, username: str) -> tuple[str, ...]:
         """Names of the *enabled* groups the user belongs to, sorted."""
+        ...
+
+    def disabled_groups(self, names: Sequence[str]) -> frozenset[str]:
+        """Which of ``names`` are local groups that are disabled (unknown names are not).
+
+        For identities from elsewhere (a directory), whose groups count unless a local group
+        of the same name is switched off; read on every such login.
+        """
         ...
 
     def credential_version(self, username: str) -> int | None:
@@ -184,6 +207,15 @@ class AuditStore(Protocol):
 
         One cheap write: this is called on the token path. ``before``/``after``/``detail``
         that JSON cannot represent are a ValidationError.
+        """
+        ...
+
+    def record_events(self, events: Sequence[AuditEvent]) -> int:
+        """Append every event of ``events`` in order, in one write; return how many.
+
+        All or nothing: if any event is a ValidationError (see :meth:`record_event`), none
+        is written. An event's ``at`` of None means now. For batched writers
+        (:mod:`libdockit.audit_writer`), which keep the token path free of audit writes.
         """
         ...
 

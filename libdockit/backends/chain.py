@@ -20,6 +20,20 @@ goes on (unless shadowing means the answer must come from the one that failed) a
 later authenticator accepts the password, raises that error instead of returning None. So
 "no such local user" plus "directory down" is BackendUnavailable (503), not 401.
 
+Response times (``equalize``): a local authenticator on its own spends a dummy password
+verify on a name it does not know, so that timing does not tell which names are local
+users. In front of a directory that would put the slow hash on every directory login, so
+the server builds it with ``equalize_unknown=False`` and passes its
+:meth:`~libdockit.backends.local.LocalAuthenticator.dummy_verify` here instead. The chain
+calls ``equalize`` once when no authenticator accepted the login, whether it then returns
+None or raises BackendUnavailable, unless the name is a local user (whose password the
+local authenticator already verified against the real hash). So every refused login costs
+about one verify: an unknown name, a wrong directory password, a wrong local password, a
+directory outage; a directory login that succeeds (whether the directory was asked or its
+password cache answered) costs none. Without ``local_users`` the chain cannot tell, and
+``equalize`` is called on every refusal. Not called: when the local store fails under
+shadowing (the chain raises at once, as before anything is verified).
+
 Groups of identities from other sources (the directory) are checked against ``local_users``:
 a local group of the same name that is *disabled* is dropped from the identity, so disabling
 ``developers`` in Dockit switches off ``group:developers`` grants for directory members too.
@@ -29,11 +43,11 @@ directory user is an admin (``admin_group``) is the directory's word alone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from ..errors import BackendUnavailable, NotFound, ValidationError
-from ..model import Identity, validate_name
+from ..errors import BackendUnavailable, ValidationError
+from ..model import Identity, LoginRecord, validate_name
 from ..secret import Secret
 from .base import Authenticator, GroupSource, UserStore
 
@@ -42,7 +56,8 @@ LOCAL_SOURCE = "local"
 
 class ChainAuthenticator:
     """See the module docs. ``groups`` lists, in order, where :meth:`groups_for` looks for
-    users that are not local (defaults to the authenticators that are GroupSources)."""
+    users that are not local (defaults to the authenticators that are GroupSources);
+    ``equalize`` spends the time of one password verify when no authenticator accepted."""
 
     def __init__(
         self,
@@ -51,6 +66,7 @@ class ChainAuthenticator:
         local_users: UserStore | None = None,
         local_users_shadow: bool = False,
         groups: Sequence[GroupSource] | None = None,
+        equalize: Callable[[], None] | None = None,
     ) -> None:
         if not authenticators:
             raise ValueError("a chain needs at least one authenticator")
@@ -63,15 +79,19 @@ class ChainAuthenticator:
             rest = self._authenticators[1:] if local_users is not None else self._authenticators
             groups = [a for a in rest if isinstance(a, GroupSource)]
         self._group_sources = tuple(groups)
+        self._equalize = equalize
 
     def authenticate(self, username: str, password: Secret) -> Identity | None:
         unavailable: BackendUnavailable | None = None
+        is_local: bool | None = None  # whether the name is a local user, once asked
         for position, authenticator in enumerate(self._authenticators):
             local = position == 0 and self._users is not None
             try:
                 identity = authenticator.authenticate(username, password)
-                if identity is None and local and self._shadow and self._is_local(username):
-                    return None  # the local user shadows the directory
+                if identity is None and local and self._shadow:
+                    is_local = self._local_record(username) is not None
+                    if is_local:
+                        return None  # the local user shadows the directory
             except BackendUnavailable as exc:
                 if local and self._shadow:
                     raise  # cannot tell whether the local store owns the name
@@ -79,6 +99,7 @@ class ChainAuthenticator:
                 continue
             if identity is not None:
                 return identity if local else self._without_disabled_groups(identity)
+        self._refused(username, is_local)
         if unavailable is not None:
             raise unavailable
         return None
@@ -86,8 +107,10 @@ class ChainAuthenticator:
     def groups_for(self, username: str) -> tuple[str, ...]:
         """The groups of the account a login under ``username`` would try first: the local
         user's if there is one, else the first non-empty answer of the other sources."""
-        if self._users is not None and self._is_local(username):
-            return self._users.groups_for(validate_name(username))
+        if self._users is not None:
+            record = self._local_record(username)
+            if record is not None:
+                return record.groups
         for source in self._group_sources:
             groups = source.groups_for(username)
             if groups:
@@ -102,13 +125,25 @@ class ChainAuthenticator:
                 close()
 
     # -- helpers --------------------------------------------------------------------------------
-    def _is_local(self, username: str) -> bool:
+    def _refused(self, username: str, is_local: bool | None) -> None:
+        """Nobody accepted: spend one verify unless the local store already did."""
+        if self._equalize is None:
+            return
+        if self._users is not None and is_local is None:
+            try:
+                is_local = self._local_record(username) is not None
+            except BackendUnavailable:
+                is_local = False  # the store is down: it verified nothing either
+        if not is_local:
+            self._equalize()
+
+    def _local_record(self, username: str) -> LoginRecord | None:
         assert self._users is not None
         try:
             name = validate_name(username)
         except ValidationError:
-            return False
-        return self._users.get_credentials(name) is not None
+            return None
+        return self._users.login_record(name)
 
     def _without_disabled_groups(self, identity: Identity) -> Identity:
         if identity.source == LOCAL_SOURCE or not identity.groups:
@@ -116,14 +151,9 @@ class ChainAuthenticator:
         return replace(identity, groups=self._usable(identity.groups))
 
     def _usable(self, groups: tuple[str, ...]) -> tuple[str, ...]:
-        if self._users is None:
+        """``groups`` without the ones that are disabled local groups: one store call, read
+        on every directory login so that disabling a group takes effect at once."""
+        if self._users is None or not groups:
             return groups
-        kept = []
-        for name in groups:
-            try:
-                if not self._users.get_group(name).enabled:
-                    continue
-            except NotFound:
-                pass  # only in the directory: it counts
-            kept.append(name)
-        return tuple(kept)
+        disabled = self._users.disabled_groups(groups)
+        return tuple(name for name in groups if name not in disabled) if disabled else groups

@@ -10,13 +10,27 @@ A login:
 1. The login name is normalised and checked like every Dockit name
    (:func:`~libdockit.model.validate_name`); an invalid one, or an empty password (or one
    longer than local passwords may be), is "bad credentials" at once: no search, no bind.
-2. The user is searched with the service bind (``bind_dn``, or anonymously):
+2. If the directory accepted this name with this password less than
+   ``password_cache_seconds`` ago, steps 3 and 4 are skipped (see below).
+3. The user is searched with the service bind (``bind_dn``, or anonymously):
    ``(&FILTER(|(ATTR=NAME)...))`` over ``user_search.username_attributes``, the name escaped.
    Exactly one entry must match, and one of its username attribute values must normalise to
    the login name (so a server's looser matching rule cannot pick someone else).
-3. The password is checked by binding as that entry's DN on a connection of its own.
-4. Groups are resolved (:mod:`.ldap_groups`), or taken from the cache for
+4. The password is checked by binding as that entry's DN on a connection of its own.
+5. Groups are resolved (:mod:`.ldap_groups`), or taken from the cache for
    ``group_cache_seconds``; membership in ``admin_group`` makes the identity an admin.
+
+The password cache exists because a CI pull storm presents the same credentials hundreds of
+times a minute, and a search plus a bind on a new connection is most of a directory login.
+It is a :class:`~libdockit.credcache.VerifiedCredentials` of this authenticator: an HMAC with
+a random per-process key of (normalised login name, password), never the password. Only a
+bind the directory accepted is remembered; a refused one changes nothing, so a wrong
+password neither gets in nor evicts the right one. The price: a password changed, or an
+account locked or deleted, in the directory keeps working through this process for up to
+``password_cache_seconds`` (0 turns the cache off). Groups, and with them admin rights, are
+not part of it: they come from the group cache as always, and when that has expired the
+user is searched again (no bind) to read them, so a user removed from the directory is
+refused from then on, and group changes are seen exactly as without the password cache.
 
 The identity's username is the normalised *login name*: with several username attributes
 (``uid`` and ``mail``) the same person may appear under two names; grant to groups, or list
@@ -26,7 +40,9 @@ one attribute. Directory groups have no "disabled" state here; see
 When no server answers (or the service bind is refused, or a search fails), the call raises
 :class:`~libdockit.errors.BackendUnavailable`: "cannot tell", which the server turns into 503,
 never into "bad credentials". Nothing is remembered about the outage: the next call tries
-again, so the first request after the directory returns succeeds.
+again, so the first request after the directory returns succeeds. A login whose password
+*and* groups are both still cached needs no directory, so it keeps working during an outage
+until the first of the two expires; from then on it is BackendUnavailable like any other.
 
 ldap3 is imported when the first authenticator is built, not with this module.
 """
@@ -40,6 +56,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from ..credcache import VerifiedCredentials
 from ..errors import ValidationError
 from ..model import Identity, normalize_name, validate_name
 from ..passwords import MAX_PASSWORD_LENGTH
@@ -68,6 +85,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("dockit.ldap")
+# VerifiedCredentials keys on a stored hash; the directory never shows its own, and each
+# authenticator has a cache (and a random key) of its own, so a fixed word stands in for it.
+_BOUND = "ldap-bind"
 INSTALL_HINT = "LDAP support needs the ldap3 package: pip install 'dockit[ldap]'"
 
 
@@ -95,8 +115,8 @@ class LdapUser:
 class LdapAuthenticator:
     """Bind authentication and group lookup against one directory (see the module docs).
 
-    ``clock`` (monotonic seconds) drives the group cache; ``pool_size`` bounds the idle
-    service connections kept for reuse.
+    ``clock`` (monotonic seconds) drives the group and password caches; ``pool_size``
+    bounds the idle service connections kept for reuse.
     """
 
     source = "ldap"
@@ -116,6 +136,11 @@ class LdapAuthenticator:
             config.group_search, self._directory
         )
         self._cache: GroupCache = groups_module.GroupCache(config.group_cache_seconds, clock=clock)
+        self._bound = (
+            VerifiedCredentials(ttl_seconds=config.password_cache_seconds, monotonic=clock)
+            if config.password_cache_seconds > 0
+            else None
+        )
         self._escape: Callable[[str], str] = driver.escape
         search = config.user_search
         self._user_attributes = tuple(
@@ -147,19 +172,23 @@ class LdapAuthenticator:
         name = _login_name(username)
         if name is None:
             return None
+        if self._bound is not None and self._bound.matches(name, _BOUND, password):
+            groups = self._cache.get(name)
+            if groups is None:
+                entry = self._find(name)  # the groups need the entry; the password does not
+                if entry is None:
+                    return None
+                groups = self._groups(name, entry)
+            return self._identity(name, groups)
         entry = self._find(name)
         if entry is None:
             return None
         if not self._directory.check_password(entry.dn, secret):
             log.debug("directory bind refused for %r", name)
             return None
-        groups = self._groups(name, entry)
-        return Identity(
-            username=name,
-            groups=groups,
-            is_admin=self._config.admin_group is not None and self._config.admin_group in groups,
-            source=self.source,
-        )
+        if self._bound is not None:
+            self._bound.remember(name, _BOUND, password)
+        return self._identity(name, self._groups(name, entry))
 
     # -- GroupSource ----------------------------------------------------------------------------
     def groups_for(self, username: str) -> tuple[str, ...]:
@@ -223,6 +252,15 @@ class LdapAuthenticator:
                 return entry
         log.warning("directory entry %r matched %r only loosely; refused", entry.dn, name)
         return None
+
+    def _identity(self, name: str, groups: tuple[str, ...]) -> Identity:
+        admin_group = self._config.admin_group
+        return Identity(
+            username=name,
+            groups=groups,
+            is_admin=admin_group is not None and admin_group in groups,
+            source=self.source,
+        )
 
     def _groups(self, name: str, entry: Entry) -> tuple[str, ...]:
         cached = self._cache.get(name)

@@ -28,6 +28,8 @@ DEFAULT_GROUP_FILTER = (
     "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))"
 )
 MAX_NESTING_DEPTH = 32
+#: An hour at most: the longest a directory password change may go unnoticed.
+MAX_PASSWORD_CACHE_SECONDS = 3600
 
 # An attribute description (RFC 4512 descr, with options) or a numeric OID.
 _ATTRIBUTE_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*|[0-9]+(\.[0-9]+)+")
@@ -103,6 +105,9 @@ class LdapConfig:
     bind_password: Secret | None = None
     admin_group: str | None = None
     group_cache_seconds: float = 60.0
+    #: How long a password the directory accepted is taken without asking it again (0: off).
+    #: A password changed or an account locked in the directory keeps working this long.
+    password_cache_seconds: float = 60.0
 
     def check(self) -> LdapConfig:
         """Raise ConfigError naming the first bad key; return self when all is well."""
@@ -133,6 +138,11 @@ class LdapConfig:
             _check_name("ldap.admin_group", self.admin_group)
         if not 0 <= self.group_cache_seconds <= 86400:
             raise ConfigError("ldap.group_cache_seconds", "must be from 0 (no cache) to 86400")
+        if not 0 <= self.password_cache_seconds <= MAX_PASSWORD_CACHE_SECONDS:
+            raise ConfigError(
+                "ldap.password_cache_seconds",
+                f"must be from 0 (no cache) to {MAX_PASSWORD_CACHE_SECONDS}",
+            )
         _check_user_search(self.user_search)
         _check_group_search(self.group_search)
         return self

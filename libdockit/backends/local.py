@@ -15,8 +15,13 @@ class LocalAuthenticator:
 
     When the stored hash uses weaker parameters than the hasher's, it is replaced on login.
     With ``verified``, a password that matched recently skips the slow hash (see
-    :mod:`libdockit.credcache`); the user row is still read, so disabling, deleting or a
+    :mod:`libdockit.credcache`); the user's record is still read, so disabling, deleting or a
     new password take effect on the next request.
+
+    An unknown user costs the time of one verify, so response times do not tell which names
+    exist. ``equalize_unknown=False`` returns None for them at once instead: for a caller
+    that asks other authenticators next and pays :meth:`dummy_verify` itself when none of
+    them accepts (see :class:`~libdockit.backends.chain.ChainAuthenticator`).
     """
 
     def __init__(
@@ -25,32 +30,43 @@ class LocalAuthenticator:
         hasher: PasswordHasher,
         *,
         verified: VerifiedCredentials | None = None,
+        equalize_unknown: bool = True,
     ) -> None:
         self._store = store
         self._hasher = hasher
         self._verified = verified
+        self._equalize_unknown = equalize_unknown
 
     def authenticate(self, username: str, password: Secret) -> Identity | None:
         try:
             name = validate_name(username)
         except ValidationError:
+            self._unknown()
+            return None
+        record = self._store.login_record(name)
+        if record is None:
+            self._unknown()
+            return None
+        if not record.enabled:
+            # Never from the cache: refused in the time of any refusal, right password or not.
             self._hasher.dummy_verify()
             return None
-        found = self._store.get_credentials(name)
-        if found is None:
-            self._hasher.dummy_verify()
-            return None
-        user, password_hash = found
-        if not self._password_matches(name, password_hash, password):
-            return None
-        if not user.enabled:
+        if not self._password_matches(name, record.password_hash, password):
             return None
         return Identity(
-            username=user.username,
-            groups=self._store.groups_for(name),
-            is_admin=user.is_admin,
+            username=record.username,
+            groups=record.groups,
+            is_admin=record.is_admin,
             source="local",
         )
+
+    def dummy_verify(self) -> None:
+        """Spend the time of one password verify (for a name nobody accepted)."""
+        self._hasher.dummy_verify()
+
+    def _unknown(self) -> None:
+        if self._equalize_unknown:
+            self._hasher.dummy_verify()
 
     def _password_matches(self, name: str, password_hash: str, password: Secret) -> bool:
         if self._verified is not None and self._verified.matches(name, password_hash, password):

@@ -14,7 +14,17 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from ..errors import Conflict, NotFound
-from ..model import GROUP_PREFIX, USER_PREFIX, Grant, Group, Page, RefreshToken, User, as_utc
+from ..model import (
+    GROUP_PREFIX,
+    USER_PREFIX,
+    Grant,
+    Group,
+    LoginRecord,
+    Page,
+    RefreshToken,
+    User,
+    as_utc,
+)
 from .base import KeyState, StoredKey
 from .memory_audit import MemoryAuditLog
 from .memory_throttle import MemoryLoginFailures
@@ -97,6 +107,15 @@ class MemoryBackend(MemoryAuditLog, MemoryLoginFailures):
             if row is None:
                 return None
             return self._user_view(username), row.password_hash
+
+    def login_record(self, username: str) -> LoginRecord | None:
+        with self._lock:
+            row = self._users.get(username)
+            if row is None:
+                return None
+            user = row.user
+            groups = self.groups_for(username)
+            return LoginRecord(username, row.password_hash, user.enabled, user.is_admin, groups)
 
     def list_users(self, *, offset: int = 0, limit: int = 100) -> Page[User]:
         with self._lock:
@@ -189,6 +208,14 @@ class MemoryBackend(MemoryAuditLog, MemoryLoginFailures):
                 raise NotFound(f"user {username!r} is not a member of group {group!r}")
             members.remove(username)
             return self._group_view(group)
+
+    def disabled_groups(self, names: Sequence[str]) -> frozenset[str]:
+        with self._lock:
+            return frozenset(
+                name
+                for name in names
+                if (row := self._groups.get(name)) is not None and not row.group.enabled
+            )
 
     def groups_for(self, username: str) -> tuple[str, ...]:
         with self._lock:

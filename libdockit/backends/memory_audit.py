@@ -9,6 +9,7 @@ mutating a returned dict cannot change the log.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -68,9 +69,18 @@ class MemoryAuditLog:
     """AuditStore in memory, thread-safe."""
 
     def __init__(self) -> None:
-        self._audit_lock = threading.Lock()
+        self._audit_lock = threading.RLock()  # record_events holds it around record_event
         self._events: list[_StoredEvent] = []  # in recording order
         self._next_event_id = 1
+
+    def record_events(self, events: Sequence[AuditEvent]) -> int:
+        for event in events:  # checked first: all or nothing
+            for name in ("before", "after", "detail"):
+                dump_json_object(name, getattr(event, name))
+        with self._audit_lock:
+            for event in events:
+                self.record_event(event)
+        return len(events)
 
     def record_event(self, event: AuditEvent) -> AuditEvent:
         at = datetime.now(UTC) if event.at is None else as_utc(event.at)

@@ -23,6 +23,7 @@ Version history:
 1. users, groups, memberships, grants, signing_keys.
 2. ``users.credential_version``; ``audit_events``; ``refresh_tokens``.
 3. ``login_failures`` (failed-login counters shared by every worker process).
+4. ``policy_version`` (one row, stepped by every write to users, groups, memberships or grants).
 """
 
 from __future__ import annotations
@@ -185,6 +186,20 @@ def _upgrade_to_version_3(db: pw.Database) -> None:
     pw.SchemaManager(_LoginFailureV3, db).create_all(safe=False)  # a leftover table is an error
 
 
+# -- version 4 (frozen) -------------------------------------------------------------------------
+class _PolicyVersionV4(_Frozen):
+    id = pw.IntegerField(primary_key=True)
+    version = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "policy_version"
+
+
+def _upgrade_to_version_4(db: pw.Database) -> None:
+    pw.SchemaManager(_PolicyVersionV4, db).create_all(safe=False)  # a leftover table is an error
+    _PolicyVersionV4.insert(id=1, version=1).execute(db)
+
+
 Migration = Callable[[pw.Database], None]
 
 # version -> the step that moves a database from version - 1 to version.
@@ -192,6 +207,7 @@ MIGRATIONS: Mapping[int, Migration] = {
     1: _create_version_1,
     2: _upgrade_to_version_2,
     3: _upgrade_to_version_3,
+    4: _upgrade_to_version_4,
 }
 
 

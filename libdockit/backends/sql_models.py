@@ -24,7 +24,7 @@ import peewee as pw
 from ..model import AuditEvent, Grant, Group, RefreshToken, User, dump_json_object, load_json_object
 from .base import KeyState, StoredKey
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 ACTIVE = "active"
 
 
@@ -181,6 +181,19 @@ class LoginFailureRow(_Base):
         table_name = "login_failures"
 
 
+class PolicyVersionRow(_Base):
+    """One row (``id`` 1) whose ``version`` steps at the start of every transaction that
+    writes users, groups, memberships or grants: what lets each process cache groups and
+    grants and still see another process's change on its next request (see
+    :mod:`libdockit.backends.sql_cache`)."""
+
+    id = pw.IntegerField(primary_key=True)
+    version = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "policy_version"
+
+
 # -- rows <-> records ----------------------------------------------------------------------
 # Every database stores naive UTC (SQLite has no time zones); records carry aware UTC.
 
@@ -200,6 +213,16 @@ def maybe_to_db(value: datetime | None) -> datetime | None:
 
 def maybe_from_db(value: datetime | None) -> datetime | None:
     return None if value is None else from_db(value)
+
+
+_TIME_COLUMN = pw.DateTimeField()
+
+
+def time_from_column(value: object) -> datetime | None:
+    """A time column read by hand-written SQL (SQLite gives text, PostgreSQL a naive
+    datetime), as aware UTC; None stays None."""
+    parsed = _TIME_COLUMN.python_value(value)  # type: ignore[no-untyped-call]
+    return None if parsed is None else from_db(parsed)
 
 
 def utc_now() -> datetime:
@@ -346,4 +369,5 @@ TABLES: tuple[type[pw.Model], ...] = (
     AuditEventRow,
     RefreshTokenRow,
     LoginFailureRow,
+    PolicyVersionRow,
 )

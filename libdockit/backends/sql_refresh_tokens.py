@@ -16,9 +16,15 @@ from .sql_models import (
     UserRow,
     refresh_token_record,
     refresh_token_values,
+    time_from_column,
     to_db,
 )
 from .sql_session import SqlSession
+
+_FIND_BY_HASH = (
+    'SELECT "id", "token_hash", "username", "service", "client_id", "created_at", '
+    '"last_used_at", "expires_at" FROM "refresh_tokens" WHERE "token_hash" = ?'
+)
 
 
 class SqlRefreshTokens(SqlSession):
@@ -45,10 +51,23 @@ class SqlRefreshTokens(SqlSession):
             RefreshTokenRow.insert(**refresh_token_values(token)).execute(db)
 
     def find_refresh_token(self, token_hash: str) -> RefreshToken | None:
-        with self._session() as db:
-            query = RefreshTokenRow.select().where(RefreshTokenRow.token_hash == token_hash)
-            row = query.get_or_none(db)
-            return None if row is None else refresh_token_record(row)
+        with self._session() as db:  # hand-written: every refresh-token request reads this
+            rows = self._rows(db, _FIND_BY_HASH, (token_hash,))
+        if not rows:
+            return None
+        token_id, found_hash, username, service, client_id, created, last_used, expires = rows[0]
+        created_at = time_from_column(created)
+        assert created_at is not None  # NOT NULL
+        return RefreshToken(
+            id=token_id,
+            token_hash=found_hash,
+            username=username,
+            service=service,
+            client_id=client_id,
+            created_at=created_at,
+            last_used_at=time_from_column(last_used),
+            expires_at=time_from_column(expires),
+        )
 
     def touch_refresh_token(self, token_id: str, at: datetime) -> None:
         with self._session() as db:  # one UPDATE, committed on its own

@@ -17,11 +17,15 @@ import peewee as pw
 from playhouse.pool import MaxConnectionsExceeded
 
 from ..errors import BackendUnavailable, Conflict
+from ..model import Grant
+from .sql_cache import VersionedCache
 from .sql_database import open_database
 from .sql_migrations import migrate_schema, read_schema_version
 from .sql_models import SCHEMA_VERSION
 
 _UNAVAILABLE = (pw.OperationalError, pw.InterfaceError, MaxConnectionsExceeded)
+_STEP_POLICY_VERSION = 'UPDATE "policy_version" SET "version" = "version" + 1 WHERE "id" = 1'
+_READ_POLICY_VERSION = 'SELECT "version" FROM "policy_version" WHERE "id" = 1'
 
 
 class SqlSession:
@@ -32,6 +36,11 @@ class SqlSession:
         self._db, self._safe_url, self._password = opened
         self._postgres = isinstance(self._db, pw.PostgresqlDatabase)
         self._schema_ok = False  # checked on first use
+        # The token path's caches (see sql_cache): enabled groups by user id, grants by
+        # subject, and the names of the disabled groups (for directory users).
+        self._groups_cache: VersionedCache[int, tuple[str, ...]] = VersionedCache()
+        self._grants_cache: VersionedCache[str, tuple[Grant, ...]] = VersionedCache(50_000)
+        self._disabled_groups_cache: VersionedCache[str, frozenset[str]] = VersionedCache(1)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._safe_url!r})"
@@ -80,6 +89,32 @@ class SqlSession:
         except pw.IntegrityError as exc:  # a concurrent writer won the race
             reason = " ".join(str(exc).split())
             raise Conflict(f"the change clashes with existing data: {reason}") from None
+
+    @contextmanager
+    def _policy_write(self) -> Iterator[pw.Database]:
+        """A write session for users, groups, memberships or grants.
+
+        Its first statement steps the policy version (see :mod:`.sql_cache`), which every
+        process's cached groups and grants are checked against. Taking that row's lock first
+        also gives every such transaction the same lock order on PostgreSQL.
+        """
+        with self._session(write=True) as db:
+            self._rows(db, _STEP_POLICY_VERSION)
+            yield db
+
+    def _policy_version(self, db: pw.Database) -> int | None:
+        rows = self._rows(db, _READ_POLICY_VERSION)
+        return int(rows[0][0]) if rows else None
+
+    def _rows(self, db: pw.Database, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        """Run hand-written SQL (``?`` placeholders; the hot path skips building a query)."""
+        if self._postgres and params:
+            sql = sql.replace("?", "%s")
+        cursor = db.execute_sql(sql, params)  # type: ignore[no-untyped-call]
+        try:
+            return list(cursor.fetchall()) if cursor.description is not None else []
+        finally:
+            cursor.close()
 
     def _check_schema(self, db: pw.Database) -> None:
         """Once per backend: refuse to work on a database of another schema version."""

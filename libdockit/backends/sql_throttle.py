@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from .base import BackoffRule, LoginFailures
-from .sql_models import LoginFailureRow, from_db, maybe_from_db, to_db
+from .sql_models import LoginFailureRow, from_db, maybe_from_db, time_from_column, to_db
 from .sql_session import SqlSession
 
 
@@ -27,6 +27,25 @@ def _record(row: LoginFailureRow) -> LoginFailures:
     )
 
 
+_LOOKUP_SQL = (
+    'SELECT "key", "failures", "window_start", "blocked_until" FROM "login_failures" '
+    'WHERE "key" IN '
+)
+
+
+def _from_columns(
+    key: str, failures: int, window_start: object, blocked_until: object
+) -> LoginFailures:
+    started = time_from_column(window_start)
+    assert started is not None  # NOT NULL
+    return LoginFailures(
+        key=key,
+        failures=int(failures),
+        window_start=started,
+        blocked_until=time_from_column(blocked_until),
+    )
+
+
 class SqlLoginFailures(SqlSession):
     """LoginFailureStore."""
 
@@ -34,9 +53,12 @@ class SqlLoginFailures(SqlSession):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return []
+        # Hand-written: every login reads this, and there is rarely a row to find.
+        marks = ", ".join("?" for _ in wanted)
+        sql = _LOOKUP_SQL + f"({marks})"  # only "?" placeholders are joined in
         with self._session() as db:
-            query = LoginFailureRow.select().where(LoginFailureRow.key.in_(wanted))
-            return [_record(row) for row in query.bind(db)]
+            rows = self._rows(db, sql, tuple(wanted))
+        return [_from_columns(*row) for row in rows]
 
     def record_login_failure(
         self, key: str, *, at: datetime, window: timedelta, backoff: BackoffRule

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import peewee as pw
 
 from ..errors import Conflict, NotFound
-from ..model import GROUP_PREFIX, USER_PREFIX, Group, Page, User
+from ..model import GROUP_PREFIX, USER_PREFIX, Group, LoginRecord, Page, User
 from .sql_models import (
     GrantRow,
     GroupRow,
@@ -21,6 +23,13 @@ from .sql_models import (
 from .sql_session import SqlSession
 
 GENERATION = 1 << 32  # credential_version: a user row's id counts in units of this
+_ALL = "*"  # the one key of the disabled-groups cache: every disabled group, by name
+# The policy version is read in the same statement as the row, before the groups it guards.
+_LOGIN_SQL = (
+    'SELECT u."id", u."username", u."password_hash", u."enabled", u."is_admin", '
+    '(SELECT p."version" FROM "policy_version" p WHERE p."id" = 1) '
+    'FROM "users" u WHERE u."username" = ?'
+)
 
 
 class SqlUsers(SqlSession):
@@ -41,7 +50,7 @@ class SqlUsers(SqlSession):
         self, username: str, password_hash: str, *, is_admin: bool = False, enabled: bool = True
     ) -> User:
         now = utc_now()
-        with self._session(write=True) as db:
+        with self._policy_write() as db:
             if UserRow.select().where(UserRow.username == username).exists(db):
                 raise Conflict(f"user {username!r} exists already")
             UserRow.insert(
@@ -65,6 +74,29 @@ class SqlUsers(SqlSession):
                 return None
             return user_record(row, groups_of(db, [row.id])[row.id]), row.password_hash
 
+    def login_record(self, username: str) -> LoginRecord | None:
+        """One statement while nothing changed: the user's row and the policy version, then
+        the enabled groups from this process's cache (see :mod:`.sql_cache`)."""
+        with self._session() as db:
+            rows = self._rows(db, _LOGIN_SQL, (username,))
+            if not rows:
+                return None
+            user_id, name, password_hash, enabled, is_admin, version = rows[0]
+            groups = self._groups_cache.get(version, user_id)
+            if groups is None:
+                groups = self._enabled_groups(db, user_id)
+                self._groups_cache.put(version, user_id, groups)
+            return LoginRecord(name, password_hash, bool(enabled), bool(is_admin), groups)
+
+    def _enabled_groups(self, db: pw.Database, user_id: int) -> tuple[str, ...]:
+        query = (
+            GroupRow.select(GroupRow.name)
+            .join(MembershipRow, on=MembershipRow.group == GroupRow.id)
+            .where((MembershipRow.user == user_id) & (GroupRow.enabled == True))  # noqa: E712
+            .tuples()
+        )
+        return tuple(sorted(name for (name,) in query.execute(db)))
+
     def list_users(self, *, offset: int = 0, limit: int = 100) -> Page[User]:
         with self._session() as db:
             total = UserRow.select().count(db)
@@ -75,7 +107,7 @@ class SqlUsers(SqlSession):
 
     def _update_user(self, username: str, **changes: object) -> User:
         """Every change here is one to the credentials: it steps credential_version."""
-        with self._session(write=True) as db:
+        with self._policy_write() as db:
             self._user_row(db, username)
             changes["updated_at"] = to_db(utc_now())
             changes["credential_version"] = UserRow.credential_version + 1  # atomic in SQL
@@ -92,7 +124,7 @@ class SqlUsers(SqlSession):
         return self._update_user(username, is_admin=is_admin)
 
     def delete_user(self, username: str) -> None:
-        with self._session(write=True) as db:
+        with self._policy_write() as db:
             row = self._user_row(db, username)
             GrantRow.delete().where(GrantRow.subject == USER_PREFIX + username).execute(db)
             # Memberships and refresh tokens go with the row (ON DELETE CASCADE).
@@ -121,7 +153,7 @@ class SqlUsers(SqlSession):
 
     def create_group(self, name: str, *, enabled: bool = True) -> Group:
         now = utc_now()
-        with self._session(write=True) as db:
+        with self._policy_write() as db:
             if GroupRow.select().where(GroupRow.name == name).exists(db):
                 raise Conflict(f"group {name!r} exists already")
             GroupRow.insert(name=name, enabled=enabled, created_at=to_db(now)).execute(db)
@@ -140,19 +172,19 @@ class SqlUsers(SqlSession):
             return Page([group_record(r, members[r.id]) for r in rows], total)
 
     def set_group_enabled(self, name: str, enabled: bool) -> Group:
-        with self._session(write=True) as db:
+        with self._policy_write() as db:
             self._group_row(db, name)
             GroupRow.update(enabled=enabled).where(GroupRow.name == name).execute(db)
             return self._group_view(db, name)
 
     def delete_group(self, name: str) -> None:
-        with self._session(write=True) as db:
+        with self._policy_write() as db:
             row = self._group_row(db, name)
             GrantRow.delete().where(GrantRow.subject == GROUP_PREFIX + name).execute(db)
             GroupRow.delete().where(GroupRow.id == row.id).execute(db)  # memberships cascade
 
     def add_member(self, group: str, username: str) -> Group:
-        with self._session(write=True) as db:
+        with self._policy_write() as db:
             group_row = self._group_row(db, group)
             user_row = self._user_row(db, username)
             MembershipRow.insert(user=user_row.id, group=group_row.id).on_conflict_ignore().execute(
@@ -161,7 +193,7 @@ class SqlUsers(SqlSession):
             return self._group_view(db, group)
 
     def remove_member(self, group: str, username: str) -> Group:
-        with self._session(write=True) as db:
+        with self._policy_write() as db:
             group_row = self._group_row(db, group)
             user_ids = UserRow.select(UserRow.id).where(UserRow.username == username)
             removed = (
@@ -173,13 +205,19 @@ class SqlUsers(SqlSession):
                 raise NotFound(f"user {username!r} is not a member of group {group!r}")
             return self._group_view(db, group)
 
-    def groups_for(self, username: str) -> tuple[str, ...]:
+    def disabled_groups(self, names: Sequence[str]) -> frozenset[str]:
+        """One read of the policy version while nothing changed (see :mod:`.sql_cache`)."""
+        if not names:
+            return frozenset()
         with self._session() as db:
-            query = (
-                GroupRow.select(GroupRow.name)
-                .join(MembershipRow, on=MembershipRow.group == GroupRow.id)
-                .join(UserRow, on=MembershipRow.user == UserRow.id)
-                .where((UserRow.username == username) & (GroupRow.enabled == True))  # noqa: E712
-                .tuples()
-            )
-            return tuple(sorted(name for (name,) in query.execute(db)))
+            version = self._policy_version(db)  # first: it guards what is read after it
+            disabled = self._disabled_groups_cache.get(version, _ALL)
+            if disabled is None:
+                query = GroupRow.select(GroupRow.name).where(GroupRow.enabled == False)  # noqa: E712
+                disabled = frozenset(name for (name,) in query.tuples().execute(db))
+                self._disabled_groups_cache.put(version, _ALL, disabled)
+        return disabled.intersection(names)
+
+    def groups_for(self, username: str) -> tuple[str, ...]:
+        record = self.login_record(username)
+        return () if record is None else record.groups

@@ -1,5 +1,6 @@
 """ChainAuthenticator: local users first, then the directory; shadowing; "cannot tell" is
-never "no"; disabled local groups switch off directory groups of the same name.
+never "no"; disabled local groups switch off directory groups of the same name; every
+refused login costs one password verify and a directory login none (counted, not timed).
 
 Also runs the authenticator conformance suite against LocalAuthenticator over the memory
 backend and against the chain (local + a real slapd).
@@ -7,7 +8,7 @@ backend and against the chain (local + a real slapd).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -18,7 +19,7 @@ from libdockit.backends.ldap import LdapAuthenticator
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
 from libdockit.errors import BackendUnavailable
-from libdockit.model import Identity, User
+from libdockit.model import Identity, LoginRecord, User
 from libdockit.passwords import PasswordHasher
 from libdockit.secret import Secret
 from libdockit.testing.auth_conformance import (
@@ -26,6 +27,7 @@ from libdockit.testing.auth_conformance import (
     Accounts,
     AuthenticatorConformance,
 )
+from tests.support.hashing import CountingHasher
 from tests.support.slapd import Slapd, directory_config
 
 LOCAL_ACCOUNTS = Accounts(
@@ -105,6 +107,36 @@ def chain(
         local_users=store,
         local_users_shadow=shadow,
     )
+
+
+@pytest.fixture
+def counting() -> CountingHasher:
+    return CountingHasher()
+
+
+def equalizing_chain(
+    store: MemoryBackend,
+    hasher: PasswordHasher,
+    directory: Authenticator,
+    *,
+    shadow: bool = False,
+) -> ChainAuthenticator:
+    """As the server builds it with LDAP: the local authenticator does not equalize unknown
+    names itself; the chain does, once nobody accepted."""
+    local = LocalAuthenticator(store, hasher, equalize_unknown=False)
+    return ChainAuthenticator(
+        [local, directory],
+        local_users=store,
+        local_users_shadow=shadow,
+        equalize=local.dummy_verify,
+    )
+
+
+def spent(hasher: CountingHasher, login: Callable[[], object]) -> tuple[int, int]:
+    """(verifies, dummy verifies) that ``login`` cost."""
+    hasher.reset()
+    login()
+    return hasher.verifies, hasher.dummies
 
 
 @pytest.mark.ldap
@@ -208,6 +240,29 @@ class TestChainOverDirectory:
         assert auth.groups_for("nobody-here") == ()
         assert auth.groups_for("*") == ()
 
+    def test_directory_logins_spend_no_verify_and_refusals_one(
+        self, store: MemoryBackend, counting: CountingHasher, directory: LdapAuthenticator
+    ) -> None:
+        auth = equalizing_chain(store, counting, directory)
+
+        def login(name: str, password: str) -> Identity | None:
+            return auth.authenticate(name, Secret(password))
+
+        # bob is only in the directory: the first login binds, the second is cached.
+        assert spent(counting, lambda: login("bob", "bob-pw")) == (0, 0)
+        assert spent(counting, lambda: login("bob", "bob-pw")) == (0, 0)
+        assert login("bob", "bob-pw") is not None
+        assert spent(counting, lambda: login("bob", "wrong")) == (0, 1)
+        assert login("bob", "wrong") is None
+        assert spent(counting, lambda: login("nobody-here", "x-pw")) == (0, 1)
+        # A local user's wrong password was checked against its hash: no dummy on top.
+        assert spent(counting, lambda: login("robot", "wrong")) == (1, 0)
+        # The local alice is asked first (no shadowing), so her directory login verifies
+        # the local hash once; a password neither knows costs that one verify too.
+        assert spent(counting, lambda: login("alice", "alice-pw")) == (1, 0)
+        assert spent(counting, lambda: login("alice", "neither")) == (1, 0)
+        assert login("alice", "neither") is None
+
     def test_directory_down(
         self, store: MemoryBackend, hasher: PasswordHasher, slapd: Slapd
     ) -> None:
@@ -268,6 +323,9 @@ class DownStore(MemoryBackend):
     def get_credentials(self, username: str) -> tuple[User, str] | None:
         raise BackendUnavailable("the stand-in store is down")
 
+    def login_record(self, username: str) -> LoginRecord | None:
+        raise BackendUnavailable("the stand-in store is down")
+
 
 def test_first_yes_wins_and_later_ones_are_not_asked() -> None:
     first, second = Fixed("x", "1"), Fixed("x", "2")
@@ -315,6 +373,112 @@ def test_group_sources_skip_the_local_authenticator(hasher: PasswordHasher) -> N
     assert auth.groups_for("y") == ()
     with pytest.raises(BackendUnavailable):
         ChainAuthenticator([Fixed("x", "1"), Down()]).groups_for("y")
+
+
+# -- response times: one verify for every refusal, none for a directory login ----------------
+
+
+@pytest.mark.parametrize("shadow", [False, True])
+@pytest.mark.parametrize(
+    ("name", "password", "accepted", "cost"),
+    [
+        ("dora", "dora-pw", "fixed", (0, 0)),  # a directory login: no argon2 at all
+        ("dora", "wrong", None, (0, 1)),
+        ("nobody-here", "x-pw", None, (0, 1)),
+        ("*", "x-pw", None, (0, 1)),  # not a valid name: refused by both at once
+        ("robot", "wrong", None, (1, 0)),  # the real hash was verified: no dummy on top
+        ("robot", "robot-pw", "local", (1, 0)),
+        ("alice", "wrong", None, (1, 0)),
+    ],
+)
+def test_each_refusal_costs_one_verify(
+    store: MemoryBackend,
+    counting: CountingHasher,
+    shadow: bool,
+    name: str,
+    password: str,
+    accepted: str | None,
+    cost: tuple[int, int],
+) -> None:
+    auth = equalizing_chain(store, counting, Fixed("dora", "dora-pw"), shadow=shadow)
+    counting.reset()
+    identity = auth.authenticate(name, Secret(password))
+    assert (identity.source if identity is not None else None) == accepted
+    assert (counting.verifies, counting.dummies) == cost
+
+
+def test_a_disabled_local_user_costs_its_own_verify(
+    store: MemoryBackend, counting: CountingHasher
+) -> None:
+    """A disabled account is refused after a dummy verify whatever the password (never from
+    the verified-credentials cache), so its refusal takes the time of any other."""
+    store.set_user_enabled("alice", False)
+    auth = equalizing_chain(store, counting, Fixed("dora", "dora-pw"))
+    assert spent(counting, lambda: auth.authenticate("alice", Secret("alice-local-pw"))) == (0, 1)
+    assert spent(counting, lambda: auth.authenticate("alice", Secret("wrong"))) == (0, 1)
+
+
+def test_refusals_while_the_directory_is_down_cost_one_verify_and_still_raise(
+    store: MemoryBackend, counting: CountingHasher
+) -> None:
+    auth = equalizing_chain(store, counting, Down())
+    counting.reset()
+    with pytest.raises(BackendUnavailable, match="stand-in directory"):
+        auth.authenticate("nobody-here", Secret("x-pw"))
+    assert (counting.verifies, counting.dummies) == (0, 1)
+    counting.reset()
+    with pytest.raises(BackendUnavailable, match="stand-in directory"):
+        auth.authenticate("robot", Secret("wrong"))
+    assert (counting.verifies, counting.dummies) == (1, 0)
+    assert spent(counting, lambda: auth.authenticate("robot", Secret("robot-pw"))) == (1, 0)
+    shadowing = equalizing_chain(store, counting, Down(), shadow=True)
+    assert spent(counting, lambda: shadowing.authenticate("robot", Secret("wrong"))) == (1, 0)
+    counting.reset()
+    with pytest.raises(BackendUnavailable):
+        shadowing.authenticate("nobody-here", Secret("x-pw"))
+    assert (counting.verifies, counting.dummies) == (0, 1)
+
+
+def test_local_store_down_costs_one_verify_or_raises_at_once(counting: CountingHasher) -> None:
+    store = DownStore()
+    fixed = Fixed("x", "1")
+    auth = equalizing_chain(store, counting, fixed)
+    counting.reset()
+    with pytest.raises(BackendUnavailable, match="stand-in store"):
+        auth.authenticate("x", Secret("wrong"))
+    assert (counting.verifies, counting.dummies) == (0, 1)
+    assert spent(counting, lambda: auth.authenticate("x", Secret("1"))) == (0, 0)
+    # Shadowing: the store must answer first, so the chain raises before anything else.
+    shadowing = equalizing_chain(store, counting, fixed, shadow=True)
+    counting.reset()
+    with pytest.raises(BackendUnavailable, match="stand-in store"):
+        shadowing.authenticate("x", Secret("1"))
+    assert (counting.verifies, counting.dummies) == (0, 0)
+
+
+def test_without_local_users_every_refusal_equalizes() -> None:
+    calls: list[None] = []
+    auth = ChainAuthenticator(
+        [Fixed("x", "1"), Fixed("y", "2")], equalize=lambda: calls.append(None)
+    )
+    assert auth.authenticate("x", Secret("1")) is not None
+    assert auth.authenticate("y", Secret("2")) is not None
+    assert calls == []
+    assert auth.authenticate("x", Secret("2")) is None
+    assert len(calls) == 1
+    with pytest.raises(BackendUnavailable):
+        ChainAuthenticator([Down()], equalize=lambda: calls.append(None)).authenticate(
+            "x", Secret("1")
+        )
+    assert len(calls) == 2
+
+
+def test_a_local_authenticator_that_equalizes_itself_charges_directory_logins(
+    store: MemoryBackend, counting: CountingHasher
+) -> None:
+    """Why the server builds the local authenticator with equalize_unknown=False."""
+    auth = chain(store, counting, Fixed("dora", "dora-pw"))
+    assert spent(counting, lambda: auth.authenticate("dora", Secret("dora-pw"))) == (0, 1)
 
 
 def test_construction_errors() -> None:

@@ -1,5 +1,5 @@
 """LdapAuthenticator against a real slapd: group kinds, nesting, admin group, user search
-rules, the group cache and what never reaches the directory.
+rules, the group and password caches and what never reaches the directory.
 
 The directory is described in :mod:`tests.support.slapd`. Tests that change it use their own
 slapd (``own_slapd``); the others share one per module.
@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -367,7 +368,7 @@ def test_group_cache_expires(own_slapd: Slapd) -> None:
         # Within the cache time the old groups stand, for logins and for groups_for.
         assert login(authenticator, "alice") == ("alice", ("developers",), False)
         assert authenticator.groups_for("alice") == ("developers",)
-        # The password is never cached.
+        # A wrong password is never taken from a cache.
         assert login(authenticator, "alice", "wrong") is None
         clock.now += 1
         assert login(authenticator, "alice") == ("alice", (), False)
@@ -408,6 +409,188 @@ def test_group_cache_is_per_user() -> None:
     cache.put("d", ("w",))  # the oldest goes: b
     assert (cache.get("b"), cache.get("c"), cache.get("d")) == (None, ("z",), ("w",))
     assert GroupCache(0, clock=clock).get("a") is None
+
+
+# -- the password cache -------------------------------------------------------------------------
+
+ALICE = ("alice", ("developers",), False)
+
+
+def traffic(
+    slapd: Slapd, authenticator: LdapAuthenticator, *logins: tuple[str, str]
+) -> tuple[list[object], str]:
+    """Each login's :func:`login` result, and slapd's log of what they asked of it.
+
+    A refused bind as erin ends the stretch: slapd logs operations in the order it gets
+    them, so once that bind is in the log everything the logins did is too.
+    """
+    start = len(slapd.log())
+    results = [login(authenticator, name, password) for name, password in logins]
+    assert login(authenticator, "erin", "marker-not-the-password") is None
+    marker = f'BIND dn="{user_dn("erin")}"'
+    wait_until(lambda: marker in slapd.log()[start:], timeout=5)
+    seen = slapd.log()[start:]
+    return results, seen[: seen.index(marker)]
+
+
+def binds(log: str, uid: str) -> int:
+    """Binds as ``uid`` in ``log`` (a bind's first line; an accepted one logs a second)."""
+    return log.count(f'BIND dn="{user_dn(uid)}" method=')
+
+
+def cached_authenticator(slapd: Slapd, clock: FakeClock, **changes: Any) -> LdapAuthenticator:
+    return LdapAuthenticator(directory_config(slapd, **changes), clock=clock)
+
+
+def test_a_cached_password_asks_the_directory_nothing(own_slapd: Slapd) -> None:
+    authenticator = LdapAuthenticator(directory_config(own_slapd))  # both caches: 60 s
+    try:
+        results, seen = traffic(own_slapd, authenticator, ("alice", "alice-pw"))
+        assert results == [ALICE]
+        assert binds(seen, "alice") == 1
+        # The name is normalised before the cache is asked: ALICE is alice.
+        results, seen = traffic(
+            own_slapd, authenticator, ("alice", "alice-pw"), ("ALICE", "alice-pw")
+        )
+        assert results == [ALICE, ALICE]
+        assert "alice" not in seen  # no search, no bind, no group search
+        # The same password under another name is another login.
+        results, seen = traffic(own_slapd, authenticator, ("bob", "alice-pw"))
+        assert results == [None]
+        assert binds(seen, "bob") == 1
+    finally:
+        authenticator.close()
+
+
+def test_a_refused_password_is_never_cached_nor_evicts_the_right_one(own_slapd: Slapd) -> None:
+    authenticator = LdapAuthenticator(directory_config(own_slapd))
+    try:
+        results, seen = traffic(
+            own_slapd,
+            authenticator,
+            ("alice", "alice-pw"),
+            ("alice", "wrong"),
+            ("alice", "wrong"),
+            ("alice", "alice-pw"),
+        )
+        assert results == [ALICE, None, None, ALICE]
+        # The right password once, each wrong one; the right one again from the cache.
+        assert binds(seen, "alice") == 3
+    finally:
+        authenticator.close()
+
+
+def test_password_cache_off_binds_every_time(own_slapd: Slapd) -> None:
+    authenticator = LdapAuthenticator(directory_config(own_slapd, password_cache_seconds=0))
+    try:
+        logins = [("alice", "alice-pw")] * 3
+        results, seen = traffic(own_slapd, authenticator, *logins)
+        assert results == [ALICE] * 3
+        assert binds(seen, "alice") == 3
+    finally:
+        authenticator.close()
+
+
+def test_password_cache_expires(own_slapd: Slapd) -> None:
+    clock = FakeClock()
+    authenticator = cached_authenticator(
+        own_slapd, clock, password_cache_seconds=60, group_cache_seconds=3600
+    )
+    try:
+        assert login(authenticator, "alice") == ALICE
+        clock.now += 59
+        results, seen = traffic(own_slapd, authenticator, ("alice", "alice-pw"))
+        assert (results, binds(seen, "alice")) == ([ALICE], 0)
+        clock.now += 1
+        results, seen = traffic(own_slapd, authenticator, ("alice", "alice-pw"))
+        assert (results, binds(seen, "alice")) == ([ALICE], 1)
+    finally:
+        authenticator.close()
+
+
+def test_a_changed_directory_password_works_until_the_cache_expires(own_slapd: Slapd) -> None:
+    """The documented price of the cache: the old password keeps working for its time."""
+    clock = FakeClock()
+    authenticator = cached_authenticator(own_slapd, clock, password_cache_seconds=60)
+    try:
+        assert login(authenticator, "alice") == ALICE
+        own_slapd.modify(
+            f"dn: {user_dn('alice')}\nchangetype: modify\nreplace: userPassword\n"
+            "userPassword: alice-new-pw\n"
+        )
+        clock.now += 59
+        assert login(authenticator, "alice") == ALICE
+        assert login(authenticator, "alice", "alice-new-pw") == ALICE
+        clock.now += 1
+        assert login(authenticator, "alice") is None
+        assert login(authenticator, "alice", "alice-new-pw") == ALICE
+    finally:
+        authenticator.close()
+
+
+def test_groups_and_admin_rights_follow_the_group_cache_alone(own_slapd: Slapd) -> None:
+    clock = FakeClock()
+    authenticator = cached_authenticator(
+        own_slapd, clock, password_cache_seconds=3600, group_cache_seconds=30
+    )
+    try:
+        assert login(authenticator, "alice") == ALICE
+        assert login(authenticator, "carol") == ("carol", ("dockit-admins",), True)
+        own_slapd.remove_member("developers", user_dn("alice"))
+        own_slapd.add_member("dockit-admins", user_dn("gina"))  # a group needs a member
+        own_slapd.remove_member("dockit-admins", user_dn("carol"))
+        clock.now += 29
+        assert login(authenticator, "alice") == ALICE
+        clock.now += 1
+        results, seen = traffic(
+            own_slapd, authenticator, ("alice", "alice-pw"), ("carol", "carol-pw")
+        )
+        assert results == [("alice", (), False), ("carol", (), False)]
+        # The groups were read again (a search), the passwords were not checked again.
+        assert "alice" in seen
+        assert (binds(seen, "alice"), binds(seen, "carol")) == (0, 0)
+    finally:
+        authenticator.close()
+
+
+def test_a_deleted_user_is_refused_once_the_groups_must_be_read(own_slapd: Slapd) -> None:
+    clock = FakeClock()
+    authenticator = cached_authenticator(
+        own_slapd, clock, password_cache_seconds=3600, group_cache_seconds=30
+    )
+    try:
+        assert login(authenticator, "gina") == ("gina", (), False)
+        own_slapd.modify(f"dn: {user_dn('gina')}\nchangetype: delete\n")
+        clock.now += 29
+        assert login(authenticator, "gina") == ("gina", (), False)
+        clock.now += 1
+        assert login(authenticator, "gina") is None
+    finally:
+        authenticator.close()
+
+
+def test_a_cached_login_survives_an_outage_only_while_its_groups_are_cached(
+    own_slapd: Slapd,
+) -> None:
+    clock = FakeClock()
+    authenticator = cached_authenticator(
+        own_slapd, clock, password_cache_seconds=60, group_cache_seconds=30
+    )
+    try:
+        assert login(authenticator, "alice") == ALICE
+        own_slapd.stop()
+        clock.now += 10
+        assert login(authenticator, "alice") == ALICE  # password and groups both cached
+        for name, password in (("alice", "wrong"), ("bob", "bob-pw")):
+            with pytest.raises(BackendUnavailable):
+                authenticator.authenticate(name, Secret(password))
+        clock.now += 20  # the groups expire (the password would hold 30 s more)
+        with pytest.raises(BackendUnavailable):
+            authenticator.authenticate("alice", Secret("alice-pw"))
+        own_slapd.start()
+        assert login(authenticator, "alice") == ALICE
+    finally:
+        authenticator.close()
 
 
 # -- the driver -----------------------------------------------------------------------------------

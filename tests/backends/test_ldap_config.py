@@ -8,11 +8,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import falcon.testing
 import pytest
 
+from dockit_server import bootstrap
 from dockit_server.app import create_app
 from dockit_server.bootstrap import build_components, prepare
 from dockit_server.components import Components
@@ -28,6 +30,7 @@ from libdockit.backends.ldap_config import (
 )
 from libdockit.errors import ConfigError
 from libdockit.secret import Secret
+from tests.support.hashing import CountingHasher
 from tests.support.slapd import GROUPS_DN, PEOPLE_DN, SERVICE_DN, SERVICE_PASSWORD, Slapd
 
 FULL_TOML = """
@@ -40,6 +43,7 @@ bind_dn = "cn=dockit,ou=system,dc=example,dc=org"
 bind_password_file = "{password_file}"
 admin_group = "registry-admins"
 group_cache_seconds = 30
+password_cache_seconds = 120
 local_users_shadow_ldap = true
 ready_requires_directory = true
 
@@ -98,6 +102,7 @@ def test_full_toml(tmp_path: Path, ca_file: Path) -> None:
         bind_password=Secret("s3cret"),
         admin_group="registry-admins",
         group_cache_seconds=30,
+        password_cache_seconds=120,
         user_search=UserSearch(
             base_dn="ou=people,dc=example,dc=org",
             filter="(objectClass=inetOrgPerson)",
@@ -134,6 +139,7 @@ def test_environment(tmp_path: Path) -> None:
             "DOCKIT_LDAP_GROUP_SEARCH_USER_MATCHERS": "DN:member, uid:memberUid",
             "DOCKIT_LDAP_GROUP_SEARCH_NESTED": "yes",
             "DOCKIT_LDAP_GROUP_CACHE_SECONDS": "0",
+            "DOCKIT_LDAP_PASSWORD_CACHE_SECONDS": "0",
             "DOCKIT_LDAP_CONNECT_TIMEOUT": "0.5",
         }
     )
@@ -150,6 +156,7 @@ def test_environment(tmp_path: Path) -> None:
     assert config.group_search.nested is True
     assert config.group_search.filter == DEFAULT_GROUP_FILTER
     assert config.group_cache_seconds == 0
+    assert config.password_cache_seconds == 0
     assert config.connect_timeout == 0.5
 
 
@@ -163,6 +170,11 @@ def test_environment_wins_over_the_file(tmp_path: Path) -> None:
     config = Settings.load(env).ldap
     assert config is not None
     assert config.urls == ("ldap://env.example.org",)
+    assert config.password_cache_seconds == 60  # the default
+    env["DOCKIT_LDAP_PASSWORD_CACHE_SECONDS"] = "3600"
+    config = Settings.load(env).ldap
+    assert config is not None
+    assert config.password_cache_seconds == 3600
 
 
 BASE = '[ldap]\nurls = ["ldap://ldap.example.org"]\n[ldap.user_search]\nbase_dn = "ou=p,dc=x"\n'
@@ -218,6 +230,19 @@ BASE = '[ldap]\nurls = ["ldap://ldap.example.org"]\n[ldap.user_search]\nbase_dn 
             BASE.replace("[ldap]\n", "[ldap]\ngroup_cache_seconds = -1\n"),
             "ldap.group_cache_seconds",
         ),
+        (
+            BASE.replace("[ldap]\n", "[ldap]\npassword_cache_seconds = -1\n"),
+            "ldap.password_cache_seconds",
+        ),
+        (
+            BASE.replace("[ldap]\n", "[ldap]\npassword_cache_seconds = 3601\n"),
+            "ldap.password_cache_seconds",
+        ),
+        (
+            BASE.replace("[ldap]\n", "[ldap]\npassword_cache_seconds = 1.5\n"),
+            "ldap.password_cache_seconds",
+        ),
+        ("[ldap]\npassword_cache_seconds = 0\n", "ldap.urls"),
         (BASE.replace("[ldap]\n", "[ldap]\nadmin_group = 'Registry Admins'\n"), "ldap.admin_group"),
         (BASE.replace("[ldap]\n", "[ldap]\nadmin_group = 'Admins'\n"), "ldap.admin_group"),
         (BASE.replace("[ldap]\n", "[ldap]\nbind_dn = 'cn=x'\n"), "ldap.bind_password"),
@@ -249,12 +274,32 @@ def test_bad_settings_name_the_key(tmp_path: Path, toml: str, key: str) -> None:
         ({"DOCKIT_LDAP_GROUP_SEARCH_USER_MATCHERS": "DN"}, "ldap.group_search.user_matchers"),
         ({"DOCKIT_LDAP_CONNECT_TIMEOUT": "soon"}, "ldap.connect_timeout"),
         ({"DOCKIT_LDAP_GROUP_SEARCH_MAX_DEPTH": "99"}, "ldap.group_search.max_depth"),
+        (
+            {"DOCKIT_LDAP_URLS": "ldap://x", "DOCKIT_LDAP_PASSWORD_CACHE_SECONDS": "3601"},
+            "ldap.password_cache_seconds",
+        ),
+        (
+            {"DOCKIT_LDAP_URLS": "ldap://x", "DOCKIT_LDAP_PASSWORD_CACHE_SECONDS": "soon"},
+            "ldap.password_cache_seconds",
+        ),
+        ({"DOCKIT_LDAP_PASSWORD_CACHE_SECONDS": "0"}, "ldap.urls"),
     ],
 )
 def test_bad_environment_names_the_key(env: dict[str, str], key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.load(env)
     assert caught.value.key == key, caught.value.message
+
+
+def test_password_cache_bounds_in_the_library() -> None:
+    config = LdapConfig(urls=("ldap://x",), user_search=UserSearch(base_dn="ou=p,dc=x"))
+    assert config.password_cache_seconds == 60
+    for seconds in (0, 0.5, 3600):
+        replace(config, password_cache_seconds=seconds).check()
+    for seconds in (-1, 3600.5):
+        with pytest.raises(ConfigError) as caught:
+            replace(config, password_cache_seconds=seconds).check()
+        assert caught.value.key == "ldap.password_cache_seconds"
 
 
 def test_other_sections_still_reject_nested_tables(tmp_path: Path) -> None:
@@ -311,7 +356,8 @@ def basic(username: str, password: str) -> dict[str, str]:
 @pytest.mark.ldap
 def test_server_with_ldap(tmp_path: Path) -> None:
     with Slapd() as slapd:
-        settings = server_settings(tmp_path, slapd)
+        # Every directory login asks the directory, so stopping it shows at once.
+        settings = server_settings(tmp_path, slapd, DOCKIT_LDAP_PASSWORD_CACHE_SECONDS="0")
         prepare(settings)
         with built(settings) as components:
             check_server(slapd, tmp_path, falcon.testing.TestClient(create_app(components)))
@@ -367,6 +413,54 @@ def check_server(slapd: Slapd, tmp_path: Path, client: falcon.testing.TestClient
     answer = client.simulate_get(f"/v2/token?{query}", headers=basic("bob", "bob-pw"))
     assert answer.status_code == 200, answer.text
     assert client.simulate_get("/readyz").json["status"] == "ok"
+
+
+def token_costs(
+    client: falcon.testing.TestClient, hasher: CountingHasher, username: str, password: str
+) -> tuple[int, int, int]:
+    """(HTTP status, verifies, dummy verifies) of one /v2/token request."""
+    hasher.reset()
+    answer = client.simulate_get(
+        "/v2/token?service=registry.test", headers=basic(username, password)
+    )
+    return answer.status_code, hasher.verifies, hasher.dummies
+
+
+@pytest.mark.ldap
+def test_directory_logins_through_the_server_spend_no_hash(
+    tmp_path: Path, slapd: Slapd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A directory login costs no argon2 (cold or cached); every refusal costs one."""
+    settings = server_settings(tmp_path, slapd)
+    prepare(settings)
+    hasher = CountingHasher()
+    monkeypatch.setattr(bootstrap, "PasswordHasher", lambda: hasher)
+    with built(settings) as components:
+        client = falcon.testing.TestClient(create_app(components))
+        assert token_costs(client, hasher, "bob", "bob-pw") == (200, 0, 0)
+        assert token_costs(client, hasher, "bob", "bob-pw") == (200, 0, 0)
+        assert token_costs(client, hasher, "bob", "wrong") == (401, 0, 1)
+        assert token_costs(client, hasher, "nobody-here", "x-pw") == (401, 0, 1)
+        assert token_costs(client, hasher, "admin", "wrong") == (401, 1, 0)
+        assert token_costs(client, hasher, "admin", "admin-pw") == (200, 1, 0)
+
+
+def test_without_ldap_an_unknown_name_still_costs_a_verify(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings.load(
+        {
+            "DOCKIT_DATABASE_URL": f"sqlite:///{tmp_path / 'dockit.db'}",
+            "DOCKIT_ADMIN_PASSWORD": "admin-pw",
+            "DOCKIT_SERVICES": "registry.test",
+        }
+    )
+    prepare(settings)
+    hasher = CountingHasher()
+    monkeypatch.setattr(bootstrap, "PasswordHasher", lambda: hasher)
+    client = falcon.testing.TestClient(create_app(build_components(settings)))
+    assert token_costs(client, hasher, "nobody-here", "x-pw") == (401, 0, 1)
+    assert token_costs(client, hasher, "admin", "wrong") == (401, 1, 0)
 
 
 @pytest.mark.ldap

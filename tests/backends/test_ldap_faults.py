@@ -2,6 +2,9 @@
 that does not verify. Every such case is BackendUnavailable ("cannot tell", HTTP 503), never
 None ("bad credentials") for a good password, and the first call after the directory is back
 succeeds with the same authenticator.
+
+Tests of outages turn the password cache off (``password_cache_seconds=0``), so that every
+login searches and binds; what the cache does during an outage is in test_ldap.py.
 """
 
 from __future__ import annotations
@@ -118,7 +121,11 @@ def test_a_hanging_server_times_out_and_the_next_one_answers(
     finally:
         authenticator.close()
     config = directory_config(
-        slapd, urls=(hanging_url, slapd.url), receive_timeout=1, connect_timeout=1
+        slapd,
+        urls=(hanging_url, slapd.url),
+        receive_timeout=1,
+        connect_timeout=1,
+        password_cache_seconds=0,
     )
     authenticator = LdapAuthenticator(config)
     try:
@@ -135,7 +142,9 @@ def test_a_hanging_server_times_out_and_the_next_one_answers(
 
 @pytest.mark.parametrize("mode", TLS_MODES)
 def test_slapd_stopped_then_started_again(own_slapd: Slapd, mode: TlsMode) -> None:
-    authenticator = LdapAuthenticator(directory_config(own_slapd, mode=mode))
+    authenticator = LdapAuthenticator(
+        directory_config(own_slapd, mode=mode, password_cache_seconds=0)
+    )
     try:
         assert alice_logs_in(authenticator)
         authenticator.forget_groups()
@@ -154,7 +163,9 @@ def test_slapd_stopped_then_started_again(own_slapd: Slapd, mode: TlsMode) -> No
 
 def test_a_restart_between_requests_goes_unnoticed(own_slapd: Slapd) -> None:
     """The pooled search connection dies with the restart; it is replaced transparently."""
-    authenticator = LdapAuthenticator(directory_config(own_slapd, group_cache_seconds=0))
+    authenticator = LdapAuthenticator(
+        directory_config(own_slapd, group_cache_seconds=0, password_cache_seconds=0)
+    )
     try:
         assert alice_logs_in(authenticator)
         own_slapd.restart()
@@ -166,7 +177,9 @@ def test_a_restart_between_requests_goes_unnoticed(own_slapd: Slapd) -> None:
 
 def test_logins_in_threads_across_a_restart(own_slapd: Slapd) -> None:
     """A good password gets an identity or BackendUnavailable, never None."""
-    authenticator = LdapAuthenticator(directory_config(own_slapd, group_cache_seconds=0))
+    authenticator = LdapAuthenticator(
+        directory_config(own_slapd, group_cache_seconds=0, password_cache_seconds=0)
+    )
     outcomes: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()

@@ -39,6 +39,12 @@ class TestPostgresBackend(BackendConformance):
     def backend(self, pg_backend: SqlBackend) -> SqlBackend:
         return pg_backend
 
+    @pytest.fixture
+    def other_handle(self, postgres_server: PostgresServer, database: str) -> Iterator[SqlBackend]:
+        """The same database opened again, as another Dockit instance would."""
+        with SqlBackend(postgres_server.url_for(database)) as other:
+            yield other
+
 
 def run_sql(server: PostgresServer, database: str, statement: str) -> None:
     conn = psycopg2.connect(dbname=database, user="postgres", host=LOOPBACK, port=server.port)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -43,6 +44,12 @@ class TestSqliteBackend(BackendConformance):
     @pytest.fixture
     def backend(self, sqlite_backend: SqlBackend) -> SqlBackend:
         return sqlite_backend
+
+    @pytest.fixture
+    def other_handle(self, db_path: Path) -> Iterator[SqlBackend]:
+        """The same file opened again, as another worker process would."""
+        with SqlBackend(url(db_path)) as other:
+            yield other
 
 
 class TestSqliteInMemoryBackend(BackendConformance):
@@ -223,3 +230,73 @@ def test_connections_commit_without_a_full_fsync(sqlite_backend: SqlBackend) -> 
     with sqlite_backend._db.connection_context():
         cursor = sqlite_backend._db.execute_sql("PRAGMA synchronous")  # type: ignore[no-untyped-call]
         assert cursor.fetchone() == (1,)
+
+
+class StatementLog(logging.Handler):
+    """Counts the statements peewee sends (it logs each one at DEBUG on ``peewee``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name != "peewee":  # not peewee.pool's connection bookkeeping
+            return
+        sql = record.msg[0] if isinstance(record.msg, tuple) else str(record.msg)
+        self.statements.append(str(sql))
+
+
+@pytest.fixture
+def statements() -> Iterator[StatementLog]:
+    logger = logging.getLogger("peewee")
+    handler, level = StatementLog(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_a_warm_token_path_reads_two_statements(
+    sqlite_backend: SqlBackend, statements: StatementLog
+) -> None:
+    """Login record, then grants: one statement each once this process has cached them."""
+    backend = sqlite_backend
+    backend.create_user("alice", "h")
+    backend.create_group("devs")
+    backend.add_member("devs", "alice")
+    subjects = ["user:alice", "group:devs", "authenticated", "anonymous"]
+    backend.login_record("alice")
+    backend.grants_for_subjects(subjects)
+    statements.statements.clear()
+    record = backend.login_record("alice")
+    backend.grants_for_subjects(subjects)
+    assert record is not None
+    assert record.groups == ("devs",)
+    assert len(statements.statements) == 2, statements.statements
+    backend.add_member("devs", "alice")  # a no-op change still steps the version
+    statements.statements.clear()
+    backend.login_record("alice")
+    backend.grants_for_subjects(subjects)
+    assert len(statements.statements) == 4, statements.statements  # each re-read its data
+
+
+def test_without_the_policy_version_row_nothing_is_cached(
+    sqlite_backend: SqlBackend, db_path: Path
+) -> None:
+    """A database edited by hand (the row deleted) is read afresh every time, never stale."""
+    backend = sqlite_backend
+    backend.create_user("alice", "h")
+    backend.create_group("devs")
+    with raw(db_path) as conn:
+        conn.execute("DELETE FROM policy_version")
+    assert backend.groups_for("alice") == ()
+    assert backend.grants_for_subjects(["group:devs"]) == []
+    with raw(db_path) as conn:  # behind the backend's back: only a fresh read can see it
+        conn.execute("INSERT INTO memberships (user_id, group_id) VALUES (1, 1)")
+        conn.execute(
+            "INSERT INTO grants (subject, resource_type, pattern, actions, created_at)"
+            " VALUES ('group:devs', 'repository', 'devs/*', 'pull', '2026-01-01 00:00:00')"
+        )
+    assert backend.groups_for("alice") == ("devs",)
+    assert [g.pattern for g in backend.grants_for_subjects(["group:devs"])] == ["devs/*"]

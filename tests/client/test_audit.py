@@ -71,6 +71,7 @@ def test_token_decisions(admin_cli: Cli, dockit: DockitServer, make_user: MakeUs
     scope = f"repository:{user}/app:pull,push"
     assert dockit.token(dockit.services[0], [scope], (user, f"{user}-pw")).status == 200
     assert dockit.token(dockit.services[0], [scope], (user, "wrong")).status == 401
+    dockit.audit_events(f"kind=token&actor=user:{user}", at_least=2)  # written in batches
     result = admin_cli("audit", "--kind", "token", "--actor", user)  # a bare name is user:NAME
     assert result.code == EXIT_OK, result
     service = dockit.services[0]

@@ -5,7 +5,9 @@ A directory user pushes to a repository granted to their directory group (the gr
 through the Admin API as ``group:NAME``); removing them from the group in the directory
 (ldapmodify) denies the next push once the group cache (1 s here) has expired; stopping slapd
 makes ``/v2/token`` answer 503, never 401, and the first request after slapd is back succeeds
-without restarting Dockit. Each test adds its own directory users and groups.
+without restarting Dockit. The password cache is off here (``password_cache_seconds = 0``),
+so every login binds and an outage shows at once; tests/backends/test_ldap.py covers what
+the cache changes. Each test adds its own directory users and groups.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ bind_dn = "{SERVICE_DN}"
 bind_password_file = "{password_file}"
 admin_group = "dockit-admins"
 group_cache_seconds = {GROUP_CACHE_SECONDS}
+password_cache_seconds = 0
 connect_timeout = 2
 receive_timeout = 5
 

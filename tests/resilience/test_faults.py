@@ -235,6 +235,7 @@ ca_file = "{slapd.pki.ca_file}"
 bind_dn = "{SERVICE_DN}"
 bind_password = "{SERVICE_PASSWORD}"
 group_cache_seconds = 1
+password_cache_seconds = 0  # every login asks slapd, so the outage shows at once
 connect_timeout = 1
 receive_timeout = 3
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -213,6 +214,9 @@ def test_retention_by_age(backend: MemoryBackend) -> None:
 
 class BrokenAuditStore:
     def record_event(self, event: AuditEvent) -> AuditEvent:
+        raise BackendUnavailable("audit store down")
+
+    def record_events(self, events: Sequence[AuditEvent]) -> int:
         raise BackendUnavailable("audit store down")
 
     def query_events(self, **kwargs: Any) -> Any:

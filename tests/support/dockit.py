@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -394,6 +395,24 @@ class DockitServer:
         if expect is not None and response.status != expect:
             raise AdminApiError(f"{method} {API}{path}: expected {expect}, got {response}")
         return response
+
+    def audit_events(
+        self, query: str, *, at_least: int, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """The events ``GET /audit?{query}`` lists once at least ``at_least`` match.
+
+        Token decisions reach the log up to ``audit.flush_seconds`` after their request (each
+        worker writes its own batch), so this asks again until they are all there or
+        ``timeout`` has passed (then it returns what there is, for the caller's assert).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            items: list[dict[str, Any]] = self.admin("GET", f"/audit?{query}", expect=200).json()[
+                "items"
+            ]
+            if len(items) >= at_least or time.monotonic() > deadline:
+                return items
+            time.sleep(0.1)
 
     def _quote(self, name: str) -> str:
         return urllib.parse.quote(name, safe="")

@@ -14,7 +14,7 @@ such subclasses. Every test goes through the public protocol methods only; the i
 backend is the reference these tests were written against.
 
 The tests live in one mixin per concern (``users``, ``groups``, ``grants``, ``keys``,
-``audit``, ``refresh_tokens``, ``login_failures``, ``concurrency``), which
+``audit``, ``refresh_tokens``, ``login_failures``, ``shared_store``, ``concurrency``), which
 :class:`BackendConformance` combines.
 A store that implements only some protocols can subclass just those mixins, e.g. an audit
 log on its own: ``class TestMyAuditLog(AuditConformance)``. This is a package, so the
@@ -31,6 +31,7 @@ from .groups import GroupConformance
 from .keys import KeyConformance
 from .login_failures import LoginFailureConformance
 from .refresh_tokens import RefreshTokenConformance
+from .shared_store import SharedStoreConformance
 from .support import (
     AWKWARD_NAMES,
     STORED_HASH,
@@ -59,6 +60,7 @@ __all__ = [
     "KeyConformance",
     "LoginFailureConformance",
     "RefreshTokenConformance",
+    "SharedStoreConformance",
     "UserConformance",
     "UsersAndRefreshTokens",
     "in_threads",
@@ -78,6 +80,7 @@ class BackendConformance(
     AuditConformance,
     RefreshTokenConformance,
     LoginFailureConformance,
+    SharedStoreConformance,
     HealthAndConcurrencyConformance,
 ):
     """Subclass as ``Test...`` and provide a ``backend`` fixture returning a fresh backend."""

@@ -31,6 +31,40 @@ class AuditConformance:
     """Mixed into :class:`~libdockit.testing.conformance.BackendConformance`."""
 
     # -- recording ------------------------------------------------------------------------
+    def test_record_events_keeps_order_times_and_content(self, backend: AuditStore) -> None:
+        backend.record_event(make_event("before.batch", at=T0))
+        batch = [
+            make_event("token.issue", kind="token", at=T0 + MINUTE, detail={"n": 1}),
+            make_event("token.refuse", kind="token", at=None, detail={"n": 2}),
+            make_event("user.create", at=T0 + MINUTE, after={"username": "bob"}),
+        ]
+        assert backend.record_events(batch) == 3
+        assert backend.record_events([]) == 0
+        events = backend.query_events(limit=10).items
+        assert sorted(e.action for e in events) == [
+            "before.batch",
+            "token.issue",
+            "token.refuse",
+            "user.create",
+        ]
+        same_time = [e.action for e in events if e.at == T0 + MINUTE]
+        assert same_time == ["user.create", "token.issue"]  # newest (last recorded) first
+        by_action = {e.action: e for e in events}
+        assert by_action["token.issue"].at == T0 + MINUTE
+        assert recently(by_action["token.refuse"].at)
+        assert by_action["token.refuse"].detail == {"n": 2}
+        assert by_action["user.create"].after == {"username": "bob"}
+        order = ("before.batch", "token.issue", "token.refuse", "user.create")
+        ids = [by_action[action].id or 0 for action in order]
+        assert ids == sorted(ids)  # ids grow in recording order
+        assert len(set(ids)) == 4
+
+    def test_record_events_is_all_or_nothing(self, backend: AuditStore) -> None:
+        batch = [make_event("good.one"), make_event("bad.one", detail={"x": float("nan")})]
+        with pytest.raises(ValidationError):
+            backend.record_events(batch)
+        assert backend.query_events().total == 0
+
     def test_record_event_sets_id_and_time(self, backend: AuditStore) -> None:
         event = make_event("user.create", target="user:bob", after={"username": "bob"})
         recorded = backend.record_event(event)
