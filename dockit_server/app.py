@@ -10,7 +10,7 @@ from .audit_middleware import AuditMiddleware
 from .client_address import ClientAddress
 from .components import Components
 from .errors import ErrorHandlers
-from .middleware import RequestContext
+from .middleware import RequestContext, StoreConnection
 from .resources.admin import register_admin_routes
 from .resources.certs import CertsResource, JwksResource
 from .resources.health import HealthResource, ReadyResource
@@ -21,6 +21,9 @@ from .resources.token import TokenResource
 def create_app(components: Components) -> falcon.App[falcon.Request, falcon.Response]:
     context = RequestContext(metrics=components.metrics, json_logs=components.json_logs)
     middleware: list[Any] = [ClientAddress(components.trusted_proxies), context]
+    if components.store_connection is not None:
+        # First, so that its process_response, which gives the connection back, runs last.
+        middleware.insert(0, StoreConnection(components.store_connection))
     if components.audit is not None:
         audit = AuditMiddleware(components.audit, components.admin, components.key_manager)
         middleware.append(audit)

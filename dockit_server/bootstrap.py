@@ -262,6 +262,7 @@ def build_components(settings: Settings) -> Components:
         json_logs=settings.server_json_logs,
         audit=auditor,
         trusted_proxies=parse_networks(settings.server_trusted_proxies),
+        store_connection=store,
     )
 
 

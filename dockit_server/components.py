@@ -13,6 +13,7 @@ from libdockit.service import TokenService
 from .client_address import Network
 from .errors import DEFAULT_REALM
 from .metrics import Metrics
+from .middleware import ConnectionHolder
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +32,5 @@ class Components:
     audit: Auditor | None = None
     #: Reverse proxies whose X-Forwarded-For names the client (see client_address).
     trusted_proxies: tuple[Network, ...] = ()
+    #: Holds one store connection for a whole request (an SqlBackend); None: one per call.
+    store_connection: ConnectionHolder | None = None

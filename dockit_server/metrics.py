@@ -94,6 +94,7 @@ class Metrics:
         expiry = _CertificateExpiry(keys, clock or (lambda: datetime.now(UTC)))
         self._collect_registry.register(expiry)
         self._services: set[str] = set()
+        self._backend_timers: dict[tuple[str, str], Histogram] = {}
         self._lock = threading.Lock()
 
     def service_label(self, service: str | None) -> str:
@@ -116,7 +117,11 @@ class Metrics:
             self.backend_errors.labels(backend, operation).inc()
             raise
         finally:
-            self.backend_seconds.labels(backend, operation).observe(time.perf_counter() - started)
+            seconds = self._backend_timers.get((backend, operation))
+            if seconds is None:  # labels() looks the child up under a lock on every call
+                seconds = self.backend_seconds.labels(backend, operation)
+                self._backend_timers[(backend, operation)] = seconds
+            seconds.observe(time.perf_counter() - started)
 
     def exposition(self) -> bytes:
         return generate_latest(self._collect_registry)

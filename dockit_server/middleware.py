@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 import falcon
 
@@ -95,3 +96,26 @@ class RequestContext:
                     ensure_ascii=False,
                 )
             )
+
+
+class ConnectionHolder(Protocol):
+    def hold_connection(self) -> None: ...
+
+    def release_connection(self) -> None: ...
+
+
+class StoreConnection:
+    """One store connection for each whole request (see ``SqlBackend.hold_connection``): a
+    token request reads the store three times, and a pool checkout costs as much as a read.
+    A request that never touches the store takes no connection."""
+
+    def __init__(self, store: ConnectionHolder) -> None:
+        self._store = store
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._store.hold_connection()
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        self._store.release_connection()

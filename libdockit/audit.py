@@ -143,6 +143,7 @@ class Auditor:
                 detail=detail,
                 client_address=request.client_address,
                 request_id=request.request_id,
+                at=self._batched_at(),
             )
         )
 
@@ -164,6 +165,7 @@ class Auditor:
                 },
                 client_address=lockout.attempt.client_address,
                 request_id=lockout.attempt.request_id,
+                at=self._batched_at(),
             )
         )
 
@@ -200,6 +202,10 @@ class Auditor:
         days = self._retention.days
         before = self._clock() - timedelta(days=days) if days is not None else None
         return self._store.prune_events(before=before, keep_last=self._retention.max_events)
+
+    def _batched_at(self) -> datetime | None:
+        """The time of a batched event is its decision's, not its write's."""
+        return self._clock() if self._batched is not None else None
 
     def _record_batched(self, event: AuditEvent) -> None:
         if self._batched is None:

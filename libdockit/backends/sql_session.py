@@ -8,8 +8,9 @@ combines; see that module for the behaviour they share.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from types import TracebackType
 from typing import Any, Self
 
@@ -36,6 +37,7 @@ class SqlSession:
         self._db, self._safe_url, self._password = opened
         self._postgres = isinstance(self._db, pw.PostgresqlDatabase)
         self._schema_ok = False  # checked on first use
+        self._pin = threading.local()  # .active: this thread's calls share one connection
         # The token path's caches (see sql_cache): enabled groups by user id, grants by
         # subject, and the names of the disabled groups (for directory users).
         self._groups_cache: VersionedCache[int, tuple[str, ...]] = VersionedCache()
@@ -67,6 +69,43 @@ class SqlSession:
             reason = reason.replace(self._password, "***")
         return BackendUnavailable(f"database {self._safe_url} is unavailable: {reason}")
 
+    def hold_connection(self) -> None:
+        """From now on, every call this thread makes shares one pooled connection, taken at
+        the first call, until :meth:`release_connection`: one pool checkout for a whole web
+        request instead of one per call. Holding while held changes nothing.
+
+        While held, the policy version read first is used for the rest of the block (until
+        this thread writes one), so a token request reads it once: its groups and grants
+        then come from the same version.
+        """
+        self._pin.active = True
+        self._pin.version = None
+
+    def release_connection(self) -> None:
+        """Give back the connection :meth:`hold_connection` kept (if one was taken)."""
+        self._pin.active = False
+        self._pin.version = None
+        if not self._db.is_closed():
+            with suppress(*_UNAVAILABLE):  # a broken connection: the pool drops it
+                self._db.close()
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """:meth:`hold_connection` for the block (not nested: the block's end releases)."""
+        self.hold_connection()
+        try:
+            yield
+        finally:
+            self.release_connection()
+
+    def _connection(self) -> AbstractContextManager[object]:
+        db = self._db
+        if getattr(self._pin, "active", False):
+            if db.is_closed():
+                db.connect()
+            return nullcontext()  # stays open until the pinned block ends
+        return db.connection_context()
+
     @contextmanager
     def _session(self, *, write: bool = False, check: bool = True) -> Iterator[pw.Database]:
         """A pooled connection for one call; ``write`` also gets one transaction.
@@ -76,7 +115,7 @@ class SqlSession:
         """
         db = self._db
         try:
-            with db.connection_context():
+            with self._connection():
                 if check and not self._schema_ok:
                     self._check_schema(db)
                 if write:
@@ -98,13 +137,27 @@ class SqlSession:
         process's cached groups and grants are checked against. Taking that row's lock first
         also gives every such transaction the same lock order on PostgreSQL.
         """
+        self._pin.version = None  # what this thread reads next must see this change
         with self._session(write=True) as db:
             self._rows(db, _STEP_POLICY_VERSION)
             yield db
+        self._pin.version = None
 
     def _policy_version(self, db: pw.Database) -> int | None:
+        held = self._held_version()
+        if held is not None:
+            return held
         rows = self._rows(db, _READ_POLICY_VERSION)
-        return int(rows[0][0]) if rows else None
+        return self._saw_version(int(rows[0][0]) if rows else None)
+
+    def _held_version(self) -> int | None:
+        """The version read earlier while the connection is held (see hold_connection)."""
+        return getattr(self._pin, "version", None) if getattr(self._pin, "active", False) else None
+
+    def _saw_version(self, version: int | None) -> int | None:
+        if version is not None and getattr(self._pin, "active", False):
+            self._pin.version = version
+        return version
 
     def _rows(self, db: pw.Database, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         """Run hand-written SQL (``?`` placeholders; the hot path skips building a query)."""

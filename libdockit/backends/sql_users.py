@@ -82,6 +82,7 @@ class SqlUsers(SqlSession):
             if not rows:
                 return None
             user_id, name, password_hash, enabled, is_admin, version = rows[0]
+            self._saw_version(version)  # the grants read later in a held request use it too
             groups = self._groups_cache.get(version, user_id)
             if groups is None:
                 groups = self._enabled_groups(db, user_id)

@@ -14,7 +14,7 @@ import pytest
 from libdockit.backends.sql import SqlBackend
 from libdockit.backends.sql_models import SCHEMA_VERSION
 from libdockit.errors import BackendUnavailable, ConfigError
-from libdockit.model import AuditEvent
+from libdockit.model import AuditEvent, Grant
 from libdockit.testing.conformance import T0, BackendConformance, make_key, make_refresh_token
 
 
@@ -300,3 +300,30 @@ def test_without_the_policy_version_row_nothing_is_cached(
         )
     assert backend.groups_for("alice") == ("devs",)
     assert [g.pattern for g in backend.grants_for_subjects(["group:devs"])] == ["devs/*"]
+
+
+def test_a_held_connection_reads_the_policy_version_once_until_a_write(
+    sqlite_backend: SqlBackend, db_path: Path, statements: StatementLog
+) -> None:
+    """A token request holds the connection: login record then grants are two statements;
+    a write in the same request makes the next read see it."""
+    backend = sqlite_backend
+    backend.create_user("alice", "h")
+    backend.create_group("devs")
+    backend.add_member("devs", "alice")
+    subjects = ["user:alice", "group:devs"]
+    backend.grants_for_subjects(subjects)
+    with SqlBackend(url(db_path)) as other:
+        other.grants_for_subjects(subjects)
+        with other.pinned():
+            statements.statements.clear()
+            record = other.login_record("alice")
+            assert other.grants_for_subjects(subjects) == []
+            assert len(statements.statements) == 2, statements.statements  # no version read
+            assert record is not None
+            other.add_grant(Grant("group:devs", "repository", "devs/*", ("pull",)))
+            assert [g.pattern for g in other.grants_for_subjects(subjects)] == ["devs/*"]
+        with other.pinned():  # a new request reads the version again and sees other writers
+            backend.add_grant(Grant("user:alice", "repository", "alice/*", ("pull",)))
+            patterns = [g.pattern for g in other.grants_for_subjects(subjects)]
+            assert patterns == ["devs/*", "alice/*"]
