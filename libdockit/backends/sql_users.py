@@ -23,6 +23,10 @@ from .sql_models import (
 from .sql_session import SqlSession
 
 GENERATION = 1 << 32  # credential_version: a user row's id counts in units of this
+_ENABLED_GROUPS_SQL = (
+    'SELECT g."name" FROM "memberships" m JOIN "groups" g ON g."id" = m."group_id" '
+    'WHERE m."user_id" = ? AND g."enabled"'
+)
 _ALL = "*"  # the one key of the disabled-groups cache: every disabled group, by name
 # The policy version is read in the same statement as the row, before the groups it guards.
 _LOGIN_SQL = (
@@ -90,13 +94,7 @@ class SqlUsers(SqlSession):
             return LoginRecord(name, password_hash, bool(enabled), bool(is_admin), groups)
 
     def _enabled_groups(self, db: pw.Database, user_id: int) -> tuple[str, ...]:
-        query = (
-            GroupRow.select(GroupRow.name)
-            .join(MembershipRow, on=MembershipRow.group == GroupRow.id)
-            .where((MembershipRow.user == user_id) & (GroupRow.enabled == True))  # noqa: E712
-            .tuples()
-        )
-        return tuple(sorted(name for (name,) in query.execute(db)))
+        return tuple(sorted(name for (name,) in self._rows(db, _ENABLED_GROUPS_SQL, (user_id,))))
 
     def list_users(self, *, offset: int = 0, limit: int = 100) -> Page[User]:
         with self._session() as db:
