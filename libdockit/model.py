@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from .errors import ValidationError
-from .scope import ALL, DELETE, KNOWN_ACTIONS, PULL, PUSH
+from .scope import ALL, DELETE, KNOWN_ACTIONS, MAX_RESOURCE_TYPE_LENGTH, PULL, PUSH
 
 ANONYMOUS = "anonymous"
 AUTHENTICATED = "authenticated"
@@ -58,8 +58,10 @@ def parse_subject(raw: str) -> str:
 
 
 def validate_resource_type(raw: str) -> str:
-    if _RESOURCE_TYPE_RE.fullmatch(raw) is None:
-        raise ValidationError("resource_type", "must be lowercase letters and digits")
+    if len(raw) > MAX_RESOURCE_TYPE_LENGTH or _RESOURCE_TYPE_RE.fullmatch(raw) is None:
+        raise ValidationError(
+            "resource_type", f"must be 1-{MAX_RESOURCE_TYPE_LENGTH} lowercase letters and digits"
+        )
     return raw
 
 

@@ -25,6 +25,8 @@ MAX_SCOPES = 100
 MAX_SCOPE_VALUE_LENGTH = 8192
 #: distribution's NameTotalLengthMax.
 MAX_NAME_LENGTH = 255
+#: Longer than any resource type a registry uses (repository, registry, ...).
+MAX_RESOURCE_TYPE_LENGTH = 64
 
 PULL = "pull"
 PUSH = "push"
@@ -85,7 +87,13 @@ def parse_resource_scope(text: str) -> ResourceScope:
     if first < 0 or first == last:
         raise ScopeError(f"scope {text!r} is not of the form type:name:actions")
     type_part, name, action_part = text[:first], text[first + 1 : last], text[last + 1 :]
+    if len(type_part) > 2 * MAX_RESOURCE_TYPE_LENGTH + 2:  # type(class), each at most 64
+        raise ScopeError(f"resource type is longer than {MAX_RESOURCE_TYPE_LENGTH} characters")
     type_match = _TYPE_RE.fullmatch(type_part)
+    if type_match is not None and any(
+        len(part or "") > MAX_RESOURCE_TYPE_LENGTH for part in type_match.group("type", "class")
+    ):
+        raise ScopeError(f"resource type is longer than {MAX_RESOURCE_TYPE_LENGTH} characters")
     if type_match is None:
         raise ScopeError(f"resource type {type_part!r} is invalid (lowercase letters and digits)")
     validate_name(name)

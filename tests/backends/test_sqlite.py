@@ -257,14 +257,19 @@ def statements() -> Iterator[StatementLog]:
     logger.setLevel(level)
 
 
+@pytest.fixture
+def alice_in_devs(sqlite_backend: SqlBackend) -> SqlBackend:
+    sqlite_backend.create_user("alice", "h")
+    sqlite_backend.create_group("devs")
+    sqlite_backend.add_member("devs", "alice")
+    return sqlite_backend
+
+
 def test_a_warm_token_path_reads_two_statements(
-    sqlite_backend: SqlBackend, statements: StatementLog
+    alice_in_devs: SqlBackend, statements: StatementLog
 ) -> None:
     """Login record, then grants: one statement each once this process has cached them."""
-    backend = sqlite_backend
-    backend.create_user("alice", "h")
-    backend.create_group("devs")
-    backend.add_member("devs", "alice")
+    backend = alice_in_devs
     subjects = ["user:alice", "group:devs", "authenticated", "anonymous"]
     backend.login_record("alice")
     backend.grants_for_subjects(subjects)
@@ -303,14 +308,11 @@ def test_without_the_policy_version_row_nothing_is_cached(
 
 
 def test_a_held_connection_reads_the_policy_version_once_until_a_write(
-    sqlite_backend: SqlBackend, db_path: Path, statements: StatementLog
+    alice_in_devs: SqlBackend, db_path: Path, statements: StatementLog
 ) -> None:
     """A token request holds the connection: login record then grants are two statements;
     a write in the same request makes the next read see it."""
-    backend = sqlite_backend
-    backend.create_user("alice", "h")
-    backend.create_group("devs")
-    backend.add_member("devs", "alice")
+    backend = alice_in_devs
     subjects = ["user:alice", "group:devs"]
     backend.grants_for_subjects(subjects)
     with SqlBackend(url(db_path)) as other:

@@ -64,6 +64,7 @@ def test_duplicate_grant_conflicts(api: Api) -> None:
         ({"subject": "team"}, "subject"),
         ({"subject": None}, "subject"),
         ({"resource_type": "Repository"}, "resource_type"),
+        ({"resource_type": "r" * 65}, "resource_type"),
         ({"pattern": ""}, "pattern"),
         ({"pattern": "team/***"}, "pattern"),
         ({"actions": []}, "actions"),

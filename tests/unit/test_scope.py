@@ -5,6 +5,7 @@ import pytest
 from libdockit.errors import ScopeError
 from libdockit.scope import (
     MAX_NAME_LENGTH,
+    MAX_RESOURCE_TYPE_LENGTH,
     MAX_SCOPES,
     ResourceScope,
     format_scopes,
@@ -72,12 +73,21 @@ def test_parse_valid(text: str, expected: ResourceScope) -> None:
         ("repository:a:pull;push", "action"),
         ("repository:a:**", "action"),
         ("repository:" + "a" * (MAX_NAME_LENGTH + 1) + ":pull", "longer than"),
+        ("r" * (MAX_RESOURCE_TYPE_LENGTH + 1) + ":a:pull", "type is longer than 64"),
+        ("repository(" + "c" * (MAX_RESOURCE_TYPE_LENGTH + 1) + "):a:pull", "type is longer"),
+        ("r" * 5000 + ":a:pull", "type is longer than 64"),
     ],
 )
 def test_parse_invalid(text: str, fragment: str) -> None:
     with pytest.raises(ScopeError) as caught:
         parse_resource_scope(text)
     assert fragment in caught.value.message
+
+
+def test_longest_resource_type_and_class_are_accepted() -> None:
+    longest = "r" * MAX_RESOURCE_TYPE_LENGTH
+    parsed = parse_resource_scope(f"{longest}({longest}):a:pull")
+    assert (parsed.type, parsed.resource_class) == (longest, longest)
 
 
 def test_longest_name_is_accepted() -> None:

@@ -123,7 +123,7 @@ SCHEMAS: dict[str, Schema] = {
         {
             "id": {"type": "integer", "minimum": 1},
             "subject": _SUBJECT,
-            "resource_type": {"type": "string", "pattern": "^[a-z0-9]+$"},
+            "resource_type": {"type": "string", "pattern": "^[a-z0-9]+$", "maxLength": 64},
             "pattern": {"type": "string"},
             "actions": {"type": "array", "items": _ACTION, "minItems": 1},
             "scope": {
@@ -264,7 +264,11 @@ SCHEMAS: dict[str, Schema] = {
         ["subject", "resource_type", "pattern", "actions"],
         {
             "subject": _SUBJECT,
-            "resource_type": {"type": "string", "examples": ["repository", "registry"]},
+            "resource_type": {
+                "type": "string",
+                "maxLength": 64,
+                "examples": ["repository", "registry"],
+            },
             "pattern": {
                 "type": "string",
                 "description": "A resource name in which `*` matches within one path "
