@@ -21,7 +21,7 @@ from libdockit.backends.chain import ChainAuthenticator
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.sql import SqlBackend
 from libdockit.credcache import VerifiedCredentials
-from libdockit.errors import BackendUnavailable, ConfigError, KeyMaterialError
+from libdockit.errors import BackendUnavailable, ConfigError, Conflict, KeyMaterialError
 from libdockit.keycrypt import KeyProtector
 from libdockit.keymanager import KeyManager
 from libdockit.keyring import KeyRing, ensure_active_key
@@ -213,7 +213,13 @@ def _ensure_first_admin(store: SqlBackend, settings: Settings) -> FirstAdmin | N
     password = settings.admin_password
     if password is None:
         generated = password = Secret(secrets.token_urlsafe(18))
-    admin.create_user(settings.admin_username, password, is_admin=True)
+    try:
+        admin.create_user(settings.admin_username, password, is_admin=True)
+    except Conflict:
+        # Another instance starting on the same empty database created it a moment ago
+        # (between the check above and this insert): theirs is the first admin.
+        log.info("the first admin %r was created by another instance", settings.admin_username)
+        return None
     return FirstAdmin(username=settings.admin_username, generated_password=generated)
 
 
