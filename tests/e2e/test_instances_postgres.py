@@ -26,8 +26,6 @@ repository names. Nothing is faked: processes, clocks, database and HTTP are rea
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -48,6 +46,7 @@ from tests.support.dockit import (
     TokenAnswer,
     http_request,
 )
+from tests.support.jwt_parts import jwt_claims, jwt_header
 from tests.support.postgres import PostgresServer
 from tests.support.registry import Registry
 from tests.support.verifier import libtrust_key_id, verify_token
@@ -131,22 +130,6 @@ def no_server_errors(pair: Pair) -> Iterator[None]:
 
 
 # -- tokens -------------------------------------------------------------------------------
-
-
-def _b64json(segment: str) -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    )
-    return value
-
-
-def jwt_header(token: str) -> dict[str, Any]:
-    """The JWT header, unverified (the tests that are about trust use the verifier)."""
-    return _b64json(token.split(".", maxsplit=1)[0])
-
-
-def jwt_claims(token: str) -> dict[str, Any]:
-    return _b64json(token.split(".")[1])
 
 
 def actions_on(claims: dict[str, Any], repo: str) -> list[str]:

@@ -26,6 +26,7 @@ from tests.e2e.conftest import SERVICE, TOKEN_LIFETIME, OciImage, unique
 from tests.support import skopeo
 from tests.support.docker_cli import docker_login, read_docker_config
 from tests.support.dockit import DockitServer, Response, TokenAnswer, http_request
+from tests.support.jwt_parts import jwt_claims, jwt_header
 from tests.support.registry import Registry
 from tests.support.skopeo import SkopeoResult
 from tests.support.verifier import TokenRejected, libtrust_key_id, verify_token
@@ -75,22 +76,6 @@ def no_server_errors(dockit: DockitServer) -> Iterator[None]:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _b64json(segment: str) -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    )
-    return value
-
-
-def jwt_header(token: str) -> dict[str, Any]:
-    return _b64json(token.split(".", maxsplit=1)[0])
-
-
-def jwt_claims(token: str) -> dict[str, Any]:
-    """The claims, unverified (verify_token checks them where the test is about trust)."""
-    return _b64json(token.split(".")[1])
 
 
 def push(
