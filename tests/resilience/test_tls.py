@@ -165,12 +165,14 @@ def test_a_broken_tls_configuration_stops_the_start(
 
 @pytest.mark.registry
 def test_a_registry_sends_clients_to_an_https_realm(
-    https_server: HttpsDockitServer, tmp_path: Path
+    https_server: HttpsDockitServer, pki: DirectoryPki, tmp_path: Path
 ) -> None:
-    """docker-registry 2.8 with ``realm: https://...``: skopeo gets its token from Dockit over
-    TLS (skopeo's --dest-tls-verify=false also covers the realm) and the push succeeds."""
+    """docker-registry 2.8 over HTTPS with ``realm: https://...``: skopeo verifies both the
+    registry's certificate and Dockit's against the test CA (and nothing else), gets its token
+    from Dockit over TLS and the push succeeds; a client that trusts another CA gets no
+    further than the first TLS handshake."""
     from tests.support import oci, skopeo
-    from tests.support.registry import Registry
+    from tests.support.registry import Registry, self_signed_tls
 
     https_server.create_user("tls-pusher", "tls-pusher-pw")
     https_server.grant("user:tls-pusher", "repository:tls/*:pull,push")
@@ -178,20 +180,37 @@ def test_a_registry_sends_clients_to_an_https_realm(
     bundle.write_bytes(https_server.certs_pem())
     layout = tmp_path / "layout"
     oci.write_oci_layout(layout, tag="v1", marker="dockit-tls")
+    registry_tls = self_signed_tls(tmp_path / "registry-tls")
+    # skopeo trusts every *.crt in its cert directory, for the registry and the realm alike.
+    trusted, realm_untrusted = tmp_path / "trusted-certs", tmp_path / "realm-untrusted-certs"
+    for directory, dockit_ca in ((trusted, pki.ca_file), (realm_untrusted, pki.wrong_ca_file)):
+        directory.mkdir()
+        (directory / "registry.crt").write_bytes(registry_tls[0].read_bytes())
+        (directory / "dockit-ca.crt").write_bytes(dockit_ca.read_bytes())
     registry = Registry(
         realm=https_server.token_realm,
         rootcertbundle=bundle,
         service=SERVICE,
         issuer=https_server.issuer,
         workdir=tmp_path / "registry",
+        tls=registry_tls,
     )
+    creds = ("tls-pusher", "tls-pusher-pw")
     with registry:
         assert https_server.token_realm.startswith("https://")
-        pushed = skopeo.push(
-            layout, "v1", registry.host, "tls/app", creds=("tls-pusher", "tls-pusher-pw")
-        )
+        assert registry.url.startswith("https://")
+        pushed = skopeo.push(layout, "v1", registry.host, "tls/app", creds=creds, cert_dir=trusted)
         assert pushed.ok, pushed
         denied = skopeo.push(
-            layout, "v1", registry.host, "other/app", creds=("tls-pusher", "tls-pusher-pw")
+            layout, "v1", registry.host, "other/app", creds=creds, cert_dir=trusted
         )
         assert not denied.ok
+        assert "denied" in denied.stderr.lower() or "unauthorized" in denied.stderr.lower()
+        # The registry is trusted, Dockit is not: the token request is what fails.
+        refused = skopeo.push(
+            layout, "v1", registry.host, "tls/app", creds=creds, cert_dir=realm_untrusted
+        )
+        assert not refused.ok
+        realm_port = https_server.token_realm.split("://", 1)[1].split("/", 1)[0]
+        assert "certificate" in refused.stderr.lower(), refused
+        assert realm_port in refused.stderr, refused

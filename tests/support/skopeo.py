@@ -121,9 +121,18 @@ def push(
     creds: Creds | None,
     token: str | None = None,
     dest_tag: str | None = None,
+    cert_dir: Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> SkopeoResult:
-    """``skopeo copy oci:LAYOUT:TAG docker://HOST/REPO:TAG`` (anonymous when creds is None)."""
+    """``skopeo copy oci:LAYOUT:TAG docker://HOST/REPO:TAG`` (anonymous when creds is None).
+
+    With ``cert_dir`` (a directory of ``*.crt`` CA certificates) skopeo speaks HTTPS and
+    verifies the registry's certificate and the token realm's against those CAs; without it,
+    plain HTTP and no verification.
+    """
+    tls = ["--dest-tls-verify=false"]
+    if cert_dir is not None:
+        tls = ["--dest-tls-verify=true", "--dest-cert-dir", str(cert_dir)]
     return run_skopeo(
         [
             "copy",
@@ -133,7 +142,7 @@ def push(
             "{authfile}",
             "--dest-authfile",
             "{authfile}",
-            "--dest-tls-verify=false",
+            *tls,
             *_cred_args("dest-", creds, token),
             f"oci:{layout_dir}:{tag}",
             _docker_ref(registry_host, repo, dest_tag or tag),
