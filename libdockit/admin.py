@@ -12,6 +12,7 @@ from __future__ import annotations
 from .backends.base import GrantStore, RefreshTokenStore, UserStore
 from .errors import NotFound, ValidationError
 from .model import (
+    LOCAL_SOURCE,
     Grant,
     Group,
     Page,
@@ -108,19 +109,27 @@ class AdminService:
     def list_refresh_tokens(
         self, username: str, *, offset: int = 0, limit: int = 100
     ) -> Page[RefreshToken]:
-        """A user's refresh tokens, newest first; NotFound for an unknown user."""
+        """A user's refresh tokens (a local user's, or a directory user's of that name),
+        newest first; NotFound for a name that is neither a local user nor holds a token."""
         name = validate_name(username, field_name="username")
         check_paging(offset, limit)
-        self.users.get_user(name)
-        if self.refresh_tokens is None:
-            return Page()
-        return self.refresh_tokens.list_refresh_tokens(username=name, offset=offset, limit=limit)
+        page: Page[RefreshToken] = Page()
+        if self.refresh_tokens is not None:
+            page = self.refresh_tokens.list_refresh_tokens(
+                username=name, offset=offset, limit=limit
+            )
+        if page.total == 0:
+            self.users.get_user(name)
+        return page
 
     def revoke_user_refresh_tokens(self, username: str) -> int:
-        """Revoke every refresh token of a user; how many there were. NotFound: no user."""
+        """Revoke every refresh token of a name (local and directory user alike); how many
+        there were. NotFound for a name that is neither a local user nor held a token."""
         name = validate_name(username, field_name="username")
-        self.users.get_user(name)
-        return self._revoke_all(name)
+        revoked = self._revoke_all(name, source=None)
+        if revoked == 0:
+            self.users.get_user(name)
+        return revoked
 
     def revoke_refresh_token(self, token_id: str) -> RefreshToken:
         """Revoke one refresh token by its public id; NotFound if there is none."""
@@ -130,10 +139,11 @@ class AdminService:
             raise NotFound(f"refresh token {token_id!r} not found")
         return self.refresh_tokens.revoke_refresh_token(token_id)
 
-    def _revoke_all(self, username: str) -> int:
+    def _revoke_all(self, username: str, *, source: str | None = LOCAL_SOURCE) -> int:
+        """A local user's tokens by default (a new password, a disabled account)."""
         if self.refresh_tokens is None:
             return 0
-        return self.refresh_tokens.revoke_user_refresh_tokens(username)
+        return self.refresh_tokens.revoke_user_refresh_tokens(username, source=source)
 
     # -- groups -------------------------------------------------------------------------
     def create_group(self, name: str, *, enabled: bool = True) -> Group:

@@ -79,6 +79,10 @@ def normalize_actions(raw: object) -> tuple[str, ...]:
     return tuple(a for a in (PULL, PUSH, DELETE, ALL) if a in raw)
 
 
+#: The ``source`` of local (Dockit's own) users' identities and refresh tokens.
+LOCAL_SOURCE = "local"
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """Who a request is: an authenticated user and the enabled groups they belong to."""
@@ -178,6 +182,8 @@ class RefreshToken:
     created_at: datetime
     last_used_at: datetime | None = None
     expires_at: datetime | None = None
+    #: Who vouches for ``username``: ``local`` (a Dockit user) or a directory (``ldap``).
+    source: str = "local"
 
 
 def action_prefix(action_filter: str) -> str | None:

@@ -24,15 +24,16 @@ POST). The rules:
   CI pull storm through one token does not turn into a write per request. Set
   ``touch_interval=timedelta(0)`` to record every use.
 
-Who can hold one: an identity the resolver vouches for, with the same ``source``. The
-default resolver, :class:`LocalIdentityResolver`, knows local users only, so a directory
-(LDAP) user gets no refresh token and docker simply stores their password, as before.
-Directory users' refresh tokens must re-check the directory on every use: when the
-authenticator chain implements :class:`IdentityResolver` (``identity_for(username)`` without a
-password, asking LDAP whether the account still exists and which groups it is in),
-:func:`identity_resolver` picks it up and those tokens are checked against the directory. (The
-SQL store's ``refresh_tokens.username`` refers to a local user, so directory users also need
-that relaxed; until then issuing for them quietly yields no token.)
+Who can hold one: an identity the resolver vouches for, from the same ``source``; the token
+records that source and is only ever redeemed as an identity from it (a local user created
+later under a directory user's name does not inherit the directory user's tokens). The
+default resolver, :class:`LocalIdentityResolver`, knows local users only. The authenticator
+chain (:class:`~libdockit.backends.chain.ChainAuthenticator`) resolves directory users too
+(``identity_for`` asks the directory whether the account still exists and which groups it is
+in, without a password), and :func:`identity_resolver` picks it up: then ``docker login`` as a
+directory user stores a refresh token instead of the password. A directory user's token keeps
+working after a password change in the directory (Dockit cannot see one) until it expires or
+the account is deleted, disabled (filtered out of the user search) or the token revoked.
 """
 
 from __future__ import annotations
@@ -96,9 +97,10 @@ def new_token_id() -> str:
 
 @runtime_checkable
 class IdentityResolver(Protocol):
-    def identity_for(self, username: str) -> Identity | None:
-        """Who ``username`` is now, without a password: their current groups and admin flag;
-        None when they could not log in (unknown, disabled).
+    def identity_for(self, username: str, *, source: str = "local") -> Identity | None:
+        """Who ``username`` of ``source`` is now, without a password: their current groups
+        and admin flag; None when they could not log in (unknown, disabled) or ``source`` is
+        not one this resolver knows.
 
         Raises BackendUnavailable when it cannot tell (never None for "cannot tell").
         """
@@ -112,7 +114,9 @@ class LocalIdentityResolver:
     def __init__(self, users: UserStore) -> None:
         self._users = users
 
-    def identity_for(self, username: str) -> Identity | None:
+    def identity_for(self, username: str, *, source: str = "local") -> Identity | None:
+        if source != "local":
+            return None
         try:
             name = validate_name(username)
         except ValidationError:
@@ -181,7 +185,7 @@ class RefreshTokens:
     ) -> IssuedRefreshToken | None:
         """A new token for ``identity`` and ``service``; None when this identity cannot
         hold one (the resolver does not vouch for it, or the store has no such user)."""
-        current = self._resolver.identity_for(identity.username)
+        current = self._resolver.identity_for(identity.username, source=identity.source)
         if current is None or current.source != identity.source:
             log.info("no refresh token for %s (source %s)", identity.username, identity.source)
             return None
@@ -197,6 +201,7 @@ class RefreshTokens:
             client_id=client_id,
             created_at=now,
             expires_at=None if self._lifetime is None else now + self._lifetime,
+            source=current.source,
         )
         try:
             self._store.add_refresh_token(record)
@@ -227,8 +232,8 @@ class RefreshTokens:
                 f"the refresh token was issued for service {record.service!r}, "
                 f"not {service!r}; log in to that registry"
             )
-        identity = self._resolver.identity_for(record.username)
-        if identity is None:
+        identity = self._resolver.identity_for(record.username, source=record.source)
+        if identity is None or identity.source != record.source:
             self._forget(record, "its user is disabled or gone")
             raise AuthenticationFailed("the refresh token's user is disabled or no longer exists")
         self._touch(record, now)

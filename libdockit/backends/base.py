@@ -253,7 +253,8 @@ class RefreshTokenStore(Protocol):
     """OAuth2 refresh tokens, stored by the SHA-256 of their value, never the value."""
 
     def add_refresh_token(self, token: RefreshToken) -> None:
-        """Store a token; Conflict if its id or hash is taken, NotFound if the user is not."""
+        """Store a token; Conflict if its id or hash is taken, NotFound if its ``source`` is
+        ``local`` and there is no such local user (other sources vouch for their users)."""
         ...
 
     def find_refresh_token(self, token_hash: str) -> RefreshToken | None:
@@ -275,10 +276,12 @@ class RefreshTokenStore(Protocol):
         """Delete a token and return it; NotFound if there is no such token."""
         ...
 
-    def revoke_user_refresh_tokens(self, username: str) -> int:
-        """Delete every token of a user; return how many (0 for an unknown user).
+    def revoke_user_refresh_tokens(self, username: str, *, source: str | None = None) -> int:
+        """Delete every token of ``username`` (only those of ``source``, if given); return
+        how many (0 for an unknown user).
 
-        Deleting the user deletes their tokens too.
+        Deleting a local user deletes their ``local`` tokens too; a directory user of the same
+        name keeps theirs.
         """
         ...
 

@@ -45,13 +45,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Protocol, runtime_checkable
 
 from ..errors import BackendUnavailable, ValidationError
-from ..model import Identity, LoginRecord, validate_name
+from ..model import LOCAL_SOURCE, Identity, LoginRecord, validate_name
 from ..secret import Secret
 from .base import Authenticator, GroupSource, UserStore
 
-LOCAL_SOURCE = "local"
+
+@runtime_checkable
+class DirectoryIdentities(Protocol):
+    """An authenticator that can tell who one of its users is without their password."""
+
+    source: str
+
+    def identity_for(self, username: str) -> Identity | None: ...
 
 
 class ChainAuthenticator:
@@ -116,6 +124,29 @@ class ChainAuthenticator:
             if groups:
                 return self._usable(groups)
         return ()
+
+    def identity_for(self, username: str, *, source: str = LOCAL_SOURCE) -> Identity | None:
+        """Who ``username`` of ``source`` is now, without a password (for refresh tokens, see
+        :class:`libdockit.refresh.IdentityResolver`): an enabled local user with their
+        enabled groups, or what the authenticator of that ``source`` (the directory) says,
+        without the disabled local groups. With shadowing, a name that is a local user is
+        never a directory user's. BackendUnavailable when the answer's owner cannot answer.
+        """
+        if source == LOCAL_SOURCE:
+            record = self._local_record(username) if self._users is not None else None
+            if record is None or not record.enabled:
+                return None
+            return Identity(record.username, record.groups, record.is_admin, LOCAL_SOURCE)
+        for authenticator in self._authenticators:
+            if not isinstance(authenticator, DirectoryIdentities):
+                continue
+            if authenticator.source != source:
+                continue
+            if self._shadow and self._local_record(username) is not None:
+                return None
+            identity = authenticator.identity_for(username)
+            return None if identity is None else self._without_disabled_groups(identity)
+        return None
 
     def close(self) -> None:
         """Close every authenticator that can be closed (e.g. LDAP connection pools)."""

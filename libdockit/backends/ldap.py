@@ -190,6 +190,21 @@ class LdapAuthenticator:
             self._bound.remember(name, _BOUND, password)
         return self._identity(name, self._groups(name, entry))
 
+    def identity_for(self, username: str) -> Identity | None:
+        """Who ``username`` is in the directory now, without a password (refresh tokens):
+        None once the user search no longer finds them. Like a cached login, the entry is
+        only searched when the groups must be read (``group_cache_seconds``)."""
+        name = _login_name(username)
+        if name is None:
+            return None
+        groups = self._cache.get(name)
+        if groups is None:
+            entry = self._find(name)
+            if entry is None:
+                return None
+            groups = self._groups(name, entry)
+        return self._identity(name, groups)
+
     # -- GroupSource ----------------------------------------------------------------------------
     def groups_for(self, username: str) -> tuple[str, ...]:
         """The user's directory groups (cached like a login's); () for an unknown user."""

@@ -16,6 +16,7 @@ from typing import TypeVar
 from ..errors import Conflict, NotFound
 from ..model import (
     GROUP_PREFIX,
+    LOCAL_SOURCE,
     USER_PREFIX,
     Grant,
     Group,
@@ -149,7 +150,7 @@ class MemoryBackend(MemoryAuditLog, MemoryLoginFailures):
             for group in self._groups.values():
                 group.members.discard(username)
             self._drop_grants_of(USER_PREFIX + username)
-            self.revoke_user_refresh_tokens(username)
+            self.revoke_user_refresh_tokens(username, source=LOCAL_SOURCE)
 
     def credential_version(self, username: str) -> int | None:
         with self._lock:
@@ -319,7 +320,7 @@ class MemoryBackend(MemoryAuditLog, MemoryLoginFailures):
     # -- refresh tokens -----------------------------------------------------------------
     def add_refresh_token(self, token: RefreshToken) -> None:
         with self._lock:
-            if token.username not in self._users:
+            if token.source == LOCAL_SOURCE and token.username not in self._users:
                 raise NotFound(f"user {token.username!r} not found")
             if token.id in self._refresh_tokens:
                 raise Conflict("a refresh token with this id exists already")
@@ -364,9 +365,13 @@ class MemoryBackend(MemoryAuditLog, MemoryLoginFailures):
             del self._refresh_token_ids[token.token_hash]
             return token
 
-    def revoke_user_refresh_tokens(self, username: str) -> int:
+    def revoke_user_refresh_tokens(self, username: str, *, source: str | None = None) -> int:
         with self._lock:
-            doomed = [t.id for t in self._refresh_tokens.values() if t.username == username]
+            doomed = [
+                t.id
+                for t in self._refresh_tokens.values()
+                if t.username == username and source in (None, t.source)
+            ]
             for token_id in doomed:
                 self.revoke_refresh_token(token_id)
             return len(doomed)

@@ -24,6 +24,8 @@ Version history:
 2. ``users.credential_version``; ``audit_events``; ``refresh_tokens``.
 3. ``login_failures`` (failed-login counters shared by every worker process).
 4. ``policy_version`` (one row, stepped by every write to users, groups, memberships or grants).
+5. ``refresh_tokens.source``; ``refresh_tokens.username`` no longer refers to ``users`` (directory
+   users hold refresh tokens too).
 """
 
 from __future__ import annotations
@@ -200,6 +202,56 @@ def _upgrade_to_version_4(db: pw.Database) -> None:
     _PolicyVersionV4.insert(id=1, version=1).execute(db)
 
 
+# -- version 5 (frozen) -------------------------------------------------------------------------
+class _RefreshTokenV5(_Frozen):
+    id = pw.TextField(primary_key=True)
+    token_hash = pw.TextField(unique=True)
+    username = pw.TextField(index=True)
+    service = pw.TextField()
+    client_id = pw.TextField(null=True)
+    created_at = pw.DateTimeField()
+    last_used_at = pw.DateTimeField(null=True)
+    expires_at = pw.DateTimeField(null=True)
+    source = pw.TextField(default="local", constraints=[pw.SQL("DEFAULT 'local'")])
+
+    class Meta:
+        table_name = "refresh_tokens"
+
+
+_COPY_V4_TOKENS = (
+    'INSERT INTO "refresh_tokens" ("id", "token_hash", "username", "service", "client_id", '
+    '"created_at", "last_used_at", "expires_at", "source") '
+    'SELECT "id", "token_hash", "username", "service", "client_id", "created_at", '
+    '"last_used_at", "expires_at", \'local\' FROM "refresh_tokens_v4"'
+)
+
+
+def _upgrade_to_version_5(db: pw.Database) -> None:
+    if isinstance(db, pw.PostgresqlDatabase):
+        for (name,) in db.execute_sql(  # type: ignore[no-untyped-call]
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'refresh_tokens'::regclass"
+            " AND contype = 'f'"
+        ).fetchall():
+            db.execute_sql(f'ALTER TABLE "refresh_tokens" DROP CONSTRAINT "{name}"').close()  # type: ignore[no-untyped-call]
+        db.execute_sql(  # type: ignore[no-untyped-call]
+            'ALTER TABLE "refresh_tokens" ADD COLUMN "source" TEXT NOT NULL DEFAULT \'local\''
+        ).close()
+        return
+    # SQLite cannot drop a foreign key: build the table anew under its name and copy the rows.
+    for statement in (
+        'ALTER TABLE "refresh_tokens" RENAME TO "refresh_tokens_v4"',
+        'DROP INDEX IF EXISTS "refresh_tokens_token_hash"',
+        'DROP INDEX IF EXISTS "refresh_tokens_username"',
+    ):
+        db.execute_sql(statement).close()  # type: ignore[no-untyped-call]
+    pw.SchemaManager(_RefreshTokenV5, db).create_all(safe=False)
+    for statement in (
+        _COPY_V4_TOKENS,
+        'DROP TABLE "refresh_tokens_v4"',
+    ):
+        db.execute_sql(statement).close()  # type: ignore[no-untyped-call]
+
+
 Migration = Callable[[pw.Database], None]
 
 # version -> the step that moves a database from version - 1 to version.
@@ -208,6 +260,7 @@ MIGRATIONS: Mapping[int, Migration] = {
     2: _upgrade_to_version_2,
     3: _upgrade_to_version_3,
     4: _upgrade_to_version_4,
+    5: _upgrade_to_version_5,
 }
 
 

@@ -24,7 +24,7 @@ import peewee as pw
 from ..model import AuditEvent, Grant, Group, RefreshToken, User, dump_json_object, load_json_object
 from .base import KeyState, StoredKey
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 ACTIVE = "active"
 
 
@@ -150,20 +150,18 @@ class AuditEventRow(_Base):
 
 
 class RefreshTokenRow(_Base):
-    """Refers to the user by name, so reading a token needs no join; deleting the user
-    deletes their tokens (ON DELETE CASCADE)."""
+    """``username`` is a local user's name when ``source`` is ``local``, else a directory
+    user's; no foreign key, so deleting a local user deletes its tokens by hand."""
 
     id = pw.TextField(primary_key=True)
     token_hash = pw.TextField(unique=True)
-    user = pw.ForeignKeyField(
-        UserRow, field=UserRow.username, column_name="username", on_delete="CASCADE"
-    )
-    username: str  # the column's value itself (peewee's object id for ``user``): no query
+    username = pw.TextField(index=True)
     service = pw.TextField()
     client_id = pw.TextField(null=True)
     created_at = pw.DateTimeField()
     last_used_at = pw.DateTimeField(null=True)
     expires_at = pw.DateTimeField(null=True)
+    source = pw.TextField(default="local", constraints=[pw.SQL("DEFAULT 'local'")])
 
     class Meta:
         table_name = "refresh_tokens"
@@ -309,12 +307,13 @@ def refresh_token_values(token: RefreshToken) -> dict[str, object]:
     return {
         "id": token.id,
         "token_hash": token.token_hash,
-        "user": token.username,
+        "username": token.username,
         "service": token.service,
         "client_id": token.client_id,
         "created_at": to_db(token.created_at),
         "last_used_at": maybe_to_db(token.last_used_at),
         "expires_at": maybe_to_db(token.expires_at),
+        "source": token.source,
     }
 
 
@@ -328,6 +327,7 @@ def refresh_token_record(row: RefreshTokenRow) -> RefreshToken:
         created_at=from_db(row.created_at),
         last_used_at=maybe_from_db(row.last_used_at),
         expires_at=maybe_from_db(row.expires_at),
+        source=row.source,
     )
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import peewee as pw
+
 from ..errors import Conflict, NotFound
-from ..model import Page, RefreshToken
+from ..model import LOCAL_SOURCE, Page, RefreshToken
 from .sql_models import (
     RefreshTokenRow,
     UserRow,
@@ -23,7 +25,7 @@ from .sql_session import SqlSession
 
 _FIND_BY_HASH = (
     'SELECT "id", "token_hash", "username", "service", "client_id", "created_at", '
-    '"last_used_at", "expires_at" FROM "refresh_tokens" WHERE "token_hash" = ?'
+    '"last_used_at", "expires_at", "source" FROM "refresh_tokens" WHERE "token_hash" = ?'
 )
 
 
@@ -32,11 +34,12 @@ class SqlRefreshTokens(SqlSession):
 
     def add_refresh_token(self, token: RefreshToken) -> None:
         with self._session(write=True) as db:
-            user = UserRow.select(UserRow.id).where(UserRow.username == token.username)
-            if self._postgres:  # a concurrent delete_user waits for this transaction to end
-                user = user.for_update("FOR KEY SHARE")  # type: ignore[arg-type]  # str works
-            if not user.exists(db):  # not get_or_none: its miss message fails on a lock clause
-                raise NotFound(f"user {token.username!r} not found")
+            if token.source == LOCAL_SOURCE:
+                user = UserRow.select(UserRow.id).where(UserRow.username == token.username)
+                if self._postgres:  # a concurrent delete_user waits for this transaction
+                    user = user.for_update("FOR KEY SHARE")  # type: ignore[arg-type]  # str works
+                if not user.exists(db):  # not get_or_none: its miss message fails on a lock
+                    raise NotFound(f"user {token.username!r} not found")
             clash = (
                 RefreshTokenRow.select(RefreshTokenRow.id)
                 .where(
@@ -55,7 +58,9 @@ class SqlRefreshTokens(SqlSession):
             rows = self._rows(db, _FIND_BY_HASH, (token_hash,))
         if not rows:
             return None
-        token_id, found_hash, username, service, client_id, created, last_used, expires = rows[0]
+        token_id, found_hash, username, service, client_id, created, last_used, expires, source = (
+            rows[0]
+        )
         created_at = time_from_column(created)
         assert created_at is not None  # NOT NULL
         return RefreshToken(
@@ -67,6 +72,7 @@ class SqlRefreshTokens(SqlSession):
             created_at=created_at,
             last_used_at=time_from_column(last_used),
             expires_at=time_from_column(expires),
+            source=source,
         )
 
     def touch_refresh_token(self, token_id: str, at: datetime) -> None:
@@ -81,7 +87,7 @@ class SqlRefreshTokens(SqlSession):
         with self._session() as db:
             query = RefreshTokenRow.select()
             if username is not None:
-                query = query.where(RefreshTokenRow.user == username)
+                query = query.where(RefreshTokenRow.username == username)
             total = query.count(db)
             newest_first = query.order_by(
                 RefreshTokenRow.created_at.desc(),
@@ -100,7 +106,14 @@ class SqlRefreshTokens(SqlSession):
                 raise NotFound(f"refresh token {token_id!r} not found")
             return refresh_token_record(row)
 
-    def revoke_user_refresh_tokens(self, username: str) -> int:
+    def revoke_user_refresh_tokens(self, username: str, *, source: str | None = None) -> int:
         with self._session() as db:  # one DELETE, committed on its own
-            query = RefreshTokenRow.delete().where(RefreshTokenRow.user == username)
-            return int(query.execute(db))
+            return _delete_tokens_of(db, username, source)
+
+
+def _delete_tokens_of(db: pw.Database, username: str, source: str | None) -> int:
+    """Delete ``username``'s refresh tokens (of ``source`` only, if given)."""
+    condition = RefreshTokenRow.username == username
+    if source is not None:
+        condition &= RefreshTokenRow.source == source
+    return int(RefreshTokenRow.delete().where(condition).execute(db))

@@ -12,6 +12,7 @@ from .sql_models import (
     GrantRow,
     GroupRow,
     MembershipRow,
+    RefreshTokenRow,
     UserRow,
     group_record,
     groups_of,
@@ -126,8 +127,13 @@ class SqlUsers(SqlSession):
         with self._policy_write() as db:
             row = self._user_row(db, username)
             GrantRow.delete().where(GrantRow.subject == USER_PREFIX + username).execute(db)
-            # Memberships and refresh tokens go with the row (ON DELETE CASCADE).
+            # Memberships go with the row (ON DELETE CASCADE). The row first: on PostgreSQL
+            # that waits for a refresh token being added for this user (FOR KEY SHARE), whose
+            # row the DELETE below then sees.
             UserRow.delete().where(UserRow.id == row.id).execute(db)
+            RefreshTokenRow.delete().where(
+                (RefreshTokenRow.username == username) & (RefreshTokenRow.source == "local")
+            ).execute(db)
 
     def credential_version(self, username: str) -> int | None:
         """``id * 2**32 + credential_version``: ids are never reused, so a user created again

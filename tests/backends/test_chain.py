@@ -486,3 +486,49 @@ def test_construction_errors() -> None:
         ChainAuthenticator([])
     with pytest.raises(ValueError, match="local_users"):
         ChainAuthenticator([Fixed("x", "1")], local_users_shadow=True)
+
+
+class Directory(Fixed):
+    """A directory that can also say who one of its users is without a password."""
+
+    source = "fixed"
+
+    def identity_for(self, username: str) -> Identity | None:
+        return self.identity if username == self.identity.username else None
+
+
+def test_identity_for_local_and_directory_users() -> None:
+    """Refresh tokens: each source answers for its own users, disabled local groups are
+    dropped from directory identities, and only an enabled local user is a local identity."""
+    store = MemoryBackend()
+    store.create_user("robot", "h")
+    store.create_group("ops")
+    store.add_member("ops", "robot")
+    store.create_group("devs", enabled=False)
+    directory = Directory("dora", "dora-pw", ("devs", "readers"))
+    chain = ChainAuthenticator(
+        [LocalAuthenticator(store, PasswordHasher()), directory], local_users=store
+    )
+    assert chain.identity_for("robot") == Identity("robot", ("ops",), False, "local")
+    assert chain.identity_for("dora", source="fixed") == Identity(
+        "dora", ("readers",), False, "fixed"
+    )
+    assert chain.identity_for("dora") is None  # not a local user
+    assert chain.identity_for("robot", source="fixed") is None  # not a directory user
+    assert chain.identity_for("dora", source="elsewhere") is None  # no such source
+    store.set_user_enabled("robot", False)
+    assert chain.identity_for("robot") is None
+
+
+def test_identity_for_a_shadowed_directory_user_is_none() -> None:
+    """With shadowing, a local user of the name owns it: the directory user's tokens stop."""
+    store = MemoryBackend()
+    directory = Directory("dora", "dora-pw")
+    chain = ChainAuthenticator(
+        [LocalAuthenticator(store, PasswordHasher()), directory],
+        local_users=store,
+        local_users_shadow=True,
+    )
+    assert chain.identity_for("dora", source="fixed") is not None
+    store.create_user("dora", "h")
+    assert chain.identity_for("dora", source="fixed") is None

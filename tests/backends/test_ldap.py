@@ -649,3 +649,24 @@ def test_passwords_the_directory_never_sees(own_slapd: Slapd) -> None:
         assert 'BIND dn="uid=alice' not in own_slapd.log()
     finally:
         authenticator.close()
+
+
+def test_identity_for_answers_without_a_password_and_follows_the_directory(
+    own_slapd: Slapd,
+) -> None:
+    """Refresh tokens of directory users: who they are without a password; an unknown or
+    deleted user is None once the groups must be read again (as for a cached login)."""
+    clock = FakeClock()
+    authenticator = cached_authenticator(own_slapd, clock, group_cache_seconds=30)
+    try:
+        alice = authenticator.identity_for("ALICE")
+        assert alice is not None
+        assert (alice.username, alice.groups, alice.is_admin, alice.source) == (*ALICE, "ldap")
+        assert authenticator.identity_for("nobody") is None
+        assert authenticator.identity_for("a*") is None
+        assert authenticator.identity_for("gina") is not None
+        own_slapd.modify(f"dn: {user_dn('gina')}\nchangetype: delete\n")
+        clock.now += 30
+        assert authenticator.identity_for("gina") is None
+    finally:
+        authenticator.close()

@@ -88,13 +88,13 @@ def test_steps_run_once_in_order(new_database: Fresh, monkeypatch: pytest.Monkey
     old.create_version_1()
     with SqlBackend(fresh.url) as backend:
         backend.migrate()
-        assert ran == [1, 2, 3, 4]
+        assert ran == [1, 2, 3, 4, 5]
         ran.clear()
         backend.migrate()
         assert ran == []
     with SqlBackend(old.url) as backend:
         backend.migrate()
-        assert ran == [2, 3, 4]
+        assert ran == [2, 3, 4, 5]
 
 
 def test_a_failing_step_leaves_the_database_as_it_was(
@@ -214,7 +214,7 @@ def test_a_version_1_database_upgrades_with_its_data(new_database: Fresh) -> Non
         assert backend.schema_version() == 1
         with pytest.raises(BackendUnavailable, match="schema version 1"):
             backend.get_user("alice")
-        assert backend.migrate() == SCHEMA_VERSION == 4
+        assert backend.migrate() == SCHEMA_VERSION == 5
         assert backend.schema_version() == SCHEMA_VERSION
 
         # Everything version 1 stored is there, as it was.
@@ -258,3 +258,48 @@ def test_a_version_1_database_upgrades_with_its_data(new_database: Fresh) -> Non
         assert backend.credential_version("alice") is None
         assert backend.get_group("devs").members == ("carol",)
         assert backend.query_events().items == [recorded]
+
+
+def test_version_5_keeps_refresh_tokens_and_lets_directory_users_hold_them(
+    new_database: Fresh,
+) -> None:
+    """A version-4 database with a local user's token: after step 5 the token is there as a
+    ``local`` one, a directory user (no local row) can hold one, and deleting the local user
+    takes only the local user's tokens."""
+    database = new_database()
+
+    def up_to_version_4(db: pw.Database) -> None:
+        pw.SchemaManager(SchemaRow, db).create_table()
+        for version in range(1, 5):
+            sql_migrations.MIGRATIONS[version](db)
+        SchemaRow.insert(version=4).execute(db)
+
+    build(database, up_to_version_4)
+    stamp = T1.isoformat(" ")
+    database.run(
+        'INSERT INTO "users" ("username", "password_hash", "enabled", "is_admin",'
+        ' "created_at", "updated_at") VALUES (?, ?, ?, ?, ?, ?)',
+        ("alice", "hash-of-alice", True, False, stamp, stamp),
+    )
+    database.run(
+        'INSERT INTO "refresh_tokens" ("id", "token_hash", "username", "service", "client_id",'
+        ' "created_at") VALUES (?, ?, ?, ?, ?, ?)',
+        ("t-old", "hash-old", "alice", "registry.test", "docker", stamp),
+    )
+    with SqlBackend(database.url) as backend:
+        assert backend.migrate() == SCHEMA_VERSION
+        kept = backend.find_refresh_token("hash-old")
+        assert kept is not None
+        assert (kept.id, kept.username, kept.source, kept.created_at) == (
+            "t-old",
+            "alice",
+            "local",
+            at(),
+        )
+        directory = make_refresh_token("t-dir", username="dora", source="ldap")
+        backend.add_refresh_token(directory)
+        namesake = make_refresh_token("t-alice-dir", username="alice", source="ldap")
+        backend.add_refresh_token(namesake)
+        backend.delete_user("alice")
+        remaining = [t.id for t in backend.list_refresh_tokens().items]
+        assert sorted(remaining) == ["t-alice-dir", "t-dir"]

@@ -15,7 +15,7 @@ from libdockit.backends.sql import SqlBackend
 from libdockit.backends.sql_models import SCHEMA_VERSION
 from libdockit.errors import BackendUnavailable, ConfigError
 from libdockit.model import AuditEvent, Grant
-from libdockit.testing.conformance import T0, BackendConformance, make_key, make_refresh_token
+from libdockit.testing.conformance import T0, BackendConformance, make_key
 
 
 def url(path: Path) -> str:
@@ -212,17 +212,6 @@ def test_audit_json_is_stored_as_canonical_text(sqlite_backend: SqlBackend, db_p
     with raw(db_path) as conn:
         stored = conn.execute("SELECT after_json, before_json FROM audit_events").fetchall()
     assert stored == [('{"a":"\\u00e9\\ud83d\\udc33","z":1}', None)]
-
-
-def test_refresh_tokens_go_with_their_user_by_foreign_key(
-    sqlite_backend: SqlBackend, db_path: Path
-) -> None:
-    sqlite_backend.create_user("alice", "h")
-    sqlite_backend.add_refresh_token(make_refresh_token("t1"))
-    with raw(db_path) as conn:
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("DELETE FROM users WHERE username = 'alice'")  # not through the backend
-        assert conn.execute("SELECT COUNT(*) FROM refresh_tokens").fetchone() == (0,)
 
 
 def test_connections_commit_without_a_full_fsync(sqlite_backend: SqlBackend) -> None:

@@ -48,10 +48,19 @@ def test_list(admin_cli: Cli, dockit: DockitServer, make_user: MakeUser) -> None
     result = admin_cli("tokens", "list", f"user:{user}")
     assert result.code == EXIT_OK, result
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["ID", "SERVICE", "CLIENT", "CREATED", "LAST", "USED", "EXPIRES"]
+    assert lines[0].split() == [
+        "ID",
+        "SOURCE",
+        "SERVICE",
+        "CLIENT",
+        "CREATED",
+        "LAST",
+        "USED",
+        "EXPIRES",
+    ]
     stored = tokens_of(dockit, user)
     assert [line.split() for line in lines[1:]] == [
-        [t["id"], dockit.services[0], "docker", t["created_at"], "never", t["expires_at"]]
+        [t["id"], "local", dockit.services[0], "docker", t["created_at"], "never", t["expires_at"]]
         for t in stored
     ]
     as_json = admin_cli("tokens", "list", user, "-o", "json")

@@ -36,7 +36,8 @@ from tests.client.helpers import run_cli, subprocess_env
 from tests.e2e.conftest import SERVICE, OciImage, unique
 from tests.support import skopeo
 from tests.support.docker_cli import docker_env, docker_login, read_docker_config
-from tests.support.dockit import DockitServer, Response, http_request
+from tests.support.dockit import DockitServer, Response, http_request, post_token_form
+from tests.support.dockit import moby_refresh as daemon_refresh
 from tests.support.procs import require_binary
 from tests.support.registry import Registry, self_signed_tls
 
@@ -106,21 +107,11 @@ def refresh_tokens(dockit: DockitServer, account: Account) -> list[dict[str, Any
 
 
 def post_form(dockit: DockitServer, fields: dict[str, str], content_type: str = FORM) -> Response:
-    body = urllib.parse.urlencode(sorted(fields.items())).encode()  # Go's url.Values order
-    headers = {"Content-Type": content_type}
-    return http_request(dockit.token_realm, method="POST", headers=headers, body=body)
+    return post_token_form(dockit, fields, content_type)
 
 
 def moby_refresh(dockit: DockitServer, token: str, scope: str) -> Response:
-    """The token request the docker daemon sends with a stored identity token."""
-    fields = {
-        "client_id": "docker",
-        "grant_type": "refresh_token",
-        "refresh_token": token,
-        "scope": scope,
-        "service": SERVICE,
-    }
-    return post_form(dockit, fields)
+    return daemon_refresh(dockit, token, scope, SERVICE)
 
 
 def manifest_inspect(registry: Registry, config_dir: Path, repo: str, tag: str) -> Any:

@@ -12,6 +12,7 @@ the cache changes. Each test adds its own directory users and groups.
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +23,9 @@ import pytest
 
 from tests.e2e.conftest import ISSUER, SERVICE, TOKEN_LIFETIME, OciImage
 from tests.support import skopeo
-from tests.support.dockit import DockitServer
+from tests.support.docker_cli import docker_login, read_docker_config
+from tests.support.dockit import DockitServer, Response, moby_refresh
+from tests.support.jwt_parts import jwt_claims
 from tests.support.registry import Registry
 from tests.support.skopeo import SkopeoResult
 from tests.support.slapd import (
@@ -263,3 +266,61 @@ def test_login_times(dockit: DockitServer, capsys: pytest.CaptureFixture[str]) -
             "\nGET /v2/token as a directory user over ldaps (ms): "
             + ", ".join(f"{t * 1000:.1f}" for t in timings)
         )
+
+
+def redeem(dockit: DockitServer, refresh_token: str, scope: str) -> Response:
+    return moby_refresh(dockit, refresh_token, scope, SERVICE)
+
+
+@pytest.mark.docker_cli
+def test_docker_login_as_a_directory_user_stores_an_identity_token(
+    dockit: DockitServer,
+    registry: Registry,
+    slapd: Slapd,
+    directory_user: DirectoryUser,
+    tmp_path: Path,
+) -> None:
+    """The docker CLI keeps a refresh token, not the directory password; redeeming it
+    carries the user's current directory groups, and it is refused (and deleted) once the
+    directory no longer has the user."""
+    grant = dockit.grant(f"group:{directory_user.group}", f"repository:{directory_user.group}/*:*")
+    try:
+        config_dir = tmp_path / "docker"
+        result = docker_login(
+            registry.host, directory_user.name, directory_user.password, config_dir
+        )
+        assert result.returncode == 0, result.stderr
+        stored = read_docker_config(config_dir)["auths"][registry.host]
+        # docker keeps "auth" as base64("NAME:") beside an identity token: no password.
+        assert base64.b64decode(stored.get("auth", "")).decode() in (
+            "",
+            f"{directory_user.name}:",
+        ), stored
+        assert directory_user.password not in (config_dir / "config.json").read_text()
+        identity_token = stored["identitytoken"]
+        listed = dockit.admin(
+            "GET", f"/users/{directory_user.name}/refresh-tokens", expect=200
+        ).json()["items"]
+        assert [(t["username"], t["source"]) for t in listed] == [(directory_user.name, "ldap")]
+
+        scope = f"repository:{directory_user.group}/app:pull,push"
+        answer = redeem(dockit, identity_token, scope)
+        assert answer.status == 200, answer
+        assert jwt_claims(answer.json()["access_token"])["access"] == [
+            {
+                "type": "repository",
+                "name": f"{directory_user.group}/app",
+                "actions": ["pull", "push"],
+            }
+        ]
+
+        slapd.modify(f"dn: {directory_user.dn}\nchangetype: delete\n")
+        time.sleep(GROUP_CACHE_SECONDS + 0.5)  # the entry is searched again once groups expire
+        refused = redeem(dockit, identity_token, scope)
+        assert refused.status == 401, refused
+        assert (
+            dockit.admin("GET", f"/users/{directory_user.name}/refresh-tokens", expect=404).status
+            == 404
+        )
+    finally:
+        dockit.revoke(grant)

@@ -65,11 +65,13 @@ def test_list(api: Api, client: falcon.testing.TestClient) -> None:
             "created_at",
             "last_used_at",
             "expires_at",
+            "source",
         }
-        assert (item["username"], item["client_id"], item["last_used_at"]) == (
+        assert (item["username"], item["client_id"], item["last_used_at"], item["source"]) == (
             USER,
             "docker",
             None,
+            "local",
         )
         assert item["expires_at"] is not None
     for value in (first, second):

@@ -479,3 +479,27 @@ class DockitServer:
 
     def revoke(self, grant_id: int) -> None:
         self.admin("DELETE", f"/grants/{grant_id}", expect=204)
+
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+def post_token_form(
+    server: DockitServer, fields: Mapping[str, str], content_type: str = FORM_CONTENT_TYPE
+) -> Response:
+    """``POST /v2/token`` with ``fields`` as a form, in Go's ``url.Values`` (sorted) order."""
+    body = urllib.parse.urlencode(sorted(fields.items())).encode()
+    headers = {"Content-Type": content_type}
+    return http_request(server.token_realm, method="POST", headers=headers, body=body)
+
+
+def moby_refresh(server: DockitServer, token: str, scope: str, service: str) -> Response:
+    """The token request the docker daemon sends with a stored identity token."""
+    fields = {
+        "client_id": "docker",
+        "grant_type": "refresh_token",
+        "refresh_token": token,
+        "scope": scope,
+        "service": service,
+    }
+    return post_token_form(server, fields)

@@ -149,16 +149,19 @@ def test_issue_refuses_identities_the_resolver_does_not_vouch_for(
     assert store.list_refresh_tokens().total == 0
 
 
-def test_issue_when_the_store_lacks_the_user(store: MemoryBackend) -> None:
-    """A resolver that knows users the store does not (a directory): no token, no error."""
+def test_issue_when_the_store_lacks_a_local_user(store: MemoryBackend) -> None:
+    """A resolver that vouches for a local user the store does not have (deleted meanwhile):
+    no token, no error. A directory user needs no local row and gets one."""
 
-    class Directory:
-        def identity_for(self, username: str) -> Identity | None:
-            return Identity(username=username, source="ldap")
+    class Vouching:
+        def identity_for(self, username: str, *, source: str = "local") -> Identity | None:
+            return Identity(username=username, source=source)
 
-    refresh = RefreshTokens(store, Directory())
-    carol = Identity(username="carol", source="ldap")
-    assert refresh.issue(carol, service=SERVICE, client_id=None) is None
+    refresh = RefreshTokens(store, Vouching())
+    assert refresh.issue(Identity("carol"), service=SERVICE, client_id=None) is None
+    issued = refresh.issue(Identity("carol", source="ldap"), service=SERVICE, client_id=None)
+    assert issued is not None
+    assert (issued.record.username, issued.record.source) == ("carol", "ldap")
 
 
 def test_bad_settings_and_sources(store: MemoryBackend) -> None:
@@ -297,7 +300,7 @@ def test_a_revoke_racing_a_recent_use_leaves_the_token_revoked(
 
 def test_backend_unavailable_is_not_a_refusal(store: MemoryBackend) -> None:
     class Down:
-        def identity_for(self, username: str) -> Identity | None:
+        def identity_for(self, username: str, *, source: str = "local") -> Identity | None:
             raise BackendUnavailable("directory down")
 
     value = issue(RefreshTokens(store, LocalIdentityResolver(store)))
@@ -333,6 +336,40 @@ def test_local_resolver(store: MemoryBackend) -> None:
     assert resolver.identity_for("bob") is None
     assert resolver.identity_for("nobody") is None
     assert resolver.identity_for("a*") is None
+    assert resolver.identity_for("alice", source="ldap") is None  # not a source it knows
+
+
+def test_a_token_is_redeemed_only_as_an_identity_of_its_source(store: MemoryBackend) -> None:
+    """A directory user's token, and later a local user of the same name: the token stays
+    the directory user's (and is refused once the directory no longer knows them)."""
+
+    class Directory:
+        def __init__(self) -> None:
+            self.known = {"dora"}
+
+        def identity_for(self, username: str, *, source: str = "local") -> Identity | None:
+            if source == "ldap":
+                return (
+                    Identity(username, ("ldap-devs",), source="ldap")
+                    if username in self.known
+                    else None
+                )
+            return LocalIdentityResolver(store).identity_for(username, source=source)
+
+    directory = Directory()
+    refresh = RefreshTokens(store, directory)
+    issued = refresh.issue(Identity("dora", source="ldap"), service=SERVICE, client_id="docker")
+    assert issued is not None
+    assert issued.record.source == "ldap"
+    identity, _ = refresh.redeem_value(issued.value, service=SERVICE)
+    assert (identity.source, identity.groups) == ("ldap", ("ldap-devs",))
+    store.create_user("dora", "h")  # a local namesake appears: the token is not theirs
+    identity, _ = refresh.redeem_value(issued.value, service=SERVICE)
+    assert identity.source == "ldap"
+    directory.known.clear()
+    with pytest.raises(AuthenticationFailed, match="disabled or no longer exists"):
+        refresh.redeem_value(issued.value, service=SERVICE)
+    assert refresh.find(issued.value) is None
 
 
 def test_identity_resolver_prefers_an_authenticator_that_can_resolve(
@@ -346,7 +383,7 @@ def test_identity_resolver_prefers_an_authenticator_that_can_resolve(
             return Identity(username=username, source="ldap")
 
     chain = Chain()
-    assert identity_resolver(chain, store) is chain
+    assert identity_resolver(chain, store) is chain  # type: ignore[comparison-overlap]
     assert isinstance(chain, IdentityResolver)
     fallback = identity_resolver(object(), store)
     assert isinstance(fallback, LocalIdentityResolver)

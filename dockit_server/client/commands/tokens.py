@@ -32,10 +32,11 @@ def _user_path(raw: str) -> str:
 
 
 def token_rows(tokens: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    headers = ["ID", "SERVICE", "CLIENT", "CREATED", "LAST USED", "EXPIRES"]
+    headers = ["ID", "SOURCE", "SERVICE", "CLIENT", "CREATED", "LAST USED", "EXPIRES"]
     rows = [
         [
             str(t.get("id")),
+            output.text(t.get("source") or "local"),
             output.text(t.get("service")),
             output.text(t.get("client_id")),
             output.text(t.get("created_at")),

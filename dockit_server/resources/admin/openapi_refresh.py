@@ -30,6 +30,7 @@ REFRESH_TOKEN_SCHEMAS: dict[str, Schema] = {
             "created_at",
             "last_used_at",
             "expires_at",
+            "source",
         ],
         "properties": {
             "id": {"type": "string", "description": "Public id, to revoke it by; not secret."},
@@ -45,6 +46,12 @@ REFRESH_TOKEN_SCHEMAS: dict[str, Schema] = {
                 "description": "When it last got a token (to the minute); null: never used.",
             },
             "expires_at": {**_TIMESTAMP, "description": "null: it does not expire."},
+            "source": {
+                "type": "string",
+                "description": "Whose user it is: `local` (a Dockit user) or `ldap` (a "
+                "directory user, checked against the directory on every use).",
+                "examples": ["local", "ldap"],
+            },
         },
         "additionalProperties": False,
     },

@@ -31,6 +31,7 @@ def refresh_token_json(token: RefreshToken) -> dict[str, Any]:
         "created_at": rfc3339(token.created_at),
         "last_used_at": rfc3339(token.last_used_at),
         "expires_at": rfc3339(token.expires_at),
+        "source": token.source,
     }
 
 

@@ -171,6 +171,29 @@ class RefreshTokenConformance:
         backend.add_refresh_token(mine[0])  # its id and hash are free again
         assert backend.find_refresh_token(mine[0].token_hash) == mine[0]
 
+    def test_directory_users_hold_tokens_apart_from_local_namesakes(
+        self, backend: UsersAndRefreshTokens
+    ) -> None:
+        """A token whose source is not ``local`` needs no local user; deleting a local user
+        leaves a directory namesake's tokens; revoking can be limited to one source."""
+        dora = make_refresh_token("dora-0", "dora", source="ldap")
+        backend.add_refresh_token(dora)
+        assert backend.find_refresh_token(dora.token_hash) == dora
+        with pytest.raises(NotFound):
+            backend.add_refresh_token(make_refresh_token("ghost-0", "ghost"))
+        backend.create_user("alice", "h")
+        local = make_refresh_token("alice-local", "alice")
+        directory = make_refresh_token("alice-ldap", "alice", source="ldap")
+        for token in (local, directory):
+            backend.add_refresh_token(token)
+        assert backend.list_refresh_tokens(username="alice").total == 2
+        backend.delete_user("alice")
+        assert backend.list_refresh_tokens(username="alice") == Page([directory], 1)
+        backend.add_refresh_token(make_refresh_token("dora-1", "dora", source="other"))
+        assert backend.revoke_user_refresh_tokens("dora", source="ldap") == 1
+        assert [t.id for t in backend.list_refresh_tokens(username="dora").items] == ["dora-1"]
+        assert backend.revoke_user_refresh_tokens("dora") == 1
+
     def test_credential_changes_keep_tokens(self, backend: UsersAndRefreshTokens) -> None:
         """Revoking on a password change is the caller's policy, not the store's."""
         backend.create_user("alice", "h")

@@ -108,6 +108,7 @@ def make_refresh_token(
     client_id: str | None = "docker",
     last_used_at: datetime | None = None,
     expires_at: datetime | None = None,
+    source: str = "local",
 ) -> RefreshToken:
     return RefreshToken(
         id=token_id,
@@ -118,6 +119,7 @@ def make_refresh_token(
         created_at=created_at,
         last_used_at=last_used_at,
         expires_at=expires_at,
+        source=source,
     )
 
 
