@@ -7,12 +7,13 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from libdockit.backends.sql import SqlBackend
-from libdockit.backends.sql_models import SCHEMA_VERSION
+from libdockit.backends.sql_models import SCHEMA_VERSION, time_from_column
 from libdockit.errors import BackendUnavailable, ConfigError
 from libdockit.model import AuditEvent, Grant
 from libdockit.testing.conformance import T0, BackendConformance, make_key
@@ -318,3 +319,19 @@ def test_a_held_connection_reads_the_policy_version_once_until_a_write(
             backend.add_grant(Grant("user:alice", "repository", "alice/*", ("pull",)))
             patterns = [g.pattern for g in other.grants_for_subjects(subjects)]
             assert patterns == ["devs/*", "alice/*"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ("2026-11-27 06:00:00.123456", datetime(2026, 11, 27, 6, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-11-27 06:00:00", datetime(2026, 11, 27, 6, 0, tzinfo=UTC)),
+        ("2026-11-27T08:00:00+02:00", datetime(2026, 11, 27, 6, 0, tzinfo=UTC)),
+        ("2026-11-27", datetime(2026, 11, 27, tzinfo=UTC)),
+        (None, None),
+    ],
+)
+def test_time_columns_read_by_hand_are_aware_utc(
+    stored: str | None, expected: datetime | None
+) -> None:
+    assert time_from_column(stored) == expected
