@@ -243,7 +243,7 @@ def build_components(settings: Settings) -> Components:
         kind = "local+ldap" if settings.ldap is not None else "local"
         timed_authenticator = TimedAuthenticator(authenticator, metrics, kind)
         grants = TimedGrantSource(store, metrics, "sql")
-    auditor = _auditor(store, settings)
+    auditor = _auditor(store, settings, metrics)
     tokens = TokenService(
         authenticator=timed_authenticator,
         grants=grants,
@@ -287,7 +287,7 @@ def _throttle(
     return LoginThrottle(store, policy, on_lockout=auditor.lockout if auditor is not None else None)
 
 
-def _auditor(store: SqlBackend, settings: Settings) -> Auditor | None:
+def _auditor(store: SqlBackend, settings: Settings, metrics: Metrics | None) -> Auditor | None:
     if not settings.audit_enabled:
         return None
     retention = Retention(
@@ -299,4 +299,6 @@ def _auditor(store: SqlBackend, settings: Settings) -> Auditor | None:
         retention=retention,
         record_tokens=settings.audit_tokens,
         flush_seconds=settings.audit_flush_seconds,
+        on_backlog=metrics.audit_backlog.set if metrics is not None else None,
+        on_dropped=metrics.audit_dropped.inc if metrics is not None else None,
     )

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -89,6 +89,18 @@ class Metrics:
             "dockit_backend_errors",
             "Backend calls that could not answer.",
             ["backend", "operation"],
+            registry=self.registry,
+        )
+        self.audit_backlog = Gauge(
+            "dockit_audit_backlog_events",
+            "Audit events each worker still holds after its last write (0 while the store "
+            "keeps up).",
+            multiprocess_mode="livesum",
+            registry=self.registry,
+        )
+        self.audit_dropped = Counter(
+            "dockit_audit_dropped_events",
+            "Audit events given up because the store could not take them for too long.",
             registry=self.registry,
         )
         expiry = _CertificateExpiry(keys, clock or (lambda: datetime.now(UTC)))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -63,6 +63,8 @@ class Auditor:
         retention: Retention | None = None,
         record_tokens: bool = True,
         flush_seconds: float = 0.0,
+        on_backlog: Callable[[int], None] | None = None,
+        on_dropped: Callable[[int], None] | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._store = store
@@ -72,7 +74,13 @@ class Auditor:
         self._lock = threading.Lock()
         self._since_prune = 0
         self._batched = (
-            BatchedAuditWriter(store, flush_seconds=flush_seconds, on_written=self._written)
+            BatchedAuditWriter(
+                store,
+                flush_seconds=flush_seconds,
+                on_written=self._written,
+                on_backlog=on_backlog,
+                on_dropped=on_dropped,
+            )
             if flush_seconds > 0
             else None
         )

@@ -46,8 +46,13 @@ class BatchedAuditWriter:
         batch_size: int = 500,
         max_pending: int = 100_000,
         on_written: Callable[[int], None] | None = None,
+        on_backlog: Callable[[int], None] | None = None,
+        on_dropped: Callable[[int], None] | None = None,
         clock: Clock = utc_now,
     ) -> None:
+        """``on_written(n)`` after n events were written; ``on_backlog(n)`` after each write
+        attempt with the events still queued (0 while the store keeps up); ``on_dropped(n)``
+        when n events were given up (for metrics)."""
         if flush_seconds <= 0 or batch_size <= 0 or max_pending < batch_size:
             raise ValueError("flush_seconds and batch_size must be positive, max_pending >= both")
         self._store = store
@@ -55,6 +60,8 @@ class BatchedAuditWriter:
         self._batch = batch_size
         self._max_pending = max_pending
         self._on_written = on_written
+        self._on_backlog = on_backlog
+        self._on_dropped = on_dropped
         self._clock = clock
         self._pending: deque[AuditEvent] = deque()
         self._write_lock = threading.Lock()  # one batch at a time, in order
@@ -125,10 +132,16 @@ class BatchedAuditWriter:
                 self._pending.extendleft(reversed(batch))  # back at the front, in order
                 self._drop_beyond_limit()
                 log.warning("could not write %d audit event(s): %s", len(batch), exc.code)
+                self._report_backlog()
                 return False
         if self._on_written is not None and written:
             self._on_written(written)
+        self._report_backlog()
         return True
+
+    def _report_backlog(self) -> None:
+        if self._on_backlog is not None:
+            self._on_backlog(len(self._pending))
 
     def _record(self, batch: Sequence[AuditEvent]) -> int:
         try:
@@ -151,6 +164,8 @@ class BatchedAuditWriter:
             dropped += 1
         if dropped:
             log.error("dropped the %d oldest unwritten audit event(s): the store is down", dropped)
+            if self._on_dropped is not None:
+                self._on_dropped(dropped)
 
 
 def _run(ref: weakref.ReferenceType[BatchedAuditWriter]) -> None:

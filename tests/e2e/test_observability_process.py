@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +60,22 @@ def test_metrics_sum_over_all_workers(server: DockitServer) -> None:
         assert days > 300
     pids = {line for line in server.log().splitlines() if "Booting worker with pid" in line}
     assert len(pids) == 3
+
+
+def test_audit_batches_report_their_backlog(server: DockitServer) -> None:
+    """After the token requests above, every worker has written its batch (audit
+    .flush_seconds is 1 s): nothing is left queued and nothing was dropped."""
+    deadline = time.monotonic() + 10
+    while True:
+        text = server.get("/metrics").body.decode()
+        backlog = sample_value(text, "dockit_audit_backlog_events")
+        if backlog == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert backlog == 0
+    assert sample_value(text, "dockit_audit_dropped_events_total") == 0
+    tokens = server.audit_events("kind=token&limit=1000", at_least=REQUESTS + 3)
+    assert len(tokens) >= REQUESTS + 3
 
 
 def test_json_access_log_lines(server: DockitServer) -> None:

@@ -217,3 +217,27 @@ for number in range(250):
     with SqlBackend(url) as backend:
         events = backend.query_events(limit=1000).items
     assert sorted(int(e.detail["requested"][0]) for e in events if e.detail) == list(range(250))
+
+
+def test_backlog_and_drops_are_reported_for_metrics() -> None:
+    store = FlakyStore()
+    backlog: list[int] = []
+    dropped: list[int] = []
+    writer = BatchedAuditWriter(
+        store,
+        flush_seconds=60,
+        batch_size=4,
+        max_pending=4,
+        on_backlog=backlog.append,
+        on_dropped=dropped.append,
+    )
+    store.down = True
+    for number in range(6):
+        writer.submit(make_event(f"token.{number}", kind="token"))
+    writer.flush()
+    assert (backlog[-1], dropped) == (4, [2])  # 6 queued, 4 kept, 2 given up
+    store.down = False
+    writer.flush()
+    assert backlog[-1] == 0
+    assert actions(store) == [f"token.{n}" for n in range(2, 6)]
+    writer.close()
