@@ -17,16 +17,6 @@ from .base import BackoffRule, LoginFailures
 from .sql_models import LoginFailureRow, from_db, maybe_from_db, time_from_column, to_db
 from .sql_session import SqlSession
 
-
-def _record(row: LoginFailureRow) -> LoginFailures:
-    return LoginFailures(
-        key=row.key,
-        failures=row.failures,
-        window_start=from_db(row.window_start),
-        blocked_until=maybe_from_db(row.blocked_until),
-    )
-
-
 _LOOKUP_SQL = (
     'SELECT "key", "failures", "window_start", "blocked_until" FROM "login_failures" '
     'WHERE "key" IN '
