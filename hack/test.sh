@@ -6,16 +6,26 @@
 # 1. Debian packages for the end-to-end tests (real registry, skopeo, slapd, PostgreSQL and the
 #    docker CLI), installed only when one is missing, so a warm machine skips apt entirely.
 #    No service is started by the install: the tests start their own on free loopback ports.
-# 2. The project, editable, with its dev extras.
+# 2. A fresh virtual environment, .venv-test beside this repo, made anew on every run (never
+#    the interpreter's own site-packages, never what an earlier run left), with the project
+#    and its dev extras at exactly the versions in hack/constraints.txt: the versions of the
+#    last green run (hack/refresh-constraints.sh makes that file anew).
 # 3. ruff check, ruff format --check, mypy (config in pyproject.toml), pytest "$@"; all of
 #    them run, and the script fails if any failed.
 #
-# Works from any directory. Environment: PYTHON (default python3); SKIP_INSTALL=1 skips steps
-# 1 and 2. Under CI=true (see .ci/run) a test whose service is missing fails instead of skipping.
+# Works from any directory. Environment: PYTHON (default python3, 3.11 or newer) makes the
+# venv; SKIP_INSTALL=1 skips steps 1 and 2 and reuses .venv-test as the last run left it (a
+# quick re-run while developing; CI never sets it); TEST_VENV names another venv directory;
+# UNPINNED=1 installs the newest releases instead of the pinned ones (what
+# hack/refresh-constraints.sh does). Under CI=true (see .ci/run) a test whose service is
+# missing fails instead of skipping.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
-PY="${PYTHON:-python3}"
+BASE_PYTHON="${PYTHON:-python3}"
+TEST_VENV="${TEST_VENV:-${REPO_ROOT}/.venv-test}"
+CONSTRAINTS="${REPO_ROOT}/hack/constraints.txt"
+PY="${TEST_VENV}/bin/python"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -111,32 +121,31 @@ install_system_packages() {
     fi
 }
 
-# A Python that pip may install into: PYTHON/python3, or a .venv beside the repo when that
-# interpreter is an externally managed system Python (PEP 668, e.g. Debian's /usr/bin/python3).
-choose_python() {
-    if ! "${PY}" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-        log "${PY} is older than Python 3.11"
+# A new, empty virtual environment at TEST_VENV (whatever was there is removed first).
+fresh_venv() {
+    if ! "${BASE_PYTHON}" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+        log "${BASE_PYTHON} is older than Python 3.11 (set PYTHON to a newer one)"
         return 1
     fi
-    if "${PY}" - <<'EOF'
-import os, sys, sysconfig
-managed = os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))
-sys.exit(1 if managed and sys.prefix == sys.base_prefix else 0)
-EOF
-    then
-        return 0
-    fi
-    log "${PY} is externally managed: using ${REPO_ROOT}/.venv"
-    if [[ ! -x ${REPO_ROOT}/.venv/bin/python ]]; then
-        "${PY}" -m venv "${REPO_ROOT}/.venv"
-    fi
-    PY="${REPO_ROOT}/.venv/bin/python"
+    log "fresh virtual environment: ${TEST_VENV}"
+    rm -rf "${TEST_VENV}"
+    "${BASE_PYTHON}" -m venv "${TEST_VENV}"
 }
 
+# The project and its dev extras, at the pinned versions (UNPINNED=1: the newest releases).
+# PIP_CONSTRAINT also reaches pip's isolated build environments, so setuptools is pinned too.
 install_python_packages() {
-    log "pip install -e .[dev]"
-    PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore \
-        "${PY}" -m pip install -q -e '.[dev]'
+    local -a pip_env=(PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore)
+    if [[ ${UNPINNED:-0} == 1 ]]; then
+        log "pip install -e .[dev] (UNPINNED=1: newest releases)"
+        env "${pip_env[@]}" "${PY}" -m pip install -q --upgrade pip setuptools
+    else
+        log "pip install -e .[dev] -c hack/constraints.txt"
+        pip_env+=(PIP_CONSTRAINT="${CONSTRAINTS}")
+        env "${pip_env[@]}" "${PY}" -m pip install -q --upgrade pip setuptools
+    fi
+    env "${pip_env[@]}" "${PY}" -m pip install -q -e '.[dev]'
+    "${PY}" -m pip check >&2
 }
 
 # Every check runs even when an earlier one failed, so one run shows every problem; the
@@ -170,10 +179,11 @@ main() {
     cd "${REPO_ROOT}"
     if [[ ${SKIP_INSTALL:-0} != 1 ]]; then
         install_system_packages
-    fi
-    choose_python
-    if [[ ${SKIP_INSTALL:-0} != 1 ]]; then
+        fresh_venv
         install_python_packages
+    elif [[ ! -x ${PY} ]]; then
+        log "SKIP_INSTALL=1 but ${TEST_VENV} has no python: run hack/test.sh once without it"
+        return 1
     fi
     run_checks "$@"
 }

@@ -53,14 +53,16 @@ def memory_store(hasher: PasswordHasher, accounts: Accounts) -> MemoryBackend:
     return store
 
 
-class TestLocalAuthenticatorConformance(AuthenticatorConformance):
-    @pytest.fixture(scope="class")
-    def shared(self, hasher: PasswordHasher) -> LocalAuthenticator:
-        return LocalAuthenticator(memory_store(hasher, LOCAL_ACCOUNTS), hasher)
+@pytest.fixture(scope="module")
+def shared_local_authenticator(hasher: PasswordHasher) -> LocalAuthenticator:
+    """Built once for the module: creating the accounts costs an argon2 hash each."""
+    return LocalAuthenticator(memory_store(hasher, LOCAL_ACCOUNTS), hasher)
 
+
+class TestLocalAuthenticatorConformance(AuthenticatorConformance):
     @pytest.fixture
-    def authenticator(self, shared: LocalAuthenticator) -> LocalAuthenticator:
-        return shared
+    def authenticator(self, shared_local_authenticator: LocalAuthenticator) -> LocalAuthenticator:
+        return shared_local_authenticator
 
     @pytest.fixture
     def accounts(self) -> Accounts:

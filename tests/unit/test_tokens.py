@@ -42,7 +42,8 @@ def _counter() -> Any:
 
 @pytest.fixture(scope="module")
 def keys() -> dict[str, SigningKey]:
-    return {alg: generate_key(alg, now=NOW - timedelta(days=1)) for alg in ("ES256", "RS256")}
+    algorithms: tuple[Algorithm, ...] = ("ES256", "RS256")
+    return {alg: generate_key(alg, now=NOW - timedelta(days=1)) for alg in algorithms}
 
 
 def _signer(**kwargs: Any) -> TokenSigner:
