@@ -260,7 +260,8 @@ def build_components(settings: Settings) -> Components:
     )
     return Components(
         tokens=tokens,
-        admin=AdminService(store, store, hasher),
+        # Directory users and groups are real grant subjects without a local row.
+        admin=AdminService(store, store, hasher, directory="LDAP" if settings.ldap_urls else None),
         health=health,
         key_manager=KeyManager(store, protector=protector),
         realm=settings.server_realm,

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from .backends.base import GrantStore, RefreshTokenStore, UserStore
 from .errors import NotFound, ValidationError
+from .grant_checks import check_grant
 from .model import (
     LOCAL_SOURCE,
+    AddedGrant,
     Grant,
     Group,
     Page,
@@ -60,8 +62,13 @@ class AdminService:
         grants: GrantStore,
         hasher: PasswordHasher,
         refresh_tokens: RefreshTokenStore | None = None,
+        *,
+        directory: str | None = None,
     ) -> None:
+        """``directory`` names a directory (e.g. ``"LDAP"``) whose users and groups are
+        real grant subjects without a local row (see :mod:`libdockit.grant_checks`)."""
         self.users = users
+        self.directory = directory
         self.grants = grants
         self.hasher = hasher
         if refresh_tokens is None and isinstance(users, RefreshTokenStore):
@@ -173,7 +180,18 @@ class AdminService:
         )
 
     # -- grants -------------------------------------------------------------------------
-    def add_grant(self, subject: str, resource_type: str, pattern: str, actions: object) -> Grant:
+    def add_grant(
+        self,
+        subject: str,
+        resource_type: str,
+        pattern: str,
+        actions: object,
+        *,
+        allow_unknown_type: bool = False,
+    ) -> AddedGrant:
+        """Store a grant; refuse one that could never match (see
+        :mod:`libdockit.grant_checks`), unless only its type is unknown and
+        ``allow_unknown_type`` says that is deliberate."""
         compile_pattern(pattern)
         grant = Grant(
             subject=parse_subject(subject),
@@ -181,11 +199,18 @@ class AdminService:
             pattern=pattern,
             actions=normalize_actions(actions),
         )
-        return self.grants.add_grant(grant)
+        notes = check_grant(
+            grant, self.users, allow_unknown_type=allow_unknown_type, directory=self.directory
+        )
+        return AddedGrant(self.grants.add_grant(grant), notes)
 
-    def add_grant_from_scope(self, subject: str, scope: str) -> Grant:
+    def add_grant_from_scope(
+        self, subject: str, scope: str, *, allow_unknown_type: bool = False
+    ) -> AddedGrant:
         resource_type, pattern, actions = parse_grant_scope(scope)
-        return self.add_grant(subject, resource_type, pattern, list(actions))
+        return self.add_grant(
+            subject, resource_type, pattern, list(actions), allow_unknown_type=allow_unknown_type
+        )
 
     def get_grant(self, grant_id: int) -> Grant:
         return self.grants.get_grant(grant_id)

@@ -137,6 +137,15 @@ class Grant:
 
 
 @dataclass(frozen=True, slots=True)
+class AddedGrant:
+    """A grant just stored, with notes on what was accepted on trust (e.g. a subject taken
+    to be a directory's group), for the caller to show."""
+
+    grant: Grant
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     """One page of a listing and the total number of items."""
 

@@ -57,8 +57,15 @@ def test_grant(admin_cli: Cli, dockit: DockitServer, make_user: MakeUser) -> Non
     assert created in grants_of(dockit, f"user:{user}")
 
 
-def test_granting_the_same_again_is_fine(admin_cli: Cli, dockit: DockitServer) -> None:
+def new_group(dockit: DockitServer) -> str:
+    """A uniquely named group: grants to a group that does not exist are refused."""
     group = unique("grp")
+    dockit.create_group(group)
+    return group
+
+
+def test_granting_the_same_again_is_fine(admin_cli: Cli, dockit: DockitServer) -> None:
+    group = new_group(dockit)
     first = admin_cli("grant", f"group:{group}", f"repository:{group}/*:pull,push", "-o", "json")
     assert first.code == EXIT_OK, first
     again = admin_cli("grant", f"group:{group}", f"repository:{group}/*:push,pull")
@@ -69,7 +76,7 @@ def test_granting_the_same_again_is_fine(admin_cli: Cli, dockit: DockitServer) -
 
 
 def test_granting_other_actions_is_a_conflict(admin_cli: Cli, dockit: DockitServer) -> None:
-    group = unique("grp")
+    group = new_group(dockit)
     dockit.grant(f"group:{group}", f"repository:{group}/*:pull")
     result = admin_cli("grant", f"group:{group}", f"repository:{group}/*:pull,push")
     assert result.code == EXIT_CONFLICT, result
@@ -99,7 +106,7 @@ def test_grant_bad_input(admin_cli: Cli, subject: str, scope: str, field: str) -
 
 
 def test_revoke(admin_cli: Cli, dockit: DockitServer) -> None:
-    group = unique("grp")
+    group = new_group(dockit)
     grant_id = dockit.grant(f"group:{group}", f"repository:{group}/**:push,pull")
     keep = dockit.grant(f"group:{group}", f"repository:{group}/keep:pull")
     result = admin_cli("revoke", f"group:{group}", f"repository:{group}/**:pull,push")
@@ -119,7 +126,7 @@ def test_revoke(admin_cli: Cli, dockit: DockitServer) -> None:
 
 
 def test_revoke_other_actions_refuses(admin_cli: Cli, dockit: DockitServer) -> None:
-    group = unique("grp")
+    group = new_group(dockit)
     grant_id = dockit.grant(f"group:{group}", f"repository:{group}/*:pull,push")
     result = admin_cli("revoke", f"group:{group}", f"repository:{group}/*:push")
     assert result.code == EXIT_CONFLICT, result
@@ -142,7 +149,7 @@ def test_revoke_bad_input(admin_cli: Cli, subject: str, scope: str) -> None:
 
 
 def test_grants_listing(admin_cli: Cli, dockit: DockitServer) -> None:
-    group = unique("grp")
+    group = new_group(dockit)
     grant_id = dockit.grant(f"group:{group}", f"repository:{group}/*:pull")
     everything = admin_cli("grants")
     assert everything.code == EXIT_OK, everything
@@ -177,7 +184,9 @@ def test_permissions_of_a_user(
     logged_in = dockit.grant("authenticated", f"repository:{user}-auth/*:pull")
     everyone = dockit.grant("anonymous", f"repository:{user}-public/*:pull")
     shared_grants.extend([logged_in, everyone])
-    other = dockit.grant(f"group:{unique('other')}", "repository:other/*:pull")
+    other_group = unique("other")
+    dockit.create_group(other_group)
+    other = dockit.grant(f"group:{other_group}", "repository:other/*:pull")
 
     result = admin_cli("permissions", f"user:{user}")
     assert result.code == EXIT_OK, result

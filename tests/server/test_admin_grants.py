@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from libdockit.backends.memory import MemoryBackend
 from libdockit.scope import parse_scopes
 from libdockit.secret import Secret
 from libdockit.service import TokenService
@@ -19,6 +20,12 @@ PARTS = {
     "pattern": "team/*",
     "actions": ["push", "pull"],
 }
+
+
+@pytest.fixture(autouse=True)
+def team(backend: MemoryBackend) -> None:
+    """The group the grants below name: a grant to a subject that does not exist is refused."""
+    backend.create_group("team")
 
 
 def granted(tokens: TokenService, scope: str) -> tuple[str, ...]:

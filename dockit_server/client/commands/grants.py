@@ -52,8 +52,11 @@ def _same_actions(grant: dict[str, Any], actions: tuple[str, ...]) -> bool:
 def grant(ctx: Context) -> int:
     subject, scope = ctx.args.subject, ctx.args.scope
     client = ctx.client()
+    body: dict[str, Any] = {"subject": subject, "scope": scope}
+    if ctx.args.allow_unknown_type:
+        body["allow_unknown_type"] = True
     try:
-        created = client.post("/grants", {"subject": subject, "scope": scope})
+        created = client.post("/grants", body)
     except ApiError as exc:
         if exc.status != 409:
             raise
@@ -75,6 +78,8 @@ def grant(ctx: Context) -> int:
             ),
         )
         return 0
+    for note in created.get("notes") or ():
+        ctx.note(f"note: {note}")
     ctx.output.emit(
         created,
         lambda: (
@@ -191,10 +196,19 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         "let a subject do actions on matching resources",
         "Add a grant. Patterns: exact names, * within one path segment, ** across segments, "
         "${user} for the caller's name. Actions: pull, push (implies pull), delete, *. "
-        "Granting exactly what exists already is not an error.",
+        "Granting exactly what exists already is not an error. A grant that could never "
+        "match is refused: an unknown resource type, upper-case letters, a user or group "
+        "that does not exist (with LDAP, such names are taken to be the directory's).",
     )
     add.add_argument("subject", help=SUBJECT_HELP)
     add.add_argument("scope", help=SCOPE_HELP)
+    add.add_argument(
+        "--allow-unknown-type",
+        action="store_true",
+        help="store a resource type registries never ask for (they ask for repository and "
+        "registry), for a service with types of its own; without it such a type is refused "
+        "as a typo",
+    )
     remove = command(
         "revoke",
         revoke,

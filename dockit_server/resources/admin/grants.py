@@ -15,7 +15,7 @@ import falcon
 
 from libdockit.admin import AdminService
 from libdockit.errors import ValidationError
-from libdockit.model import Grant
+from libdockit.model import AddedGrant
 
 from .auth import AdminAuth
 from .bodies import Fields, read_object
@@ -24,6 +24,8 @@ from .views import grant_json, grant_location
 
 PART_FIELDS = ("subject", "resource_type", "pattern", "actions")
 SCOPE_FIELDS = ("subject", "scope")
+#: Accepted with either form: store a type registries never ask for, deliberately.
+ALLOW_UNKNOWN_TYPE = "allow_unknown_type"
 #: Grant ids are positive and fit a signed 64-bit column.
 MAX_GRANT_ID = 2**63 - 1
 _ID_RE = re.compile(r"[0-9]{1,19}")
@@ -53,12 +55,14 @@ class GrantsResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._auth.require(req, resp)
         check_params(req, ())
-        grant = self._add(read_object(req))
+        added = self._add(read_object(req))
         resp.status = falcon.HTTP_201
-        resp.location = grant_location(grant.id)
-        resp.media = grant_json(grant)
+        resp.location = grant_location(added.grant.id)
+        resp.media = grant_json(added.grant)
+        if added.notes:
+            resp.media["notes"] = list(added.notes)
 
-    def _add(self, body: dict[str, object]) -> Grant:
+    def _add(self, body: dict[str, object]) -> AddedGrant:
         if "scope" in body:
             parts = sorted(name for name in PART_FIELDS[1:] if name in body)
             if parts:
@@ -67,16 +71,19 @@ class GrantsResource:
                     f"give either 'scope' or 'resource_type', 'pattern' and 'actions', "
                     f"not both (also got {', '.join(parts)})",
                 )
-            fields = Fields(body, SCOPE_FIELDS)
+            fields = Fields(body, (*SCOPE_FIELDS, ALLOW_UNKNOWN_TYPE))
             return self._admin.add_grant_from_scope(
-                fields.string("subject"), fields.string("scope")
+                fields.string("subject"),
+                fields.string("scope"),
+                allow_unknown_type=fields.boolean(ALLOW_UNKNOWN_TYPE, default=False),
             )
-        fields = Fields(body, PART_FIELDS)
+        fields = Fields(body, (*PART_FIELDS, ALLOW_UNKNOWN_TYPE))
         return self._admin.add_grant(
             fields.string("subject"),
             fields.string("resource_type"),
             fields.string("pattern"),
             fields.string_list("actions"),
+            allow_unknown_type=fields.boolean(ALLOW_UNKNOWN_TYPE, default=False),
         )
 
 

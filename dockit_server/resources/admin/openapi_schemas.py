@@ -74,6 +74,12 @@ _SUBJECT: Schema = {
     "examples": ["group:team", "user:alice", "authenticated"],
 }
 _ACTION: Schema = {"type": "string", "enum": ["pull", "push", "delete", "*"]}
+_ALLOW_UNKNOWN_TYPE: Schema = {
+    "type": "boolean",
+    "default": False,
+    "description": "Registries ask only for `repository` and `registry`; any other type is "
+    "refused as a likely typo unless this is true (for a service with types of its own).",
+}
 
 SCHEMAS: dict[str, Schema] = {
     "User": _obj(
@@ -132,6 +138,12 @@ SCHEMAS: dict[str, Schema] = {
                 "examples": ["repository:team/*:pull,push"],
             },
             "created_at": _TIMESTAMP,
+            "notes": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Only in POST's answer, when something was accepted on trust: "
+                "a subject with no local user or group, taken to be the directory's (LDAP).",
+            },
         },
     ),
     "GrantList": _list_of("Grant"),
@@ -282,6 +294,7 @@ SCHEMAS: dict[str, Schema] = {
                 "minItems": 1,
                 "description": "`push` implies `pull`; `*` is every action.",
             },
+            "allow_unknown_type": _ALLOW_UNKNOWN_TYPE,
         },
     ),
     "GrantScope": _obj(
@@ -294,6 +307,7 @@ SCHEMAS: dict[str, Schema] = {
                 "`:` (e.g. `host:5000/team/*`).",
                 "examples": ["repository:team/*:pull,push"],
             },
+            "allow_unknown_type": _ALLOW_UNKNOWN_TYPE,
         },
     ),
     "GrantCreate": {"oneOf": [ref("schemas", "GrantParts"), ref("schemas", "GrantScope")]},
