@@ -58,7 +58,15 @@ class FirstAdmin:
 
 
 def open_store(settings: Settings) -> SqlBackend:
-    return SqlBackend(settings.database_url.reveal())
+    try:
+        return SqlBackend(settings.database_url.reveal())
+    except ImportError:
+        # The optional PostgreSQL driver is missing: a setting to fix, not a traceback.
+        raise ConfigError(
+            "database.url",
+            "PostgreSQL needs the postgres extra, which is not installed: "
+            "pip install 'dockit[postgres]' (from a checkout: pip install '.[postgres]')",
+        ) from None
 
 
 def prepare(settings: Settings, *, now: datetime | None = None) -> FirstAdmin | None:

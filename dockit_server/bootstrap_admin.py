@@ -114,10 +114,12 @@ def register(commands: Subparsers) -> None:
         help="read the password from stdin even at a terminal (the default without one)",
     )
     parser.add_argument("--database-url", help="sqlite:///PATH or postgresql://... URL")
-    parser.add_argument(
-        "-o", "--output", choices=("table", "json"), default="table", help="text or json"
+    parser.add_argument("-o", "--output", choices=("table", "json"), help="text (default) or json")
+    parser.set_defaults(
+        handler=run_bootstrap_admin,
+        command_name="bootstrap-admin",
+        option_defaults={"output": "table"},
     )
-    parser.set_defaults(handler=run_bootstrap_admin, command_name="bootstrap-admin")
 
 
 def _password_source(args: argparse.Namespace, stdin: TextIO) -> Callable[[], Secret]:

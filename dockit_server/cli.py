@@ -10,8 +10,9 @@ from pathlib import Path
 
 from libdockit.errors import DockitError
 
+from .cli_globals import add_global_options, apply_global_options, positive_seconds
 from .config import Settings
-from .init_container import Backoff, InitContainerError
+from .init_container import Backoff, InitContainerError, InitContainerUsageError
 from .multiproc import remove_metrics_dir, use_fresh_metrics_dir
 
 DEFAULT_URL = "http://127.0.0.1:4315"
@@ -19,6 +20,15 @@ DEFAULT_URL = "http://127.0.0.1:4315"
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dockit")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=ADMIN_HELP + "\n\n" + EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"dockit {_version()}")
+    add_global_options(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     server = commands.add_parser(
         "api-server",
@@ -51,14 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         "write them to PATH atomically, for REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE.",
     )
     init.add_argument("path", type=Path, help="where to write the PEM bundle")
+    init.add_argument("--url", help=f"Dockit's base URL (default $DOCKIT_URL or {DEFAULT_URL})")
     init.add_argument(
-        "--url",
-        default=os.environ.get("DOCKIT_URL", DEFAULT_URL),
-        help=f"Dockit's base URL (default $DOCKIT_URL or {DEFAULT_URL})",
+        "--timeout", type=positive_seconds, help="seconds to wait for Dockit (default 60)"
     )
-    init.add_argument(
-        "--timeout", type=float, default=60.0, help="seconds to wait for Dockit (default 60)"
-    )
+    init.set_defaults(option_defaults={"timeout": 60.0})
     init.add_argument(
         "--ca-file",
         type=Path,
@@ -81,6 +90,7 @@ def _api_server(args: argparse.Namespace) -> int:
 def _run_api_server(args: argparse.Namespace) -> int:
     from .bootstrap import prepare
     from .serve import serve
+    from .startup import announcer, check_bind
 
     settings = Settings.load(
         overrides={
@@ -89,37 +99,42 @@ def _run_api_server(args: argparse.Namespace) -> int:
             "database.url": args.database_url,
         }
     )
+    check_bind(settings)  # before the database is touched: a busy port changes nothing
     first_admin = prepare(settings)
-    if first_admin is not None:
-        if first_admin.generated_password is not None:
-            print(
-                f"Created the first admin {first_admin.username!r} with the password "
-                f"{first_admin.generated_password.reveal()}\n"
-                "It is shown only this once: store it, or set DOCKIT_ADMIN_PASSWORD next time "
-                "you create a fresh database.",
-                file=sys.stderr,
-                flush=True,
-            )
-        else:
-            print(f"Created the first admin {first_admin.username!r}.", file=sys.stderr)
-    serve(settings)
+    serve(settings, when_ready=announcer(settings, first_admin, _version()))
     return EXIT_OK
 
 
 def _init_container(args: argparse.Namespace) -> int:
-    from .init_container import run
+    from .init_container import RetryReport, bundle_url, check_base_url, run
 
+    def say(line: str) -> None:
+        print(f"dockit init-container: {line}", file=sys.stderr, flush=True)
+
+    url = args.url or os.environ.get("DOCKIT_URL") or DEFAULT_URL
     try:
-        count = run(args.path, args.url, Backoff(timeout=args.timeout), ca_file=args.ca_file)
+        report = RetryReport(bundle_url(check_base_url(url)), say)
+        count = run(
+            args.path, url, Backoff(timeout=args.timeout), ca_file=args.ca_file, on_retry=report
+        )
+    except InitContainerUsageError as exc:
+        say(str(exc))
+        return EXIT_USAGE
     except InitContainerError as exc:
-        print(f"dockit init-container: {exc}", file=sys.stderr)
+        say(str(exc))
         return EXIT_FAILURE
     print(f"wrote {count} certificate(s) to {args.path}")
     return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # `dockit` alone: what there is to run, and a usage exit for scripts.
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    apply_global_options(parser, args)
     if getattr(args, "handler", None) is not None:
         from .client.commands import run
 

@@ -8,11 +8,14 @@ and the exit status is non-zero.
 
 from __future__ import annotations
 
+import http.client
 import os
+import socket
 import ssl
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,12 +24,18 @@ from pathlib import Path
 from libdockit.errors import KeyMaterialError
 from libdockit.keys import parse_bundle
 
+from .connection_hints import certificate_hint, strip_api_suffix, wrong_scheme_hint
+
 BUNDLE_PATH = "/v2/certs/pem"
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024
 
 
 class InitContainerError(Exception):
     """The bundle could not be fetched, verified or written; the message says why."""
+
+
+class InitContainerUsageError(InitContainerError):
+    """The command line cannot work (e.g. a URL without http:// or https://): exit 2."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +58,13 @@ def fetch_bundle(
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
     context: ssl.SSLContext | None = None,
+    on_retry: Callable[[str, float], None] | None = None,
 ) -> bytes:
     """GET the bundle, retrying connection failures and 5xx until ``backoff.timeout``.
 
-    ``context`` verifies an https URL (default: the system's trusted CAs)."""
+    ``context`` verifies an https URL (default: the system's trusted CAs). ``on_retry`` is
+    told the last error and the seconds left before each wait. Errors that no wait can
+    fix (https to a plain-HTTP port, an untrusted certificate) end it at once."""
     deadline = monotonic() + backoff.timeout
     delay = backoff.first_delay
     last_error = "no attempt made"
@@ -69,15 +81,84 @@ def fetch_bundle(
             if exc.code < 500:
                 raise InitContainerError(f"{url} answered HTTP {exc.code}") from None
             last_error = f"HTTP {exc.code}"
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            last_error = str(reason)
-        if monotonic() + delay > deadline:
-            raise InitContainerError(
-                f"gave up on {url} after {backoff.timeout:g}s; last error: {last_error}"
-            )
-        sleep(delay)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            last_error = connection_failure(url, exc)
+        remaining = deadline - monotonic()
+        if remaining <= 0:
+            raise InitContainerError(gave_up(url, backoff.timeout, last_error))
+        if on_retry is not None:
+            on_retry(last_error, remaining)
+        sleep(min(delay, remaining))  # the last attempt comes at the deadline
         delay = min(delay * 2, backoff.max_delay)
+
+
+def check_base_url(raw: str) -> str:
+    """Dockit's base URL as given, refused at once unless http(s)://HOST[:PORT][/path];
+    a trailing ``/api/v1`` (the Admin API's prefix) is dropped."""
+    parts = urllib.parse.urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InitContainerUsageError(
+            f"--url must be Dockit's base URL with http:// or https://, e.g. "
+            f"http://127.0.0.1:4315 (DOCKIT_URL); not {raw!r}"
+        )
+    path = strip_api_suffix(parts.path)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+def connection_failure(url: str, error: BaseException) -> str:
+    """What went wrong, in words; raises InitContainerError when waiting cannot help."""
+    fatal = wrong_scheme_hint(url, error) if url.startswith("https:") else None
+    fatal = fatal or certificate_hint(error)
+    if fatal is not None:
+        raise InitContainerError(f"cannot fetch {url}: {fatal}") from None
+    hint = wrong_scheme_hint(url, error)
+    if hint is not None:
+        return hint
+    reason = getattr(error, "reason", error)
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, TimeoutError):
+        return "timed out"
+    if isinstance(reason, socket.gaierror):
+        return f"cannot resolve the host name ({reason.strerror})"
+    return str(reason) or type(reason).__name__
+
+
+def gave_up(url: str, timeout: float, last_error: str) -> str:
+    return (
+        f"gave up on {url} after {timeout:g}s; last error: {last_error}. Is Dockit running "
+        "there, and is --url (DOCKIT_URL) the address this machine reaches it at? "
+        "(--timeout waits longer)"
+    )
+
+
+class RetryReport:
+    """Progress lines while init-container waits: the first failure, then one every
+    ``every`` seconds at most, so a Dockit that is still starting is seen waiting for."""
+
+    def __init__(
+        self,
+        url: str,
+        write: Callable[[str], None],
+        *,
+        every: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url = url
+        self._write = write
+        self._every = every
+        self._monotonic = monotonic
+        self._last: float | None = None
+
+    def __call__(self, error: str, seconds_left: float) -> None:
+        now = self._monotonic()
+        if self._last is not None and now - self._last < self._every:
+            return
+        self._last = now
+        self._write(
+            f"waiting for Dockit at {self._url}: {error}; retrying for up to "
+            f"{max(0, round(seconds_left))}s more (it may still be starting)"
+        )
 
 
 def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -108,11 +189,16 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext | None:
 
 
 def run(
-    path: Path, base_url: str, backoff: Backoff = Backoff(), *, ca_file: Path | None = None
+    path: Path,
+    base_url: str,
+    backoff: Backoff = Backoff(),
+    *,
+    ca_file: Path | None = None,
+    on_retry: Callable[[str, float], None] | None = None,
 ) -> int:
     """Fetch, verify and write the bundle; returns the number of certificates written."""
-    url = bundle_url(base_url)
-    body = fetch_bundle(url, backoff, context=tls_context(ca_file))
+    url = bundle_url(check_base_url(base_url))
+    body = fetch_bundle(url, backoff, context=tls_context(ca_file), on_retry=on_retry)
     try:
         certificates = parse_bundle(body)
     except KeyMaterialError as exc:

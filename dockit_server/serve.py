@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -34,8 +35,9 @@ def _child_exit(server: Any, worker: Any) -> None:
 class DockitGunicorn(BaseApplication):  # type: ignore[misc]
     """Each worker builds its own app (no preload), so no database handle crosses a fork."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, when_ready: Callable[[], None] | None = None) -> None:
         self._settings = settings
+        self._when_ready = when_ready
         super().__init__()
 
     def load_config(self) -> None:
@@ -47,6 +49,10 @@ class DockitGunicorn(BaseApplication):  # type: ignore[misc]
         self.cfg.set("graceful_timeout", 10)
         self.cfg.set("proc_name", "dockit")
         self.cfg.set("child_exit", _child_exit)
+        if self._when_ready is not None:
+            # In the master, once, when it listens (see dockit_server.startup).
+            when_ready = self._when_ready
+            self.cfg.set("when_ready", lambda arbiter: when_ready())
         # Room for many scopes in one GET /v2/token (gunicorn's default is 4094 bytes).
         self.cfg.set("limit_request_line", 8190)
         if self._settings.server_tls_cert_file is not None:
@@ -68,7 +74,8 @@ class DockitGunicorn(BaseApplication):  # type: ignore[misc]
         return create_app(build_components(self._settings))
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, *, when_ready: Callable[[], None] | None = None) -> None:
     """Serve until stopped. Call :func:`~.multiproc.use_fresh_metrics_dir` before importing
-    anything that imports prometheus_client, so the workers' metrics add up."""
-    DockitGunicorn(settings).run()
+    anything that imports prometheus_client, so the workers' metrics add up. ``when_ready``
+    runs in the master once it listens."""
+    DockitGunicorn(settings, when_ready).run()

@@ -211,7 +211,11 @@ class TokenService:
         if len(service) > MAX_SERVICE_LENGTH or not service.isprintable():
             raise InvalidRequest("the 'service' parameter is not a valid service name")
         if self._services and service not in self._services:
-            raise UnknownService(f"service {service!r} is not served by this Dockit")
+            served = sorted(self._services)
+            raise UnknownService(
+                f"service {service!r} is not one this Dockit serves ({', '.join(served)})",
+                detail={"service": service, "served": served},
+            )
         return service
 
     def check_client_id(self, client_id: str | None) -> str | None:

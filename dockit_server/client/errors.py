@@ -101,6 +101,8 @@ class ApiError(CliError):
         self.code = code
         self.detail = detail
         self.exit_code = exit_code_for_status(status)
+        #: A 404 for a path the server has no route for (not a missing user or group).
+        self.no_route = False
 
 
 def exit_code_for_status(status: int) -> int:

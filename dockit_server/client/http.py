@@ -26,6 +26,7 @@ import urllib.request
 from email.message import Message
 from typing import Any
 
+from ..connection_hints import certificate_hint, strip_api_suffix, wrong_scheme_hint
 from .credentials import Credentials
 from .errors import ApiError, CliError, UnreachableError, UsageError
 
@@ -37,6 +38,8 @@ PAGE_SIZE = 1000
 #: Admin answers are small; a larger body is not Dockit's.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 USER_AGENT = "dockit-cli/1"
+#: What falcon answers for a path no route matches (rather than for a missing object).
+NO_ROUTE_MESSAGE = "404 Not Found"
 
 JsonObject = dict[str, Any]
 #: Query parameters: a mapping, or pairs when a parameter repeats (``scope`` of explain).
@@ -58,7 +61,9 @@ def check_url(raw: str) -> str:
         _ = parts.port
     except ValueError:
         raise UsageError(f"--url has an invalid port: {raw!r}") from None
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    # `http://HOST:4315/api/v1` names the Admin API itself: take it as the base URL.
+    path = strip_api_suffix(parts.path)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 def quote(name: str) -> str:
@@ -153,8 +158,11 @@ class AdminClient:
         except urllib.error.HTTPError as exc:
             with exc:
                 raw = _read_quietly(exc)
-            raise self._error(exc.code, raw, exc.headers) from None
+            raise self._error(exc.code, raw, exc.headers, path) from None
         except (OSError, http.client.HTTPException) as exc:
+            hint = wrong_scheme_hint(self.url, exc)
+            if hint is not None:
+                raise UsageError(f"cannot talk to Dockit at {self.url}: {hint}") from None
             raise UnreachableError(f"cannot reach Dockit at {self.url}: {_reason(exc)}") from None
         if status == 204 or not raw:
             return None
@@ -170,7 +178,7 @@ class AdminClient:
         pair = f"{creds.username}:{creds.password.reveal()}".encode()
         return "Basic " + base64.b64encode(pair).decode("ascii")
 
-    def _error(self, status: int, raw: bytes, headers: Message) -> CliError:
+    def _error(self, status: int, raw: bytes, headers: Message, path: str) -> CliError:
         code, message, detail = _error_body(raw)
         who = self.credentials.username
         if 300 <= status < 400:
@@ -197,6 +205,19 @@ class AdminClient:
             )
         elif status >= 500:
             message = f"Dockit at {self.url} cannot answer now: {message} ({code}, HTTP {status})"
+        elif status == 404 and message == NO_ROUTE_MESSAGE:
+            # No such route (rather than no such user): a base URL with a path too many,
+            # or a server older than this command (see commands.support.newer_route).
+            error = ApiError(
+                f"Dockit at {self.url} has no route {API_PREFIX}{path}: check --url "
+                "(DOCKIT_URL); it is Dockit's base URL, e.g. http://HOST:4315, with a path "
+                "only when a proxy serves Dockit under one",
+                status=status,
+                code=code,
+                detail=detail,
+            )
+            error.no_route = True
+            return error
         return ApiError(message, status=status, code=code, detail=detail)
 
 
@@ -221,6 +242,9 @@ def _error_body(raw: bytes) -> tuple[str | None, str, object]:
 
 
 def _reason(exc: BaseException) -> str:
+    untrusted = certificate_hint(exc)
+    if untrusted is not None:
+        return untrusted
     if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
         exc = exc.reason
     if isinstance(exc, TimeoutError):

@@ -34,7 +34,7 @@ from typing import Any
 
 import falcon
 
-from libdockit.errors import InvalidRequest, UnsupportedGrantType
+from libdockit.errors import InvalidRequest, UnknownService, UnsupportedGrantType
 from libdockit.model import Identity
 from libdockit.scope import ResourceScope, format_scopes, parse_scopes
 from libdockit.secret import Secret
@@ -60,9 +60,21 @@ class TokenResource:
     def __init__(self, tokens: TokenService) -> None:
         self._tokens = tokens
 
+    def _check_service(self, raw: str | None) -> str:
+        """The library's check, with the settings on both sides named."""
+        try:
+            return self._tokens.check_service(raw)
+        except UnknownService as exc:
+            raise UnknownService(
+                f"{exc.message}: the registry sends its auth.token.service "
+                "(REGISTRY_AUTH_TOKEN_SERVICE); add that name to Dockit's token.services "
+                "(DOCKIT_SERVICES), or set the registry's to one of these",
+                detail=exc.detail,
+            ) from None
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.token_result = None
-        service = self._tokens.check_service(_single(req, "service"))
+        service = self._check_service(_single(req, "service"))
         scopes = parse_scopes(req.get_param_as_list("scope") or [])
         offline = _is_true(_single(req, "offline_token"))
         # client_id only matters with offline_token (it is recorded with the refresh token).
@@ -94,7 +106,7 @@ class TokenResource:
             raise UnsupportedGrantType(
                 "the 'grant_type' field must be 'password' or 'refresh_token'"
             )
-        service = self._tokens.check_service(form.required("service"))
+        service = self._check_service(form.required("service"))
         req.context.token_service = service
         client_id = self._tokens.check_client_id(form.required("client_id"))
         scopes = parse_scopes(form.every("scope"))

@@ -23,6 +23,7 @@ from libdockit.errors import (
 )
 from libdockit.secret import Secret
 
+from ...cli_globals import positive_seconds
 from .. import passwords
 from ..credentials import Credentials, resolve
 from ..errors import (
@@ -45,7 +46,9 @@ if TYPE_CHECKING:
 def common_options() -> argparse.ArgumentParser:
     """The options every Admin API command takes (a parent parser; put them after the command)."""
     parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("connection and output")
+    # None: not given after the command; see dockit_server.cli_globals.
+    parent.set_defaults(option_defaults={"output": TABLE, "timeout": DEFAULT_TIMEOUT})
+    group = parent.add_argument_group("connection and output (also accepted before the command)")
     group.add_argument("--url", help=f"Dockit's base URL (default $DOCKIT_URL, else {DEFAULT_URL})")
     group.add_argument(
         "--registry",
@@ -61,27 +64,15 @@ def common_options() -> argparse.ArgumentParser:
         "-o",
         "--output",
         choices=FORMATS,
-        default=TABLE,
         help="table (default) or json: the Admin API's objects, for scripts",
     )
     group.add_argument(
         "--timeout",
-        type=_positive,
-        default=DEFAULT_TIMEOUT,
+        type=positive_seconds,
         metavar="SECONDS",
         help=f"for each request and credential helper (default {DEFAULT_TIMEOUT:g})",
     )
     return parent
-
-
-def _positive(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError("must be more than 0 and at most 3600")
-    return value
 
 
 @dataclass

@@ -14,8 +14,6 @@ from ..errors import ApiError, NotFoundError, UsageError
 
 _DURATION_RE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _UNITS = (86400, 3600, 60, 1)
-#: What falcon answers for a path no route matches (rather than for a missing object).
-_NO_ROUTE_MESSAGE = "404 Not Found"
 
 
 def username(raw: str) -> str:
@@ -82,7 +80,7 @@ def newer_route(url: str, route: str) -> Iterator[None]:
     try:
         yield
     except ApiError as exc:
-        if exc.status == 404 and exc.message == _NO_ROUTE_MESSAGE:
+        if exc.no_route:
             raise NotFoundError(
                 f"Dockit at {url} has no {route}: it is older than this dockit command "
                 "(upgrade the server, or use a dockit command of its version)"
