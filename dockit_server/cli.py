@@ -31,6 +31,22 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+def _settings_help() -> str:
+    """Every setting, from the code that reads them (so the list cannot go stale)."""
+    from .config import setting_names
+
+    names = setting_names()
+    width = max(len(name.key) for name in names)
+    lines = [
+        "every setting: TOML key (in the file DOCKIT_CONFIG names) and environment variable;",
+        "* marks a secret, also read from a file: VARIABLE_FILE, or KEY_file in TOML.",
+        "The README's Configuration section says what each one means.",
+        "",
+    ]
+    lines += [f"  {name.key:<{width}}  {name.env}{' *' if name.secret else ''}" for name in names]
+    return "\n".join(lines)
+
+
 def _parser() -> argparse.ArgumentParser:
     from .bootstrap_admin import register as register_bootstrap_admin
     from .client.commands import register as register_admin_commands
@@ -51,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
         help="serve /v2/token, the bundle and the Admin API",
         description="Serve Dockit under gunicorn. Settings come from DOCKIT_CONFIG (TOML) "
         "and DOCKIT_* environment variables; these flags override them.",
+        epilog=_settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     server.add_argument("--bind", help="HOST:PORT to listen on (default 127.0.0.1:4315)")
     server.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")

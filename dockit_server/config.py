@@ -370,3 +370,19 @@ def _read_secret_file(key: str, path: Path) -> str:
         return path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ConfigError(key, f"cannot read secret file {path}: {exc.strerror}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class SettingName:
+    """How a setting is named: its dotted TOML key and its environment variable; a secret
+    may also come from a file (``<VAR>_FILE``, or ``<name>_file`` in TOML)."""
+
+    key: str
+    env: str
+    secret: bool
+
+
+def setting_names() -> tuple[SettingName, ...]:
+    """Every setting, in declaration order: what ``dockit api-server --help`` lists and what
+    the README's configuration tables are checked against."""
+    return tuple(SettingName(field.key, field.env, field.secret) for field in _FIELDS)
