@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) of the scope parser and the policy.
+"""Property-based tests (hypothesis) of the scope parser, grant patterns and the policy.
 
 Bounded and reproducible in CI: at most 200 examples each, no deadline, derandomized and
 without an example database, so every run tries the same inputs.
@@ -7,14 +7,16 @@ without an example database, so every run tries the same inputs.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 from dataclasses import replace
 from random import Random
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from libdockit.errors import ScopeError
 from libdockit.model import ANONYMOUS, AUTHENTICATED, GROUP_PREFIX, USER_PREFIX, Grant, Identity
+from libdockit.patterns import MAX_PATTERN_LENGTH, compile_pattern
 from libdockit.policy import decide
 from libdockit.scope import (
     KNOWN_ACTIONS,
@@ -124,6 +126,109 @@ def test_merged_output_has_no_duplicates(scopes: list[ResourceScope]) -> None:
     assert len(merged) <= MAX_SCOPES
     for scope in merged:
         assert len(scope.actions) == len(set(scope.actions))
+
+
+# -- grant patterns ----------------------------------------------------------------------------
+def reference_match(pattern: str, name: str, username: str | None) -> bool:
+    """The meaning of a pattern, written the slow and obvious way: a table over (pattern
+    token, name position), filled from the end. O(len(pattern) * len(name)), no cleverness."""
+    tokens: list[str] = []
+    rest = pattern
+    while rest:
+        if rest.startswith("**"):
+            tokens.append("**")
+            rest = rest[2:]
+        elif rest.startswith("${user}"):
+            if username is None:
+                return False
+            tokens.extend(username)  # one literal character each
+            rest = rest[len("${user}") :]
+        else:
+            tokens.append(rest[0])
+            rest = rest[1:]
+    size = len(name)
+    after = [j == size for j in range(size + 1)]  # tokens[i + 1:] against name[j:]
+    for token in reversed(tokens):
+        here = [False] * (size + 1)
+        for j in range(size, -1, -1):
+            if token == "**":
+                here[j] = after[j] or (j < size and here[j + 1])
+            elif token == "*":
+                here[j] = after[j] or (j < size and name[j] != "/" and here[j + 1])
+            else:
+                here[j] = j < size and name[j] == token and after[j + 1]
+        after = here
+    return after[0]
+
+
+PATTERN_TOKENS = ("a", "b", "-", "/", "ab", "*", "**", "${user}")
+NAME_CHARS = "ab-/"
+
+
+@st.composite
+def a_pattern(draw: st.DrawFn, max_tokens: int = 10) -> str:
+    tokens = draw(st.lists(st.sampled_from(PATTERN_TOKENS), min_size=1, max_size=max_tokens))
+    return without_triple_stars("".join(tokens))[:MAX_PATTERN_LENGTH]
+
+
+def without_triple_stars(text: str) -> str:
+    """``***`` is refused as ambiguous; make the pattern valid instead."""
+    while "***" in text:
+        text = text.replace("***", "**")
+    return text
+
+
+pattern_user = st.sampled_from((None, "a", "ab", "b-a"))
+
+
+@BOUNDED
+@given(a_pattern(), st.text(NAME_CHARS, max_size=16), pattern_user)
+@example("*a*", "ba", None)
+@example("**/*", "a/", None)
+@example("a/**/b", "a/b", None)
+@example("a**b*", "a/b/b", None)
+@example("*/**/a*", "b/a/a", None)
+@example("${user}/**", "ab/a", "ab")
+def test_pattern_matches_like_the_reference(pattern: str, name: str, user: str | None) -> None:
+    assert compile_pattern(pattern).matches(name, user) is reference_match(pattern, name, user)
+
+
+#: Far beyond any one match (microseconds): a matcher this slow is stuck.
+STUCK_SECONDS = 30
+#: Crafted to make a backtracking matcher try every way of splitting the name between the
+#: wildcards: each piece is everywhere in the name, and the end never matches.
+ADVERSARIAL = (
+    ("*a*a*a*a*a*a*b", "a" * 255),
+    ("**a**a**a**a**a**a**b", "a" * 255),
+    ("pub/*-*-*-*-*-*-*-x", "pub/" + "a-" * 125 + "a"),
+    ("**-**-**-**-**/x", "-".join(["a"] * 127)),
+    ("*/**/*a*a*a*/**/b", "/".join(["aaa"] * 63)),
+    ("**/" + "a/" * 40 + "b/**", "/".join(["a"] * 128)),
+)
+
+
+@BOUNDED
+@given(
+    st.sampled_from(ADVERSARIAL),
+    st.integers(0, 255),
+    st.lists(st.sampled_from(("*", "**", "a", "-", "/", "a*", "*a")), max_size=6),
+)
+def test_patterns_agree_with_the_reference_on_crafted_names(
+    case: tuple[str, str], cut: int, extra: list[str]
+) -> None:
+    """Long adversarial names (up to the 255 a name may have) against patterns with many
+    wildcards: the answer is the reference's, and it comes back (a backtracking matcher
+    takes minutes on each and is stopped: a regex in C holds the GIL and ignores signals,
+    so only faulthandler's own thread can end the run)."""
+    pattern, name = case
+    pattern = without_triple_stars(pattern + "".join(extra))
+    name = name[:cut]
+    faulthandler.dump_traceback_later(STUCK_SECONDS, exit=True)
+    try:
+        matched = compile_pattern(pattern).matches(name)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert matched is reference_match(pattern, name, None)
 
 
 # -- policy ------------------------------------------------------------------------------------

@@ -35,6 +35,22 @@ from libdockit.patterns import compile_pattern
         ("home/${user}", "home/a.c", "a.c", True),
         ("home/${user}", "home/abc", "a.c", False),
         ("localhost:5000/team/*", "localhost:5000/team/x", None, True),
+        # several wildcards: matched segment by segment, without backtracking
+        ("team/*/*", "team/a/b", None, True),
+        ("team/*/*", "team/a", None, False),
+        ("*/app-*", "team/app-x", None, True),
+        ("*-*-x", "a-b-c-x", None, True),
+        ("*-*-x", "a-b/c-x", None, False),
+        ("**/cache/*", "a/b/cache/x", None, True),
+        ("**/cache/*", "a/b/cache/x/y", None, False),
+        ("**a**b", "xa/yb", None, True),
+        ("**a**b", "xb/ya", None, False),
+        ("a/**/b", "a/b", None, False),
+        ("a/**/b", "a//b", None, True),
+        ("a**/b", "a/b", None, True),
+        ("${user}/*/**", "alice/x/y", "alice", True),
+        ("**/${user}-*", "p/q/bob-1", "bob", True),
+        ("**/${user}-*", "p/q/bob-1/z", "bob", False),
     ],
 )
 def test_matches(pattern: str, name: str, user: str | None, expected: bool) -> None:
