@@ -7,6 +7,8 @@ each worker and only opens what it needs.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 import time
@@ -231,7 +233,9 @@ def _ensure_first_admin(store: SqlBackend, settings: Settings) -> FirstAdmin | N
     return FirstAdmin(username=settings.admin_username, generated_password=generated)
 
 
-def build_components(settings: Settings) -> Components:
+def build_components(settings: Settings, *, instance_key: bytes | None = None) -> Components:
+    """Everything one worker serves with. ``instance_key``: a random key the gunicorn master
+    made for all its workers (see :func:`login_secret_key`)."""
     store = open_store(settings)
     hasher = PasswordHasher()
     protector = key_protector(settings)
@@ -264,7 +268,7 @@ def build_components(settings: Settings) -> Components:
             identity_resolver(authenticator, store),
             lifetime=lifetime_from_days(settings.token_refresh_lifetime_days),
         ),
-        throttle=_throttle(store, settings, auditor),
+        throttle=_throttle(store, settings, auditor, login_secret_key(settings, instance_key)),
     )
     return Components(
         tokens=tokens,
@@ -281,8 +285,21 @@ def build_components(settings: Settings) -> Components:
     )
 
 
+def login_secret_key(settings: Settings, instance_key: bytes | None) -> bytes:
+    """The key of the throttle's hashes of wrong secrets (see :mod:`libdockit.throttle`).
+
+    Derived from ``keys.encryption_secret`` when it is set, so every instance that shares
+    the database shares it; else the instance's own random key (one for all its workers),
+    never stored: a copy of the database holds nothing to test guesses against offline.
+    """
+    if settings.keys_encryption_secret is not None:
+        secret = settings.keys_encryption_secret.reveal().encode()
+        return hmac.new(secret, b"dockit: wrong login secrets", hashlib.sha256).digest()
+    return instance_key or secrets.token_bytes(32)
+
+
 def _throttle(
-    store: SqlBackend, settings: Settings, auditor: Auditor | None
+    store: SqlBackend, settings: Settings, auditor: Auditor | None, secret_key: bytes
 ) -> LoginThrottle | None:
     """Failed-login limits shared by every worker through the store; None when turned off."""
     if settings.logins_max_failures == 0:
@@ -292,8 +309,14 @@ def _throttle(
         window=timedelta(seconds=settings.logins_window_seconds),
         max_backoff=timedelta(seconds=settings.logins_max_backoff_seconds),
         first_backoff=timedelta(seconds=settings.logins_first_backoff_seconds),
+        repeat_window=timedelta(seconds=settings.logins_repeat_seconds),
     )
-    return LoginThrottle(store, policy, on_lockout=auditor.lockout if auditor is not None else None)
+    return LoginThrottle(
+        store,
+        policy,
+        on_lockout=auditor.lockout if auditor is not None else None,
+        secret_key=secret_key,
+    )
 
 
 def _auditor(store: SqlBackend, settings: Settings, metrics: Metrics | None) -> Auditor | None:

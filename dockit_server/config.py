@@ -97,6 +97,7 @@ _FIELDS: tuple[_Field, ...] = (
         "DOCKIT_LOGIN_FIRST_BACKOFF_SECONDS",
         kinds.integer(1, 86400),
     ),
+    _Field("logins.repeat_seconds", "DOCKIT_LOGIN_REPEAT_SECONDS", kinds.integer(0, 3600)),
 )
 
 
@@ -185,6 +186,8 @@ class Settings:
     logins_max_backoff_seconds: int = 900
     #: The first block; each further failure in the window doubles it up to the max.
     logins_first_backoff_seconds: int = 1
+    #: A wrong password sent again for the same user and client this soon counts once.
+    logins_repeat_seconds: int = 60
     # [ldap]: see libdockit.backends.ldap_config for what each one means.
     ldap_urls: tuple[str, ...] = ()
     ldap_start_tls: bool = False

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from libdockit.backends.base import Authenticator, GrantSource, GroupSource
+from libdockit.backends.base import (
+    Authenticator,
+    GrantSource,
+    GroupSource,
+    RememberingAuthenticator,
+)
 from libdockit.model import Grant, Identity
 from libdockit.secret import Secret
 
@@ -21,6 +26,15 @@ class TimedAuthenticator:
     def authenticate(self, username: str, password: Secret) -> Identity | None:
         return self._metrics.time_backend(
             self._backend, "authenticate", lambda: self._inner.authenticate(username, password)
+        )
+
+    def remembered_identity(self, username: str, password: Secret) -> Identity | None:
+        """The inner authenticator's remembered login (operation ``remembered``)."""
+        inner = self._inner
+        if not isinstance(inner, RememberingAuthenticator):
+            return None
+        return self._metrics.time_backend(
+            self._backend, "remembered", lambda: inner.remembered_identity(username, password)
         )
 
 

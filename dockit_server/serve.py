@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -33,11 +34,13 @@ def _child_exit(server: Any, worker: Any) -> None:
 
 
 class DockitGunicorn(BaseApplication):  # type: ignore[misc]
-    """Each worker builds its own app (no preload), so no database handle crosses a fork."""
+    """Each worker builds its own app (no preload), so no database handle crosses a fork;
+    what the workers must share is made here, in the master, before they fork."""
 
     def __init__(self, settings: Settings, when_ready: Callable[[], None] | None = None) -> None:
         self._settings = settings
         self._when_ready = when_ready
+        self._instance_key = secrets.token_bytes(32)  # see bootstrap.login_secret_key
         super().__init__()
 
     def load_config(self) -> None:
@@ -71,7 +74,7 @@ class DockitGunicorn(BaseApplication):  # type: ignore[misc]
         configure_logging(
             self._settings.server_log_level, json_logs=self._settings.server_json_logs
         )
-        return create_app(build_components(self._settings))
+        return create_app(build_components(self._settings, instance_key=self._instance_key))
 
 
 def serve(settings: Settings, *, when_ready: Callable[[], None] | None = None) -> None:

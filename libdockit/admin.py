@@ -5,11 +5,13 @@ stores only ever see clean values.
 Refresh tokens are revoked here too: setting a user's password, or disabling them, deletes
 every refresh token they hold (deleting a user takes their tokens along in the store). The
 refresh token store defaults to the user store when it is one (every Dockit backend is), so
-no caller can forget it."""
+no caller can forget it. Likewise a new password clears the user's failed-login counter (see
+:mod:`libdockit.throttle`): the user is no longer blocked, and a password they tried before
+it was set is checked again rather than refused as a wrong one repeated."""
 
 from __future__ import annotations
 
-from .backends.base import GrantStore, RefreshTokenStore, UserStore
+from .backends.base import GrantStore, LoginFailureStore, RefreshTokenStore, UserStore
 from .errors import NotFound, ValidationError
 from .grant_checks import check_grant
 from .model import (
@@ -28,6 +30,7 @@ from .model import (
 from .passwords import PasswordHasher
 from .patterns import compile_pattern
 from .secret import Secret
+from .throttle import USER_KEY
 
 MAX_PAGE_SIZE = 1000
 MAX_TOKEN_ID_LENGTH = 128
@@ -64,6 +67,7 @@ class AdminService:
         refresh_tokens: RefreshTokenStore | None = None,
         *,
         directory: str | None = None,
+        login_failures: LoginFailureStore | None = None,
     ) -> None:
         """``directory`` names a directory (e.g. ``"LDAP"``) whose users and groups are
         real grant subjects without a local row (see :mod:`libdockit.grant_checks`)."""
@@ -74,6 +78,9 @@ class AdminService:
         if refresh_tokens is None and isinstance(users, RefreshTokenStore):
             refresh_tokens = users
         self.refresh_tokens = refresh_tokens
+        if login_failures is None and isinstance(users, LoginFailureStore):
+            login_failures = users
+        self.login_failures = login_failures
 
     # -- users --------------------------------------------------------------------------
     def create_user(
@@ -95,6 +102,8 @@ class AdminService:
         self.users.get_user(name)
         self.users.set_password_hash(name, self.hasher.hash(password))
         self._revoke_all(name)
+        if self.login_failures is not None:
+            self.login_failures.clear_login_failures(USER_KEY + name)
 
     def update_user(
         self, username: str, *, enabled: bool | None = None, is_admin: bool | None = None

@@ -14,8 +14,10 @@ tokens, since the Admin API is not a registry and every one of them proves the s
 With a :class:`~libdockit.throttle.LoginThrottle`, every password and refresh-token check
 goes through it: a blocked client (or, for a password, a blocked user) gets
 :class:`~libdockit.errors.TooManyAttempts` before anything is checked, and every
-AuthenticationFailed counts as a failure. The only cost on a good login is one read of the
-counters (and a delete when the user had failures).
+AuthenticationFailed counts as a failure. A password the authenticator knows without its
+slow check (:class:`~libdockit.backends.base.RememberingAuthenticator`) costs one read of the
+counters (and a delete when the user had failures); any other is reserved in the throttle
+before it is checked (see :mod:`libdockit.throttle`), so concurrent guesses cannot all pass.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .backends.base import Authenticator, GrantSource, GroupSource, LoginFailures
+from .backends.base import (
+    Authenticator,
+    GrantSource,
+    GroupSource,
+    LoginFailures,
+    RememberingAuthenticator,
+)
 from .errors import AuthenticationFailed, InvalidRequest, PermissionDenied, UnknownService
 from .explain import Explanation, explain_decision
 from .keyring import KeyRing
@@ -78,6 +86,11 @@ class TokenService:
         throttle: LoginThrottle | None = None,
     ) -> None:
         self._authenticator = authenticator
+        self._remembered = (
+            authenticator.remembered_identity
+            if isinstance(authenticator, RememberingAuthenticator)
+            else None
+        )
         self._grants = grants
         self._keys = keys
         self._signer = signer
@@ -127,18 +140,47 @@ class TokenService:
                         raise AuthenticationFailed("the refresh token was issued to another user")
                     return Login(self._refresh.redeem(record, service=service), record)
             if username in ("", TOKEN_USERNAME):
-                self._failed((client,), attempt)
+                self._failed((client,), attempt, ("refresh_token", password.reveal()))
                 raise AuthenticationFailed("the refresh token is unknown or revoked; log in again")
         if not username or not password:
             raise AuthenticationFailed("username and password are required")
         self._enforce(found, user)
-        with self._counting_failures((user, client), attempt):
+        identity = self._remembered(username, password) if self._remembered else None
+        if identity is not None:
+            if self._throttle is not None:
+                self._throttle.succeeded(user, found)
+            return Login(identity)
+        return Login(self._check_password(username, password, user, client, attempt))
+
+    def _check_password(
+        self,
+        username: str,
+        password: Secret,
+        user: str | None,
+        client: str | None,
+        attempt: Attempt,
+    ) -> Identity:
+        """The slow check, reserved in the throttle first (see :mod:`libdockit.throttle`)."""
+        throttle = self._throttle
+        if throttle is None:
             identity = self._authenticator.authenticate(username, password)
             if identity is None:
                 raise AuthenticationFailed("invalid username or password")
-        if self._throttle is not None:
-            self._throttle.succeeded(user, found)
-        return Login(identity)
+            return identity
+        fingerprint = throttle.password_fingerprint(user or username, password)
+        reservation = throttle.reserve((user, client), fingerprint=fingerprint)
+        if reservation.known_wrong:
+            raise AuthenticationFailed("invalid username or password")
+        try:
+            identity = self._authenticator.authenticate(username, password)
+        except BaseException:
+            throttle.cancel(reservation)  # "cannot tell" is not a failure
+            raise
+        if identity is None:
+            throttle.wrong(reservation, attempt)
+            raise AuthenticationFailed("invalid username or password")
+        throttle.cancel(reservation, clear=user)
+        return identity
 
     def authenticate(
         self, username: str, password: Secret, *, attempt: Attempt | None = None
@@ -162,7 +204,7 @@ class TokenService:
         attempt = attempt or Attempt()
         client = client_key(attempt.client_address)
         self._enforce(self._lookup(client), client)
-        with self._counting_failures((client,), attempt):
+        with self._counting_failures((client,), attempt, ("refresh_token", value.reveal())):
             identity, record = self._refresh.redeem_value(value, service=service)
         return Login(identity, record)
 
@@ -174,17 +216,23 @@ class TokenService:
         if self._throttle is not None and key is not None:
             self._throttle.enforce(found, (key,))
 
-    def _failed(self, keys: Sequence[str | None], attempt: Attempt) -> None:
+    def _failed(
+        self, keys: Sequence[str | None], attempt: Attempt, secret: tuple[str, ...] = ()
+    ) -> None:
+        """Count a failure; ``secret`` (what was sent) makes a repeat of it count once."""
         if self._throttle is not None:
-            self._throttle.failed(keys, attempt)
+            fingerprint = self._throttle.fingerprint(*secret) if secret else None
+            self._throttle.failed(keys, attempt, fingerprint=fingerprint)
 
     @contextmanager
-    def _counting_failures(self, keys: Sequence[str | None], attempt: Attempt) -> Iterator[None]:
+    def _counting_failures(
+        self, keys: Sequence[str | None], attempt: Attempt, secret: tuple[str, ...] = ()
+    ) -> Iterator[None]:
         """Count AuthenticationFailed raised inside as a failed login under ``keys``."""
         try:
             yield
         except AuthenticationFailed:
-            self._failed(keys, attempt)
+            self._failed(keys, attempt, secret)
             raise
 
     def issue_refresh_token(

@@ -15,22 +15,40 @@ refresh token presented without a username counts under the client only. The cou
 in a :class:`~libdockit.backends.base.LoginFailureStore`, so with the SQL backend every worker
 process sees the same ones.
 
+Concurrent guesses: a password that needs the slow check is counted *before* it is checked
+(:meth:`LoginThrottle.reserve`, one atomic step in the store across every key, process and
+instance), and the count is taken back when the password was right. So guesses sent at
+once cannot all pass one check: the one that reaches ``max_failures`` blocks the rest
+before their hash is computed. A password the authenticator already knows to be right (its
+verified-credentials cache) needs no check, and so no write.
+
+The same wrong secret sent again (containerd POSTs the password grant and, refused, sends
+the same credentials again by GET; clients retry) counts once: each counted key remembers a
+keyed hash (HMAC-SHA256 with the throttle's key, never the secret) of its last wrong
+secret, and the same secret under the same key within ``repeat_window`` is refused at once,
+neither checked nor counted again.
+
 A lockout that starts (the failure that first reaches ``max_failures`` in a window) is
 reported once to ``on_lockout``, e.g. to write the audit log.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import logging
 import math
+import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .backends.base import LoginFailures, LoginFailureStore
+from .backends.base import LoginFailures, LoginFailureStore, LoginReservation
 from .errors import DockitError, TooManyAttempts, ValidationError
 from .model import validate_name
+from .secret import Secret
 from .tokens import Clock, utc_now
 
 log = logging.getLogger("dockit.throttle")
@@ -48,6 +66,8 @@ class ThrottlePolicy:
     window: timedelta = timedelta(minutes=15)
     max_backoff: timedelta = timedelta(minutes=15)
     first_backoff: timedelta = timedelta(seconds=1)
+    #: How long a wrong secret sent again under the same key counts once (0: always counts).
+    repeat_window: timedelta = timedelta(seconds=60)
 
     def backoff(self, failures: int) -> timedelta | None:
         """How long the ``failures``-th failure in a window blocks (None: not at all)."""
@@ -89,7 +109,12 @@ def client_key(address: str | None) -> str | None:
 
 
 class LoginThrottle:
-    """Checks, counts and clears failed logins in a shared store (see the module docs)."""
+    """Checks, counts and clears failed logins in a shared store (see the module docs).
+
+    ``secret_key`` keys the hashes of wrong secrets; processes that share a store should
+    share it (the server derives it from ``keys.encryption_secret``, or makes one per
+    instance before its workers start). Without it each throttle makes its own.
+    """
 
     def __init__(
         self,
@@ -98,11 +123,13 @@ class LoginThrottle:
         *,
         clock: Clock = utc_now,
         on_lockout: Callable[[Lockout], None] | None = None,
+        secret_key: bytes | None = None,
     ) -> None:
         self._store = store
         self.policy = policy or ThrottlePolicy()
         self._clock = clock
         self._on_lockout = on_lockout
+        self._secret_key = secret_key or secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._since_prune = 0
 
@@ -114,28 +141,81 @@ class LoginThrottle:
     def enforce(self, found: Sequence[LoginFailures], keys: Sequence[str | None]) -> None:
         """Raise TooManyAttempts if any of ``keys`` is blocked now, per ``found``."""
         now = self._clock()
-        waits = [
-            f.blocked_until - now
+        blocks = [
+            f.blocked_until
             for f in found
             if f.key in keys and f.blocked_until is not None and f.blocked_until > now
         ]
-        if waits:
-            seconds = math.ceil(max(waits).total_seconds())
-            raise TooManyAttempts(
-                f"too many failed logins; try again in {seconds} s", retry_after=seconds
-            )
+        if blocks:
+            _refuse(max(blocks) - now)
 
-    def failed(self, keys: Sequence[str | None], attempt: Attempt) -> None:
-        """Count one failure under each key (None entries are skipped); report lockouts
-        that start."""
+    def fingerprint(self, *parts: str) -> str:
+        """A keyed hash of a secret and what it was sent with (never the secret itself)."""
+        message = "\0".join(parts).encode("utf-8", "surrogatepass")
+        return hmac.new(self._secret_key, message, hashlib.sha256).hexdigest()[:32]
+
+    def password_fingerprint(self, username: str, password: Secret) -> str:
+        return self.fingerprint("password", username, password.reveal())
+
+    def reserve(
+        self, keys: Sequence[str | None], *, fingerprint: str | None = None
+    ) -> LoginReservation:
+        """Count an attempt under each key before its secret is checked (see the module
+        docs); TooManyAttempts, with nothing counted, if any key is blocked. A reservation
+        that is ``known_wrong`` repeats a wrong secret: refuse it without a check."""
         now = self._clock()
-        for key in filter(None, keys):
-            counted = self._store.record_login_failure(
+        reservation = self._store.reserve_login_attempt(
+            [key for key in keys if key],
+            at=now,
+            window=self.policy.window,
+            backoff=self.policy.backoff,
+            fingerprint=fingerprint,
+            repeat_within=self.policy.repeat_window,
+        )
+        if reservation.blocked_until is not None:
+            _refuse(reservation.blocked_until - now)
+        return reservation
+
+    def wrong(self, reservation: LoginReservation, attempt: Attempt) -> None:
+        """The reserved attempt's secret was wrong: its counts stand; report lockouts that
+        start."""
+        now = self._clock()
+        if reservation.counted:
+            self._store.confirm_login_failure(reservation, at=now)
+        self._report(reservation.counted, attempt)
+        self._maybe_prune(now)
+
+    def cancel(self, reservation: LoginReservation, *, clear: str | None = None) -> None:
+        """The reserved attempt's secret was right (``clear``: the user key to forget) or
+        could not be checked: take its counts back."""
+        if reservation.counted or clear is not None:
+            self._store.cancel_login_attempt(reservation, clear=clear)
+
+    def failed(
+        self, keys: Sequence[str | None], attempt: Attempt, *, fingerprint: str | None = None
+    ) -> None:
+        """Count one failure under each key (None entries are skipped); report lockouts
+        that start. With ``fingerprint``, a key that has just seen it fail counts nothing."""
+        now = self._clock()
+        if fingerprint is not None:
+            with contextlib.suppress(TooManyAttempts):  # blocked meanwhile: not counted
+                self.wrong(self.reserve(keys, fingerprint=fingerprint), attempt)
+            return
+        counted = [
+            self._store.record_login_failure(
                 key, at=now, window=self.policy.window, backoff=self.policy.backoff
             )
-            if counted.failures == self.policy.max_failures and self._on_lockout is not None:
-                self._on_lockout(Lockout(key, counted, attempt))
+            for key in filter(None, keys)
+        ]
+        self._report(counted, attempt)
         self._maybe_prune(now)
+
+    def _report(self, counted: Sequence[LoginFailures], attempt: Attempt) -> None:
+        if self._on_lockout is None:
+            return
+        for counter in counted:
+            if counter.failures == self.policy.max_failures:
+                self._on_lockout(Lockout(counter.key, counter, attempt))
 
     def succeeded(self, key: str | None, found: Sequence[LoginFailures]) -> None:
         """Clear ``key``'s counter if :meth:`lookup` found one (no write when there is none)."""
@@ -155,3 +235,8 @@ class LoginThrottle:
             self._store.prune_login_failures(now - horizon)
         except DockitError as exc:
             log.warning("could not prune failed-login counters: %s", exc.code)
+
+
+def _refuse(wait: timedelta) -> None:
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    raise TooManyAttempts(f"too many failed logins; try again in {seconds} s", retry_after=seconds)

@@ -61,6 +61,17 @@ class Authenticator(Protocol):
 
 
 @runtime_checkable
+class RememberingAuthenticator(Protocol):
+    """An authenticator that can tell a password it recently accepted without its slow
+    check (argon2id, a directory bind): what lets the throttle skip its write then."""
+
+    def remembered_identity(self, username: str, password: Secret) -> Identity | None:
+        """What :meth:`Authenticator.authenticate` would return when these credentials are
+        known right without the slow check; None when only ``authenticate`` can tell."""
+        ...
+
+
+@runtime_checkable
 class GroupSource(Protocol):
     def groups_for(self, username: str) -> tuple[str, ...]:
         """Names of the enabled groups ``username`` belongs to (empty if unknown)."""
@@ -304,6 +315,28 @@ class LoginFailures:
 BackoffRule = Callable[[int], timedelta | None]
 
 
+@dataclass(frozen=True, slots=True)
+class LoginReservation:
+    """What :meth:`LoginFailureStore.reserve_login_attempt` did.
+
+    ``blocked_until``: a key was blocked, nothing changed. Else ``counted`` holds the
+    counters after this attempt (with ``blocks_before``, each one's ``blocked_until``
+    before it, to take the count back), and ``repeated`` the keys that had just seen this
+    very wrong secret and did not count it.
+    """
+
+    fingerprint: str | None
+    blocked_until: datetime | None = None
+    counted: tuple[LoginFailures, ...] = ()
+    blocks_before: tuple[datetime | None, ...] = ()
+    repeated: tuple[str, ...] = ()
+
+    @property
+    def known_wrong(self) -> bool:
+        """Every key saw this secret fail a moment ago, so nothing was counted."""
+        return self.blocked_until is None and not self.counted and bool(self.repeated)
+
+
 @runtime_checkable
 class LoginFailureStore(Protocol):
     """Failed-login counters shared by every process that uses the store."""
@@ -322,6 +355,39 @@ class LoginFailureStore(Protocol):
         of its old value and ``at + backoff(failures)``; never earlier. Concurrent calls
         (threads or processes) each count: n calls add n.
         """
+        ...
+
+    def reserve_login_attempt(
+        self,
+        keys: Sequence[str],
+        *,
+        at: datetime,
+        window: timedelta,
+        backoff: BackoffRule,
+        fingerprint: str | None = None,
+        repeat_within: timedelta = timedelta(0),
+    ) -> LoginReservation:
+        """Count an attempt under every key *before* its secret is checked, as one atomic
+        step for all processes, so concurrent attempts cannot all pass one check.
+
+        If any key is blocked at ``at``, nothing changes. Otherwise each key counts one
+        failure as :meth:`record_login_failure` does, except a key whose last wrong secret
+        (:meth:`confirm_login_failure`) was ``fingerprint`` less than ``repeat_within``
+        before ``at``: that key is left as it is (``repeated``).
+        """
+        ...
+
+    def confirm_login_failure(self, reservation: LoginReservation, *, at: datetime) -> None:
+        """The secret was wrong: the counts stand, and each counted key remembers
+        ``reservation.fingerprint`` (when set) as its last wrong secret, seen at ``at``."""
+        ...
+
+    def cancel_login_attempt(
+        self, reservation: LoginReservation, *, clear: str | None = None
+    ) -> None:
+        """The secret was right, or could not be checked: take back each count of the
+        reservation (one failure fewer, and ``blocked_until`` as it was unless another
+        failure has moved it since), then delete the counter of ``clear`` (if given)."""
         ...
 
     def clear_login_failures(self, key: str) -> None:

@@ -173,13 +173,7 @@ class LdapAuthenticator:
         if name is None:
             return None
         if self._bound is not None and self._bound.matches(name, _BOUND, password):
-            groups = self._cache.get(name)
-            if groups is None:
-                entry = self._find(name)  # the groups need the entry; the password does not
-                if entry is None:
-                    return None
-                groups = self._groups(name, entry)
-            return self._identity(name, groups)
+            return self.identity_for(name)  # the groups may need the entry; not the password
         entry = self._find(name)
         if entry is None:
             return None
@@ -189,6 +183,15 @@ class LdapAuthenticator:
         if self._bound is not None:
             self._bound.remember(name, _BOUND, password)
         return self._identity(name, self._groups(name, entry))
+
+    def remembered_identity(self, username: str, password: Secret) -> Identity | None:
+        """The identity when the directory accepted this name and password less than
+        ``password_cache_seconds`` ago (no bind); None otherwise. The groups may still need
+        a search (``group_cache_seconds``), never a bind."""
+        name = _login_name(username)
+        if name is None or self._bound is None or not self._bound.matches(name, _BOUND, password):
+            return None
+        return self.identity_for(name)
 
     def identity_for(self, username: str) -> Identity | None:
         """Who ``username`` is in the directory now, without a password (refresh tokens):

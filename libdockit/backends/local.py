@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..credcache import VerifiedCredentials
 from ..errors import ValidationError
-from ..model import Identity, validate_name
+from ..model import Identity, LoginRecord, validate_name
 from ..passwords import PasswordHasher
 from ..secret import Secret
 from .base import UserStore
@@ -53,12 +53,25 @@ class LocalAuthenticator:
             return None
         if not self._password_matches(name, record.password_hash, password):
             return None
-        return Identity(
-            username=record.username,
-            groups=record.groups,
-            is_admin=record.is_admin,
-            source="local",
-        )
+        return _identity(record)
+
+    def remembered_identity(self, username: str, password: Secret) -> Identity | None:
+        """The identity when this password matched the user's stored hash less than the
+        cache's lifetime ago (no slow hash); None otherwise (see RememberingAuthenticator)."""
+        try:
+            name = validate_name(username)
+        except ValidationError:
+            return None
+        record = self._store.login_record(name)
+        return None if record is None else self.remembered_for(record, password)
+
+    def remembered_for(self, record: LoginRecord, password: Secret) -> Identity | None:
+        """:meth:`remembered_identity` for a record the caller has read already."""
+        if self._verified is None or not record.enabled:
+            return None
+        if not self._verified.matches(record.username, record.password_hash, password):
+            return None
+        return _identity(record)
 
     def dummy_verify(self) -> None:
         """Spend the time of one password verify (for a name nobody accepted)."""
@@ -80,3 +93,12 @@ class LocalAuthenticator:
         if self._verified is not None:
             self._verified.remember(name, password_hash, password)
         return True
+
+
+def _identity(record: LoginRecord) -> Identity:
+    return Identity(
+        username=record.username,
+        groups=record.groups,
+        is_admin=record.is_admin,
+        source="local",
+    )

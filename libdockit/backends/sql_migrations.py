@@ -26,6 +26,8 @@ Version history:
 4. ``policy_version`` (one row, stepped by every write to users, groups, memberships or grants).
 5. ``refresh_tokens.source``; ``refresh_tokens.username`` no longer refers to ``users`` (directory
    users hold refresh tokens too).
+6. ``login_failures.wrong_secret`` and ``wrong_secret_at`` (a wrong secret sent again counts
+   once).
 """
 
 from __future__ import annotations
@@ -252,6 +254,17 @@ def _upgrade_to_version_5(db: pw.Database) -> None:
         db.execute_sql(statement).close()  # type: ignore[no-untyped-call]
 
 
+# -- version 6 (frozen) -------------------------------------------------------------------------
+def _upgrade_to_version_6(db: pw.Database) -> None:
+    # Nullable columns without a default: a metadata-only change on both databases.
+    for statement in (
+        'ALTER TABLE "login_failures" ADD COLUMN "wrong_secret" TEXT',
+        'ALTER TABLE "login_failures" ADD COLUMN "wrong_secret_at" '
+        + ("TIMESTAMP" if isinstance(db, pw.PostgresqlDatabase) else "DATETIME"),
+    ):
+        db.execute_sql(statement).close()  # type: ignore[no-untyped-call]
+
+
 Migration = Callable[[pw.Database], None]
 
 # version -> the step that moves a database from version - 1 to version.
@@ -261,6 +274,7 @@ MIGRATIONS: Mapping[int, Migration] = {
     3: _upgrade_to_version_3,
     4: _upgrade_to_version_4,
     5: _upgrade_to_version_5,
+    6: _upgrade_to_version_6,
 }
 
 

@@ -24,7 +24,7 @@ import peewee as pw
 from ..model import AuditEvent, Grant, Group, RefreshToken, User, dump_json_object, load_json_object
 from .base import KeyState, StoredKey
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 ACTIVE = "active"
 
 
@@ -168,12 +168,15 @@ class RefreshTokenRow(_Base):
 
 
 class LoginFailureRow(_Base):
-    """Failed-login counters (see LoginFailureStore), keyed ``user:NAME``/``client:ADDR``."""
+    """Failed-login counters (see LoginFailureStore), keyed ``user:NAME``/``client:ADDR``;
+    ``wrong_secret`` is a keyed hash of the last wrong secret (never the secret itself)."""
 
     key = pw.TextField(primary_key=True)
     failures = pw.IntegerField()
     window_start = pw.DateTimeField()
     blocked_until = pw.DateTimeField(null=True)
+    wrong_secret = pw.TextField(null=True)
+    wrong_secret_at = pw.DateTimeField(null=True)
 
     class Meta:
         table_name = "login_failures"

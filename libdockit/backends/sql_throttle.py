@@ -1,20 +1,31 @@
 """Failed-login counters over SQL: the LoginFailureStore of
 :class:`~libdockit.backends.sql.SqlBackend`.
 
-One row per key in ``login_failures``. Counting a failure is one transaction on both
-databases: ``INSERT ... ON CONFLICT DO NOTHING`` makes sure the row exists, then the row is
-read under a lock (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds
-the database's write lock) and written back, so concurrent failures in any number of
-processes each count once and ``blocked_until`` never moves back.
+One row per key in ``login_failures``. Counting a failure, and reserving an attempt, is one
+transaction on both databases: the rows are read under a lock (``FOR UPDATE`` on
+PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds the database's write lock), missing
+ones are made with ``INSERT ... ON CONFLICT DO NOTHING`` and read again locked, and all are
+written back before the lock is let go. So concurrent attempts in any number of processes
+each count once, a blocked key lets none of them through, and ``blocked_until`` never moves
+back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from .base import BackoffRule, LoginFailures
-from .sql_models import LoginFailureRow, from_db, maybe_from_db, time_from_column, to_db
+import peewee as pw
+
+from .base import BackoffRule, LoginFailures, LoginReservation
+from .sql_models import (
+    LoginFailureRow,
+    from_db,
+    maybe_from_db,
+    maybe_to_db,
+    time_from_column,
+    to_db,
+)
 from .sql_session import SqlSession
 
 _LOOKUP_SQL = (
@@ -58,22 +69,116 @@ class SqlLoginFailures(SqlSession):
             LoginFailureRow.insert(
                 key=key, failures=0, window_start=now
             ).on_conflict_ignore().execute(db)
-            query = LoginFailureRow.select().where(LoginFailureRow.key == key)
-            if self._postgres:
-                query = query.for_update()
-            row = query.get(db)
-            blocked = row.blocked_until is not None and row.blocked_until > now
-            if row.failures and not blocked and row.window_start + window <= now:
-                row.failures, row.window_start, row.blocked_until = 0, now, None
-            failures = row.failures + 1
-            until = row.blocked_until
-            block = backoff(failures)
-            if block is not None and (until is None or until < now + block):
-                until = now + block
+            [row] = self._locked(db, [key])
+            return self._count(db, row, now, window, backoff)
+
+    def reserve_login_attempt(
+        self,
+        keys: Sequence[str],
+        *,
+        at: datetime,
+        window: timedelta,
+        backoff: BackoffRule,
+        fingerprint: str | None = None,
+        repeat_within: timedelta = timedelta(0),
+    ) -> LoginReservation:
+        now = to_db(at)
+        wanted = list(dict.fromkeys(keys))
+        with self._session(write=True) as db:
+            rows = {row.key: row for row in self._locked(db, wanted)}
+            blocked = _latest_block(rows.values(), now)
+            if blocked is not None:
+                return LoginReservation(fingerprint, blocked_until=from_db(blocked))
+            missing = [key for key in wanted if key not in rows]
+            if missing:
+                LoginFailureRow.insert_many(
+                    [{"key": key, "failures": 0, "window_start": now} for key in missing]
+                ).on_conflict_ignore().execute(db)
+                rows.update((row.key, row) for row in self._locked(db, missing))
+                blocked = _latest_block(rows.values(), now)
+                if blocked is not None:  # a concurrent attempt made a row first, and blocked it
+                    LoginFailureRow.delete().where(
+                        LoginFailureRow.key.in_(missing) & (LoginFailureRow.failures == 0)
+                    ).execute(db)
+                    return LoginReservation(fingerprint, blocked_until=from_db(blocked))
+            counted: list[LoginFailures] = []
+            before: list[datetime | None] = []
+            repeated: list[str] = []
+            for key in wanted:
+                row = rows[key]
+                if _repeats(row, fingerprint, now - repeat_within):
+                    repeated.append(key)
+                    continue
+                before.append(maybe_from_db(row.blocked_until))
+                counted.append(self._count(db, row, now, window, backoff))
+            return LoginReservation(
+                fingerprint,
+                counted=tuple(counted),
+                blocks_before=tuple(before),
+                repeated=tuple(repeated),
+            )
+
+    def confirm_login_failure(self, reservation: LoginReservation, *, at: datetime) -> None:
+        if reservation.fingerprint is None or not reservation.counted:
+            return
+        keys = [counter.key for counter in reservation.counted]
+        with self._session() as db:  # one UPDATE, committed on its own
             LoginFailureRow.update(
-                failures=failures, window_start=row.window_start, blocked_until=until
-            ).where(LoginFailureRow.key == key).execute(db)
-            return LoginFailures(key, failures, from_db(row.window_start), maybe_from_db(until))
+                wrong_secret=reservation.fingerprint, wrong_secret_at=to_db(at)
+            ).where(LoginFailureRow.key.in_(keys)).execute(db)
+
+    def cancel_login_attempt(
+        self, reservation: LoginReservation, *, clear: str | None = None
+    ) -> None:
+        taken_back = [c for c in reservation.counted if c.key != clear]
+        if not taken_back and clear is None:
+            return
+        with self._session(write=True) as db:
+            rows = {row.key: row for row in self._locked(db, [c.key for c in taken_back])}
+            for counter, block_before in zip(
+                reservation.counted, reservation.blocks_before, strict=True
+            ):
+                row = rows.get(counter.key)
+                if row is None or row.failures <= 0:
+                    continue
+                until = row.blocked_until
+                if until == maybe_to_db(counter.blocked_until):  # nobody moved it since
+                    until = maybe_to_db(block_before)
+                LoginFailureRow.update(failures=row.failures - 1, blocked_until=until).where(
+                    LoginFailureRow.key == counter.key
+                ).execute(db)
+            if clear is not None:
+                LoginFailureRow.delete().where(LoginFailureRow.key == clear).execute(db)
+
+    def _locked(self, db: pw.Database, keys: Sequence[str]) -> list[LoginFailureRow]:
+        if not keys:
+            return []
+        query = LoginFailureRow.select().where(LoginFailureRow.key.in_(list(keys)))
+        if self._postgres:
+            query = query.for_update()
+        return list(query.execute(db))
+
+    @staticmethod
+    def _count(
+        db: pw.Database,
+        row: LoginFailureRow,
+        now: datetime,
+        window: timedelta,
+        backoff: BackoffRule,
+    ) -> LoginFailures:
+        """Count one failure on a row read under the lock, and write it back."""
+        blocked = _blocked(row, now)
+        if row.failures and not blocked and row.window_start + window <= now:
+            row.failures, row.window_start, row.blocked_until = 0, now, None
+        failures = row.failures + 1
+        until = row.blocked_until
+        block = backoff(failures)
+        if block is not None and (until is None or until < now + block):
+            until = now + block
+        LoginFailureRow.update(
+            failures=failures, window_start=row.window_start, blocked_until=until
+        ).where(LoginFailureRow.key == row.key).execute(db)
+        return LoginFailures(row.key, failures, from_db(row.window_start), maybe_from_db(until))
 
     def clear_login_failures(self, key: str) -> None:
         with self._session() as db:  # one DELETE, committed on its own
@@ -90,3 +195,23 @@ class SqlLoginFailures(SqlSession):
                 )
             )
             return int(query.execute(db))
+
+
+def _blocked(row: LoginFailureRow, now: datetime) -> bool:
+    return row.blocked_until is not None and row.blocked_until > now
+
+
+def _latest_block(rows: Iterable[LoginFailureRow], now: datetime) -> datetime | None:
+    """The latest ``blocked_until`` still ahead of ``now`` among ``rows``; None if none."""
+    ahead = [row.blocked_until for row in rows if row.blocked_until and row.blocked_until > now]
+    return max(ahead) if ahead else None
+
+
+def _repeats(row: LoginFailureRow, fingerprint: str | None, since: datetime) -> bool:
+    """Whether the row's last wrong secret is ``fingerprint``, seen after ``since``."""
+    return (
+        fingerprint is not None
+        and row.wrong_secret == fingerprint
+        and row.wrong_secret_at is not None
+        and row.wrong_secret_at > since
+    )

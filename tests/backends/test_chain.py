@@ -18,6 +18,7 @@ from libdockit.backends.chain import ChainAuthenticator
 from libdockit.backends.ldap import LdapAuthenticator
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
+from libdockit.credcache import VerifiedCredentials
 from libdockit.errors import BackendUnavailable
 from libdockit.model import Identity, LoginRecord, User
 from libdockit.passwords import PasswordHasher
@@ -534,3 +535,33 @@ def test_identity_for_a_shadowed_directory_user_is_none() -> None:
     assert chain.identity_for("dora", source="fixed") is not None
     store.create_user("dora", "h")
     assert chain.identity_for("dora", source="fixed") is None
+
+
+def test_remembered_logins_follow_the_chain_order(
+    store: MemoryBackend, hasher: PasswordHasher, slapd: Slapd
+) -> None:
+    """What the throttle uses to skip its write: a login told without a slow check, only
+    when the authenticator that would answer first remembers it."""
+    local = LocalAuthenticator(store, hasher, verified=VerifiedCredentials())
+    directory = LdapAuthenticator(directory_config(slapd, password_cache_seconds=60))
+    try:
+        both = ChainAuthenticator([local, directory], local_users=store)
+        assert both.remembered_identity("robot", Secret("robot-pw")) is None
+        assert both.remembered_identity("bob", Secret("bob-pw")) is None
+        for name, password in (("robot", "robot-pw"), ("bob", "bob-pw"), ("alice", "alice-pw")):
+            assert both.authenticate(name, Secret(password)) is not None
+        robot = both.remembered_identity("ROBOT", Secret("robot-pw"))
+        assert robot == Identity("robot", ("robots",), False, "local")
+        bob = both.remembered_identity("bob", Secret("bob-pw"))
+        assert bob is not None
+        assert (bob.username, bob.source, bob.groups) == ("bob", "ldap", ("ops",))
+        # alice is a local user too: her local password decides first, which needs a check.
+        assert both.remembered_identity("alice", Secret("alice-pw")) is None
+        assert both.remembered_identity("bob", Secret("bob-pw-wrong")) is None
+        # A disabled local group of the same name still switches the directory group off.
+        AdminService(store, store, hasher).create_group("ops", enabled=False)
+        assert both.remembered_identity("bob", Secret("bob-pw")) == Identity(
+            "bob", (), False, "ldap"
+        )
+    finally:
+        directory.close()

@@ -88,13 +88,13 @@ def test_steps_run_once_in_order(new_database: Fresh, monkeypatch: pytest.Monkey
     old.create_version_1()
     with SqlBackend(fresh.url) as backend:
         backend.migrate()
-        assert ran == [1, 2, 3, 4, 5]
+        assert ran == [1, 2, 3, 4, 5, 6]
         ran.clear()
         backend.migrate()
         assert ran == []
     with SqlBackend(old.url) as backend:
         backend.migrate()
-        assert ran == [2, 3, 4, 5]
+        assert ran == [2, 3, 4, 5, 6]
 
 
 def test_a_failing_step_leaves_the_database_as_it_was(
@@ -214,7 +214,7 @@ def test_a_version_1_database_upgrades_with_its_data(new_database: Fresh) -> Non
         assert backend.schema_version() == 1
         with pytest.raises(BackendUnavailable, match="schema version 1"):
             backend.get_user("alice")
-        assert backend.migrate() == SCHEMA_VERSION == 5
+        assert backend.migrate() == SCHEMA_VERSION == 6
         assert backend.schema_version() == SCHEMA_VERSION
 
         # Everything version 1 stored is there, as it was.
@@ -303,3 +303,60 @@ def test_version_5_keeps_refresh_tokens_and_lets_directory_users_hold_them(
         backend.delete_user("alice")
         remaining = [t.id for t in backend.list_refresh_tokens().items]
         assert sorted(remaining) == ["t-alice-dir", "t-dir"]
+
+
+def test_version_6_keeps_failed_login_counters_and_remembers_wrong_secrets(
+    new_database: Fresh,
+) -> None:
+    """A version-5 database with counters (one blocked): after step 6 they count and block
+    as before, and a wrong secret sent again counts once."""
+    database = new_database()
+
+    def up_to_version_5(db: pw.Database) -> None:
+        pw.SchemaManager(SchemaRow, db).create_table()
+        for version in range(1, 6):
+            sql_migrations.MIGRATIONS[version](db)
+        SchemaRow.insert(version=5).execute(db)
+
+    build(database, up_to_version_5)
+    for key, failures, blocked in (("user:alice", 2, None), ("client:10.0.0.1", 5, T1)):
+        database.run(
+            'INSERT INTO "login_failures" ("key", "failures", "window_start", "blocked_until")'
+            " VALUES (?, ?, ?, ?)",
+            (key, failures, T1.isoformat(" "), None if blocked is None else blocked.isoformat(" ")),
+        )
+    window, second = timedelta(minutes=15), timedelta(seconds=1)
+
+    def never(failures: int) -> timedelta | None:
+        return None
+
+    with SqlBackend(database.url) as backend:
+        assert backend.migrate() == SCHEMA_VERSION
+        assert sorted(
+            (f.key, f.failures, f.blocked_until)
+            for f in backend.login_failures(["user:alice", "client:10.0.0.1"])
+        ) == [("client:10.0.0.1", 5, at()), ("user:alice", 2, None)]
+        blocked = backend.reserve_login_attempt(
+            ["user:alice", "client:10.0.0.1"], at=at(-second), window=window, backoff=never
+        )
+        assert blocked.blocked_until == at()
+        first = backend.reserve_login_attempt(
+            ["user:alice"],
+            at=at(),
+            window=window,
+            backoff=never,
+            fingerprint="fp",
+            repeat_within=timedelta(seconds=60),
+        )
+        assert [c.failures for c in first.counted] == [3]
+        backend.confirm_login_failure(first, at=at())
+        again = backend.reserve_login_attempt(
+            ["user:alice"],
+            at=at(second),
+            window=window,
+            backoff=never,
+            fingerprint="fp",
+            repeat_within=timedelta(seconds=60),
+        )
+        assert again.known_wrong
+        assert [f.failures for f in backend.login_failures(["user:alice"])] == [3]

@@ -51,10 +51,17 @@ def test_metrics_sum_over_all_workers(server: DockitServer) -> None:
             text, "dockit_backend_seconds_count", backend="sql", operation="grants"
         )
         logins = sample_value(
+            text, "dockit_backend_seconds_count", backend="local", operation="remembered"
+        )
+        checks = sample_value(
             text, "dockit_backend_seconds_count", backend="local", operation="authenticate"
         )
         assert grants == REQUESTS  # one grant lookup per token with a scope
         assert logins == REQUESTS + 3 + 1  # and the admin who created the user
+        # The slow checks: the user's password once per worker (then remembered), the
+        # admin's, and the wrong password once (sent again, it is refused unchecked).
+        assert checks is not None
+        assert 1 + 1 + 1 <= checks <= 3 + 1 + 1
         days = sample_value(text, "dockit_certificate_expiry_days")
         assert days is not None
         assert days > 300

@@ -121,38 +121,38 @@ def assert_throttled(result: falcon.testing.Result, wait: int) -> None:
 def test_get_token_is_limited_and_right_password_is_refused_too(
     client: falcon.testing.TestClient, clock: Clock
 ) -> None:
-    for _ in range(3):
-        assert get_token(client, USER, "wrong").status_code == 401
+    for n in range(3):
+        assert get_token(client, USER, f"wrong-1-{n}").status_code == 401
     assert_throttled(get_token(client, USER, USER_PASSWORD), 1)
-    assert_throttled(get_token(client, USER, "wrong"), 1)  # same answer either way
+    assert_throttled(get_token(client, USER, "wrong-2"), 1)  # same answer either way
     clock.now += timedelta(seconds=1)
-    assert get_token(client, USER, "wrong").status_code == 401  # fourth failure: 2 s
+    assert get_token(client, USER, "wrong-3").status_code == 401  # fourth failure: 2 s
     assert_throttled(get_token(client, USER, USER_PASSWORD), 2)
     clock.now += timedelta(seconds=2)
     assert get_token(client, USER, USER_PASSWORD).status_code == 200
     # The success reset alice's counter, from another address too.
-    for _ in range(2):
-        assert get_token(client, USER, "wrong", peer="192.0.2.2").status_code == 401
+    for n in range(2):
+        assert get_token(client, USER, f"wrong-4-{n}", peer="192.0.2.2").status_code == 401
     assert get_token(client, USER, USER_PASSWORD, peer="192.0.2.3").status_code == 200
 
 
 def test_post_token_is_limited(client: falcon.testing.TestClient) -> None:
-    for _ in range(3):
-        assert post_token(client, USER, "wrong").status_code == 401
+    for n in range(3):
+        assert post_token(client, USER, f"wrong-5-{n}").status_code == 401
     assert_throttled(post_token(client, USER, USER_PASSWORD), 1)
     assert_throttled(get_token(client, USER, USER_PASSWORD, peer="192.0.2.9"), 1)  # user key
 
 
 def test_per_client_limit_spans_users(client: falcon.testing.TestClient) -> None:
     for user in ("alice", "bob", "nobody"):
-        assert get_token(client, user, "wrong").status_code == 401
+        assert get_token(client, user, "wrong-6").status_code == 401
     assert_throttled(get_token(client, ADMIN, ADMIN_PASSWORD), 1)
     assert get_token(client, ADMIN, ADMIN_PASSWORD, peer="192.0.2.200").status_code == 200
 
 
 def test_admin_api_basic_auth_is_limited(client: falcon.testing.TestClient) -> None:
-    for _ in range(3):
-        result = client.simulate_get(API + "/users", headers=basic(ADMIN, "wrong"))
+    for n in range(3):
+        result = client.simulate_get(API + "/users", headers=basic(ADMIN, f"wrong-7-{n}"))
         assert result.status_code == 401
     result = client.simulate_get(API + "/users", headers=basic(ADMIN, ADMIN_PASSWORD))
     assert_throttled(result, 1)
@@ -166,26 +166,28 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(
     # An untrusted peer cannot pick its address with X-Forwarded-For: all three count
     # against 203.0.113.5 itself, whatever they claim.
     for n in range(3):
-        result = get_token(client, f"u{n}", "wrong", peer="203.0.113.5", forwarded=f"6.6.6.{n}")
+        result = get_token(client, f"u{n}", "wrong-8", peer="203.0.113.5", forwarded=f"6.6.6.{n}")
         assert result.status_code == 401
     assert_throttled(get_token(client, USER, USER_PASSWORD, peer="203.0.113.5"), 1)
     # Behind the trusted proxy each forwarded client has its own counter ...
     for n in range(3):
-        result = get_token(client, f"v{n}", "wrong", peer=PROXY, forwarded=f"198.51.100.{n}")
+        result = get_token(client, f"v{n}", "wrong-9", peer=PROXY, forwarded=f"198.51.100.{n}")
         assert result.status_code == 401
     ok = get_token(client, USER, USER_PASSWORD, peer=PROXY, forwarded="198.51.100.50")
     assert ok.status_code == 200
     # ... and a client prepending addresses does not escape its own.
-    for _ in range(3):
-        result = get_token(client, "w", "wrong", peer=PROXY, forwarded="1.1.1.1, 198.51.100.60")
+    for n in range(3):
+        result = get_token(
+            client, "w", f"wrong-10-{n}", peer=PROXY, forwarded="1.1.1.1, 198.51.100.60"
+        )
         assert result.status_code == 401
     spoofed = get_token(client, USER, USER_PASSWORD, peer=PROXY, forwarded="9.9.9.9, 198.51.100.60")
     assert_throttled(spoofed, 1)
 
 
 def test_throttling_is_audited(client: falcon.testing.TestClient, backend: MemoryBackend) -> None:
-    for _ in range(3):
-        get_token(client, USER, "wrong", peer=PROXY, forwarded="198.51.100.7")
+    for n in range(3):
+        get_token(client, USER, f"wrong-11-{n}", peer=PROXY, forwarded="198.51.100.7")
     assert_throttled(
         get_token(client, USER, USER_PASSWORD, peer=PROXY, forwarded="198.51.100.7"), 1
     )

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from libdockit.admin import AdminService
 from libdockit.audit import Auditor
+from libdockit.backends.base import LoginReservation
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
-from libdockit.errors import AuthenticationFailed, TooManyAttempts
+from libdockit.credcache import VerifiedCredentials
+from libdockit.errors import AuthenticationFailed, BackendUnavailable, TooManyAttempts
 from libdockit.keyring import KeyRing, ensure_active_key
 from libdockit.model import Identity
 from libdockit.passwords import PasswordHasher
@@ -104,9 +110,16 @@ def tokens(
     )
 
 
-def fail(tokens: TokenService, user: str = "alice", attempt: Attempt = HERE) -> None:
+_GUESSES = itertools.count()
+
+
+def fail(
+    tokens: TokenService, user: str = "alice", attempt: Attempt = HERE, password: str = ""
+) -> None:
+    """One wrong password: a new one each time, unless ``password`` is given."""
+    wrong = password or f"wrong-{next(_GUESSES)}"
     with pytest.raises(AuthenticationFailed):
-        tokens.login(user, Secret("wrong"), service=SERVICE, attempt=attempt)
+        tokens.login(user, Secret(wrong), service=SERVICE, attempt=attempt)
 
 
 def refused(tokens: TokenService, user: str, pw: str, attempt: Attempt = HERE) -> int:
@@ -207,16 +220,16 @@ def test_lockout_is_reported_once(tokens: TokenService, lockouts: list[Lockout])
 def test_unknown_refresh_tokens_count_per_client(
     tokens: TokenService, store: MemoryBackend
 ) -> None:
-    guess = Secret("dkr_" + "x" * 43)
-    for _ in range(2):
+    guesses = [Secret("dkr_" + letter * 43) for letter in "xyzw"]
+    for guess in guesses[:2]:
         with pytest.raises(AuthenticationFailed):
             tokens.login(TOKEN_USERNAME, guess, service=SERVICE, attempt=HERE)
     with pytest.raises(AuthenticationFailed):
-        tokens.redeem_refresh_token(guess, service=SERVICE, attempt=HERE)
+        tokens.redeem_refresh_token(guesses[2], service=SERVICE, attempt=HERE)
     with pytest.raises(TooManyAttempts):
-        tokens.redeem_refresh_token(guess, service=SERVICE, attempt=HERE)
+        tokens.redeem_refresh_token(guesses[3], service=SERVICE, attempt=HERE)
     with pytest.raises(TooManyAttempts):
-        tokens.login("", guess, service=SERVICE, attempt=HERE)
+        tokens.login("", guesses[3], service=SERVICE, attempt=HERE)
     assert store.login_failures(["user:<token>", "user:"]) == []
 
 
@@ -232,9 +245,9 @@ def test_a_valid_refresh_token_works_while_the_password_is_blocked(tokens: Token
 
 
 def test_admin_authentication_is_throttled_too(tokens: TokenService) -> None:
-    for _ in range(3):
+    for n in range(3):
         with pytest.raises(AuthenticationFailed):
-            tokens.authenticate_admin("alice", Secret("wrong"), attempt=HERE)
+            tokens.authenticate_admin("alice", Secret(f"wrong-{n}"), attempt=HERE)
     with pytest.raises(TooManyAttempts):
         tokens.authenticate_admin("alice", Secret(ALICE_PW), attempt=HERE)
 
@@ -266,3 +279,139 @@ def test_lockout_goes_to_the_audit_log(store: MemoryBackend, clock: Clock) -> No
     assert event.detail is not None
     assert event.detail["failures"] == 2
     assert event.detail["blocked_until"] == (T0 + timedelta(seconds=1)).isoformat()
+
+
+# -- the same wrong secret sent again; attempts reserved before their check -------------------
+def test_the_same_wrong_password_sent_again_counts_once(
+    tokens: TokenService,
+    store: MemoryBackend,
+    authenticator: CountingAuthenticator,
+    clock: Clock,
+) -> None:
+    """containerd POSTs the password grant and, refused, sends the same credentials by GET:
+    one mistake, one failure, and the repeat costs no hash."""
+    for round_ in range(2):
+        checks = authenticator.calls
+        fail(tokens, password=f"typo-{round_}")
+        fail(tokens, password=f"typo-{round_}")
+        assert authenticator.calls == checks + 1
+        clock.advance(5)
+    counters = store.login_failures(["user:alice", "client:192.0.2.1"])
+    assert [c.failures for c in counters] == [2, 2]
+    assert tokens.login("alice", Secret(ALICE_PW), service=SERVICE).identity.username == "alice"
+    # Not remembered forever (policy.repeat_window, 60 s): later it is checked and counted.
+    fail(tokens, password="typo-x")
+    clock.advance(61)
+    checks = authenticator.calls
+    fail(tokens, password="typo-x")
+    assert authenticator.calls == checks + 1
+
+
+def test_a_repeat_of_another_users_mistake_still_counts(
+    tokens: TokenService, store: MemoryBackend
+) -> None:
+    fail(tokens, "alice", password="shared-typo")
+    fail(tokens, "bob", password="shared-typo")
+    counters = {c.key: c.failures for c in store.login_failures(["client:192.0.2.1"])}
+    assert counters == {"client:192.0.2.1": 2}
+
+
+def test_a_password_set_after_being_tried_is_checked_again(
+    tokens: TokenService, store: MemoryBackend, hasher: PasswordHasher
+) -> None:
+    fail(tokens, password="alice-new-password")
+    AdminService(store, store, hasher).set_password("alice", Secret("alice-new-password"))
+    login = tokens.login("alice", Secret("alice-new-password"), service=SERVICE, attempt=HERE)
+    assert login.identity.username == "alice"
+    assert store.login_failures(["user:alice"]) == []
+
+
+def test_concurrent_guesses_cannot_pass_one_check(
+    tokens: TokenService, store: MemoryBackend, authenticator: CountingAuthenticator
+) -> None:
+    """Twelve guesses at once (each a real argon2id check): exactly max_failures (3) are
+    checked, every other is refused before its hash."""
+    start = threading.Barrier(12)
+    outcomes: list[str] = []
+
+    def guess(n: int) -> None:
+        start.wait()
+        try:
+            tokens.login("alice", Secret(f"guess-{n}"), service=SERVICE, attempt=HERE)
+        except AuthenticationFailed:
+            outcomes.append("checked")
+        except TooManyAttempts:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["checked"] * 3 + ["refused"] * 9
+    assert authenticator.calls == 3
+    assert [c.failures for c in store.login_failures(["user:alice"])] == [3]
+
+
+def test_a_right_password_takes_its_reservation_back(
+    tokens: TokenService, store: MemoryBackend
+) -> None:
+    fail(tokens, "bob")
+    fail(tokens, "bob")
+    # The third attempt is reserved first (it would block this client), then taken back.
+    assert tokens.login("alice", Secret(ALICE_PW), service=SERVICE, attempt=HERE)
+    [client] = store.login_failures(["client:192.0.2.1"])
+    assert (client.failures, client.blocked_until) == (2, None)
+    assert tokens.login("bob", Secret(BOB_PW), service=SERVICE, attempt=HERE)
+
+
+def test_cannot_tell_takes_the_reservation_back(store: MemoryBackend, clock: Clock) -> None:
+    class Down:
+        def authenticate(self, username: str, password: Secret) -> Identity | None:
+            raise BackendUnavailable("directory down")
+
+    service = TokenService(
+        authenticator=Down(),
+        grants=store,
+        keys=KeyRing(store),
+        signer=TokenSigner("dockit-test"),
+        throttle=LoginThrottle(store, ThrottlePolicy(max_failures=1), clock=clock),
+    )
+    for _ in range(3):
+        with pytest.raises(BackendUnavailable):
+            service.login("alice", Secret("pw-1"), service=SERVICE, attempt=HERE)
+    assert [c.failures for c in store.login_failures(["user:alice", "client:192.0.2.1"])] == [
+        0,
+        0,
+    ]
+
+
+class CountingStore(MemoryBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reservations = 0
+
+    def reserve_login_attempt(self, *args: Any, **kwargs: Any) -> LoginReservation:
+        self.reservations += 1
+        return super().reserve_login_attempt(*args, **kwargs)
+
+
+def test_a_remembered_password_is_not_reserved(hashes: dict[str, str], clock: Clock) -> None:
+    """The warm path (verified-credentials cache) writes nothing; the cold one reserves."""
+    store = CountingStore()
+    store.create_user("alice", hashes[ALICE_PW])
+    service = TokenService(
+        authenticator=LocalAuthenticator(store, PasswordHasher(), verified=VerifiedCredentials()),
+        grants=store,
+        keys=KeyRing(store),
+        signer=TokenSigner("dockit-test"),
+        throttle=LoginThrottle(store, ThrottlePolicy(max_failures=3), clock=clock),
+    )
+    service.login("alice", Secret(ALICE_PW), service=SERVICE, attempt=HERE)
+    assert store.reservations == 1
+    for _ in range(3):
+        service.login("alice", Secret(ALICE_PW), service=SERVICE, attempt=HERE)
+    assert store.reservations == 1
+    with pytest.raises(AuthenticationFailed):
+        service.login("alice", Secret("wrong-1"), service=SERVICE, attempt=HERE)
+    assert store.reservations == 2

@@ -1,15 +1,16 @@
 """Failed-login counters: counted atomically, windowed, blocked never backwards, cleared,
-pruned."""
+pruned; attempts reserved before their check; a wrong secret sent again counted once."""
 
 from __future__ import annotations
 
 from datetime import timedelta, timezone
 
-from ...backends.base import LoginFailures, LoginFailureStore
+from ...backends.base import LoginFailures, LoginFailureStore, LoginReservation
 from .support import T0, in_threads
 
 WINDOW = timedelta(minutes=15)
 SECOND = timedelta(seconds=1)
+REPEAT = timedelta(seconds=60)
 
 
 def never(failures: int) -> timedelta | None:
@@ -123,3 +124,141 @@ class LoginFailureConformance:
         [final] = backend.login_failures(["client:10.1.1.1"])
         assert final.failures == 24
         assert final.blocked_until is not None
+
+    # -- reserving an attempt before its check; a wrong secret sent again counts once -----
+    def test_a_reservation_counts_every_key_before_the_check(
+        self, backend: LoginFailureStore
+    ) -> None:
+        keys = ["user:a", "client:10.0.0.1"]
+        done = backend.reserve_login_attempt(keys, at=T0, window=WINDOW, backoff=never)
+        assert done.blocked_until is None
+        assert not done.known_wrong
+        assert done.counted == (
+            LoginFailures("user:a", 1, T0, None),
+            LoginFailures("client:10.0.0.1", 1, T0, None),
+        )
+        assert done.blocks_before == (None, None)
+        assert sorted(f.failures for f in backend.login_failures(keys)) == [1, 1]
+
+    def test_a_blocked_key_stops_the_reservation_and_nothing_changes(
+        self, backend: LoginFailureStore
+    ) -> None:
+        for _ in range(3):
+            backend.record_login_failure("client:x", at=T0, window=WINDOW, backoff=from_third)
+        done = backend.reserve_login_attempt(
+            ["user:new", "client:x"], at=T0, window=WINDOW, backoff=from_third
+        )
+        assert done.blocked_until == T0 + SECOND
+        assert done.counted == ()
+        assert backend.login_failures(["user:new"]) == []  # no row left behind
+        [client] = backend.login_failures(["client:x"])
+        assert client.failures == 3
+
+    def test_cancel_takes_the_count_and_its_block_back(self, backend: LoginFailureStore) -> None:
+        for _ in range(2):
+            backend.record_login_failure("client:x", at=T0, window=WINDOW, backoff=from_third)
+        backend.record_login_failure("user:a", at=T0, window=WINDOW, backoff=never)
+        done = backend.reserve_login_attempt(
+            ["user:a", "client:x"], at=T0, window=WINDOW, backoff=from_third
+        )
+        assert [c.failures for c in done.counted] == [2, 3]
+        assert done.counted[1].blocked_until == T0 + SECOND
+        backend.cancel_login_attempt(done, clear="user:a")
+        assert backend.login_failures(["user:a"]) == []
+        assert backend.login_failures(["client:x"]) == [LoginFailures("client:x", 2, T0, None)]
+
+    def test_cancel_keeps_a_block_a_later_failure_set(self, backend: LoginFailureStore) -> None:
+        for _ in range(2):
+            backend.record_login_failure("client:x", at=T0, window=WINDOW, backoff=from_third)
+        done = backend.reserve_login_attempt(["client:x"], at=T0, window=WINDOW, backoff=from_third)
+        later = T0 + 5 * SECOND
+        moved = backend.record_login_failure(
+            "client:x", at=later, window=WINDOW, backoff=from_third
+        )
+        assert moved.blocked_until == later + 2 * SECOND
+        backend.cancel_login_attempt(done)
+        assert backend.login_failures(["client:x"]) == [
+            LoginFailures("client:x", 3, T0, later + 2 * SECOND)
+        ]
+
+    def test_a_wrong_secret_sent_again_counts_once(self, backend: LoginFailureStore) -> None:
+        keys = ["user:a", "client:x"]
+
+        def reserve(at_seconds: int, fingerprint: str) -> LoginReservation:
+            return backend.reserve_login_attempt(
+                keys,
+                at=T0 + at_seconds * SECOND,
+                window=WINDOW,
+                backoff=never,
+                fingerprint=fingerprint,
+                repeat_within=REPEAT,
+            )
+
+        first = reserve(0, "fp-1")
+        unconfirmed = reserve(1, "fp-1")  # not confirmed yet: counts like any attempt
+        assert len(unconfirmed.counted) == 2
+        backend.confirm_login_failure(unconfirmed, at=T0 + SECOND)
+        again = reserve(2, "fp-1")
+        assert again.known_wrong
+        assert (again.counted, again.repeated) == ((), ("user:a", "client:x"))
+        assert [f.failures for f in backend.login_failures(keys)] == [2, 2]
+        other = reserve(3, "fp-2")
+        assert len(other.counted) == 2
+        assert not other.known_wrong
+        backend.confirm_login_failure(other, at=T0 + 3 * SECOND)
+        assert not reserve(4, "fp-1").known_wrong  # only the last wrong secret is remembered
+        backend.confirm_login_failure(first, at=T0 + 5 * SECOND)
+        late = reserve(5 + int(REPEAT.total_seconds()), "fp-1")
+        assert not late.known_wrong  # remembered for repeat_within only
+        assert len(late.counted) == 2
+
+    def test_a_repeat_is_judged_per_key(self, backend: LoginFailureStore) -> None:
+        def reserve(keys: list[str], fingerprint: str) -> LoginReservation:
+            return backend.reserve_login_attempt(
+                keys,
+                at=T0,
+                window=WINDOW,
+                backoff=never,
+                fingerprint=fingerprint,
+                repeat_within=REPEAT,
+            )
+
+        backend.confirm_login_failure(reserve(["user:a", "client:x"], "alice-wrong"), at=T0)
+        backend.confirm_login_failure(reserve(["user:b", "client:x"], "bob-wrong"), at=T0)
+        mixed = reserve(["user:a", "client:x"], "alice-wrong")
+        assert mixed.repeated == ("user:a",)
+        assert [c.key for c in mixed.counted] == ["client:x"]
+        assert not mixed.known_wrong
+
+    def test_clear_forgets_the_wrong_secret(self, backend: LoginFailureStore) -> None:
+        def reserve() -> LoginReservation:
+            return backend.reserve_login_attempt(
+                ["user:a"],
+                at=T0,
+                window=WINDOW,
+                backoff=never,
+                fingerprint="fp",
+                repeat_within=REPEAT,
+            )
+
+        backend.confirm_login_failure(reserve(), at=T0)
+        backend.clear_login_failures("user:a")
+        assert not reserve().known_wrong
+
+    def test_concurrent_reservations_never_pass_a_block(self, backend: LoginFailureStore) -> None:
+        def attempt(n: int) -> LoginReservation:
+            return backend.reserve_login_attempt(
+                ["user:target", f"client:10.3.0.{n}"],
+                at=T0 + timedelta(microseconds=n),
+                window=WINDOW,
+                backoff=from_third,
+            )
+
+        done = in_threads(attempt, 24)
+        passed = [d for d in done if d.blocked_until is None]
+        assert len(passed) == 3  # the third failure blocks: no fourth check gets through
+        assert sorted(d.counted[0].failures for d in passed) == [1, 2, 3]
+        [user] = backend.login_failures(["user:target"])
+        assert user.failures == 3
+        clients = backend.login_failures([f"client:10.3.0.{n}" for n in range(24)])
+        assert sorted(c.failures for c in clients) == [1, 1, 1]  # the blocked left no rows
