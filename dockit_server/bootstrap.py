@@ -23,7 +23,13 @@ from libdockit.backends.chain import ChainAuthenticator
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.sql import SqlBackend
 from libdockit.credcache import VerifiedCredentials
-from libdockit.errors import BackendUnavailable, ConfigError, Conflict, KeyMaterialError
+from libdockit.errors import (
+    BackendUnavailable,
+    ConfigError,
+    Conflict,
+    KeyMaterialError,
+    ValidationError,
+)
 from libdockit.keycrypt import KeyProtector
 from libdockit.keymanager import KeyManager
 from libdockit.keyring import KeyRing, ensure_active_key
@@ -218,11 +224,16 @@ def _load_key_files(settings: Settings) -> SigningKey:
 def _ensure_first_admin(store: SqlBackend, settings: Settings) -> FirstAdmin | None:
     if store.list_users(limit=1).total > 0:
         return None
-    admin = AdminService(store, store, PasswordHasher())
+    admin = AdminService(store, store, PasswordHasher(), password_policy=settings.password_policy)
     generated = None
     password = settings.admin_password
     if password is None:
         generated = password = Secret(secrets.token_urlsafe(18))
+    try:
+        settings.password_policy.check(password)
+    except ValidationError as exc:
+        reason = exc.message.removeprefix("password: ")
+        raise ConfigError("admin.password", f"(DOCKIT_ADMIN_PASSWORD) {reason}") from None
     try:
         admin.create_user(settings.admin_username, password, is_admin=True)
     except Conflict:
@@ -273,7 +284,13 @@ def build_components(settings: Settings, *, instance_key: bytes | None = None) -
     return Components(
         tokens=tokens,
         # Directory users and groups are real grant subjects without a local row.
-        admin=AdminService(store, store, hasher, directory="LDAP" if settings.ldap_urls else None),
+        admin=AdminService(
+            store,
+            store,
+            hasher,
+            directory="LDAP" if settings.ldap_urls else None,
+            password_policy=settings.password_policy,
+        ),
         health=health,
         key_manager=KeyManager(store, protector=protector),
         realm=settings.server_realm,

@@ -144,7 +144,7 @@ def run_bootstrap_admin(ctx: Context) -> int:
     try:
         store.migrate()
         outcome = ensure_admin(
-            AdminService(store, store, PasswordHasher()),
+            AdminService(store, store, PasswordHasher(), password_policy=settings.password_policy),
             args.name,
             _password_source(args, ctx.stdin),
             promote=args.promote,

@@ -31,6 +31,7 @@ from libdockit.backends.ldap_config import (
     UserSearch,
 )
 from libdockit.errors import ConfigError
+from libdockit.password_policy import DEFAULT_MIN_LENGTH, PasswordPolicy
 from libdockit.secret import Secret
 
 from . import config_values as kinds
@@ -81,6 +82,8 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("admin.username", "DOCKIT_ADMIN_USERNAME", kinds.text),
     _Field("admin.password", "DOCKIT_ADMIN_PASSWORD", kinds.secret, secret=True),
     _Field("passwords.cache_seconds", "DOCKIT_PASSWORD_CACHE_SECONDS", kinds.integer(0, 3600)),
+    _Field("passwords.min_length", "DOCKIT_PASSWORD_MIN_LENGTH", kinds.integer(1, 1024)),
+    _Field("passwords.refuse_common", "DOCKIT_PASSWORD_REFUSE_COMMON", kinds.boolean),
     _Field("audit.enabled", "DOCKIT_AUDIT", kinds.boolean),
     _Field("audit.tokens", "DOCKIT_AUDIT_TOKENS", kinds.boolean),
     _Field("audit.retention_days", "DOCKIT_AUDIT_RETENTION_DAYS", kinds.integer(0, 36500)),
@@ -171,6 +174,10 @@ class Settings:
     admin_password: Secret | None = None
     #: How long a password that matched skips the slow hash (0: never).
     passwords_cache_seconds: int = 60
+    #: New passwords (Admin API, CLI, bootstrap-admin, the first admin): at least this long,
+    passwords_min_length: int = DEFAULT_MIN_LENGTH
+    #: ... and not one of the most common passwords (see libdockit.password_policy).
+    passwords_refuse_common: bool = True
     audit_enabled: bool = True
     audit_tokens: bool = True
     #: 0 keeps events forever; likewise max_events 0 is no bound.
@@ -268,6 +275,10 @@ class Settings:
         for field in _LDAP_FIELDS:
             if getattr(self, field.attribute) != getattr(defaults, field.attribute):
                 raise ConfigError("ldap.urls", f"is required when {field.key} is set")
+
+    @property
+    def password_policy(self) -> PasswordPolicy:
+        return PasswordPolicy(self.passwords_min_length, self.passwords_refuse_common)
 
     @property
     def ldap(self) -> LdapConfig | None:

@@ -1,6 +1,7 @@
 """Admin operations with validation: what the Admin API and embedding apps call to change
-users, groups and grants. Names are normalised and checked here, passwords hashed here, so
-stores only ever see clean values.
+users, groups and grants. Names are normalised and checked here, new passwords checked
+against the password policy (:mod:`libdockit.password_policy`) and hashed here, so stores
+only ever see clean values.
 
 Refresh tokens are revoked here too: setting a user's password, or disabling them, deletes
 every refresh token they hold (deleting a user takes their tokens along in the store). The
@@ -27,6 +28,7 @@ from .model import (
     validate_name,
     validate_resource_type,
 )
+from .password_policy import PasswordPolicy
 from .passwords import PasswordHasher
 from .patterns import compile_pattern
 from .secret import Secret
@@ -68,6 +70,7 @@ class AdminService:
         *,
         directory: str | None = None,
         login_failures: LoginFailureStore | None = None,
+        password_policy: PasswordPolicy | None = None,
     ) -> None:
         """``directory`` names a directory (e.g. ``"LDAP"``) whose users and groups are
         real grant subjects without a local row (see :mod:`libdockit.grant_checks`)."""
@@ -75,6 +78,7 @@ class AdminService:
         self.directory = directory
         self.grants = grants
         self.hasher = hasher
+        self.password_policy = password_policy or PasswordPolicy()
         if refresh_tokens is None and isinstance(users, RefreshTokenStore):
             refresh_tokens = users
         self.refresh_tokens = refresh_tokens
@@ -87,6 +91,7 @@ class AdminService:
         self, username: str, password: Secret, *, is_admin: bool = False, enabled: bool = True
     ) -> User:
         name = validate_name(username, field_name="username")
+        self.password_policy.check(password)
         password_hash = self.hasher.hash(password)
         return self.users.create_user(name, password_hash, is_admin=is_admin, enabled=enabled)
 
@@ -99,6 +104,7 @@ class AdminService:
 
     def set_password(self, username: str, password: Secret) -> None:
         name = validate_name(username, field_name="username")
+        self.password_policy.check(password)
         self.users.get_user(name)
         self.users.set_password_hash(name, self.hasher.hash(password))
         self._revoke_all(name)

@@ -28,7 +28,7 @@ def rows(stdout: str) -> list[list[str]]:
 
 def test_admin_changes(admin_cli: Cli, dockit: DockitServer) -> None:
     name = unique("audited")
-    dockit.create_user(name, "pw-1")
+    dockit.create_user(name, "pw-1-of-user")
     dockit.set_user(name, enabled=False)
     result = admin_cli("audit", "--target", f"user:{name}")
     assert result.code == EXIT_OK, result
@@ -90,7 +90,7 @@ def test_token_decisions(admin_cli: Cli, dockit: DockitServer, make_user: MakeUs
 
 def test_times(admin_cli: Cli, dockit: DockitServer) -> None:
     name = unique("timed")
-    dockit.create_user(name, "pw-1")
+    dockit.create_user(name, "pw-1-of-user")
     target = ("--target", f"user:{name}")
     recent = admin_cli("audit", *target, "--since", "1h")
     assert [row[2] for row in rows(recent.stdout)] == ["user.create"]
@@ -125,7 +125,7 @@ def test_bad_filters(admin_cli: Cli, args: list[str], said: str) -> None:
 
 def test_limit_and_all(admin_cli: Cli, dockit: DockitServer) -> None:
     name = unique("busy")
-    dockit.create_user(name, "pw-1")
+    dockit.create_user(name, "pw-1-of-user")
     for enabled in (False, True, False):
         dockit.set_user(name, enabled=enabled)
     target = ("--target", f"user:{name}")

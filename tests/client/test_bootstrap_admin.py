@@ -57,7 +57,7 @@ def logs_in(store: SqlBackend, password: str, name: str = NAME) -> bool:
 
 def add_user(store: SqlBackend, *, admin: bool, enabled: bool = True) -> None:
     service = AdminService(store, store, PasswordHasher())
-    service.create_user(NAME, Secret("old-pw"), is_admin=admin, enabled=enabled)
+    service.create_user(NAME, Secret("old-pw-1234"), is_admin=admin, enabled=enabled)
 
 
 def test_creates_then_leaves_alone(boot: Cli, database: Path, store: SqlBackend) -> None:
@@ -77,40 +77,40 @@ def test_creates_then_leaves_alone(boot: Cli, database: Path, store: SqlBackend)
 
 def test_reset_password(boot: Cli, store: SqlBackend) -> None:
     add_user(store, admin=True)
-    result = boot("bootstrap-admin", NAME, "--reset-password", stdin="new-pw")
+    result = boot("bootstrap-admin", NAME, "--reset-password", stdin="new-pw-1234")
     assert result.code == EXIT_OK, result
     assert result.stdout == f"{NAME}: password reset\n"
-    assert logs_in(store, "new-pw")
-    assert not logs_in(store, "old-pw")
+    assert logs_in(store, "new-pw-1234")
+    assert not logs_in(store, "old-pw-1234")
 
 
 def test_refuses_a_non_admin_without_promote(boot: Cli, store: SqlBackend) -> None:
     add_user(store, admin=False)
-    refused = boot("bootstrap-admin", NAME, stdin="new-pw")
+    refused = boot("bootstrap-admin", NAME, stdin="new-pw-1234")
     assert refused.code == EXIT_CONFLICT, refused
     assert "exists and is not an admin; nothing changed" in refused.stderr
     assert "--promote" in refused.stderr
     assert not user(store).is_admin
-    assert logs_in(store, "old-pw")
+    assert logs_in(store, "old-pw-1234")
 
     promoted = boot("bootstrap-admin", NAME, "--promote", stdin="ignored-pw")
     assert promoted.code == EXIT_OK, promoted
     assert promoted.stdout == f"{NAME}: promoted to admin\n"
     assert user(store).is_admin
-    assert logs_in(store, "old-pw")
+    assert logs_in(store, "old-pw-1234")
 
 
 def test_promote_and_reset(boot: Cli, store: SqlBackend) -> None:
     add_user(store, admin=False)
     result = boot(
-        "bootstrap-admin", NAME, "--promote", "--reset-password", "-o", "json", stdin="new-pw"
+        "bootstrap-admin", NAME, "--promote", "--reset-password", "-o", "json", stdin="new-pw-1234"
     )
     assert result.code == EXIT_OK, result
     document = result.json()
     assert document["result"] == "updated"
     assert document["changes"] == ["password reset", "promoted to admin"]
     assert (document["user"]["username"], document["user"]["admin"]) == (NAME, True)
-    assert logs_in(store, "new-pw")
+    assert logs_in(store, "new-pw-1234")
 
 
 def test_refuses_a_disabled_user_without_enable(boot: Cli, store: SqlBackend) -> None:
@@ -122,7 +122,7 @@ def test_refuses_a_disabled_user_without_enable(boot: Cli, store: SqlBackend) ->
     enabled = boot("bootstrap-admin", NAME, "--enable")
     assert enabled.code == EXIT_OK, enabled
     assert user(store).enabled
-    assert logs_in(store, "old-pw")
+    assert logs_in(store, "old-pw-1234")
 
 
 def test_a_bad_password_changes_nothing(boot: Cli, store: SqlBackend) -> None:
@@ -156,16 +156,16 @@ def test_then_a_real_server_lets_the_admin_in(tmp_path: Path) -> None:
     workdir = tmp_path / "server"
     workdir.mkdir()
     env = subprocess_env(tmp_path, DOCKIT_DATABASE_URL=f"sqlite:///{workdir / 'dockit.db'}")
-    created = run_cli(["bootstrap-admin", NAME], env=env, cwd=tmp_path, stdin="boot-pw\n")
+    created = run_cli(["bootstrap-admin", NAME], env=env, cwd=tmp_path, stdin="boot-pw-1234\n")
     assert created.code == EXIT_OK, created
-    again = run_cli(["bootstrap-admin", NAME], env=env, cwd=tmp_path, stdin="boot-pw\n")
+    again = run_cli(["bootstrap-admin", NAME], env=env, cwd=tmp_path, stdin="boot-pw-1234\n")
     assert again.code == EXIT_OK, again
 
     with DockitServer(workdir, admin_username="admin", admin_password=None, workers=1) as server:
         assert "Created the first admin" not in server.log()
         listed = run_cli(
             ["user", "list", "-o", "json", "--url", server.url],
-            env=subprocess_env(tmp_path, DOCKIT_USERNAME=NAME, DOCKIT_PASSWORD="boot-pw"),
+            env=subprocess_env(tmp_path, DOCKIT_USERNAME=NAME, DOCKIT_PASSWORD="boot-pw-1234"),
             cwd=tmp_path,
         )
     assert listed.code == EXIT_OK, listed

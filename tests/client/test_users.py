@@ -39,7 +39,15 @@ def test_add_from_stdin(admin_cli: Cli, dockit: DockitServer) -> None:
 def test_add_admin_disabled_as_json(admin_cli: Cli, dockit: DockitServer) -> None:
     name = unique("Bob")
     result = admin_cli(
-        "user", "add", name, "--admin", "--disabled", "--password-stdin", "-o", "json", stdin="pw"
+        "user",
+        "add",
+        name,
+        "--admin",
+        "--disabled",
+        "--password-stdin",
+        "-o",
+        "json",
+        stdin="pw-of-admin",
     )
     assert result.code == EXIT_OK, result
     user = result.json()
@@ -57,10 +65,10 @@ def test_add_asks_twice_at_a_terminal(admin_cli: Cli, dockit: DockitServer) -> N
 
 def test_add_refuses_different_passwords(admin_cli: Cli, dockit: DockitServer) -> None:
     name = unique("dave")
-    result = admin_cli("user", "add", name, tty=True, prompts=["one-pw", "two-pw"])
+    result = admin_cli("user", "add", name, tty=True, prompts=["one-pw-1234", "two-pw-1234"])
     assert result.code == EXIT_USAGE, result
     assert "differ" in result.stderr
-    assert "one-pw" not in result.stderr
+    assert "one-pw-1234" not in result.stderr
     assert dockit.admin("GET", f"/users/{name}").status == 404
 
 
@@ -146,15 +154,17 @@ def test_show_missing(admin_cli: Cli) -> None:
 
 def test_passwd(admin_cli: Cli, make_user: MakeUser, dockit: DockitServer) -> None:
     name = make_user()
-    result = admin_cli("user", "passwd", name, "--password-stdin", stdin="new-pw\r\n")
+    result = admin_cli("user", "passwd", name, "--password-stdin", stdin="new-pw-1234\r\n")
     assert result.code == EXIT_OK, result
     assert result.stdout == f"changed the password of {name}\n"
-    assert can_log_in(dockit, name, "new-pw")
+    assert can_log_in(dockit, name, "new-pw-1234")
     assert not can_log_in(dockit, name, f"{name}-pw")
-    prompted = admin_cli("user", "passwd", name, "-o", "json", tty=True, prompts=["p2", "p2"])
+    prompted = admin_cli(
+        "user", "passwd", name, "-o", "json", tty=True, prompts=["p2-longer", "p2-longer"]
+    )
     assert prompted.code == EXIT_OK, prompted
     assert prompted.json()["username"] == name
-    assert can_log_in(dockit, name, "p2")
+    assert can_log_in(dockit, name, "p2-longer")
 
 
 def test_passwd_missing_user_asks_nothing(admin_cli: Cli) -> None:

@@ -221,7 +221,7 @@ def test_a_password_change_refuses_the_identity_token(
     scope = f"repository:{account.repo}:pull"
     assert moby_refresh(dockit, token, scope).status == 200
 
-    new_password = unique("new-pw")
+    new_password = unique("new-pw-1234")
     path = f"/users/{account.name}/password"
     dockit.admin("PUT", path, {"password": new_password}, expect=204)
 

@@ -337,7 +337,7 @@ def test_user_disabled_on_one_is_refused_by_the_other_despite_its_password_cache
 
 def test_password_changed_on_one_is_required_by_the_other_at_once(pair: Pair) -> None:
     old = new_user(pair.b, "alice")
-    new = (old[0], unique("new-pw"))
+    new = (old[0], unique("new-pw-1234"))
     assert_logins(pair.a, old, 200, "A before the change (warms its password cache)")
     assert_logins(pair.b, old, 200, "B before the change")
 

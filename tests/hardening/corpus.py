@@ -723,7 +723,7 @@ def _admin_path_entries(fx: Fixture) -> Iterator[Entry]:
         b"POST",
         f"{API}/users".encode(),
         ((b"Content-Type", b"application/json"),),
-        json.dumps({"username": "ａｄｍｉｎ", "password": "pw-x"}).encode(),
+        json.dumps({"username": "ａｄｍｉｎ", "password": "pw-x-corpus-1"}).encode(),
         admin=True,
     )
     yield Entry(
@@ -731,7 +731,7 @@ def _admin_path_entries(fx: Fixture) -> Iterator[Entry]:
         b"POST",
         f"{API}/users".encode(),
         ((b"Content-Type", b"application/json"),),
-        json.dumps({"username": "ﬁ" + fx.extra["fi_suffix"], "password": "pw-x"}).encode(),
+        json.dumps({"username": "ﬁ" + fx.extra["fi_suffix"], "password": "pw-x-corpus-1"}).encode(),
         admin=True,
     )
     for label, name in SAME_AS_ADMIN.items():
@@ -740,7 +740,7 @@ def _admin_path_entries(fx: Fixture) -> Iterator[Entry]:
             b"POST",
             f"{API}/users".encode(),
             ((b"Content-Type", b"application/json"),),
-            json.dumps({"username": name, "password": "pw-x"}).encode(),
+            json.dumps({"username": name, "password": "pw-x-corpus-1"}).encode(),
             admin=True,
         )
     for label, name in LOOKALIKE_ADMINS.items():
@@ -749,7 +749,7 @@ def _admin_path_entries(fx: Fixture) -> Iterator[Entry]:
             b"POST",
             f"{API}/users".encode(),
             ((b"Content-Type", b"application/json"),),
-            json.dumps({"username": name, "password": "pw-x"}).encode(),
+            json.dumps({"username": name, "password": "pw-x-corpus-1"}).encode(),
             admin=True,
         )
 

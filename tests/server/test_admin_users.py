@@ -89,14 +89,14 @@ def test_create_existing_user_conflicts(api: Api) -> None:
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"password": "pw"}, "username"),
+        ({"password": "pw-long-enough"}, "username"),
         ({"username": "bob"}, "password"),
-        ({"username": 7, "password": "pw"}, "username"),
+        ({"username": 7, "password": "pw-long-enough"}, "username"),
         ({"username": "bob", "password": None}, "password"),
-        ({"username": "bob", "password": "pw", "admin": "yes"}, "admin"),
-        ({"username": "bob", "password": "pw", "enabled": 1}, "enabled"),
-        ({"username": "bob", "password": "pw", "admn": True}, "admn"),
-        ({"username": "-bob-", "password": "pw"}, "username"),
+        ({"username": "bob", "password": "pw-long-enough", "admin": "yes"}, "admin"),
+        ({"username": "bob", "password": "pw-long-enough", "enabled": 1}, "enabled"),
+        ({"username": "bob", "password": "pw-long-enough", "admn": True}, "admn"),
+        ({"username": "-bob-", "password": "pw-long-enough"}, "username"),
         ({"username": "bob", "password": ""}, "password"),
         ({"username": "bob", "password": "a\x00b"}, "password"),
     ],
@@ -138,10 +138,14 @@ def test_create_user_bad_bodies(api: Api, raw: bytes, fragment: str) -> None:
 
 def test_body_must_be_json(api: Api) -> None:
     headers = {**ADMIN_AUTH, "Content-Type": "text/plain"}
-    result = api.post("/users", body='{"username": "bob", "password": "pw"}', headers=headers)
+    result = api.post(
+        "/users", body='{"username": "bob", "password": "bob-secret-9"}', headers=headers
+    )
     assert_error(result, 415, "UNSUPPORTED_MEDIA_TYPE")
     headers["Content-Type"] = "application/merge-patch+json; charset=utf-8"
-    result = api.post("/users", body='{"username": "bob", "password": "pw"}', headers=headers)
+    result = api.post(
+        "/users", body='{"username": "bob", "password": "bob-secret-9"}', headers=headers
+    )
     assert result.status_code == 201
 
 
@@ -264,3 +268,21 @@ def test_passwords_never_echoed(api: Api, caplog: pytest.LogCaptureFixture) -> N
         assert result.status_code == 400
         assert secret not in result.text
     assert secret not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("password", "fragment"),
+    [
+        ("short-7", "at least 8 characters"),
+        ("Password1", "most common passwords"),
+        ("ILOVEYOU", "most common passwords"),
+        ("12345678", "most common passwords"),
+    ],
+)
+def test_weak_passwords_are_refused(api: Api, password: str, fragment: str) -> None:
+    created = api.post("/users", json={"username": "weak", "password": password})
+    entry = assert_error(created, 400, "INVALID_FIELD", "password")
+    assert fragment in entry["message"]
+    changed = api.put("/users/alice/password", json={"password": password})
+    assert fragment in assert_error(changed, 400, "INVALID_FIELD", "password")["message"]
+    assert api.get("/users").json["total"] == 2
