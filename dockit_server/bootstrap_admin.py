@@ -137,9 +137,11 @@ def run_bootstrap_admin(ctx: Context) -> int:
     """The handler, run by :func:`dockit_server.client.commands.run`."""
     from .bootstrap import open_store
     from .config import Settings
+    from .keysetup import secure_database_file
 
     args = ctx.args
     settings = Settings.load(overrides={"database.url": args.database_url})
+    secure_database_file(settings)
     store = open_store(settings)
     try:
         store.migrate()

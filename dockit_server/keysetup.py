@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from libdockit.backends.base import KeyMaterialStore
+from libdockit.backends.sql_database import create_private_file
 from libdockit.errors import ConfigError
 from libdockit.keycrypt import KeyDecryptionError, KeyProtector, seal_stored_keys
 from libdockit.keyfiles import KeyFiles
@@ -98,21 +99,27 @@ def sqlite_path(settings: Settings) -> Path | None:
 
 
 def secure_database_file(settings: Settings) -> None:
-    """Create a new SQLite database file with mode 0600; warn about a looser existing one."""
+    """Create a new SQLite database file with mode 0600, and repair an existing one (with its
+    ``-wal`` and ``-shm`` files) that others may read: it holds password hashes and private
+    keys. A file Dockit cannot make private stops start-up (ConfigError naming
+    ``database.url``)."""
     path = sqlite_path(settings)
     if path is None:
         return
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            log.warning(
-                "the database %s holds the signing keys but its mode is %04o: consider chmod 600",
-                path,
-                mode,
-            )
-        return
-    except OSError:
-        return  # the directory is missing or read-only: SQLite will say so
-    os.close(descriptor)
+    create_private_file(str(path))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+        except OSError:
+            continue  # not there (yet): SQLite makes it with the database's mode
+        if not mode & 0o077:
+            continue
+        try:
+            os.chmod(file, 0o600)
+        except OSError as exc:
+            raise ConfigError(
+                "database.url",
+                f"{file} may be read by others (mode {mode:04o}) and cannot be made private "
+                f"({exc.strerror}): chmod 600 it as its owner",
+            ) from None
+        log.warning("%s could be read by others (mode %04o); made it 0600", file, mode)

@@ -7,6 +7,7 @@ in :attr:`OpenedDatabase.safe_url`, which is what messages and ``repr`` show.
 
 from __future__ import annotations
 
+import os
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -24,6 +25,18 @@ class OpenedDatabase(NamedTuple):
     password: str  # to scrub from driver messages ("" if none)
 
 
+def create_private_file(path: str) -> None:
+    """Create a missing SQLite database file with mode 0600, whatever the umask: it holds
+    password hashes and signing keys. SQLite gives its ``-wal`` and ``-shm`` files the
+    database file's mode. An existing file is left alone; a missing directory is SQLite's
+    to report."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return
+    os.close(descriptor)
+
+
 def open_database(url: str, *, busy_timeout: float, max_connections: int) -> OpenedDatabase:
     """A pooled peewee database for ``url``; connects lazily (nothing is opened here)."""
     parts = urlsplit(url)
@@ -32,6 +45,8 @@ def open_database(url: str, *, busy_timeout: float, max_connections: int) -> Ope
         if parts.netloc or not path:
             raise ConfigError(URL_KEY, "use sqlite:///relative/path.db or sqlite:////abs/path.db")
         memory = path == ":memory:"
+        if not memory:
+            create_private_file(path)
         pragmas: list[tuple[str, object]] = [
             ("busy_timeout", int(busy_timeout * 1000)),
             ("foreign_keys", 1),
