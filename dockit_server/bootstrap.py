@@ -342,6 +342,8 @@ def _auditor(store: SqlBackend, settings: Settings, metrics: Metrics | None) -> 
     retention = Retention(
         days=settings.audit_retention_days or None,
         max_events=settings.audit_max_events or None,
+        admin_days=settings.audit_admin_retention_days or None,
+        admin_max_events=settings.audit_admin_max_events or None,
     )
     return Auditor(
         store,

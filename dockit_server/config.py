@@ -88,6 +88,10 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("audit.tokens", "DOCKIT_AUDIT_TOKENS", kinds.boolean),
     _Field("audit.retention_days", "DOCKIT_AUDIT_RETENTION_DAYS", kinds.integer(0, 36500)),
     _Field("audit.max_events", "DOCKIT_AUDIT_MAX_EVENTS", kinds.integer(0, 10**12)),
+    _Field(
+        "audit.admin_retention_days", "DOCKIT_AUDIT_ADMIN_RETENTION_DAYS", kinds.integer(0, 36500)
+    ),
+    _Field("audit.admin_max_events", "DOCKIT_AUDIT_ADMIN_MAX_EVENTS", kinds.integer(0, 10**12)),
     _Field("audit.flush_seconds", "DOCKIT_AUDIT_FLUSH_SECONDS", kinds.seconds(0, 60)),
     _Field("server.trusted_proxies", "DOCKIT_TRUSTED_PROXIES", kinds.networks),
     _Field("logins.max_failures", "DOCKIT_LOGIN_MAX_FAILURES", kinds.integer(0, 10**6)),
@@ -180,9 +184,12 @@ class Settings:
     passwords_refuse_common: bool = True
     audit_enabled: bool = True
     audit_tokens: bool = True
-    #: 0 keeps events forever; likewise max_events 0 is no bound.
+    #: Token events: 0 keeps them forever; likewise max_events 0 is no bound.
     audit_retention_days: int = 90
     audit_max_events: int = 1_000_000
+    #: Admin events have bounds of their own (token traffic never pushes them out).
+    audit_admin_retention_days: int = 365
+    audit_admin_max_events: int = 0
     #: Token decisions are written in batches this often (0: each before its response).
     audit_flush_seconds: float = 1.0
     #: Networks of reverse proxies whose X-Forwarded-For is believed (see client_address).

@@ -39,10 +39,16 @@ MAX_SCOPES_RECORDED = 20
 
 @dataclass(frozen=True, slots=True)
 class Retention:
-    """Keep events for ``days`` and at most ``max_events`` of them (None: no bound)."""
+    """How long events are kept, per kind, so anonymous traffic never pushes admin history
+    out: token events (decisions, lockouts) for ``days`` and at most ``max_events`` of
+    them; admin events (changes, refused Admin API attempts) for ``admin_days`` and at most
+    ``admin_max_events`` (None: no bound). A count bound on admin events would let a flood
+    of refused attempts push changes out, so by default they are bounded by age alone."""
 
     days: int | None = 90
     max_events: int | None = 1_000_000
+    admin_days: int | None = 365
+    admin_max_events: int | None = None
     #: Apply the bounds after this many records in a process.
     prune_every: int = 1000
 
@@ -206,10 +212,17 @@ class Auditor:
         )
 
     def prune(self) -> int:
-        """Apply the retention bounds now; returns how many events were deleted."""
-        days = self._retention.days
-        before = self._clock() - timedelta(days=days) if days is not None else None
-        return self._store.prune_events(before=before, keep_last=self._retention.max_events)
+        """Apply the retention bounds now, each kind with its own; returns how many events
+        were deleted."""
+        retention, now = self._retention, self._clock()
+        deleted = 0
+        for kind, days, most in (
+            ("token", retention.days, retention.max_events),
+            ("admin", retention.admin_days, retention.admin_max_events),
+        ):
+            before = now - timedelta(days=days) if days is not None else None
+            deleted += self._store.prune_events(before=before, keep_last=most, kind=kind)
+        return deleted
 
     def _batched_at(self) -> datetime | None:
         """The time of a batched event is its decision's, not its write's."""

@@ -250,9 +250,16 @@ class AuditStore(Protocol):
         """
         ...
 
-    def prune_events(self, *, before: datetime | None = None, keep_last: int | None = None) -> int:
+    def prune_events(
+        self,
+        *,
+        before: datetime | None = None,
+        keep_last: int | None = None,
+        kind: str | None = None,
+    ) -> int:
         """Delete the events older than ``before`` (strictly) and those beyond the newest
         ``keep_last``; an event either rule selects goes. Return how many were deleted.
+        With ``kind``, only events of that kind are counted and deleted.
 
         Neither given deletes nothing; a negative ``keep_last`` is a ValidationError.
         """

@@ -127,15 +127,23 @@ class MemoryAuditLog:
         page = found[start : start + max(limit, 0)]
         return Page([stored.record() for stored in page], len(found))
 
-    def prune_events(self, *, before: datetime | None = None, keep_last: int | None = None) -> int:
+    def prune_events(
+        self,
+        *,
+        before: datetime | None = None,
+        keep_last: int | None = None,
+        kind: str | None = None,
+    ) -> int:
         if keep_last is not None and keep_last < 0:
             raise ValidationError("keep_last", "must be 0 or more")
         with self._audit_lock:
             newest_first = self._newest_first()
-            kept = newest_first if keep_last is None else newest_first[:keep_last]
+            others = [s for s in newest_first if kind is not None and s.event.kind != kind]
+            subject = [s for s in newest_first if kind is None or s.event.kind == kind]
+            kept = subject if keep_last is None else subject[:keep_last]
             if before is not None:
                 cutoff = as_utc(before)
                 kept = [stored for stored in kept if stored.at >= cutoff]
-            deleted = len(self._events) - len(kept)
-            self._events = sorted(kept, key=lambda stored: stored.event.id or 0)
+            deleted = len(subject) - len(kept)
+            self._events = sorted([*kept, *others], key=lambda stored: stored.event.id or 0)
             return deleted

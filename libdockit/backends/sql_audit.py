@@ -111,7 +111,13 @@ class SqlAuditLog(SqlSession):
             rows = page.offset(max(offset, 0)).limit(max(limit, 0)).bind(db)
             return Page([event_record(r) for r in rows], total)
 
-    def prune_events(self, *, before: datetime | None = None, keep_last: int | None = None) -> int:
+    def prune_events(
+        self,
+        *,
+        before: datetime | None = None,
+        keep_last: int | None = None,
+        kind: str | None = None,
+    ) -> int:
         if keep_last is not None and keep_last < 0:
             raise ValidationError("keep_last", "must be 0 or more")
         if before is None and keep_last is None:
@@ -124,6 +130,8 @@ class SqlAuditLog(SqlSession):
             if keep_last is not None:
                 # The newest event beyond the kept ones; it and everything older goes.
                 newest_first = row.select(row.at, row.id).order_by(row.at.desc(), row.id.desc())
+                if kind is not None:
+                    newest_first = newest_first.where(row.kind == kind)
                 # (Not get_or_none: it would reset the offset.)
                 found = list(newest_first.offset(keep_last).limit(1).bind(db))
                 if found:
@@ -131,4 +139,7 @@ class SqlAuditLog(SqlSession):
                     doomed.append((row.at < cut.at) | ((row.at == cut.at) & (row.id <= cut.id)))
             if not doomed:
                 return 0
-            return int(row.delete().where(reduce(operator.or_, doomed)).execute(db))
+            condition = reduce(operator.or_, doomed)
+            if kind is not None:
+                condition = (row.kind == kind) & condition
+            return int(row.delete().where(condition).execute(db))

@@ -189,7 +189,8 @@ def test_bad_queries(client: falcon.testing.TestClient, query: str, field: str) 
 
 
 def test_retention_bounds_the_log(backend: MemoryBackend) -> None:
-    auditor = Auditor(backend, retention=Retention(days=None, max_events=3, prune_every=2))
+    retention = Retention(admin_days=None, admin_max_events=3, prune_every=2)
+    auditor = Auditor(backend, retention=retention)
     for number in range(7):
         auditor.admin_change(
             actor="user:root",
@@ -208,7 +209,7 @@ def test_retention_by_age(backend: MemoryBackend) -> None:
     now = datetime.now(UTC)
     backend.record_event(AuditEvent("admin", "user:root", "old", at=now - timedelta(days=40)))
     backend.record_event(AuditEvent("admin", "user:root", "new", at=now))
-    assert Auditor(backend, retention=Retention(days=30)).prune() == 1
+    assert Auditor(backend, retention=Retention(admin_days=30)).prune() == 1
     assert [e.action for e in backend.query_events().items] == ["new"]
 
 

@@ -319,6 +319,17 @@ class AuditConformance:
         assert backend.prune_events(before=T0 + 5 * DAY, keep_last=10) == 2
         assert actions(backend) == ["e.5"]
 
+    def test_prune_one_kind_leaves_the_other(self, backend: AuditStore) -> None:
+        for n in range(3):
+            backend.record_event(make_event(f"a.{n}", kind="admin", at=T0 + n * MINUTE))
+        for n in range(5):
+            backend.record_event(make_event(f"t.{n}", kind="token", at=T0 + (10 + n) * MINUTE))
+        assert backend.prune_events(keep_last=2, kind="token") == 3
+        assert actions(backend) == ["t.4", "t.3", "a.2", "a.1", "a.0"]
+        assert backend.prune_events(before=T0 + 20 * MINUTE, kind="admin") == 3
+        assert backend.prune_events(before=T0 + DAY, kind="admin") == 0
+        assert actions(backend) == ["t.4", "t.3"]
+
     def test_prune_without_rules_deletes_nothing(self, backend: AuditStore) -> None:
         for n in range(3):
             backend.record_event(make_event(at=T0 + n * MINUTE))
