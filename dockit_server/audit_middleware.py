@@ -1,9 +1,13 @@
-"""Write the audit log: every successful Admin API change, and every token decision.
+"""Write the audit log: every successful Admin API change, every refused Admin API
+attempt, and every token decision.
 
 One middleware, so no resource has to remember to audit. For admin changes the state
 *before* is read just before the responder runs (for updates and deletes) and the state
 *after* is the answer the responder gives; the action name comes from the matched route.
-Only changes made by an authenticated admin that succeeded (2xx) are recorded. Token
+Changes made by an authenticated admin that succeeded (2xx) are recorded as changes. An
+Admin API request that sent credentials and was refused for them (401 bad credentials, 403
+not an admin or cross-site, 429 throttled) is an ``admin.refuse`` event: the user it claimed
+to be, the action and target it attempted, the client address; never the password. Token
 decisions record who asked, for which service, what was requested and what was granted —
 or the error code when nothing was.
 """
@@ -30,6 +34,8 @@ from .resources.admin.views import API_PREFIX, grant_json, group_json, user_json
 
 TOKEN_ROUTE = "/v2/token"  # noqa: S105 - a path, not a password
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Statuses of an Admin API request refused for who sent it, recorded as ``admin.refuse``.
+_REFUSED = frozenset({401, 403, 429})
 
 #: (method, route template relative to /api/v1) -> (action, target parameter kind)
 ADMIN_ACTIONS: dict[tuple[str, str], tuple[str, str]] = {
@@ -119,6 +125,9 @@ class AuditMiddleware:
         if req.path == TOKEN_ROUTE:
             self._token_decision(req, resp, info)
             return
+        if _status(resp) in _REFUSED and req.path.startswith(API_PREFIX):
+            self._admin_refusal(req, resp, info)
+            return
         route = self._admin_route(req)
         user = req.context.get("user")
         if route is None or user is None or not 200 <= _status(resp) < 300:
@@ -133,6 +142,23 @@ class AuditMiddleware:
             target=self._target(kind, req, resp),
             before=req.context.get("audit_before"),
             after=after,
+            request=info,
+        )
+
+    def _admin_refusal(self, req: falcon.Request, resp: falcon.Response, info: RequestInfo) -> None:
+        if not req.get_header("Authorization"):
+            return  # no credentials, nothing attempted: the 401 only asks for them
+        relative = (req.uri_template or req.path).removeprefix(API_PREFIX)
+        action, kind = ADMIN_ACTIONS.get(
+            (req.method, relative), (f"{req.method.lower()} {relative}", "other")
+        )
+        user = req.context.get("user") or _attempted_user(req)
+        self._auditor.admin_refusal(
+            actor=f"user:{user}" if user else "anonymous",
+            action=action,
+            target=self._target(kind, req, resp),
+            status=_status(resp),
+            reason=req.context.get("error_code"),
             request=info,
         )
 

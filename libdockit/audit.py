@@ -124,6 +124,32 @@ class Auditor:
             )
         )
 
+    def admin_refusal(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str,
+        status: int,
+        reason: str | None,
+        request: RequestInfo,
+    ) -> None:
+        """An Admin API request refused before it did anything (401 bad credentials, 403 not
+        an admin or cross-site, 429 throttled): action ``admin.refuse``, with the action it
+        attempted, who it claimed to be (never a password) and where it came from."""
+        self._record_batched(
+            AuditEvent(
+                kind="admin",
+                actor=actor,
+                action="admin.refuse",
+                target=target,
+                detail={"attempted": action, "status": status, "reason": reason},
+                client_address=request.client_address,
+                request_id=request.request_id,
+                at=self._batched_at(),
+            )
+        )
+
     def token_decision(
         self,
         *,

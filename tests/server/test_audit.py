@@ -111,7 +111,10 @@ def test_failed_or_unauthorised_changes_are_not_recorded(
     client.simulate_delete(f"{API}/users/alice", headers=USER_AUTH)  # 403
     client.simulate_delete(f"{API}/users/alice", headers=basic("root", "wrong"))  # 401
     client.simulate_get(f"{API}/users", headers=ADMIN_AUTH)  # a read
-    assert admin_events(client) == []
+    changes = [e for e in admin_events(client) if e["action"] != "admin.refuse"]
+    assert changes == []
+    refused = [(e["actor"], e["detail"]["status"]) for e in admin_events(client)]
+    assert sorted(refused) == [("user:alice", 403), ("user:root", 401)]
 
 
 def test_token_decisions_are_recorded(client: falcon.testing.TestClient) -> None:

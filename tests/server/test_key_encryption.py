@@ -183,7 +183,7 @@ def test_a_new_database_file_is_private(tmp_path: Path) -> None:
             assert stat.S_IMODE(extra.stat().st_mode) & 0o077 == 0
 
 
-def test_an_open_database_file_is_reported(
+def test_an_open_database_file_is_repaired(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     database = tmp_path / "dockit.db"
@@ -191,8 +191,8 @@ def test_an_open_database_file_is_reported(
     database.chmod(0o644)
     with caplog.at_level(logging.WARNING):
         prepare(settings_for(tmp_path))
-    assert "consider chmod 600" in caplog.text
-    assert stat.S_IMODE(database.stat().st_mode) == 0o644  # reported, not changed
+    assert "made it 0600" in caplog.text
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
 
 
 def test_key_files_with_a_secret(tmp_path: Path) -> None:
