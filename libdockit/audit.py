@@ -27,7 +27,7 @@ from .admin import check_paging
 from .audit_writer import BatchedAuditWriter
 from .backends.base import AuditStore
 from .errors import DockitError, ValidationError
-from .model import AUDIT_KINDS, AuditEvent, Page
+from .model import AUDIT_KINDS, AuditEvent, Page, normalize_name
 from .throttle import Lockout
 from .tokens import Clock, utc_now
 
@@ -35,6 +35,22 @@ log = logging.getLogger("dockit.audit")
 
 #: Longest list of scopes kept in one token event (a request may carry up to 100).
 MAX_SCOPES_RECORDED = 20
+
+
+#: Subjects whose name part is a user or group name, normalised like the names themselves.
+_NAMED = ("user:", "group:")
+
+
+def normalize_subject(subject: str | None) -> str | None:
+    """``user:NAME`` and ``group:NAME`` with NAME as the store keeps it (Unicode NFKC, lower
+    case: full-width ``user:BOB`` and ``user:BoB`` are ``user:bob``), so a filter finds
+    every spelling a request used; anything else as it is."""
+    if subject is None:
+        return None
+    for prefix in _NAMED:
+        if subject.startswith(prefix):
+            return prefix + normalize_name(subject[len(prefix) :])
+    return subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +130,9 @@ class Auditor:
         self._record(
             AuditEvent(
                 kind="admin",
-                actor=actor,
+                actor=normalize_subject(actor) or actor,
                 action=action,
-                target=target,
+                target=normalize_subject(target),
                 before=before,
                 after=after,
                 client_address=request.client_address,
@@ -140,9 +156,9 @@ class Auditor:
         self._record_batched(
             AuditEvent(
                 kind="admin",
-                actor=actor,
+                actor=normalize_subject(actor) or actor,
                 action="admin.refuse",
-                target=target,
+                target=normalize_subject(target),
                 detail={"attempted": action, "status": status, "reason": reason},
                 client_address=request.client_address,
                 request_id=request.request_id,
@@ -228,9 +244,9 @@ class Auditor:
         self.flush()
         return self._store.query_events(
             kind=kind,
-            actor=actor,
+            actor=normalize_subject(actor),
             action=action,
-            target=target,
+            target=normalize_subject(target),
             since=since,
             until=until,
             offset=offset,
