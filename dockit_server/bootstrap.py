@@ -259,7 +259,7 @@ def build_components(settings: Settings, *, instance_key: bytes | None = None) -
     )
     authenticator, groups, health = _authentication(settings, store, hasher)
     health = with_certificate_expiry(health, keys, settings.keys_expiry_warning_days)
-    metrics = Metrics(keys) if settings.server_metrics else None
+    metrics = Metrics(keys, services=settings.token_services) if settings.server_metrics else None
     timed_authenticator: Authenticator = authenticator
     grants: GrantSource = store
     if metrics is not None:

@@ -12,9 +12,8 @@ prometheus_client is used rather than a hand-written exposition: its multiproces
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -29,8 +28,10 @@ from libdockit.keyring import KeyRing
 from .multiproc import MULTIPROC_ENV
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-#: Distinct service label values kept per process; the rest count as "other".
-MAX_SERVICE_LABELS = 32
+#: The service label of a request for a service not in ``token.services`` (refused).
+OTHER_SERVICE = "other"
+#: The service label of every request when ``token.services`` is empty (any service).
+ANY_SERVICE = "any"
 T = TypeVar("T")
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -60,7 +61,13 @@ class _CertificateExpiry(Collector):
 class Metrics:
     """The server's metrics; one instance per app (a registry of its own, no globals)."""
 
-    def __init__(self, keys: KeyRing, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        keys: KeyRing,
+        *,
+        services: Sequence[str] = (),
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._collect_registry = self.registry
         if os.environ.get(MULTIPROC_ENV):
@@ -105,21 +112,19 @@ class Metrics:
         )
         expiry = _CertificateExpiry(keys, clock or (lambda: datetime.now(UTC)))
         self._collect_registry.register(expiry)
-        self._services: set[str] = set()
+        self._services = frozenset(services)
         self._backend_timers: dict[tuple[str, str], Histogram] = {}
-        self._lock = threading.Lock()
 
     def service_label(self, service: str | None) -> str:
-        """The label for ``service``, bounded so that clients cannot explode cardinality."""
+        """The label for ``service``: a configured service (``token.services``) is its own
+        label; any other name, which Dockit refuses, is ``other``, so no client can add
+        label values or take a real service's. With no services configured (any is
+        allowed) every request is ``any``: the names are the clients' to choose."""
         if not service:
             return "none"
-        with self._lock:
-            if service in self._services:
-                return service
-            if len(self._services) < MAX_SERVICE_LABELS:
-                self._services.add(service)
-                return service
-        return "other"
+        if not self._services:
+            return ANY_SERVICE
+        return service if service in self._services else OTHER_SERVICE
 
     def time_backend(self, backend: str, operation: str, call: Callable[[], T]) -> T:
         started = time.perf_counter()

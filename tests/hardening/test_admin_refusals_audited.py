@@ -28,8 +28,7 @@ def test_refused_admin_attempts_are_recorded(server: DockitServer) -> None:
 
     events = server.audit_events("action=admin.refuse&limit=100", at_least=3)
     found = sorted(
-        (e["actor"], e["detail"]["attempted"], e["target"], e["detail"]["status"])
-        for e in events
+        (e["actor"], e["detail"]["attempted"], e["target"], e["detail"]["status"]) for e in events
     )
     assert found == [
         ("user:admin", "user.create", API + "/users", 401),

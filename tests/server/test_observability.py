@@ -11,7 +11,7 @@ import pytest
 
 from dockit_server.app import create_app
 from dockit_server.components import Components
-from dockit_server.metrics import MAX_SERVICE_LABELS, Metrics
+from dockit_server.metrics import Metrics
 from libdockit.backends.memory import MemoryBackend
 from libdockit.keyring import ensure_active_key
 from tests.support.promtext import sample_value
@@ -27,7 +27,7 @@ def observed(components: Components, backend: MemoryBackend) -> Components:
         admin=components.admin,
         health=components.health,
         key_manager=components.key_manager,
-        metrics=Metrics(components.tokens.keys),
+        metrics=Metrics(components.tokens.keys, services=("registry.test",)),
         json_logs=True,
     )
 
@@ -109,14 +109,15 @@ def test_metrics_count_token_outcomes(client: falcon.testing.TestClient) -> None
     assert 364 < days <= 365
 
 
-def test_service_labels_are_bounded(observed: Components) -> None:
+def test_service_labels_are_the_configured_services(observed: Components) -> None:
     metrics = observed.metrics
     assert metrics is not None
-    labels = {metrics.service_label(f"svc-{i}") for i in range(MAX_SERVICE_LABELS + 10)}
-    assert len(labels) == MAX_SERVICE_LABELS + 1
-    assert "other" in labels
-    assert metrics.service_label("svc-0") == "svc-0"
+    labels = {metrics.service_label(f"svc-{i}") for i in range(50)}
+    assert labels == {"other"}
+    assert metrics.service_label("registry.test") == "registry.test"
     assert metrics.service_label(None) == "none"
+    unrestricted = Metrics(observed.tokens.keys)  # token.services empty: any service
+    assert {unrestricted.service_label(f"svc-{i}") for i in range(50)} == {"any"}
 
 
 def test_no_metrics_route_when_off(components: Components) -> None:
