@@ -85,3 +85,16 @@ def test_password_from_stdin(text: str, password: str) -> None:
 def test_bad_password_from_stdin(text: str) -> None:
     with pytest.raises(UsageError):
         from_stdin(io.StringIO(text))
+
+
+def test_tables_and_fields_make_control_characters_visible() -> None:
+    from dockit_server.client.output import fields, table, visible
+
+    assert visible("plain text, é, 日本") == "plain text, é, 日本"
+    assert visible("a\x1b[2Jb\nc\u202ed\x85\x00\x7f\t\U000e0001") == (
+        "a\\x1b[2Jb\\nc\\u202ed\\x85\\x00\\x7f\\t\\U000e0001"
+    )
+    assert visible("one\ntwo\x1b", keep_newlines=True) == "one\ntwo\\x1b"
+    rendered = table(["NAME"], [["x\ny"], ["\x1b[31mred"]])
+    assert rendered.splitlines() == ["NAME", "x\\ny", "\\x1b[31mred"]
+    assert fields([("service", "s\r\x1b]0;title\x07")]) == "service: s\\r\\x1b]0;title\\x07"

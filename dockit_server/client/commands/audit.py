@@ -198,6 +198,8 @@ def detail_text(event: dict[str, Any]) -> str:
     detail = event.get("detail")
     if event.get("kind") == "token" and isinstance(detail, dict):
         text = _token_detail(event, detail)
+    elif event.get("action") == "admin.refuse" and isinstance(detail, dict):
+        text = f"tried {detail.get('attempted')}: {detail.get('status')} {detail.get('reason')}"
     else:
         text = _admin_detail(event.get("before"), event.get("after"), event.get("target"))
     if len(text) > DETAIL_WIDTH:

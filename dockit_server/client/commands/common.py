@@ -36,7 +36,7 @@ from ..errors import (
     CliError,
 )
 from ..http import DEFAULT_TIMEOUT, DEFAULT_URL, AdminClient, check_url
-from ..output import FORMATS, TABLE, Output
+from ..output import FORMATS, TABLE, Output, visible
 
 Handler = Callable[["Context"], int]
 if TYPE_CHECKING:
@@ -116,8 +116,8 @@ class Context:
         return passwords.confirm(self.stdin, self.stderr, question)
 
     def note(self, message: str) -> None:
-        """A message for people on stderr (kept out of stdout's JSON)."""
-        self.stderr.write(message + "\n")
+        """A message for people on stderr (kept out of stdout's JSON), made visible."""
+        self.stderr.write(visible(message, keep_newlines=True) + "\n")
         self.stderr.flush()
 
     def _warn_plain_http(self, url: str, credentials: Credentials) -> None:
