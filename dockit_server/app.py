@@ -9,6 +9,7 @@ import falcon
 from .audit_middleware import AuditMiddleware
 from .client_address import ClientAddress
 from .components import Components
+from .cross_site import CrossSiteGuard
 from .errors import ErrorHandlers
 from .middleware import RequestContext, StoreConnection
 from .resources.admin import register_admin_routes
@@ -20,7 +21,7 @@ from .resources.token import TokenResource
 
 def create_app(components: Components) -> falcon.App[falcon.Request, falcon.Response]:
     context = RequestContext(metrics=components.metrics, json_logs=components.json_logs)
-    middleware: list[Any] = [ClientAddress(components.trusted_proxies), context]
+    middleware: list[Any] = [ClientAddress(components.trusted_proxies), context, CrossSiteGuard()]
     if components.store_connection is not None:
         # First, so that its process_response, which gives the connection back, runs last.
         middleware.insert(0, StoreConnection(components.store_connection))

@@ -795,6 +795,49 @@ def _header_entries() -> Iterator[Entry]:
         yield Entry(f"header/X-Request-Id/{label}", b"GET", target, ((b"X-Request-Id", value),))
 
 
+# -- cross-site writes: what a web page can make an admin's browser send --------------------
+CROSS_SITE_MARKS: dict[str, tuple[tuple[bytes, bytes], ...]] = {
+    "sec-fetch-site": ((b"Sec-Fetch-Site", b"cross-site"),),
+    "sec-fetch-same-site": ((b"Sec-Fetch-Site", b"same-site"),),
+    "origin": ((b"Origin", b"http://evil.example"),),
+    "origin-null": ((b"Origin", b"null"),),
+    "origin-other-port": ((b"Origin", b"http://127.0.0.1:1"),),
+}
+
+
+def _cross_site_entries(document: Mapping[str, Any], fx: Fixture) -> Iterator[Entry]:
+    """Every write, as a valid request would be sent, but marked cross-site; and as an
+    HTML form would send it. Each would change the store if it got through."""
+    json_header = (b"Content-Type", b"application/json")
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method not in ("post", "put", "patch", "delete"):
+                continue
+            target = _fill(path, fx).encode()
+            verb = method.upper().encode()
+            where = f"cross-site/{method.upper()} {path}"
+            body: bytes | None = None
+            headers: tuple[tuple[bytes, bytes], ...] = ()
+            if "requestBody" in operation:
+                body = json.dumps(VALID_BASES[_schema_of(document, operation)[0]]).encode()
+                headers = (json_header,)
+            for label, marks in CROSS_SITE_MARKS.items():
+                yield Entry(f"{where}/{label}", verb, target, headers + marks, body, admin=True)
+            for label, form_type in (
+                ("form", b"application/x-www-form-urlencoded"),
+                ("multipart", b"multipart/form-data; boundary=x"),
+                ("text", b"text/plain"),
+            ):
+                yield Entry(
+                    f"{where}/{label}",
+                    verb,
+                    target,
+                    ((b"Content-Type", form_type),),
+                    body if body is not None else b"",
+                    admin=True,
+                )
+
+
 def build(document: Mapping[str, Any], fx: Fixture) -> list[Entry]:
     """The whole corpus for one server, in a fixed order."""
     entries = [
@@ -803,6 +846,7 @@ def build(document: Mapping[str, Any], fx: Fixture) -> list[Entry]:
         *_admin_body_entries(document, fx),
         *_admin_query_entries(document, fx),
         *_admin_path_entries(fx),
+        *_cross_site_entries(document, fx),
         *_header_entries(),
         *_OUT_OF_RANGE_GRANT_IDS,
     ]

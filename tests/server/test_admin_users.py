@@ -130,13 +130,16 @@ def test_unknown_fields_are_all_named(api: Api) -> None:
     ],
 )
 def test_create_user_bad_bodies(api: Api, raw: bytes, fragment: str) -> None:
-    result = api.post("/users", body=raw, headers=ADMIN_AUTH)
+    headers = {**ADMIN_AUTH, "Content-Type": "application/json"}
+    result = api.post("/users", body=raw, headers=headers)
     expected = (413, "BODY_TOO_LARGE") if fragment == "large" else (400, "INVALID_BODY")
     entry = assert_error(result, *expected)
     assert fragment in entry["message"]
 
 
 def test_body_must_be_json(api: Api) -> None:
+    unlabelled = api.post("/users", body='{"username": "bob", "password": "bob-secret-9"}')
+    assert_error(unlabelled, 415, "UNSUPPORTED_MEDIA_TYPE")
     headers = {**ADMIN_AUTH, "Content-Type": "text/plain"}
     result = api.post(
         "/users", body='{"username": "bob", "password": "bob-secret-9"}', headers=headers
@@ -259,7 +262,11 @@ def test_passwords_never_echoed(api: Api, caplog: pytest.LogCaptureFixture) -> N
     caplog.set_level(logging.DEBUG)
     secret = "sup3r-secret-value"
     results = [
-        api.post("/users", body='{"username": "bob", "password": "' + secret + '" ,}'),
+        api.post(
+            "/users",
+            body='{"username": "bob", "password": "' + secret + '" ,}',
+            headers={**ADMIN_AUTH, "Content-Type": "application/json"},
+        ),
         api.post("/users", json={"username": "bob", "password": secret, "admin": "no"}),
         api.post("/users", json={"username": "bob", "password": [secret]}),
         api.put("/users/alice/password", json={"password": secret, "extra": secret}),

@@ -222,6 +222,9 @@ TEAM = {"name": "team"}
 TEAM_BOB = {"name": "team", "username": "bob"}
 GRANT = {"grant_id": "1"}
 TEXT = {**ADMIN_AUTH, "Content-Type": "text/plain"}
+JSON_TYPED = {**ADMIN_AUTH, "Content-Type": "application/json"}
+FORM = {**ADMIN_AUTH, "Content-Type": "application/x-www-form-urlencoded"}
+CROSS_SITE = {**ADMIN_AUTH, "Sec-Fetch-Site": "cross-site"}
 STEPS = [
     Step("GET", "/openapi.json", 200, headers={}),
     Step("GET", "/users", 200),
@@ -232,7 +235,11 @@ STEPS = [
     Step("POST", "/users", 409, json={"username": "bob", "password": "pw-123456"}),
     Step("POST", "/users", 400, json={"username": "bob"}),
     Step("POST", "/users", 415, headers=TEXT, body=b"{}"),
-    Step("POST", "/users", 413, body=b" " * (MAX_BODY_BYTES + 1)),
+    Step("POST", "/users", 413, headers=JSON_TYPED, body=b" " * (MAX_BODY_BYTES + 1)),
+    Step("POST", "/users", 415, body=b'{"username": "bob"}'),
+    Step(
+        "POST", "/users", 403, headers=CROSS_SITE, json={"username": "x", "password": "x-1234567"}
+    ),
     Step("GET", "/users/{username}", 200, BOB),
     Step("GET", "/users/{username}", 404, {"username": "nobody"}),
     Step("PATCH", "/users/{username}", 200, BOB, json={"admin": True}),
@@ -246,6 +253,8 @@ STEPS = [
     Step("GET", "/groups", 200),
     Step("GET", "/groups/{name}", 200, TEAM),
     Step("PATCH", "/groups/{name}", 200, TEAM, json={"enabled": False}),
+    Step("PUT", "/groups/{name}/members/{username}", 415, TEAM_BOB, headers=FORM, body=b""),
+    Step("PUT", "/groups/{name}/members/{username}", 403, TEAM_BOB, headers=CROSS_SITE),
     Step("PUT", "/groups/{name}/members/{username}", 200, TEAM_BOB),
     Step("DELETE", "/groups/{name}/members/{username}", 200, TEAM_BOB),
     Step("DELETE", "/groups/{name}/members/{username}", 404, TEAM_BOB),

@@ -1,16 +1,17 @@
 """Strict JSON request bodies for the Admin API.
 
 A body must be one JSON object of at most :data:`MAX_BODY_BYTES`, sent as
-``application/json`` (or any ``application/*+json``; a missing ``Content-Type`` is
-tolerated). Every field is checked for presence and JSON type, and unknown fields are
-refused, so a typo such as ``"admn": true`` is an error rather than a silently ignored wish.
-Every failure carries a stable code, and field errors name the field:
+``application/json`` (or any ``application/*+json``; without a ``Content-Type`` it is
+refused too: that is what a cross-site ``fetch`` can send without asking, see
+:mod:`dockit_server.cross_site`). Every field is checked for presence and JSON type, and
+unknown fields are refused, so a typo such as ``"admn": true`` is an error rather than a
+silently ignored wish. Every failure carries a stable code, and field errors name the field:
 
 * ``INVALID_BODY`` (400): empty, not UTF-8, not JSON, not an object, or a repeated key;
 * ``INVALID_FIELD`` (400): a missing, mistyped or unknown field (``detail.field``; unknown
   fields are all listed in ``detail.fields``);
 * ``BODY_TOO_LARGE`` (413): more than :data:`MAX_BODY_BYTES`;
-* ``UNSUPPORTED_MEDIA_TYPE`` (415): a ``Content-Type`` that is not JSON.
+* ``UNSUPPORTED_MEDIA_TYPE`` (415): no ``Content-Type``, or one that is not JSON.
 
 Nothing here echoes a field's value in an error, so a password sent with a typo in the
 body never comes back in a response or a log line.
@@ -47,10 +48,18 @@ class UnknownFieldsError(ValidationError):
         self.detail = {"field": unknown[0], "fields": unknown}
 
 
-def _is_json_media_type(content_type: str) -> bool:
+def is_json_media_type(content_type: str) -> bool:
     media_type = content_type.partition(";")[0].strip().lower()
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def unsupported_media_type() -> falcon.HTTPUnsupportedMediaType:
+    return falcon.HTTPUnsupportedMediaType(
+        title="UNSUPPORTED_MEDIA_TYPE",
+        description="send the request body as application/json (Content-Type: "
+        "application/json); a request that needs no body sends none, and no Content-Type",
     )
 
 
@@ -70,11 +79,8 @@ def _no_constants(name: str) -> Any:
 def read_object(req: falcon.Request) -> dict[str, Any]:
     """The request body as a JSON object; raises the 400, 413 or 415 errors listed above."""
     content_type = req.content_type
-    if content_type and not _is_json_media_type(content_type):
-        raise falcon.HTTPUnsupportedMediaType(
-            title="UNSUPPORTED_MEDIA_TYPE",
-            description="send the request body as application/json",
-        )
+    if not content_type or not is_json_media_type(content_type):
+        raise unsupported_media_type()
     length = req.content_length
     if length is not None and length > MAX_BODY_BYTES:
         raise _too_large()

@@ -347,6 +347,13 @@ _LISTS = {
 for _path, _filters in _LISTS.items():
     _RELATIVE_PATHS[_path]["get"]["parameters"] = _params(*_filters, "offset", "limit")
 
+# Every write answers 415 to a non-JSON Content-Type, with a body or without (cross_site.py).
+for _item in _RELATIVE_PATHS.values():
+    for _method, _operation in _item.items():
+        if _method in ("post", "put", "patch", "delete"):
+            _operation["responses"].setdefault("415", _BODY_ERRORS["415"])
+            _operation["responses"] = dict(sorted(_operation["responses"].items()))
+
 #: Full paths, ``/api/v1/...``, so they read as the URLs clients call.
 PATHS = {API_PREFIX + path: item for path, item in _RELATIVE_PATHS.items()}
 

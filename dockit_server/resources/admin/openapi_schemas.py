@@ -359,7 +359,11 @@ RESPONSES: dict[str, Schema] = {
         "UNAUTHORIZED: missing, malformed or bad HTTP Basic credentials.",
         **{"WWW-Authenticate": {"type": "string", "examples": ['Basic realm="dockit"']}},
     ),
-    "Forbidden": _error("DENIED: the credentials are good but the user is not an admin."),
+    "Forbidden": _error(
+        "DENIED: the credentials are good but the user is not an admin; or a write a "
+        "browser marked as coming from another site (`Sec-Fetch-Site` other than "
+        "`same-origin`/`none`, or an `Origin` that is not this host)."
+    ),
     "NotFound": _error("NOT_FOUND: the named user, group, member or grant does not exist."),
     "Conflict": _error(
         "CONFLICT: it exists already, or the change would lock the caller out (deleting, "
@@ -367,7 +371,8 @@ RESPONSES: dict[str, Schema] = {
     ),
     "ContentTooLarge": _error(f"BODY_TOO_LARGE: the body exceeds {MAX_BODY_BYTES} bytes."),
     "UnsupportedMediaType": _error(
-        "UNSUPPORTED_MEDIA_TYPE: the body was sent with a Content-Type that is not JSON."
+        "UNSUPPORTED_MEDIA_TYPE: a write sent a Content-Type that is not JSON, or a body "
+        "without a JSON Content-Type. Writes that take no body send no Content-Type."
     ),
     "Unavailable": _error("UNAVAILABLE: a backend cannot answer now; retry later."),
     "TooManyRequests": _error(
