@@ -133,7 +133,12 @@ def _init_container(args: argparse.Namespace) -> int:
     try:
         report = RetryReport(bundle_url(check_base_url(url)), say)
         count = run(
-            args.path, url, Backoff(timeout=args.timeout), ca_file=args.ca_file, on_retry=report
+            args.path,
+            url,
+            Backoff(timeout=args.timeout),
+            ca_file=args.ca_file,
+            on_retry=report,
+            warn=say,
         )
     except InitContainerUsageError as exc:
         say(str(exc))

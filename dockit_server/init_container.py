@@ -1,15 +1,26 @@
 """``dockit init-container PATH``: write the certificate bundle a registry reads at start.
 
 Waits for the server (bounded, with exponential backoff), fetches ``/v2/certs/pem``, checks
-that it holds at least one parseable certificate, and replaces PATH atomically (temporary
-file in the same directory, fsync, rename; mode 0644). On any failure PATH is left as it was
-and the exit status is non-zero.
+it, and replaces PATH atomically (temporary file in the same directory, fsync, rename; mode
+0644). On any failure PATH is left as it was and the exit status is non-zero.
+
+The checks, since a registry that reads a bad bundle refuses tokens or does not start:
+
+* the body is as long as its ``Content-Length`` says (a connection that drops early is a
+  failure, not a shorter bundle);
+* it is nothing but complete PEM ``CERTIFICATE`` blocks, each of which parses, with at least
+  one (a last certificate cut off, or any other block, is refused);
+* a redirect from ``https://`` to ``http://`` is refused (the bundle decides which tokens
+  the registry trusts: it must not come over a downgraded connection); a plain ``http://``
+  URL to another host than this one is warned about.
 """
 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import os
+import re
 import socket
 import ssl
 import tempfile
@@ -17,9 +28,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import urllib.response
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.client import HTTPMessage
 from pathlib import Path
+from typing import IO
 
 from libdockit.errors import KeyMaterialError
 from libdockit.keys import parse_bundle
@@ -28,6 +42,7 @@ from .connection_hints import certificate_hint, strip_api_suffix, wrong_scheme_h
 
 BUNDLE_PATH = "/v2/certs/pem"
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n[A-Za-z0-9+/=\r\n]*?-----END \1-----")
 
 
 class InitContainerError(Exception):
@@ -51,6 +66,45 @@ def bundle_url(base_url: str) -> str:
     return base if base.endswith(BUNDLE_PATH) else base + BUNDLE_PATH
 
 
+class _NoDowngrade(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, but never from https to anything else."""
+
+    def redirect_request(  # noqa: PLR0917 - urllib's signature
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new_scheme = urllib.parse.urlsplit(newurl).scheme.lower()
+        if urllib.parse.urlsplit(req.full_url).scheme.lower() == "https" and new_scheme != "https":
+            raise InitContainerError(
+                f"{req.full_url} redirected to {newurl}: refusing to fetch the bundle over a "
+                "connection without TLS"
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _opener(context: ssl.SSLContext | None) -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoDowngrade())
+
+
+def _read_whole(response: urllib.response.addinfourl, url: str) -> bytes:
+    """The body, checked against its Content-Length; InitContainerError if it is short."""
+    body: bytes = response.read(MAX_BUNDLE_BYTES + 1)
+    if len(body) > MAX_BUNDLE_BYTES:
+        raise InitContainerError(f"{url} answered more than {MAX_BUNDLE_BYTES} bytes")
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.strip().isdigit() and int(declared) != len(body):
+        raise InitContainerError(
+            f"{url} sent {len(body)} of the {int(declared)} bytes it announced: the "
+            "connection dropped early"
+        )
+    return body
+
+
 def fetch_bundle(
     url: str,
     backoff: Backoff = Backoff(),
@@ -64,19 +118,16 @@ def fetch_bundle(
 
     ``context`` verifies an https URL (default: the system's trusted CAs). ``on_retry`` is
     told the last error and the seconds left before each wait. Errors that no wait can
-    fix (https to a plain-HTTP port, an untrusted certificate) end it at once."""
+    fix (https to a plain-HTTP port, an untrusted certificate) end it at once, and so do a
+    body shorter than its Content-Length and a redirect away from https."""
     deadline = monotonic() + backoff.timeout
     delay = backoff.first_delay
     last_error = "no attempt made"
+    opener = _opener(context)
     while True:
         try:
-            with urllib.request.urlopen(  # noqa: S310
-                url, timeout=backoff.attempt_timeout, context=context
-            ) as response:
-                body: bytes = response.read(MAX_BUNDLE_BYTES + 1)
-            if len(body) > MAX_BUNDLE_BYTES:
-                raise InitContainerError(f"{url} answered more than {MAX_BUNDLE_BYTES} bytes")
-            return body
+            with opener.open(url, timeout=backoff.attempt_timeout) as response:
+                return _read_whole(response, url)
         except urllib.error.HTTPError as exc:
             if exc.code < 500:
                 raise InitContainerError(f"{url} answered HTTP {exc.code}") from None
@@ -188,6 +239,36 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext | None:
         raise InitContainerError(f"cannot use --ca-file {ca_file}: {exc}") from None
 
 
+def check_pem(body: bytes) -> None:
+    """InitContainerError unless ``body`` is only complete CERTIFICATE blocks (and white
+    space): a block cut off, another kind of block or stray text means a broken bundle."""
+    blocks = list(_PEM_BLOCK.finditer(body))
+    rest = _PEM_BLOCK.sub(b"", body)
+    if body.count(b"-----BEGIN ") != len(blocks) or rest.strip():
+        raise InitContainerError("the bundle is cut off or holds something that is not PEM")
+    for index, block in enumerate(blocks, start=1):
+        if block.group(1) != b"CERTIFICATE":
+            label = block.group(1).decode("ascii")
+            raise InitContainerError(f"PEM block {index} of the bundle is a {label}")
+
+
+def plain_http_warning(url: str) -> str | None:
+    """A warning for an ``http://`` URL that leaves this machine; None otherwise."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return None
+    host = (parts.hostname or "").lower()
+    try:
+        if host == "localhost" or ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (
+        f"warning: {url} is plain http: anyone on the way can change the certificates the "
+        "registry will trust; use https:// (with --ca-file for a private CA)"
+    )
+
+
 def run(
     path: Path,
     base_url: str,
@@ -195,12 +276,19 @@ def run(
     *,
     ca_file: Path | None = None,
     on_retry: Callable[[str, float], None] | None = None,
+    warn: Callable[[str], None] = lambda message: None,
 ) -> int:
     """Fetch, verify and write the bundle; returns the number of certificates written."""
     url = bundle_url(check_base_url(base_url))
+    warning = plain_http_warning(url)
+    if warning is not None:
+        warn(warning)
     body = fetch_bundle(url, backoff, context=tls_context(ca_file), on_retry=on_retry)
     try:
+        check_pem(body)
         certificates = parse_bundle(body)
+    except InitContainerError as exc:
+        raise InitContainerError(f"{url} did not answer a usable bundle: {exc}") from None
     except KeyMaterialError as exc:
         raise InitContainerError(f"{url} did not answer a usable bundle: {exc.message}") from None
     write_atomically(path, body)
