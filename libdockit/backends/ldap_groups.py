@@ -5,6 +5,14 @@ Every value that goes into a filter (a uid, a user DN, a group DN) is escaped. G
 are normalised like every Dockit name (NFKC, lower case); a directory group whose name is not
 a valid Dockit name (e.g. ``All Staff``, with a space) cannot be the subject of a grant and is
 left out, with a debug log line.
+
+How a group is named, the same whichever way it was found (group search, nesting,
+``memberOf``), by :func:`group_name`: the value of its DN's first RDN when that RDN is the
+name attribute (``cn=devs,ou=groups,...`` is ``devs``): a DN names one entry and cannot be
+changed by adding values. Otherwise (another RDN attribute, or a multi-valued RDN) the name
+attribute, when it has exactly one value. A group whose ``cn`` has several values is so
+named by its RDN and never by another of its values, so it cannot take the admin group's
+name; one that the rule cannot name is left out, with a warning.
 """
 
 from __future__ import annotations
@@ -45,6 +53,31 @@ def _under(dn: str, base: str) -> bool:
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def group_name(dn: str, name_attribute: str, values: list[str] | None) -> str | None:
+    """The group's name by the rule in the module docs; None when it has none. ``values``
+    are the entry's name attribute values (None: not read yet; the RDN may be enough)."""
+    try:
+        rdn = parse_dn(dn, escape=False, strip=True)
+    except LDAPException:
+        rdn = []
+    single = bool(rdn) and rdn[0][2] != "+"  # "+": the RDN has several attribute values
+    if single and rdn[0][0].strip().lower() == name_attribute.lower() and "\\" not in rdn[0][1]:
+        return str(rdn[0][1]).strip()
+    if values is None:
+        return None
+    if len(values) == 1:
+        return values[0]
+    if values:
+        log.warning(
+            "directory group %r has %d values of %s and its RDN is not %s: ignored",
+            dn,
+            len(values),
+            name_attribute,
+            name_attribute,
+        )
+    return None
 
 
 @dataclass
@@ -90,19 +123,11 @@ class GroupResolver:
         attribute = self._settings.member_of_attribute
         if attribute is None:
             return
-        name_attribute = self._settings.name_attribute.lower()
         for dn in user.values(attribute):
             key = normalize_dn(dn)
             if self._base is not None and not _under(key, self._base):
                 continue
-            name = None
-            try:
-                rdn = parse_dn(dn, escape=False, strip=True)[0]
-            except (LDAPException, IndexError):
-                rdn = None
-            if rdn is not None and rdn[0].strip().lower() == name_attribute and "\\" not in rdn[1]:
-                name = rdn[1].strip()
-            found.setdefault(key, _Found(dn, name))
+            found.setdefault(key, _Found(dn, group_name(dn, self._settings.name_attribute, None)))
 
     def _from_matchers(self, user: Entry, found: dict[str, _Found]) -> None:
         if self._settings.base_dn is None:
@@ -113,9 +138,7 @@ class GroupResolver:
             for value in user.values(matcher.user_attribute)
         ]
         for entry in self._search_groups(clauses):
-            found.setdefault(
-                normalize_dn(entry.dn), _Found(entry.dn, entry.first(self._settings.name_attribute))
-            )
+            found.setdefault(normalize_dn(entry.dn), self._found(entry))
 
     def _name_unnamed(self, found: dict[str, _Found]) -> None:
         """memberOf values whose RDN is not the name attribute: read the group entries."""
@@ -130,7 +153,7 @@ class GroupResolver:
                 missing_ok=True,
             )
             if entries:
-                group.name = entries[0].first(self._settings.name_attribute)
+                group.name = self._found(entries[0]).name
             else:
                 del found[key]  # dangling, or not a group by the group filter
 
@@ -147,10 +170,14 @@ class GroupResolver:
                 key = normalize_dn(entry.dn)
                 if key in found:
                     continue  # seen: this is how a cycle ends
-                found[key] = _Found(entry.dn, entry.first(self._settings.name_attribute))
+                found[key] = self._found(entry)
                 frontier.append(entry.dn)
             if not frontier:
                 return
+
+    def _found(self, entry: Entry) -> _Found:
+        attribute = self._settings.name_attribute
+        return _Found(entry.dn, group_name(entry.dn, attribute, list(entry.values(attribute))))
 
     def _search_groups(self, clauses: list[str]) -> list[Entry]:
         if not clauses or self._settings.base_dn is None:
