@@ -537,6 +537,17 @@ def _admin_body_entries(document: Mapping[str, Any], fx: Fixture) -> Iterator[En
                             body,
                             admin=True,
                         )
+                    if field_name == "password":
+                        for label, text in WEAK_PASSWORDS.items():
+                            body = json.dumps({**base, field_name: text}).encode()
+                            yield Entry(
+                                f"{where}/{schema_name}/password/weak-{label}",
+                                verb,
+                                target,
+                                json_header,
+                                body,
+                                admin=True,
+                            )
                     if "string" in allowed:
                         for label, text in BAD_STRINGS.items():
                             if label in PASSWORD_OK and field_name == "password":
@@ -562,6 +573,16 @@ BAD_STRINGS: dict[str, str] = {
     "crlf": "a\r\nX-Injected: 1",
     "long": "a" * 5000,
     "cyrillic-admin": "аdmin\x00",
+}
+
+
+#: Valid text, refused as a new password (passwords.min_length, the common passwords).
+WEAK_PASSWORDS: dict[str, str] = {
+    "one-char": "x",
+    "seven-chars": "abcdefg",
+    "common": "password1",
+    "common-upper": "QWERTYUIOP",
+    "common-digits": "12345678",
 }
 
 

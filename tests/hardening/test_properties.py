@@ -11,11 +11,23 @@ import faulthandler
 from dataclasses import replace
 from random import Random
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from libdockit.errors import ScopeError
-from libdockit.model import ANONYMOUS, AUTHENTICATED, GROUP_PREFIX, USER_PREFIX, Grant, Identity
+from dockit_server.client.output import table, visible
+from libdockit.audit import normalize_subject
+from libdockit.errors import ScopeError, ValidationError
+from libdockit.model import (
+    ANONYMOUS,
+    AUTHENTICATED,
+    GROUP_PREFIX,
+    USER_PREFIX,
+    Grant,
+    Identity,
+    normalize_name,
+)
+from libdockit.password_policy import PasswordPolicy, common_passwords
 from libdockit.patterns import MAX_PATTERN_LENGTH, compile_pattern
 from libdockit.policy import decide
 from libdockit.scope import (
@@ -29,6 +41,7 @@ from libdockit.scope import (
     parse_resource_scope,
     parse_scopes,
 )
+from libdockit.secret import Secret
 
 BOUNDED = settings(
     max_examples=200,
@@ -363,3 +376,45 @@ def test_push_implies_pull(
     result = granted(who, given, with_pull)
     for t, n in pushable:
         assert (t, n, PULL) in result
+
+
+# -- text the CLI prints; subjects the audit log keeps -----------------------------------------
+@BOUNDED
+@given(st.lists(st.lists(st.text(max_size=30), min_size=2, max_size=2), max_size=5))
+def test_cli_tables_show_no_control_characters(rows: list[list[str]]) -> None:
+    """Whatever a client sent, a table is one line per row and every character visible."""
+    rendered = table(["A", "B"], rows)
+    lines = rendered.split("\n")
+    assert len(lines) == len(rows) + 1
+    for line in lines:
+        assert all(char.isprintable() or char == " " for char in line), repr(line)
+    for text in (cell for row in rows for cell in row):
+        assert visible(visible(text)) == visible(text)  # escaped text is printable as it is
+
+
+@BOUNDED
+@given(st.text(max_size=30), st.sampled_from(("user:", "group:")))
+def test_audit_subjects_normalise_like_names(name: str, prefix: str) -> None:
+    subject = normalize_subject(prefix + name)
+    assert subject == prefix + normalize_name(name)
+    assert normalize_subject(subject) == subject
+
+
+PASSWORD_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40
+)
+
+
+@BOUNDED
+@given(st.one_of(PASSWORD_TEXT, st.sampled_from(sorted(common_passwords())[:500])))
+def test_password_policy_says_why(password: str) -> None:
+    """A new password is refused for its length or for being common (any case), never for
+    anything else that is valid text, and the refusal names the field."""
+    common = password.lower() in common_passwords()
+    sent = password.upper() if common and password.isascii() else password  # any case
+    if len(sent) >= 8 and not common:
+        PasswordPolicy().check(Secret(sent))
+        return
+    with pytest.raises(ValidationError) as caught:
+        PasswordPolicy().check(Secret(sent))
+    assert caught.value.field == "password"
