@@ -46,7 +46,7 @@ def writer_script(index: int, model: Model) -> Iterator[tuple[str, str, str, obj
     """
     for k in itertools.count():
         user, group = f"w{index}-{k}", f"g{index}-{k}"
-        yield "create-user", "POST", "/users", {"username": user, "password": f"pw-{user}"}, 201
+        yield "create-user", "POST", "/users", {"username": user, "password": f"pw-of-{user}"}, 201
         yield "create-group", "POST", "/groups", {"name": group}, 201
         yield "add-member", "PUT", f"/groups/{_q(group)}/members/{_q(user)}", None, 200
         scope = f"repository:{group}/*:pull,push"

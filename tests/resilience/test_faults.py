@@ -119,14 +119,14 @@ def test_postgres_restart_in_the_middle_of_a_load(
     wrong: list[str] = []
     with server:
         for i in range(3):
-            server.create_user(f"u{i}", f"u{i}-pw")
+            server.create_user(f"u{i}", f"u{i}-pw-long")
             server.grant(f"user:u{i}", f"repository:u{i}/*:pull")
         pid = server.pid
 
         def scope_for(index: int) -> tuple[str, dict[str, list[str]]]:
             return f"repository:u{index}/app:pull,push", {f"repository:u{index}/app": ["pull"]}
 
-        tokens = token_call(server, lambda i: (f"u{i}", f"u{i}-pw"), scope_for, wrong)
+        tokens = token_call(server, lambda i: (f"u{i}", f"u{i}-pw-long"), scope_for, wrong)
 
         def writer(index: int, iteration: int) -> tuple[str, int]:
             body = {"username": f"pgw-{iteration}", "password": "pgw-pw-123"}
@@ -149,7 +149,7 @@ def test_postgres_restart_in_the_middle_of_a_load(
         check_outage(result, outage, healthy={200, 201})
         assert wrong == [], wrong[:5]
         assert server.pid == pid
-        assert server.token(SERVICE, [], ("u0", "u0-pw")).status == 200
+        assert server.token(SERVICE, [], ("u0", "u0-pw-long")).status == 200
     log = server.all_logs()
     assert TEST_PASSWORD not in log
     assert "Traceback" not in log
