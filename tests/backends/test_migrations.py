@@ -336,10 +336,10 @@ def test_version_6_keeps_failed_login_counters_and_remembers_wrong_secrets(
             (f.key, f.failures, f.blocked_until)
             for f in backend.login_failures(["user:alice", "client:10.0.0.1"])
         ) == [("client:10.0.0.1", 5, at()), ("user:alice", 2, None)]
-        blocked = backend.reserve_login_attempt(
+        refused = backend.reserve_login_attempt(
             ["user:alice", "client:10.0.0.1"], at=at(-second), window=window, backoff=never
         )
-        assert blocked.blocked_until == at()
+        assert refused.blocked_until == at()
         first = backend.reserve_login_attempt(
             ["user:alice"],
             at=at(),
