@@ -74,8 +74,11 @@ def test_a_weak_first_admin_password_stops_start_up(
     tmp_path: Path, password: str, fragment: str
 ) -> None:
     server = DockitServer(tmp_path, admin_password=password, workers=1, startup_timeout=10)
-    with pytest.raises(RuntimeError, match="did not become ready"):
-        server.start()
+    try:
+        with pytest.raises(RuntimeError, match="did not become ready"):
+            server.start()
+    finally:
+        server.stop()  # in case it did start
     assert "admin.password" in server.log()
     assert "DOCKIT_ADMIN_PASSWORD" in server.log()
     assert fragment in server.log()
