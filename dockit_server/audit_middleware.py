@@ -4,8 +4,8 @@ One middleware, so no resource has to remember to audit. For admin changes the s
 *before* is read just before the responder runs (for updates and deletes) and the state
 *after* is the answer the responder gives; the action name comes from the matched route.
 Only changes made by an authenticated admin that succeeded (2xx) are recorded. Token
-decisions record who asked, for which service, what was requested and what was granted —
-or the error code when nothing was.
+decisions record who asked, how (method and grant type), for which service, what was
+requested and what was granted — or the error code and message when nothing was.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import falcon
 
 from libdockit.admin import AdminService
-from libdockit.audit import Auditor, RequestInfo
+from libdockit.audit import Auditor, RequestInfo, TokenVia
 from libdockit.errors import DockitError
 from libdockit.keymanager import KeyManager
 from libdockit.model import validate_name
@@ -160,6 +160,8 @@ class AuditMiddleware:
             granted=granted,
             outcome="issued" if granted is not None else f"refused ({status})",
             reason=req.context.get("error_code"),
+            message=req.context.get("error_message") if granted is None else None,
+            via=TokenVia(req.method, req.context.get("grant_type")),
             request=info,
         )
 

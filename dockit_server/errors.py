@@ -46,6 +46,24 @@ _STATUS: tuple[tuple[type[DockitError], str], ...] = (
 )
 
 
+#: Framework errors that mean "this client sent something we cannot take" (a 404 or 405
+#: is left to the access log: scanners send plenty of those).
+_LOGGED_HTTP_ERRORS = frozenset({400, 413, 415})
+
+
+def _log_refusal(req: falcon.Request, code: str, message: str) -> None:
+    """One line per malformed request, so an operator sees why a client was refused
+    (messages never carry a submitted value, so no credential reaches the log)."""
+    log.info(
+        "refused %s %s (request %s): %s: %s",
+        req.method,
+        req.path,
+        req.context.get("request_id"),
+        code,
+        message,
+    )
+
+
 def status_for(error: DockitError) -> str:
     for error_type, status in _STATUS:
         if isinstance(error, error_type):
@@ -89,8 +107,12 @@ class ErrorHandlers:
         req.context.error_code = ex.code
         if status == falcon.HTTP_500:
             log.error("unhandled %s: %s", type(ex).__name__, ex.message)
+            req.context.error_message = "internal error"
             _set_error(resp, status, error_body("INTERNAL", "internal error"))
             return
+        req.context.error_message = ex.message
+        if status == falcon.HTTP_400:
+            _log_refusal(req, ex.code, ex.message)
         if status == falcon.HTTP_401:
             resp.set_header("WWW-Authenticate", basic_challenge(self.realm))
         if isinstance(ex, TooManyAttempts):
@@ -106,6 +128,9 @@ class ErrorHandlers:
         code = re.sub(r"^\d+\s*", "", ex.title or "error").upper().replace(" ", "_")
         req.context.error_code = code
         message = ex.description or ex.title or "error"
+        req.context.error_message = message
+        if ex.status_code in _LOGGED_HTTP_ERRORS:
+            _log_refusal(req, code, message)
         _set_error(resp, str(falcon.code_to_http_status(ex.status)), error_body(code, message))
         if ex.headers:
             resp.set_headers(ex.headers)
@@ -114,4 +139,5 @@ class ErrorHandlers:
         self, req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any
     ) -> None:
         log.exception("unexpected error on %s %s", req.method, req.path)
+        req.context.error_message = "internal error"
         _set_error(resp, falcon.HTTP_500, error_body("INTERNAL", "internal error"))
