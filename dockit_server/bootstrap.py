@@ -256,7 +256,11 @@ def build_components(settings: Settings) -> Components:
         authenticator=timed_authenticator,
         grants=grants,
         keys=keys,
-        signer=TokenSigner(settings.token_issuer, lifetime=settings.token_lifetime),
+        signer=TokenSigner(
+            settings.token_issuer,
+            lifetime=settings.token_lifetime,
+            jwks_audiences=settings.token_jwks_services,
+        ),
         services=settings.token_services,
         groups=groups,
         refresh_tokens=RefreshTokens(

@@ -78,9 +78,15 @@ def _parser() -> argparse.ArgumentParser:
         "init-container",
         help="write the signing-certificate bundle for the registry",
         description="Fetch every published signing certificate from a running Dockit and "
-        "write them to PATH atomically, for REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE.",
+        "write them to PATH atomically, for REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE (with --jwks: "
+        "every published key as a JWK Set, for registry 3.x's auth.token.jwks).",
     )
-    init.add_argument("path", type=Path, help="where to write the PEM bundle")
+    init.add_argument("path", type=Path, help="where to write the PEM bundle (or JWK Set)")
+    init.add_argument(
+        "--jwks",
+        action="store_true",
+        help="write the JWK Set of /v2/certs/jwks instead of the PEM bundle",
+    )
     init.add_argument("--url", help=f"Dockit's base URL (default $DOCKIT_URL or {DEFAULT_URL})")
     init.add_argument(
         "--timeout", type=positive_seconds, help="seconds to wait for Dockit (default 60)"
@@ -124,16 +130,29 @@ def _run_api_server(args: argparse.Namespace) -> int:
 
 
 def _init_container(args: argparse.Namespace) -> int:
-    from .init_container import RetryReport, bundle_url, check_base_url, run
+    from .init_container import (
+        BUNDLE_PATH,
+        JWKS_PATH,
+        RetryReport,
+        bundle_url,
+        check_base_url,
+        run,
+    )
 
     def say(line: str) -> None:
         print(f"dockit init-container: {line}", file=sys.stderr, flush=True)
 
     url = args.url or os.environ.get("DOCKIT_URL") or DEFAULT_URL
     try:
-        report = RetryReport(bundle_url(check_base_url(url)), say)
+        path = JWKS_PATH if args.jwks else BUNDLE_PATH
+        report = RetryReport(bundle_url(check_base_url(url), path), say)
         count = run(
-            args.path, url, Backoff(timeout=args.timeout), ca_file=args.ca_file, on_retry=report
+            args.path,
+            url,
+            Backoff(timeout=args.timeout),
+            ca_file=args.ca_file,
+            on_retry=report,
+            jwks=args.jwks,
         )
     except InitContainerUsageError as exc:
         say(str(exc))
@@ -141,7 +160,7 @@ def _init_container(args: argparse.Namespace) -> int:
     except InitContainerError as exc:
         say(str(exc))
         return EXIT_FAILURE
-    print(f"wrote {count} certificate(s) to {args.path}")
+    print(f"wrote {count} {'key' if args.jwks else 'certificate'}(s) to {args.path}")
     return EXIT_OK
 
 

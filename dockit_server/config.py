@@ -63,6 +63,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("database.wait_seconds", "DOCKIT_DATABASE_WAIT_SECONDS", kinds.seconds(0, 3600)),
     _Field("token.issuer", "DOCKIT_ISSUER", kinds.text),
     _Field("token.services", "DOCKIT_SERVICES", kinds.names),
+    _Field("token.jwks_services", "DOCKIT_JWKS_SERVICES", kinds.names),
     _Field("token.lifetime", "DOCKIT_TOKEN_LIFETIME", kinds.integer(60, 86400)),
     _Field(
         "token.refresh_lifetime_days", "DOCKIT_REFRESH_TOKEN_LIFETIME_DAYS", kinds.integer(0, 3650)
@@ -153,6 +154,8 @@ class Settings:
     database_wait_seconds: float = 0.0
     token_issuer: str = "dockit"  # noqa: S105 - the JWT issuer name
     token_services: tuple[str, ...] = ()
+    #: Services whose registry (3.x) trusts Dockit through a JWKS alone: no x5c in their tokens.
+    token_jwks_services: tuple[str, ...] = ()
     token_lifetime: int = 300
     #: Refresh tokens (docker's identity tokens) expire after this many days; 0: never.
     token_refresh_lifetime_days: int = 90
@@ -254,6 +257,11 @@ class Settings:
         if (self.server_tls_cert_file is None) != (self.server_tls_key_file is None):
             raise ConfigError(
                 "server.tls_cert_file", "server.tls_cert_file and server.tls_key_file go together"
+            )
+        unserved = [name for name in self.token_jwks_services if name not in self.token_services]
+        if self.token_services and unserved:
+            raise ConfigError(
+                "token.jwks_services", f"{', '.join(unserved)} is not one of token.services"
             )
         self._check_ldap()
 

@@ -3,12 +3,15 @@
 Waits for the server (bounded, with exponential backoff), fetches ``/v2/certs/pem``, checks
 that it holds at least one parseable certificate, and replaces PATH atomically (temporary
 file in the same directory, fsync, rename; mode 0644). On any failure PATH is left as it was
-and the exit status is non-zero.
+and the exit status is non-zero. With ``--jwks`` it writes the JWK Set of ``/v2/certs/jwks``
+instead (registry 3.x's ``auth.token.jwks``), checked to hold at least one key, each with a
+``kid`` and a ``kty``.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import socket
 import ssl
@@ -27,6 +30,7 @@ from libdockit.keys import parse_bundle
 from .connection_hints import certificate_hint, strip_api_suffix, wrong_scheme_hint
 
 BUNDLE_PATH = "/v2/certs/pem"
+JWKS_PATH = "/v2/certs/jwks"
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024
 
 
@@ -46,9 +50,9 @@ class Backoff:
     attempt_timeout: float = 5.0
 
 
-def bundle_url(base_url: str) -> str:
+def bundle_url(base_url: str, path: str = BUNDLE_PATH) -> str:
     base = base_url.rstrip("/")
-    return base if base.endswith(BUNDLE_PATH) else base + BUNDLE_PATH
+    return base if base.endswith(path) else base + path
 
 
 def fetch_bundle(
@@ -188,6 +192,24 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext | None:
         raise InitContainerError(f"cannot use --ca-file {ca_file}: {exc}") from None
 
 
+def count_jwks_keys(body: bytes) -> int:
+    """The number of keys of a JWK Set; InitContainerError unless every one has a string
+    ``kid`` and ``kty`` and there is at least one."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InitContainerError("not JSON") from None
+    keys = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise InitContainerError("not a JWK Set with at least one key")
+    for index, key in enumerate(keys, start=1):
+        if not isinstance(key, dict) or not all(
+            isinstance(key.get(name), str) and key[name] for name in ("kid", "kty")
+        ):
+            raise InitContainerError(f"key {index} has no kid or no kty")
+    return len(keys)
+
+
 def run(
     path: Path,
     base_url: str,
@@ -195,13 +217,17 @@ def run(
     *,
     ca_file: Path | None = None,
     on_retry: Callable[[str, float], None] | None = None,
+    jwks: bool = False,
 ) -> int:
-    """Fetch, verify and write the bundle; returns the number of certificates written."""
-    url = bundle_url(check_base_url(base_url))
+    """Fetch, verify and write the bundle (or, with ``jwks``, the JWK Set); returns the
+    number of certificates (keys) written."""
+    url = bundle_url(check_base_url(base_url), JWKS_PATH if jwks else BUNDLE_PATH)
     body = fetch_bundle(url, backoff, context=tls_context(ca_file), on_retry=on_retry)
     try:
-        certificates = parse_bundle(body)
+        count = count_jwks_keys(body) if jwks else len(parse_bundle(body))
     except KeyMaterialError as exc:
         raise InitContainerError(f"{url} did not answer a usable bundle: {exc.message}") from None
+    except InitContainerError as exc:
+        raise InitContainerError(f"{url} did not answer a usable JWK Set: {exc}") from None
     write_atomically(path, body)
-    return len(certificates)
+    return count

@@ -49,6 +49,14 @@ def test_services_from_env_list() -> None:
     assert Settings.load({"DOCKIT_SERVICES": "a, b,,c"}).token_services == ("a", "b", "c")
 
 
+def test_jwks_services() -> None:
+    env = {"DOCKIT_SERVICES": "reg2,reg3", "DOCKIT_JWKS_SERVICES": "reg3"}
+    assert Settings.load(env).token_jwks_services == ("reg3",)
+    # Any service is served without an allow-list, so any may be a JWKS service.
+    assert Settings.load({"DOCKIT_JWKS_SERVICES": "x, y"}).token_jwks_services == ("x", "y")
+    assert Settings.load({}).token_jwks_services == ()
+
+
 @pytest.mark.parametrize(
     ("env", "key"),
     [
@@ -62,6 +70,7 @@ def test_services_from_env_list() -> None:
         ({"DOCKIT_KEY_FILE": "/k.pem"}, "keys.key_file"),
         ({"DOCKIT_ADMIN_PASSWORD_FILE": "/nonexistent/pw"}, "admin.password"),
         ({"DOCKIT_CONFIG": "/nonexistent/dockit.toml"}, "DOCKIT_CONFIG"),
+        ({"DOCKIT_SERVICES": "reg2", "DOCKIT_JWKS_SERVICES": "reg3"}, "token.jwks_services"),
     ],
 )
 def test_bad_settings_name_the_key(env: dict[str, str], key: str) -> None:
