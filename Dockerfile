@@ -14,7 +14,8 @@ ENV DOCKIT_BIND=0.0.0.0:4315 \
     DOCKIT_DATABASE_URL=sqlite:////data/dockit.db
 VOLUME ["/data"]
 EXPOSE 4315
-HEALTHCHECK --interval=10s --timeout=3s \
-  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:4315/readyz', timeout=2)"
+# Asks /readyz where api-server listens, with the same settings (DOCKIT_BIND, TLS, DOCKIT_CONFIG).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s \
+  CMD ["dockit", "healthcheck", "--timeout", "3"]
 ENTRYPOINT ["dockit"]
 CMD ["api-server"]

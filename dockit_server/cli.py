@@ -97,6 +97,17 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="PEM CA certificate(s) to trust for an https --url (default: the system's)",
     )
+    health = commands.add_parser(
+        "healthcheck",
+        help="exit 0 if the api-server configured here is ready (for a container HEALTHCHECK)",
+        description="Read the same settings as api-server (DOCKIT_CONFIG, DOCKIT_* variables) "
+        "and ask /readyz where it listens (server.bind; a wildcard address on loopback), over "
+        "HTTPS when server.tls_cert_file is set, without verifying the certificate. Exit 0 "
+        "when it answers 200, else 1.",
+    )
+    health.add_argument(
+        "--timeout", type=float, default=3.0, help="seconds to wait for the answer (default 3)"
+    )
     register_bootstrap_admin(commands)
     register_admin_commands(commands)
     return parser
@@ -164,6 +175,16 @@ def _init_container(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _healthcheck(args: argparse.Namespace) -> int:
+    from .healthcheck import check
+
+    ready, what = check(Settings.load(), timeout=args.timeout)
+    if not ready:
+        print(f"dockit healthcheck: {what}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -176,7 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .client.commands import run
 
         return run(args)
-    handlers = {"api-server": _api_server, "init-container": _init_container}
+    handlers = {
+        "api-server": _api_server,
+        "init-container": _init_container,
+        "healthcheck": _healthcheck,
+    }
     try:
         return handlers[args.command](args)
     except DockitError as exc:
