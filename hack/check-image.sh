@@ -211,9 +211,11 @@ debian_mirror() {
         echo "${DEBIAN_MIRROR}"
         return
     fi
+    # The Debian archive apt uses (not its security archive, not a third-party repository).
+    local -a files=(/etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources)
     local uri
-    uri="$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d 2>/dev/null |
-        grep -v security | head -n 1 | awk '{print $2}')"
+    uri="$(grep -hoE '^(URIs:|deb) +https?://[^ ]+' "${files[@]}" 2>/dev/null |
+        awk '{print $2}' | grep -E '/debian/?$' | head -n 1 || true)"
     echo "${uri:-http://deb.debian.org/debian}"
 }
 
@@ -233,7 +235,7 @@ make_base_tar() {
     ln -sf python3 "${rootfs}/usr/bin/python"
     if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
         cp /usr/local/share/ca-certificates/*.crt "${rootfs}/usr/local/share/ca-certificates/"
-        chroot "${rootfs}" update-ca-certificates >/dev/null
+        chroot "${rootfs}" update-ca-certificates >"${WORK}/update-ca-certificates.log" 2>&1
     fi
     rm -rf "${rootfs}"/var/cache/apt/archives/*.deb "${rootfs}"/var/lib/apt/lists/*
     mkdir -p "${CACHE_DIR}"
@@ -277,8 +279,8 @@ EXPOSE 5000
 ENTRYPOINT ["registry"]
 CMD ["serve", "/etc/docker/registry/config.yml"]
 EOF
-    DOCKER_BUILDKIT=0 docker_cmd build -q -t registry:2 "${context}" >/dev/null ||
-        fail "building the registry:2 stand-in"
+    DOCKER_BUILDKIT=0 docker_cmd build -t registry:2 "${context}" >"${WORK}/registry-build.log" 2>&1 ||
+        { tail -n 20 "${WORK}/registry-build.log" >&2; fail "building the registry:2 stand-in"; }
     log "stand-ins imported: python:3.11-slim (debootstrap), registry:2 (Debian docker-registry $(docker-registry --version 2>/dev/null | awk '{print $3}'))"
 }
 
@@ -325,7 +327,8 @@ wait_healthy() {
         sleep 0.5
     done
     docker_cmd logs "${name}" 2>&1 | tail -n 20 >&2
-    docker_cmd inspect -f '{{json .State.Health}}' "${name}" >&2 || true
+    docker_cmd inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "${name}" 2>&1 |
+        tail -c 800 >&2 || true
     fail "${name} is ${status:-not running}, not healthy"
 }
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from tests.support.engine_host import unmount_under
-from tests.support.procs import ManagedProcess, require_binary, wait_until
+from tests.support.procs import ManagedProcess, require_binary, require_root, wait_until
 
 STARTUP_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 120.0
@@ -34,6 +34,7 @@ def _toml_str(value: str) -> str:
 
 class Containerd:
     def __init__(self, workdir: Path) -> None:
+        require_root("containerd")
         self.binary = require_binary("containerd", hint="apt-get install containerd")
         self.ctr_binary = require_binary("ctr", hint="apt-get install containerd")
         self.workdir = Path(workdir)

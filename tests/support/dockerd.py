@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from tests.support.engine_host import HostLeftovers, unmount_under
-from tests.support.procs import ManagedProcess, require_binary
+from tests.support.procs import ManagedProcess, require_binary, require_root
 
 STARTUP_TIMEOUT = 60.0
 COMMAND_TIMEOUT = 120.0
@@ -39,6 +39,7 @@ class Dockerd:
     def __init__(
         self, workdir: Path, *, containerd_socket: Path, insecure_registries: Sequence[str]
     ) -> None:
+        require_root("dockerd")
         self.binary = require_binary("dockerd", hint="apt-get install docker.io")
         self.cli = require_binary("docker", hint="apt-get install docker.io")
         self.workdir = Path(workdir)

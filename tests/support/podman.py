@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 from tests.support.engine_host import HostLeftovers, unmount_under
-from tests.support.procs import require_binary
+from tests.support.procs import require_binary, require_root
 
 COMMAND_TIMEOUT = 120.0
 HOST_PATHS = (Path("/run/containers/networks"), Path("/run/containers"))
@@ -27,6 +27,7 @@ HOST_PATHS = (Path("/run/containers/networks"), Path("/run/containers"))
 
 class Podman:
     def __init__(self, workdir: Path) -> None:
+        require_root("podman")
         self.binary = require_binary("podman", hint="apt-get install podman")
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,15 @@ def require_binary(name: str, *, hint: str = "") -> str:
     return path
 
 
+def require_root(what: str) -> None:
+    """Skip (fail under CI=true) unless running as root, which ``what`` needs."""
+    if os.geteuid() != 0:
+        message = f"{what} runs as root here; these tests are not running as root"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
