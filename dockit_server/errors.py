@@ -29,6 +29,8 @@ from libdockit.errors import (
     TooManyAttempts,
 )
 
+from .read_deadline import RequestTimeout
+
 log = logging.getLogger("dockit.server")
 
 DEFAULT_REALM = "dockit"
@@ -99,6 +101,7 @@ class ErrorHandlers:
         app.add_error_handler(Exception, self.unexpected)
         app.add_error_handler(falcon.HTTPError, self.http_error)
         app.add_error_handler(DockitError, self.dockit_error)
+        app.add_error_handler(RequestTimeout, self.request_timeout)
 
     def dockit_error(
         self, req: falcon.Request, resp: falcon.Response, ex: DockitError, params: Any
@@ -134,6 +137,14 @@ class ErrorHandlers:
         _set_error(resp, str(falcon.code_to_http_status(ex.status)), error_body(code, message))
         if ex.headers:
             resp.set_headers(ex.headers)
+
+    def request_timeout(
+        self, req: falcon.Request, resp: falcon.Response, ex: RequestTimeout, params: Any
+    ) -> None:
+        """The body stopped arriving (see read_deadline): 408 (the worker closes the
+        connection)."""
+        req.context.error_code = "REQUEST_TIMEOUT"
+        _set_error(resp, falcon.HTTP_408, error_body("REQUEST_TIMEOUT", str(ex)))
 
     def unexpected(
         self, req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any

@@ -3,10 +3,14 @@
 ``sqlite:///relative.db``, ``sqlite:////abs/path.db``, ``sqlite:///:memory:`` or
 ``postgresql://user:password@host:5432/dbname?sslmode=require``. The password never appears
 in :attr:`OpenedDatabase.safe_url`, which is what messages and ``repr`` show.
+
+PostgreSQL connections wait for the server with a client-side deadline (:mod:`.sql_wait`):
+``timeout`` seconds per wait, and per call of the backend.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -24,8 +28,11 @@ class OpenedDatabase(NamedTuple):
     password: str  # to scrub from driver messages ("" if none)
 
 
-def open_database(url: str, *, busy_timeout: float, max_connections: int) -> OpenedDatabase:
-    """A pooled peewee database for ``url``; connects lazily (nothing is opened here)."""
+def open_database(
+    url: str, *, busy_timeout: float, max_connections: int, timeout: float = 5.0
+) -> OpenedDatabase:
+    """A pooled peewee database for ``url``; connects lazily (nothing is opened here).
+    ``timeout``: PostgreSQL's client-side deadline, and the wait for a pooled connection."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
@@ -56,7 +63,7 @@ def open_database(url: str, *, busy_timeout: float, max_connections: int) -> Ope
     if parts.scheme not in ("postgresql", "postgres"):
         raise ConfigError(URL_KEY, "must start with sqlite:/// or postgresql://")
     try:
-        import psycopg2  # noqa: F401 - optional driver, imported lazily
+        from . import sql_wait  # imports psycopg2, an optional driver: lazily
     except ImportError as exc:
         raise ImportError(
             "PostgreSQL support needs psycopg2: pip install 'dockit[postgres]'"
@@ -83,11 +90,12 @@ def open_database(url: str, *, busy_timeout: float, max_connections: int) -> Ope
         )
     query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)])
     safe_url = parts._replace(netloc=netloc, query=query).geturl()
+    params["connection_factory"] = sql_wait.connection_class(timeout)
     pg_db = PooledPostgresqlDatabase(  # type: ignore[no-untyped-call]
         dbname,
         max_connections=max_connections,
         stale_timeout=600,
-        timeout=10,
+        timeout=max(1, math.ceil(timeout)),  # for a free pooled connection (whole seconds)
         autoconnect=False,
         **params,
     )
