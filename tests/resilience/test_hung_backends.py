@@ -125,7 +125,8 @@ def test_hung_directory_logins_are_503_and_do_not_hold_other_tokens(
         assert offline.status == 200
         # A directory login before the hang leaves a pooled connection to hang first.
         assert _get_token(server, DIRECTORY_USER, "repository:dev/app:pull").status == 200
-        assert server.pid is not None and slapd.pid is not None
+        assert server.pid is not None
+        assert slapd.pid is not None
         workers = children(server.pid)
 
         others: list[tuple[float, Response]] = []
