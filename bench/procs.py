@@ -12,9 +12,11 @@ their parent PID), so a scenario can say how much server CPU one request costs.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.support.dockit import DockitServer
 
@@ -83,3 +85,73 @@ def server_pids(server: DockitServer) -> list[int]:
     if server.pid is None:
         return []
     return [server.pid, *children(server.pid)]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class ModuleServer(DockitServer):
+    """A server process started as ``python -m MODULE ARGS --bind ... --workers N`` from this
+    checkout, stopped and accounted like ``dockit api-server`` (it is one of the bench's
+    launchers: :mod:`bench.serve_as`, :mod:`bench.minimal_app`)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        module: str,
+        args: tuple[str, ...] = (),
+        ready_path: str = "/readyz",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(workdir, **kwargs)
+        self.extra_env.setdefault("PYTHONPATH", str(ROOT))
+        self._module = module
+        self._args = args
+        self._ready_path = ready_path
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            self._module,
+            *self._args,
+            "--bind",
+            self.host,
+            "--workers",
+            str(self.workers),
+        ]
+
+    def _ready(self) -> bool:
+        try:
+            return self.get(self._ready_path, timeout=1.0).status == 200
+        except OSError:
+            return False
+
+
+@contextmanager
+def started_module(
+    workdir: Path,
+    module: str,
+    args: tuple[str, ...] = (),
+    *,
+    workers: int,
+    ready_path: str = "/readyz",
+    env: Mapping[str, str | None] | None = None,
+) -> Iterator[ModuleServer]:
+    """Like :func:`started`, for a :class:`ModuleServer`."""
+    server = ModuleServer(
+        workdir,
+        module,
+        args,
+        ready_path,
+        services=(SERVICE,),
+        admin_password=ADMIN_PASSWORD,
+        workers=workers,
+        extra_env={"DOCKIT_LOG_LEVEL": "warning", **(env or {})},
+        startup_timeout=120.0,
+    )
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

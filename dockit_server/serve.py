@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import resource
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -56,10 +56,12 @@ class DockitGunicorn(BaseApplication):  # type: ignore[misc]
         when_ready: Callable[[], None] | None = None,
         *,
         worker_class: str = WORKER_CLASS,
+        options: Mapping[str, object] | None = None,
     ) -> None:
         self._settings = settings
         self._when_ready = when_ready
         self._worker_class = worker_class
+        self._options = dict(options or {})
         super().__init__()
 
     def load_config(self) -> None:
@@ -92,6 +94,8 @@ class DockitGunicorn(BaseApplication):  # type: ignore[misc]
             # gunicorn >= 27 opens a control socket at one fixed path per user by default;
             # two Dockit instances on one machine would fight over it.
             self.cfg.set("control_socket_disable", True)
+        for name, value in self._options.items():
+            self.cfg.set(name, value)
 
     def load(self) -> Any:
         from .app import create_app
@@ -117,12 +121,13 @@ def serve(
     *,
     when_ready: Callable[[], None] | None = None,
     worker_class: str = WORKER_CLASS,
+    options: Mapping[str, object] | None = None,
 ) -> None:
     """Serve until stopped. Call :func:`~.multiproc.use_fresh_metrics_dir` before importing
     anything that imports prometheus_client, so the workers' metrics add up. ``when_ready``
     runs in the master once it listens.
 
-    ``worker_class`` is for comparisons (bench/): any other class than Dockit's lacks the
-    read deadline."""
+    ``worker_class`` and ``options`` (gunicorn settings set last) are for comparisons
+    (bench/): a worker class other than Dockit's has no read deadline."""
     raise_open_files_limit(WORKER_CONNECTIONS + 256)
-    DockitGunicorn(settings, when_ready, worker_class=worker_class).run()
+    DockitGunicorn(settings, when_ready, worker_class=worker_class, options=options).run()
