@@ -222,6 +222,27 @@ def _section(figures: dict[str, ModelFigures]) -> str:
         )
     lines.append("")
     for model, found in figures.items():
+        checks = [found.slow, *found.hung.values()]
+        met = sum(1 for f in checks if f is not None and f.ratio <= 2.0 and f.failures == 0)
+        storm_ok = found.storm is not None and found.storm.failed == 0
+        lines.append(
+            f"- {model}: {met} of {len(checks)} pressure targets met (p99 at most 2x quiet, "
+            f"nothing failed); storm {'all answered' if storm_ok else 'NOT all answered'}; "
+            f"{found.killed} worker(s) killed."
+        )
+    lines += [
+        "",
+        "Why Dockit's worker: sync serves one connection at a time per worker, so idle or "
+        "slow connections, or logins waiting on a hung directory, stall every client; "
+        "gthread gives a thread to every connection with a byte to read until its request "
+        "is in, and to every request until it is answered, so 100 slow clients or 50 hung "
+        "logins use up its threads; gevent serves each connection in a greenlet, but "
+        "gunicorn's gevent worker does the TLS handshake and reads bodies with no time "
+        "limit. Dockit's worker is gevent with a read deadline on every connection "
+        "(dockit_server/worker.py).",
+        "",
+    ]
+    for model, found in figures.items():
         lines.append(
             f"- {model}: the attacker saw {json.dumps(found.attacker, sort_keys=True)}; "
             f"directory logins during the hang answered {json.dumps(found.hung_statuses)} "

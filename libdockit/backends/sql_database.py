@@ -11,6 +11,7 @@ PostgreSQL connections wait for the server with a client-side deadline (:mod:`.s
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -26,6 +27,16 @@ class OpenedDatabase(NamedTuple):
     db: pw.Database
     safe_url: str  # the URL with the password replaced by ***
     password: str  # to scrub from driver messages ("" if none)
+
+
+def _connection_state() -> Any:
+    """peewee keeps each thread's connection in a ``threading.local`` subclass it defines
+    when it is imported. A process that patches ``threading.local`` after that (gunicorn's
+    gevent workers do, and the master has imported peewee) would share that connection
+    between all its greenlets; a state made from ``threading.local`` as it is now gives each
+    thread, or greenlet, its own."""
+    base = pw._ConnectionState
+    return type("ConnectionState", (base, threading.local), {})()
 
 
 def open_database(
@@ -59,6 +70,7 @@ def open_database(
             timeout=max(busy_timeout, 1.0) * 2,  # how long to wait for a free connection
             autoconnect=False,
         )
+        db._state = _connection_state()  # type: ignore[attr-defined]
         return OpenedDatabase(db, url, "")
     if parts.scheme not in ("postgresql", "postgres"):
         raise ConfigError(URL_KEY, "must start with sqlite:/// or postgresql://")
@@ -99,4 +111,5 @@ def open_database(
         autoconnect=False,
         **params,
     )
+    pg_db._state = _connection_state()  # type: ignore[attr-defined]
     return OpenedDatabase(pg_db, safe_url, password)

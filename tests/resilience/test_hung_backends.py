@@ -136,14 +136,13 @@ def test_hung_directory_logins_are_503_and_do_not_hold_other_tokens(
                 lambda: _get_token(server, DIRECTORY_USER, "repository:dev/app:pull"),
             )
             time.sleep(0.2)  # let them reach the directory
+            calls: list[Callable[[], Response]] = [
+                lambda: _get_token(server, LOCAL, "repository:robot/app:pull"),
+                lambda: moby_refresh(server, refresh_token, "repository:robot/app:pull", SERVICE),
+                lambda: _get_token(server, None, "repository:public/app:pull"),
+            ]
             for _ in range(3):
-                for call in (
-                    lambda: _get_token(server, LOCAL, "repository:robot/app:pull"),
-                    lambda: moby_refresh(
-                        server, refresh_token, "repository:robot/app:pull", SERVICE
-                    ),
-                    lambda: _get_token(server, None, "repository:public/app:pull"),
-                ):
+                for call in calls:
                     response = call()
                     others.append((time.monotonic(), response))
             for thread in threads:
