@@ -99,12 +99,18 @@ def interleaved(
 
 @contextmanager
 def slow_clients(
-    server: DockitServer, seen: list[dict[str, int]], *, settle: float = 2.0
+    server: DockitServer,
+    seen: list[dict[str, int]],
+    *,
+    tls_ca: str | None = None,
+    settle: float = 2.0,
 ) -> Iterator[None]:
-    """:data:`IDLE` idle and :data:`SLOW` slow clients for the block (:mod:`bench.attacker`);
-    what the attacker saw is appended to ``seen``."""
+    """:data:`IDLE` idle and :data:`SLOW` slow clients for the block (:mod:`bench.attacker`;
+    with ``tls_ca`` the slow ones speak TLS); what the attacker saw is appended to ``seen``."""
     args = [sys.executable, "-m", "bench.attacker", "--port", str(server.port)]
     args += ["--idle", str(IDLE), "--slow", str(SLOW)]
+    if tls_ca is not None:
+        args += ["--tls-ca", tls_ca]
     attacker = subprocess.Popen(
         args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )

@@ -12,7 +12,10 @@ worker) and ``sync``; two workers each. Each model, on the same scenarios:
   (:func:`bench.pressure.slow_clients`; target: at most 2x);
 * a hung directory: local-user, refresh-token and anonymous tokens' p99 while 50 directory
   logins hang on a paused slapd, against the same without (target: at most 2x);
-* a storm: 500 clients at once (:func:`bench.storm.bursts`).
+* a storm: 500 clients at once (:func:`bench.storm.bursts`);
+
+and Dockit's worker serving HTTPS itself (``server.tls_cert_file``) under the same slow
+clients (the idle ones never start TLS, the slow ones trickle their request over TLS).
 
 A model that stalls is a result, not an error: its failed requests are counted.
 """
@@ -28,10 +31,10 @@ import pytest
 
 from tests.support.dockit import DockitServer, basic_auth, http_request
 from tests.support.procs import children
-from tests.support.slapd import Slapd
+from tests.support.slapd import DirectoryPki, Slapd
 
 from . import pressure
-from .context import Bench, Pair, Probe
+from .context import Bench, Pair, Probe, basic
 from .directory import write_config
 from .http_scenarios import (
     PASSWORD,
@@ -142,7 +145,49 @@ def run(bench: Bench) -> None:
             figures[model].storm = bursts(server)
             now = children(server.pid or 0)
             figures[model].killed = len(workers[model] - now)
+        https = _https_slow_clients(bench, stack)
     _report(bench, figures)
+    report.add(
+        Row(
+            "11",
+            f"dockit over HTTPS: warm token, {pressure.IDLE:,} idle + {pressure.SLOW} slow "
+            "TLS clients",
+            https.text(),
+            ratio=f"{https.ratio:.2f}x quiet p99",
+            target="<= 2x, no failure",
+            status=_ratio_status(https.ratio, https.failures),
+        )
+    )
+
+
+def _https_slow_clients(bench: Bench, stack: ExitStack) -> pressure.Figures:
+    """Dockit serving HTTPS itself, quiet and under the slow clients (TLS)."""
+    directory = bench.directory("serving-https")
+    pki = DirectoryPki.create(directory / "pki")
+    env = {
+        "DOCKIT_TLS_CERT_FILE": str(pki.server_cert_file),
+        "DOCKIT_TLS_KEY_FILE": str(pki.server_key_file),
+    }
+    server = stack.enter_context(
+        started_module(
+            directory,
+            "bench.serve_as",
+            ("dockit",),
+            workers=bench.options.workers,
+            env=env,
+            ca_file=str(pki.ca_file),
+        )
+    )
+    prepare(server)
+    seen: list[dict[str, int]] = []
+    load = Load(
+        server.url + "/v2/token?" + urlencode({"service": SERVICE, "scope": SCOPE}),
+        headers=(basic(USER, PASSWORD),),
+    )
+    (found,) = pressure.interleaved(
+        [load], lambda: pressure.slow_clients(server, seen, tls_ca=str(pki.ca_file))
+    )
+    return found
 
 
 def _ratio_status(ratio: float, failures: int) -> str:
