@@ -284,7 +284,17 @@ def _section(figures: dict[str, ModelFigures]) -> str:
         "logins use up its threads; gevent serves each connection in a greenlet, but "
         "gunicorn's gevent worker does the TLS handshake and reads bodies with no time "
         "limit. Dockit's worker is gevent with a read deadline on every connection "
-        "(dockit_server/worker.py).",
+        "(dockit_server/worker.py). "
+        "In plain HTTP gunicorn's own gevent worker met the same targets here: Dockit gives it "
+        "server.read_timeout as its keepalive, which bounds the wait for a request's head. What "
+        "it lacks is a limit on the TLS handshake and on the body: under it, "
+        "tests/resilience/test_serving.py hangs over HTTPS (idle TLS connections are held for "
+        "ever) and a trickled body gets no answer. The price of greenlets: a storm of new "
+        "connections is accepted one at a time per worker turn (gunicorn's max_accept = 1 for "
+        "gevent), so its p99 is higher than sync's, whose workers share the kernel's accept "
+        "queue; and in these interleaved rounds the gevent-based workers answered the warm "
+        "token at a lower rate than sync and gthread (the machine was too busy to attribute it "
+        "in process; gevent's locks and greenlet-local state on the hot path are suspects).",
         "",
     ]
     for model, found in figures.items():
