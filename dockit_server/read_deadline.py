@@ -38,8 +38,9 @@ REASONS = ("idle", "slow_head", "slow_body", "tls_handshake")
 SETTING = "server.read_timeout"
 
 
-class RequestTimeout(TimeoutError):
-    """The body of a request did not arrive in time (the app answers 408)."""
+class RequestTimeout(Exception):
+    """The body of a request did not arrive in time (the app answers 408). Not an OSError,
+    so that code reading the body, which turns a failed read into a 400, lets it through."""
 
     def __init__(self, limit: float) -> None:
         super().__init__(
