@@ -3,8 +3,11 @@
 Starts real ``dockit api-server`` processes, drives them with wrk on 127.0.0.1 and prints
 a table of each scenario's figure, its ratio to the ``/healthz`` baseline measured in the
 same run, the target and whether it was met. Scenarios (see the issue "Performance and
-scale-out"): 1 /healthz, 2 warm token, 3 anonymous token, 4 refresh-token POST, 5 cold
-password check, 6 RS256 vs ES256, 7 scale, 8 LDAP, 9 two instances on PostgreSQL.
+scale-out" and "Serving model"): 1 /healthz, 2 warm token, 3 anonymous token, 4 refresh-token
+POST, 5 cold password check, 6 RS256 vs ES256, 7 scale, 8 LDAP, 9 two instances on
+PostgreSQL, 10 a storm of 500 clients, 11 serving models compared (sync, gthread, gevent,
+Dockit's gevent worker) under slow clients, a hung directory and a storm. Every rate is
+measured with a new connection per request and with kept-alive connections.
 
 Every process it starts is stopped by PID when its scenario ends, also on an error, Ctrl-C
 or SIGTERM. A scenario that fails is reported as ERROR and the others still run; the exit
@@ -23,12 +26,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from . import cold, directory, http_scenarios, multi, report, scale, signing
+from . import cold, directory, http_scenarios, multi, report, scale, serving, signing, storm
 from .context import Bench, Options
 from .results import ERROR, Report, Row, text_table
 from .wrk import WrkError, wrk_binary
 
-ALL = tuple(range(1, 10))
+ALL = tuple(range(1, 12))
 #: Scenarios whose figures are ratios to the /healthz baseline (scenario 1).
 NEEDS_BASELINE = {2, 3, 4, 6, 8}
 
@@ -37,9 +40,9 @@ def _numbers(text: str) -> set[int]:
     try:
         wanted = {int(part) for part in text.split(",") if part.strip()}
     except ValueError:
-        raise argparse.ArgumentTypeError("a comma-separated list of 1-9, e.g. 1,2,3") from None
+        raise argparse.ArgumentTypeError("a comma-separated list of 1-11, e.g. 1,2,3") from None
     if not wanted or not wanted <= set(ALL):
-        raise argparse.ArgumentTypeError("scenarios are numbered 1 to 9")
+        raise argparse.ArgumentTypeError("scenarios are numbered 1 to 11")
     return wanted
 
 
@@ -115,7 +118,8 @@ def _steps(wanted: set[int]) -> list[tuple[str, set[int], Callable[[Bench], None
     steps: list[tuple[str, set[int], Callable[[Bench], None]]] = []
     if http:
         steps.append(("1-4", http, lambda bench: http_scenarios.run(bench, http)))
-    for number, module in ((5, cold), (6, signing), (7, scale), (8, directory), (9, multi)):
+    modules = ((5, cold), (6, signing), (7, scale), (8, directory), (9, multi), (10, storm))
+    for number, module in (*modules, (11, serving)):
         if number in wanted:
             steps.append((str(number), {number}, module.run))
     return steps

@@ -1,10 +1,12 @@
 """What every scenario gets: the run's options, a directory for its files, the report, and
 :meth:`Bench.measure`: warmed-up wrk runs of one or more probes, interleaved in rounds when
-there are several, with the servers' CPU accounted."""
+there are several, with the servers' CPU accounted. :meth:`Bench.measure_both` measures
+each probe twice, with a new connection per request and with kept-alive connections."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import itertools
 import statistics
 from collections.abc import Sequence
@@ -88,6 +90,32 @@ class _Tally:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One probe measured both ways, in the same interleaved rounds."""
+
+    new_connection: Measured
+    keepalive: Measured
+
+    def rates(self) -> str:
+        return (
+            f"{self.new_connection.rate:,.0f} req/s new connection, "
+            f"{self.keepalive.rate:,.0f} kept alive"
+        )
+
+    def latency(self) -> str:
+        return (
+            f"p99 {self.new_connection.p99_ms:.2f} ms new connection, "
+            f"{self.keepalive.p99_ms:.2f} ms kept alive"
+        )
+
+
+def with_keepalive(probe: Probe, keepalive: bool) -> Probe:
+    mode = "kept alive" if keepalive else "new connection"
+    loads = tuple(load.with_keepalive(keepalive) for load in probe.loads)
+    return dataclasses.replace(probe, name=f"{probe.name} ({mode})", loads=loads)
+
+
 def basic(username: str, password: str) -> tuple[str, str]:
     raw = f"{username}:{password}".encode()
     return ("Authorization", "Basic " + base64.b64encode(raw).decode("ascii"))
@@ -149,12 +177,25 @@ class Bench:
             tally.summary(bool(probe.servers)) for probe, tally in zip(probes, tallies, strict=True)
         ]
 
+    def measure_both(
+        self,
+        probes: Sequence[Probe],
+        *,
+        connections: int | None = None,
+        threads: int | None = None,
+    ) -> list[Pair]:
+        """Each probe with a new connection per request and with kept-alive connections,
+        all interleaved in the same rounds."""
+        expanded = [with_keepalive(p, keepalive) for p in probes for keepalive in (False, True)]
+        found = self.measure(expanded, connections=connections, threads=threads)
+        return [Pair(found[i], found[i + 1]) for i in range(0, len(found), 2)]
+
     def measure_one(self, server: DockitServer, load: wrk.Load, *, what: str) -> Measured:
         return self.measure([Probe(what, (server,), (load,))])[0]
 
 
 def check(result: wrk.WrkResult, what: str) -> None:
-    # gunicorn's sync workers close every connection; a rare reset under load is not a
+    # A rare reset under load (wrk reconnecting after "Connection: close") is not a
     # failure, but a wrong answer is.
     if result.non_2xx or result.socket_errors > result.requests / 100 or not result.requests:
         raise RuntimeError(

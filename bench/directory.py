@@ -41,10 +41,10 @@ from tests.support.slapd import (
 )
 
 from . import sequential
-from .context import Bench, basic
+from .context import Bench, Probe, basic
 from .http_scenarios import token_url
 from .procs import started
-from .results import NOT_AVAILABLE, Row, fmt_rate, ratio_to_baseline
+from .results import NOT_AVAILABLE, Row, both_ratios
 from .wrk import Load
 
 USER = "alice"
@@ -125,18 +125,16 @@ def run(bench: Bench) -> None:
                 samples = sequential.timed(url, headers, count=bench.options.samples)
                 medians[mode] = statistics.median(samples) * 1000
                 if mode == "warm":
-                    measured = bench.measure_one(
-                        server, Load(url, headers=headers), what="8 LDAP warm"
-                    )
-    ratio_text, _ = ratio_to_baseline(report, measured.rate)
+                    probe = Probe("8 LDAP warm", (server,), (Load(url, headers=headers),))
+                    measured = bench.measure_both([probe])[0]
     report.add(
         Row(
             "8",
             "LDAP login, warm (default caches)",
-            f"{fmt_rate(measured.rate)}; sequential median {medians['warm']:.2f} ms",
-            ratio=ratio_text,
+            f"{measured.rates()}; sequential median {medians['warm']:.2f} ms",
+            ratio=both_ratios(report, measured.new_connection.rate, measured.keepalive.rate),
             target="report",
-            cpu=measured.cpu_cell(),
+            cpu=measured.new_connection.cpu_cell(),
         )
     )
     report.add(

@@ -3,7 +3,12 @@
 1. ``GET /healthz``: the baseline every ratio is taken against;
 2. warm token request: Basic auth with cached credentials, ES256, one repository scope;
 3. anonymous token on a public repository;
-4. refresh-token ``POST /v2/token`` (``grant_type=refresh_token``).
+4. refresh-token ``POST /v2/token`` (``grant_type=refresh_token``);
+
+and the limit of this stack: :mod:`bench.minimal_app`, a Falcon app that only signs a fixed
+ES256 token, served the same way. Every rate is measured twice, with a new connection per
+request and with kept-alive connections, all in the same interleaved rounds; each ratio is
+to the /healthz baseline measured the same way.
 
 Also the load generator check: wrk's own CPU during the baseline, and the baseline with
 two wrk threads instead of one.
@@ -17,8 +22,8 @@ from urllib.parse import urlencode
 from tests.support.dockit import DockitServer, http_request
 
 from . import profile_app, sequential
-from .context import Bench, Measured, Probe, basic
-from .procs import SERVICE, started
+from .context import Bench, Measured, Pair, Probe, basic
+from .procs import SERVICE, started, started_module
 from .results import NOT_AVAILABLE, Row, fmt_rate, judge, ratio_to_baseline
 from .wrk import Load
 
@@ -53,18 +58,40 @@ def _expect_token(load: Load) -> None:
         raise RuntimeError(f"GET {load.url}: HTTP {status}: {body[:300]!r}")
 
 
-def _rate_row(bench: Bench, number: int, name: str, measured: Measured) -> Row:
-    ratio_text, ratio = ratio_to_baseline(bench.report, measured.rate)
+def _rate_row(bench: Bench, number: int, name: str, measured: Measured, *, keepalive: bool) -> Row:
+    ratio_text, ratio = ratio_to_baseline(bench.report, measured.rate, keepalive=keepalive)
     target = TARGETS.get(number)
+    mode = "kept alive" if keepalive else "new connection"
     return Row(
         number=str(number),
-        scenario=name,
+        scenario=f"{name}, {mode}",
         value=f"{fmt_rate(measured.rate)} ({measured.latency()})",
         ratio=ratio_text,
         target=f">= {target}x" if target else "baseline",
         status=judge(ratio >= target) if target and ratio is not None else "-",
         cpu=measured.cpu_cell(),
     )
+
+
+def _minimal_rows(bench: Bench, minimal: Pair, warm: Pair | None) -> None:
+    """The minimal app's rates, and the warm token against them."""
+    for keepalive, figures in ((False, minimal.new_connection), (True, minimal.keepalive)):
+        ratio_text, _ = ratio_to_baseline(bench.report, figures.rate, keepalive=keepalive)
+        mode = "kept alive" if keepalive else "new connection"
+        against = ""
+        if warm is not None:
+            token = warm.keepalive if keepalive else warm.new_connection
+            against = f"; warm token = {token.rate / figures.rate:.2f}x this"
+        bench.report.add(
+            Row(
+                "M",
+                f"minimal Falcon app signing a fixed ES256 token, {mode}",
+                f"{fmt_rate(figures.rate)} ({figures.latency()})",
+                ratio=ratio_text + against,
+                target="the stack's limit",
+                cpu=figures.cpu_cell(),
+            )
+        )
 
 
 def _refresh_load(server: DockitServer) -> Load | str:
@@ -134,25 +161,46 @@ def _loads(server: DockitServer, wanted: set[int]) -> tuple[dict[int, Load], lis
 
 
 def run(bench: Bench, wanted: set[int]) -> None:
-    """The baseline and scenarios 2-4 in interleaved rounds on one server."""
+    """The baseline, scenarios 2-4 and the minimal app, each with a new connection per
+    request and kept alive, in interleaved rounds (Dockit on one server)."""
     report = bench.report
-    with started(bench.directory("http"), workers=bench.options.workers) as server:
+    workers = bench.options.workers
+    with (
+        started(bench.directory("http"), workers=workers) as server,
+        started_module(
+            bench.directory("minimal"), "bench.minimal_app", workers=workers, ready_path="/token"
+        ) as minimal,
+    ):
         prepare(server)
         loads, unavailable = _loads(server, wanted)
         probes = [Probe(f"{n} {NAMES[n]}", (server,), (load,)) for n, load in loads.items()]
-        measured = dict(zip(loads, bench.measure(probes), strict=True))
-        report.baseline_rate = measured[1].rate
-        for number, figures in measured.items():
-            report.add(_rate_row(bench, number, NAMES[number], figures))
+        probes.append(Probe("M minimal app", (minimal,), (Load(minimal.url + "/token"),)))
+        pairs = bench.measure_both(probes)
+        measured = dict(zip(loads, pairs, strict=False))
+        report.baseline_rate = measured[1].new_connection.rate
+        report.baseline_keepalive_rate = measured[1].keepalive.rate
+        for number, pair in measured.items():
+            report.add(
+                _rate_row(bench, number, NAMES[number], pair.new_connection, keepalive=False)
+            )
+            report.add(_rate_row(bench, number, NAMES[number], pair.keepalive, keepalive=True))
+        _minimal_rows(bench, pairs[-1], measured.get(2))
         for row in unavailable:
             report.add(row)
-        rounds = measured[1].round_rates
+        rounds = measured[1].new_connection.round_rates
+        kept = measured[1].keepalive.round_rates
         report.note(
-            f"Steadiness: /healthz ranged {min(rounds):,.0f}-{max(rounds):,.0f} req/s over "
-            f"{len(rounds)} rounds; each figure of scenarios 1-4 is the mean over its rounds, "
-            "interleaved with the others'."
+            f"Steadiness: /healthz ranged {min(rounds):,.0f}-{max(rounds):,.0f} req/s with a "
+            f"new connection per request and {min(kept):,.0f}-{max(kept):,.0f} kept alive over "
+            f"{len(rounds)} rounds; each figure of scenarios 1-4 and M is the mean over its "
+            "rounds, interleaved with the others'. 'new connection': every request says "
+            "Connection: close, so wrk opens a TCP connection per request (what every request "
+            "cost under the sync workers); 'kept alive': wrk's connections serve request after "
+            "request, as docker, containerd, skopeo and podman keep theirs."
         )
-        _load_generator_check(bench, server, loads[1], measured[1])
+        _load_generator_check(
+            bench, server, loads[1].with_keepalive(False), measured[1].new_connection
+        )
     if wanted & {2, 3, 4}:
         _where_the_time_goes(bench)
 

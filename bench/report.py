@@ -109,10 +109,13 @@ def write(
         "",
         f"Each rate: wrk -t{options.threads} -c{options.connections} --latency for "
         f"{options.duration} s after a {options.warmup} s warm-up, on 127.0.0.1, against "
-        f"`dockit api-server` with {options.workers} gunicorn sync workers over SQLite "
+        f"`dockit api-server` with {options.workers} gunicorn workers (Dockit's gevent worker, "
+        "the default) over SQLite "
         "(scenario 9: PostgreSQL), default settings otherwise. Server CPU/req is the CPU "
         "time of gunicorn's master and workers during the measured run divided by the "
-        "requests answered.",
+        "requests answered. Rates are given with a new connection per request (every "
+        "request says Connection: close) and with kept-alive connections, each ratio against "
+        "/healthz measured the same way.",
         "",
         "## Results",
         "",

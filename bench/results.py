@@ -39,8 +39,10 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     curve: list[ScalePoint] = field(default_factory=list)
-    #: /healthz requests per second measured in this run (the baseline), once measured.
+    #: /healthz requests per second measured in this run (the baseline), once measured:
+    #: with a new connection per request, and with kept-alive connections.
     baseline_rate: float | None = None
+    baseline_keepalive_rate: float | None = None
     #: Extra sections for RESULTS.md: (title, markdown).
     sections: list[tuple[str, str]] = field(default_factory=list)
 
@@ -60,11 +62,25 @@ def judge(ok: bool) -> str:
     return MET if ok else MISSED
 
 
-def ratio_to_baseline(report: Report, rate: float) -> tuple[str, float | None]:
-    if not report.baseline_rate:
+def ratio_to_baseline(
+    report: Report, rate: float, *, keepalive: bool = False
+) -> tuple[str, float | None]:
+    """``rate`` against the /healthz baseline measured the same way (connections kept
+    alive or not)."""
+    baseline = report.baseline_keepalive_rate if keepalive else report.baseline_rate
+    if not baseline:
         return "", None
-    ratio = rate / report.baseline_rate
+    ratio = rate / baseline
     return f"{ratio:.2f}x /healthz", ratio
+
+
+def both_ratios(report: Report, new_connection: float, keepalive: float) -> str:
+    """Both ratios to the baseline, for a row that reports a rate both ways."""
+    first, _ = ratio_to_baseline(report, new_connection)
+    second, _ = ratio_to_baseline(report, keepalive, keepalive=True)
+    if not first:
+        return ""
+    return f"{first} new connection, {second.split('x')[0]}x kept alive"
 
 
 def median_ms(samples: Sequence[float]) -> float:

@@ -1,7 +1,7 @@
 """Sequential requests, one at a time, for latencies where concurrency would blur them.
 
-Each request opens its own connection, as gunicorn's sync workers close every connection
-after one answer anyway. Every request has a timeout and the loop a count and a deadline.
+Each request opens its own connection (the cost a client pays that does not keep its
+connections). Every request has a timeout and the loop a count and a deadline.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from libdockit.tokens import TokenSigner
 from .context import Bench, Probe
 from .http_scenarios import prepare, warm_token_load
 from .procs import SERVICE, started
-from .results import Row, fmt_rate, ratio_to_baseline
+from .results import Row, both_ratios
 
 ALGORITHMS = ("ES256", "RS256")
 ACCESS = [{"type": "repository", "name": "bench/app", "actions": ["pull"]}]
@@ -48,18 +48,17 @@ def run(bench: Bench) -> None:
             server = stack.enter_context(started(directory, workers=bench.options.workers, env=env))
             prepare(server)
             probes.append(Probe(f"6 {algorithm}", (server,), (warm_token_load(server),)))
-        measured = dict(zip(ALGORITHMS, bench.measure(probes), strict=True))
-    rates = {algorithm: figures.rate for algorithm, figures in measured.items()}
-    for algorithm, figures in measured.items():
-        ratio_text, _ = ratio_to_baseline(report, figures.rate)
+        measured = dict(zip(ALGORITHMS, bench.measure_both(probes), strict=True))
+    rates = {algorithm: pair.new_connection.rate for algorithm, pair in measured.items()}
+    for algorithm, pair in measured.items():
         report.add(
             Row(
                 number="6",
                 scenario=f"{algorithm}: sign in process / warm token end to end",
-                value=f"{per_token[algorithm]:,.0f} us/token; {fmt_rate(figures.rate)}",
-                ratio=ratio_text,
+                value=f"{per_token[algorithm]:,.0f} us/token; {pair.rates()}",
+                ratio=both_ratios(report, pair.new_connection.rate, pair.keepalive.rate),
                 target="report",
-                cpu=figures.cpu_cell(),
+                cpu=pair.new_connection.cpu_cell(),
             )
         )
     es, rs = per_token["ES256"], per_token["RS256"]

@@ -35,11 +35,20 @@ class WrkError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Load:
-    """What to send: a URL, headers, and optionally a POST form body."""
+    """What to send: a URL, headers, and optionally a POST form body.
+
+    wrk keeps each connection open for the next request (``keepalive``, as docker and
+    containerd do); without it every request says ``Connection: close``, so each one pays
+    a new TCP connection, as wrk then reconnects.
+    """
 
     url: str
     headers: tuple[tuple[str, str], ...] = ()
     form_body: str | None = None
+    keepalive: bool = True
+
+    def with_keepalive(self, keepalive: bool) -> Load:
+        return dataclasses.replace(self, keepalive=keepalive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +115,8 @@ def _command(
     args += ["--timeout", "10s"]
     for name, value in load.headers:
         args += ["-H", f"{name}: {value}"]
+    if not load.keepalive:
+        args += ["-H", "Connection: close"]
     if script is not None:
         args += ["-s", str(script)]
     return [*args, load.url]

@@ -8,8 +8,8 @@ Changes made by an authenticated admin that succeeded (2xx) are recorded as chan
 Admin API request that sent credentials and was refused for them (401 bad credentials, 403
 not an admin or cross-site, 429 throttled) is an ``admin.refuse`` event: the user it claimed
 to be, the action and target it attempted, the client address; never the password. Token
-decisions record who asked, for which service, what was requested and what was granted —
-or the error code when nothing was.
+decisions record who asked, how (method and grant type), for which service, what was
+requested and what was granted — or the error code and message when nothing was.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import falcon
 
 from libdockit.admin import AdminService
-from libdockit.audit import Auditor, RequestInfo
+from libdockit.audit import Auditor, RequestInfo, TokenVia
 from libdockit.errors import DockitError
 from libdockit.keymanager import KeyManager
 from libdockit.model import validate_name
@@ -186,6 +186,8 @@ class AuditMiddleware:
             granted=granted,
             outcome="issued" if granted is not None else f"refused ({status})",
             reason=req.context.get("error_code"),
+            message=req.context.get("error_message") if granted is None else None,
+            via=TokenVia(req.method, req.context.get("grant_type")),
             request=info,
         )
 

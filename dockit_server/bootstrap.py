@@ -66,8 +66,9 @@ class FirstAdmin:
 
 
 def open_store(settings: Settings) -> SqlBackend:
+    timeout = settings.database_timeout
     try:
-        return SqlBackend(settings.database_url.reveal())
+        return SqlBackend(settings.database_url.reveal(), timeout=timeout, busy_timeout=timeout)
     except ImportError:
         # The optional PostgreSQL driver is missing: a setting to fix, not a traceback.
         raise ConfigError(
@@ -164,7 +165,9 @@ def _authentication(
         return local, store, store
     from libdockit.backends.ldap import LdapAuthenticator
 
-    directory = LdapAuthenticator(ldap_config)
+    # A login waiting on the directory gives its store connection back meanwhile: logins
+    # waiting on a hanging directory must not use up the pool local users need.
+    directory = LdapAuthenticator(ldap_config, while_waiting=store.connection_released)
     chain = ChainAuthenticator(
         [local, directory],
         local_users=store,
@@ -271,7 +274,11 @@ def build_components(settings: Settings, *, instance_key: bytes | None = None) -
         authenticator=timed_authenticator,
         grants=grants,
         keys=keys,
-        signer=TokenSigner(settings.token_issuer, lifetime=settings.token_lifetime),
+        signer=TokenSigner(
+            settings.token_issuer,
+            lifetime=settings.token_lifetime,
+            jwks_audiences=settings.token_jwks_services,
+        ),
         services=settings.token_services,
         groups=groups,
         refresh_tokens=RefreshTokens(

@@ -78,9 +78,15 @@ def _parser() -> argparse.ArgumentParser:
         "init-container",
         help="write the signing-certificate bundle for the registry",
         description="Fetch every published signing certificate from a running Dockit and "
-        "write them to PATH atomically, for REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE.",
+        "write them to PATH atomically, for REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE (with --jwks: "
+        "every published key as a JWK Set, for registry 3.x's auth.token.jwks).",
     )
-    init.add_argument("path", type=Path, help="where to write the PEM bundle")
+    init.add_argument("path", type=Path, help="where to write the PEM bundle (or JWK Set)")
+    init.add_argument(
+        "--jwks",
+        action="store_true",
+        help="write the JWK Set of /v2/certs/jwks instead of the PEM bundle",
+    )
     init.add_argument("--url", help=f"Dockit's base URL (default $DOCKIT_URL or {DEFAULT_URL})")
     init.add_argument(
         "--timeout", type=positive_seconds, help="seconds to wait for Dockit (default 60)"
@@ -90,6 +96,17 @@ def _parser() -> argparse.ArgumentParser:
         "--ca-file",
         type=Path,
         help="PEM CA certificate(s) to trust for an https --url (default: the system's)",
+    )
+    health = commands.add_parser(
+        "healthcheck",
+        help="exit 0 if the api-server configured here is ready (for a container HEALTHCHECK)",
+        description="Read the same settings as api-server (DOCKIT_CONFIG, DOCKIT_* variables) "
+        "and ask /readyz where it listens (server.bind; a wildcard address on loopback), over "
+        "HTTPS when server.tls_cert_file is set, without verifying the certificate. Exit 0 "
+        "when it answers 200, else 1.",
+    )
+    health.add_argument(
+        "--timeout", type=float, default=3.0, help="seconds to wait for the answer (default 3)"
     )
     register_bootstrap_admin(commands)
     register_admin_commands(commands)
@@ -124,14 +141,22 @@ def _run_api_server(args: argparse.Namespace) -> int:
 
 
 def _init_container(args: argparse.Namespace) -> int:
-    from .init_container import RetryReport, bundle_url, check_base_url, run
+    from .init_container import (
+        BUNDLE_PATH,
+        JWKS_PATH,
+        RetryReport,
+        bundle_url,
+        check_base_url,
+        run,
+    )
 
     def say(line: str) -> None:
         print(f"dockit init-container: {line}", file=sys.stderr, flush=True)
 
     url = args.url or os.environ.get("DOCKIT_URL") or DEFAULT_URL
     try:
-        report = RetryReport(bundle_url(check_base_url(url)), say)
+        path = JWKS_PATH if args.jwks else BUNDLE_PATH
+        report = RetryReport(bundle_url(check_base_url(url), path), say)
         count = run(
             args.path,
             url,
@@ -139,6 +164,7 @@ def _init_container(args: argparse.Namespace) -> int:
             ca_file=args.ca_file,
             on_retry=report,
             warn=say,
+            jwks=args.jwks,
         )
     except InitContainerUsageError as exc:
         say(str(exc))
@@ -146,7 +172,17 @@ def _init_container(args: argparse.Namespace) -> int:
     except InitContainerError as exc:
         say(str(exc))
         return EXIT_FAILURE
-    print(f"wrote {count} certificate(s) to {args.path}")
+    print(f"wrote {count} {'key' if args.jwks else 'certificate'}(s) to {args.path}")
+    return EXIT_OK
+
+
+def _healthcheck(args: argparse.Namespace) -> int:
+    from .healthcheck import check
+
+    ready, what = check(Settings.load(), timeout=args.timeout)
+    if not ready:
+        print(f"dockit healthcheck: {what}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 
@@ -162,7 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .client.commands import run
 
         return run(args)
-    handlers = {"api-server": _api_server, "init-container": _init_container}
+    handlers = {
+        "api-server": _api_server,
+        "init-container": _init_container,
+        "healthcheck": _healthcheck,
+    }
     try:
         return handlers[args.command](args)
     except DockitError as exc:

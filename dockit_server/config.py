@@ -24,6 +24,7 @@ from libdockit.backends.ldap_config import (
     DEFAULT_USER_FILTER,
     MAX_NESTING_DEPTH,
     MAX_PASSWORD_CACHE_SECONDS,
+    MAX_TIMEOUT,
     GroupSearch,
     LdapConfig,
     Scope,
@@ -60,10 +61,13 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("server.metrics", "DOCKIT_METRICS", kinds.boolean),
     _Field("server.tls_cert_file", "DOCKIT_TLS_CERT_FILE", kinds.path),
     _Field("server.tls_key_file", "DOCKIT_TLS_KEY_FILE", kinds.path),
+    _Field("server.read_timeout", "DOCKIT_READ_TIMEOUT", kinds.integer(1, 300)),
     _Field("database.url", "DOCKIT_DATABASE_URL", kinds.secret, secret=True),
     _Field("database.wait_seconds", "DOCKIT_DATABASE_WAIT_SECONDS", kinds.seconds(0, 3600)),
+    _Field("database.timeout", "DOCKIT_DATABASE_TIMEOUT", kinds.seconds(0.1, 20)),
     _Field("token.issuer", "DOCKIT_ISSUER", kinds.text),
     _Field("token.services", "DOCKIT_SERVICES", kinds.names),
+    _Field("token.jwks_services", "DOCKIT_JWKS_SERVICES", kinds.names),
     _Field("token.lifetime", "DOCKIT_TOKEN_LIFETIME", kinds.integer(60, 86400)),
     _Field(
         "token.refresh_lifetime_days", "DOCKIT_REFRESH_TOKEN_LIFETIME_DAYS", kinds.integer(0, 3650)
@@ -120,6 +124,8 @@ _LDAP_FIELDS: tuple[_Field, ...] = (
     _ldap("client_key_file", kinds.path),
     _ldap("connect_timeout", kinds.seconds(0.1, 300)),
     _ldap("receive_timeout", kinds.integer(1, 300)),
+    _ldap("timeout", kinds.seconds(0.1, MAX_TIMEOUT)),
+    _ldap("max_concurrent", kinds.integer(1, 1000)),
     _ldap("bind_dn", kinds.text),
     _ldap("bind_password", kinds.secret, secret=True),
     _ldap("admin_group", kinds.text),
@@ -156,11 +162,18 @@ class Settings:
     #: Serve HTTPS with this certificate (chain) and key, both PEM; both or neither.
     server_tls_cert_file: Path | None = None
     server_tls_key_file: Path | None = None
+    #: Seconds a connection may wait for a request to start, and a request to arrive
+    #: (TLS handshake, head and body); then the connection is cut (see read_deadline).
+    server_read_timeout: int = 10
     database_url: Secret = Secret("sqlite:///dockit.db")  # noqa: RUF009 - immutable
     #: At start, keep retrying an unreachable database (with backoff) this long; 0: fail fast.
     database_wait_seconds: float = 0.0
+    #: The most one call waits for the database (PostgreSQL's answers, SQLite's write lock).
+    database_timeout: float = 5.0
     token_issuer: str = "dockit"  # noqa: S105 - the JWT issuer name
     token_services: tuple[str, ...] = ()
+    #: Services whose registry (3.x) trusts Dockit through a JWKS alone: no x5c in their tokens.
+    token_jwks_services: tuple[str, ...] = ()
     token_lifetime: int = 300
     #: Refresh tokens (docker's identity tokens) expire after this many days; 0: never.
     token_refresh_lifetime_days: int = 90
@@ -210,6 +223,10 @@ class Settings:
     ldap_client_key_file: Path | None = None
     ldap_connect_timeout: float = 5.0
     ldap_receive_timeout: int = 10
+    #: The most one call waits for the directory in all (every URL, search and bind).
+    ldap_timeout: float = 10.0
+    #: Directory calls of one worker process at once (the rest wait, within ldap_timeout).
+    ldap_max_concurrent: int = 8
     ldap_bind_dn: str | None = None
     ldap_bind_password: Secret | None = None
     ldap_admin_group: str | None = None
@@ -272,6 +289,11 @@ class Settings:
             raise ConfigError(
                 "server.tls_cert_file", "server.tls_cert_file and server.tls_key_file go together"
             )
+        unserved = [name for name in self.token_jwks_services if name not in self.token_services]
+        if self.token_services and unserved:
+            raise ConfigError(
+                "token.jwks_services", f"{', '.join(unserved)} is not one of token.services"
+            )
         self._check_ldap()
 
     def _check_ldap(self) -> None:
@@ -305,6 +327,8 @@ class Settings:
             client_key_file=self.ldap_client_key_file,
             connect_timeout=self.ldap_connect_timeout,
             receive_timeout=self.ldap_receive_timeout,
+            timeout=self.ldap_timeout,
+            max_concurrent=self.ldap_max_concurrent,
             bind_dn=self.ldap_bind_dn,
             bind_password=self.ldap_bind_password,
             admin_group=self.ldap_admin_group,

@@ -29,6 +29,8 @@ from libdockit.errors import (
     TooManyAttempts,
 )
 
+from .read_deadline import RequestTimeout
+
 log = logging.getLogger("dockit.server")
 
 DEFAULT_REALM = "dockit"
@@ -44,6 +46,24 @@ _STATUS: tuple[tuple[type[DockitError], str], ...] = (
     # No usable signing key (none active, or its certificate expired): cannot answer now.
     (KeyMaterialError, falcon.HTTP_503),
 )
+
+
+#: Framework errors that mean "this client sent something we cannot take" (a 404 or 405
+#: is left to the access log: scanners send plenty of those).
+_LOGGED_HTTP_ERRORS = frozenset({400, 413, 415})
+
+
+def _log_refusal(req: falcon.Request, code: str, message: str) -> None:
+    """One line per malformed request, so an operator sees why a client was refused
+    (messages never carry a submitted value, so no credential reaches the log)."""
+    log.info(
+        "refused %s %s (request %s): %s: %s",
+        req.method,
+        req.path,
+        req.context.get("request_id"),
+        code,
+        message,
+    )
 
 
 def status_for(error: DockitError) -> str:
@@ -81,6 +101,7 @@ class ErrorHandlers:
         app.add_error_handler(Exception, self.unexpected)
         app.add_error_handler(falcon.HTTPError, self.http_error)
         app.add_error_handler(DockitError, self.dockit_error)
+        app.add_error_handler(RequestTimeout, self.request_timeout)
 
     def dockit_error(
         self, req: falcon.Request, resp: falcon.Response, ex: DockitError, params: Any
@@ -89,8 +110,12 @@ class ErrorHandlers:
         req.context.error_code = ex.code
         if status == falcon.HTTP_500:
             log.error("unhandled %s: %s", type(ex).__name__, ex.message)
+            req.context.error_message = "internal error"
             _set_error(resp, status, error_body("INTERNAL", "internal error"))
             return
+        req.context.error_message = ex.message
+        if status == falcon.HTTP_400:
+            _log_refusal(req, ex.code, ex.message)
         if status == falcon.HTTP_401:
             resp.set_header("WWW-Authenticate", basic_challenge(self.realm))
         if isinstance(ex, TooManyAttempts):
@@ -106,12 +131,24 @@ class ErrorHandlers:
         code = re.sub(r"^\d+\s*", "", ex.title or "error").upper().replace(" ", "_")
         req.context.error_code = code
         message = ex.description or ex.title or "error"
+        req.context.error_message = message
+        if ex.status_code in _LOGGED_HTTP_ERRORS:
+            _log_refusal(req, code, message)
         _set_error(resp, str(falcon.code_to_http_status(ex.status)), error_body(code, message))
         if ex.headers:
             resp.set_headers(ex.headers)
+
+    def request_timeout(
+        self, req: falcon.Request, resp: falcon.Response, ex: RequestTimeout, params: Any
+    ) -> None:
+        """The body stopped arriving (see read_deadline): 408 (the worker closes the
+        connection)."""
+        req.context.error_code = "REQUEST_TIMEOUT"
+        _set_error(resp, falcon.HTTP_408, error_body("REQUEST_TIMEOUT", str(ex)))
 
     def unexpected(
         self, req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any
     ) -> None:
         log.exception("unexpected error on %s %s", req.method, req.path)
+        req.context.error_message = "internal error"
         _set_error(resp, falcon.HTTP_500, error_body("INTERNAL", "internal error"))

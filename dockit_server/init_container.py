@@ -13,12 +13,17 @@ The checks, since a registry that reads a bad bundle refuses tokens or does not 
 * a redirect from ``https://`` to ``http://`` is refused (the bundle decides which tokens
   the registry trusts: it must not come over a downgraded connection); a plain ``http://``
   URL to another host than this one is warned about.
+
+With ``--jwks`` it writes the JWK Set of ``/v2/certs/jwks`` instead (registry 3.x's
+``auth.token.jwks``), checked to hold at least one key, each with a ``kid`` and a ``kty``;
+the length, redirect and plain-http rules are the same.
 """
 
 from __future__ import annotations
 
 import http.client
 import ipaddress
+import json
 import os
 import re
 import socket
@@ -41,6 +46,7 @@ from libdockit.keys import parse_bundle
 from .connection_hints import certificate_hint, strip_api_suffix, wrong_scheme_hint
 
 BUNDLE_PATH = "/v2/certs/pem"
+JWKS_PATH = "/v2/certs/jwks"
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n[A-Za-z0-9+/=\r\n]*?-----END \1-----")
 
@@ -61,9 +67,9 @@ class Backoff:
     attempt_timeout: float = 5.0
 
 
-def bundle_url(base_url: str) -> str:
+def bundle_url(base_url: str, path: str = BUNDLE_PATH) -> str:
     base = base_url.rstrip("/")
-    return base if base.endswith(BUNDLE_PATH) else base + BUNDLE_PATH
+    return base if base.endswith(path) else base + path
 
 
 class _NoDowngrade(urllib.request.HTTPRedirectHandler):
@@ -269,6 +275,24 @@ def plain_http_warning(url: str) -> str | None:
     )
 
 
+def count_jwks_keys(body: bytes) -> int:
+    """The number of keys of a JWK Set; InitContainerError unless every one has a string
+    ``kid`` and ``kty`` and there is at least one."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InitContainerError("not JSON") from None
+    keys = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise InitContainerError("not a JWK Set with at least one key")
+    for index, key in enumerate(keys, start=1):
+        if not isinstance(key, dict) or not all(
+            isinstance(key.get(name), str) and key[name] for name in ("kid", "kty")
+        ):
+            raise InitContainerError(f"key {index} has no kid or no kty")
+    return len(keys)
+
+
 def run(
     path: Path,
     base_url: str,
@@ -277,19 +301,25 @@ def run(
     ca_file: Path | None = None,
     on_retry: Callable[[str, float], None] | None = None,
     warn: Callable[[str], None] = lambda message: None,
+    jwks: bool = False,
 ) -> int:
-    """Fetch, verify and write the bundle; returns the number of certificates written."""
-    url = bundle_url(check_base_url(base_url))
+    """Fetch, verify and write the bundle (or, with ``jwks``, the JWK Set); returns the
+    number of certificates (keys) written."""
+    url = bundle_url(check_base_url(base_url), JWKS_PATH if jwks else BUNDLE_PATH)
     warning = plain_http_warning(url)
     if warning is not None:
         warn(warning)
     body = fetch_bundle(url, backoff, context=tls_context(ca_file), on_retry=on_retry)
+    what = "JWK Set" if jwks else "bundle"
     try:
-        check_pem(body)
-        certificates = parse_bundle(body)
-    except InitContainerError as exc:
-        raise InitContainerError(f"{url} did not answer a usable bundle: {exc}") from None
+        if jwks:
+            count = count_jwks_keys(body)
+        else:
+            check_pem(body)
+            count = len(parse_bundle(body))
     except KeyMaterialError as exc:
         raise InitContainerError(f"{url} did not answer a usable bundle: {exc.message}") from None
+    except InitContainerError as exc:
+        raise InitContainerError(f"{url} did not answer a usable {what}: {exc}") from None
     write_atomically(path, body)
-    return len(certificates)
+    return count

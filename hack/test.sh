@@ -3,9 +3,10 @@
 #
 #   hack/test.sh [PYTEST ARGS...]      e.g. hack/test.sh -q tests/unit -k scope
 #
-# 1. Debian packages for the end-to-end tests (real registry, skopeo, slapd, PostgreSQL and the
-#    docker CLI), installed only when one is missing, so a warm machine skips apt entirely.
-#    No service is started by the install: the tests start their own on free loopback ports.
+# 1. Debian packages for the end-to-end tests (real registry, skopeo, slapd, PostgreSQL, and
+#    the containerd, Docker and podman engines), installed only when one is missing, so a warm
+#    machine skips apt entirely. No service is started by the install: the tests start their
+#    own on free loopback ports and temporary sockets.
 # 2. A fresh virtual environment, .venv-test beside this repo, made anew on every run (never
 #    the interpreter's own site-packages, never what an earlier run left), with the project
 #    and its dev extras at exactly the versions in hack/constraints.txt: the versions of the
@@ -47,11 +48,18 @@ missing_packages() {
     { [[ -x /usr/sbin/slapd ]] && [[ -x /usr/sbin/slapadd ]]; } || echo slapd
     command -v ldapsearch >/dev/null 2>&1 || echo ldap-utils
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || echo postgresql
-    # Only the docker CLI is used (client-side `docker login`, no engine). Debian 12 has no
-    # separate CLI package: docker.io ships the CLI with dockerd, which is not started (below).
-    docker --version >/dev/null 2>&1 || echo docker.io
+    # The container engines of tests/e2e/engines: the tests start each one themselves (own
+    # root and socket, stopped by PID); installing them starts nothing (below). docker.io
+    # ships dockerd and the docker CLI and pulls in containerd and runc.
+    { command -v containerd >/dev/null 2>&1 && command -v ctr >/dev/null 2>&1; } || echo containerd
+    { command -v dockerd >/dev/null 2>&1 && docker --version >/dev/null 2>&1; } || echo docker.io
+    command -v podman >/dev/null 2>&1 || echo podman
     return 0
 }
+
+# Installed without recommends: what each engine needs to push, pull and import runs without
+# them, and they would bring apparmor, criu, needrestart, buildah, fuse-overlayfs and more.
+NO_RECOMMENDS_PACKAGES=" containerd docker.io podman "
 
 # Run "$@" with a policy-rc.d that forbids starting services, unless the machine already
 # has one (container images usually do); ours is removed afterwards, also on failure or ^C.
@@ -101,17 +109,20 @@ install_system_packages() {
     fi
     echo 'slapd slapd/no_configuration boolean true' | as_root debconf-set-selections
     apt_update
-    local -a plain=() docker=()
+    local -a plain=() lean=()
     local pkg
     for pkg in "${missing[@]}"; do
-        if [[ ${pkg} == docker.io ]]; then docker=(docker.io); else plain+=("${pkg}"); fi
+        if [[ ${NO_RECOMMENDS_PACKAGES} == *" ${pkg} "* ]]; then
+            lean+=("${pkg}")
+        else
+            plain+=("${pkg}")
+        fi
     done
     if [[ ${#plain[@]} -gt 0 ]]; then
         with_services_blocked apt_install "${plain[@]}"
     fi
-    if [[ ${#docker[@]} -gt 0 ]]; then
-        # Without recommends: no apparmor, git, needrestart; the engine is installed, not run.
-        with_services_blocked apt_install --no-install-recommends docker.io
+    if [[ ${#lean[@]} -gt 0 ]]; then
+        with_services_blocked apt_install --no-install-recommends "${lean[@]}"
     fi
     local still
     still="$(missing_packages)"

@@ -7,7 +7,7 @@ backend protocols you can implement yourself. No web framework, no environment r
 from __future__ import annotations
 
 from .admin import AdminService
-from .audit import Auditor, RequestInfo, Retention
+from .audit import Auditor, RequestInfo, Retention, TokenVia
 from .backends.base import (
     AuditStore,
     Authenticator,
@@ -113,6 +113,7 @@ __all__ = [
     "TokenResult",
     "TokenService",
     "TokenSigner",
+    "TokenVia",
     "UnknownService",
     "UnsupportedGrantType",
     "User",

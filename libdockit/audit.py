@@ -35,6 +35,8 @@ log = logging.getLogger("dockit.audit")
 
 #: Longest list of scopes kept in one token event (a request may carry up to 100).
 MAX_SCOPES_RECORDED = 20
+#: Longest error message kept in one token event (messages are short; this bounds them).
+MAX_MESSAGE_RECORDED = 500
 
 
 #: Subjects whose name part is a user or group name, normalised like the names themselves.
@@ -75,6 +77,15 @@ class RequestInfo:
 
     client_address: str | None = None
     request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenVia:
+    """How a token was asked for: ``GET``, or ``POST`` with its ``grant_type`` (None when
+    the form was refused before a valid one was read)."""
+
+    method: str
+    grant_type: str | None = None
 
 
 class Auditor:
@@ -176,8 +187,11 @@ class Auditor:
         outcome: str,
         request: RequestInfo,
         reason: str | None = None,
+        message: str | None = None,
+        via: TokenVia | None = None,
     ) -> None:
-        """``granted`` None means no token was issued (``reason`` says why)."""
+        """``granted`` None means no token was issued (``reason`` is the error code, and
+        ``message`` the error's message, as the client got them)."""
         if not self._record_tokens:
             return
         detail: dict[str, Any] = {
@@ -190,6 +204,12 @@ class Auditor:
             detail["requested_total"] = len(requested)
         if reason is not None:
             detail["reason"] = reason
+        if message is not None:
+            detail["message"] = message[:MAX_MESSAGE_RECORDED]
+        if via is not None:
+            detail["method"] = via.method
+            if via.grant_type is not None:
+                detail["grant_type"] = via.grant_type
         self._record_batched(
             AuditEvent(
                 kind="token",

@@ -1,10 +1,16 @@
 """Registry tokens: claims, JOSE header and signature.
 
-The header of every token is ``{"alg", "kid", "typ": "JWT", "x5c"}``: ``x5c`` carries the
-key's chain (leaf first) so both registry 2.8 and 3.x find a trusted root, and ``kid`` is
-the libtrust key ID for registries that look keys up by it. The header segment depends
-only on the key, so it is serialised and base64url-encoded once per key and reused; a
-token costs one small JSON dump and one signature.
+The header of a token is ``{"alg", "kid", "typ": "JWT", "x5c"}``: ``x5c`` carries the
+key's chain (leaf first) so registries 2.8 and 3.x given the ``rootcertbundle`` find a
+trusted root, and ``kid`` is the libtrust key ID for registries that look keys up by it.
+Tokens for a *JWKS audience* (a registry 3.x trusting Dockit through ``auth.token.jwks``
+alone) carry no ``x5c``: 3.x checks an ``x5c`` chain first and refuses the token when the
+chain leads to no certificate it was given, without trying the JWKS; without one it looks
+the ``kid`` up in its JWKS, where ``/v2/certs/jwks`` publishes every key under that same
+libtrust ID. (Registry 2.8 accepts these tokens too, by ``kid``, when the key's certificate
+is in its bundle.) The header segment depends only on the key and the audience's kind, so
+it is serialised and base64url-encoded once and reused; a token costs one small JSON dump
+and one signature.
 
 Claims: ``iss``, ``sub`` ("" for anonymous), ``aud`` (a JSON *string*: registry 2.8
 rejects a list), ``exp``, ``nbf``, ``iat``, ``jti`` and ``access``. A token never outlives
@@ -20,7 +26,7 @@ import base64
 import json
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -90,7 +96,10 @@ class _Prepared:
 
 
 class TokenSigner:
-    """Signs registry tokens for one issuer with a fixed lifetime (seconds, at least 60)."""
+    """Signs registry tokens for one issuer with a fixed lifetime (seconds, at least 60).
+
+    ``jwks_audiences``: the services whose tokens carry ``kid`` without ``x5c`` (see above).
+    """
 
     def __init__(
         self,
@@ -98,6 +107,8 @@ class TokenSigner:
         lifetime: int = 300,
         clock: Clock = utc_now,
         jti_source: JtiSource = random_jti,
+        *,
+        jwks_audiences: Iterable[str] = (),
     ) -> None:
         if not issuer:
             raise ConfigError("token.issuer", "the token issuer must not be empty")
@@ -109,14 +120,18 @@ class TokenSigner:
         self.lifetime = lifetime
         self._clock = clock
         self._jti_source = jti_source
-        self._prepared: dict[str, _Prepared] = {}
+        self.jwks_audiences = frozenset(jwks_audiences)
+        self._prepared: dict[tuple[str, bool], _Prepared] = {}
         self._lock = threading.Lock()
 
-    def _prepare(self, key: SigningKey) -> _Prepared:
-        prepared = self._prepared.get(key.kid)
+    def _prepare(self, key: SigningKey, *, with_x5c: bool) -> _Prepared:
+        cache_key = (key.kid, with_x5c)
+        prepared = self._prepared.get(cache_key)
         if prepared is not None and prepared.key is key:
             return prepared
-        header = {"alg": key.algorithm, "kid": key.kid, "typ": "JWT", "x5c": list(key.x5c)}
+        header: dict[str, Any] = {"alg": key.algorithm, "kid": key.kid, "typ": "JWT"}
+        if with_x5c:
+            header["x5c"] = list(key.x5c)
         prepared = _Prepared(
             key=key,
             header_segment=_b64url(json.dumps(header, separators=(",", ":")).encode("ascii")),
@@ -126,7 +141,7 @@ class TokenSigner:
         with self._lock:
             if len(self._prepared) >= _MAX_CACHED_KEYS:
                 self._prepared.clear()
-            self._prepared[key.kid] = prepared
+            self._prepared[cache_key] = prepared
         return prepared
 
     def sign(
@@ -143,7 +158,7 @@ class TokenSigner:
         """
         if not isinstance(audience, str) or not audience:
             raise InvalidRequest("a token needs an audience: the registry's service name")
-        prepared = self._prepare(key)
+        prepared = self._prepare(key, with_x5c=audience not in self.jwks_audiences)
         issued_at = _timestamp(self._clock())
         expires_at = min(issued_at + self.lifetime, prepared.not_after)
         if expires_at <= issued_at:

@@ -34,6 +34,8 @@ class JwksResource:
     """``/v2/certs/jwks``: the published keys as a JWK Set, for registry 3.x's ``jwks``.
 
     Each key's ``kid`` is the libtrust ID that token headers carry, and ``x5c`` its chain.
+    3.x trusts each key under its ``kid`` member, so the kid-only tokens of
+    ``token.jwks_services`` find their key here (see :mod:`libdockit.tokens`).
     """
 
     def __init__(self, keys: KeyRing) -> None:

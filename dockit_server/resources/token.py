@@ -22,8 +22,9 @@ by GET; it does not fall back on 429.)
 
 Both methods set ``req.context.user`` to the authenticated user (for access logs) and
 ``req.context.token_result`` to the :class:`~libdockit.service.TokenResult` (None when no
-token was issued), and POST sets ``req.context.token_service``, for the audit log. Nothing
-here logs or echoes a password or a refresh token.
+token was issued), and POST sets ``req.context.token_service`` and
+``req.context.grant_type``, for the audit log. Nothing here logs or echoes a password or a
+refresh token.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class TokenResource:
             raise UnsupportedGrantType(
                 "the 'grant_type' field must be 'password' or 'refresh_token'"
             )
+        req.context.grant_type = grant_type
         service = self._check_service(form.required("service"))
         req.context.token_service = service
         client_id = self._tokens.check_client_id(form.required("client_id"))

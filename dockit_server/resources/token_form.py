@@ -1,7 +1,8 @@
 """The form body of ``POST /v2/token`` (distribution's docs/spec/auth/oauth.md).
 
 The body must be ``application/x-www-form-urlencoded`` UTF-8 of at most
-:data:`MAX_FORM_BYTES`. Fields other than those read are ignored, as OAuth2 asks; a field
+:data:`MAX_FORM_BYTES`, sent with a ``Content-Length`` or chunked (as containers/image
+sends it). Fields other than those read are ignored, as OAuth2 asks; a field
 read as single (all but ``scope``) may not repeat. Every failure is a 400 with a
 distribution-style error naming the field, and never echoes a value: the form carries
 passwords and refresh tokens.
@@ -14,6 +15,8 @@ from urllib.parse import parse_qsl
 import falcon
 
 from libdockit.errors import InvalidRequest
+
+from ..request_body import BodyTooLarge, BodyUnreadable, read_body
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 #: Largest accepted body: a password (1 KiB at most) plus scopes.
@@ -54,12 +57,14 @@ def read_form(req: falcon.Request) -> OAuthForm:
     media_type = (req.content_type or "").partition(";")[0].strip().lower()
     if media_type != FORM_MEDIA_TYPE:
         raise InvalidRequest(f"send the token request form as {FORM_MEDIA_TYPE}")
-    length = req.content_length
-    if length is not None and length > MAX_FORM_BYTES:
-        raise InvalidRequest(f"the token request form is larger than {MAX_FORM_BYTES} bytes")
-    raw = req.bounded_stream.read(MAX_FORM_BYTES + 1)
-    if len(raw) > MAX_FORM_BYTES:
-        raise InvalidRequest(f"the token request form is larger than {MAX_FORM_BYTES} bytes")
+    try:
+        raw = read_body(req, MAX_FORM_BYTES)
+    except BodyTooLarge:
+        raise InvalidRequest(
+            f"the token request form is larger than {MAX_FORM_BYTES} bytes"
+        ) from None
+    except BodyUnreadable:
+        raise InvalidRequest("the token request form could not be read to its end") from None
     try:
         text = raw.decode("utf-8")
         pairs = parse_qsl(

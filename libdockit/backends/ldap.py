@@ -37,6 +37,13 @@ The identity's username is the normalised *login name*: with several username at
 one attribute. Directory groups have no "disabled" state here; see
 :class:`~libdockit.backends.chain.ChainAuthenticator` for local groups of the same name.
 
+Each public call that needs the directory does all its directory work under one deadline
+(``timeout``: every URL, the search, the bind and the groups together) and waits its turn
+among ``max_concurrent`` such calls of the process (see :mod:`.ldap_deadline`). Around that
+work it enters ``while_waiting()``, which the server uses to give its database connection
+back to the pool meanwhile, so logins waiting on a hung directory hold nothing that local
+users need.
+
 When no server answers (or the service bind is refused, or a search fails), the call raises
 :class:`~libdockit.errors.BackendUnavailable`: "cannot tell", which the server turns into 503,
 never into "bad credentials". Nothing is remembered about the outage: the next call tries
@@ -51,7 +58,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -116,7 +124,8 @@ class LdapAuthenticator:
     """Bind authentication and group lookup against one directory (see the module docs).
 
     ``clock`` (monotonic seconds) drives the group and password caches; ``pool_size``
-    bounds the idle service connections kept for reuse.
+    bounds the idle service connections kept for reuse; ``while_waiting`` is entered around
+    each call's directory work (see the module docs).
     """
 
     source = "ldap"
@@ -127,8 +136,10 @@ class LdapAuthenticator:
         *,
         clock: Callable[[], float] = time.monotonic,
         pool_size: int = 4,
+        while_waiting: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         config.check()
+        self._while_waiting = while_waiting
         driver, directory_module, groups_module = require_driver()
         self._config = config
         self._directory: Directory = directory_module.Directory(config, pool_size=pool_size)
@@ -174,15 +185,16 @@ class LdapAuthenticator:
             return None
         if self._bound is not None and self._bound.matches(name, _BOUND, password):
             return self.identity_for(name)  # the groups may need the entry; not the password
-        entry = self._find(name)
-        if entry is None:
-            return None
-        if not self._directory.check_password(entry.dn, secret):
-            log.debug("directory bind refused for %r", name)
-            return None
-        if self._bound is not None:
-            self._bound.remember(name, _BOUND, password)
-        return self._identity(name, self._groups(name, entry))
+        with self._call():
+            entry = self._find(name)
+            if entry is None:
+                return None
+            if not self._directory.check_password(entry.dn, secret):
+                log.debug("directory bind refused for %r", name)
+                return None
+            if self._bound is not None:
+                self._bound.remember(name, _BOUND, password)
+            return self._identity(name, self._groups(name, entry))
 
     def remembered_identity(self, username: str, password: Secret) -> Identity | None:
         """The identity when the directory accepted this name and password less than
@@ -202,10 +214,11 @@ class LdapAuthenticator:
             return None
         groups = self._cache.get(name)
         if groups is None:
-            entry = self._find(name)
-            if entry is None:
-                return None
-            groups = self._groups(name, entry)
+            with self._call():
+                entry = self._find(name)
+                if entry is None:
+                    return None
+                groups = self._groups(name, entry)
         return self._identity(name, groups)
 
     # -- GroupSource ----------------------------------------------------------------------------
@@ -217,20 +230,25 @@ class LdapAuthenticator:
         cached = self._cache.get(name)
         if cached is not None:
             return cached
-        entry = self._find(name)
-        return self._groups(name, entry) if entry is not None else ()
+        with self._call():
+            entry = self._find(name)
+            return self._groups(name, entry) if entry is not None else ()
 
     # -- HealthCheck ----------------------------------------------------------------------------
     def ping(self) -> None:
         """Raise BackendUnavailable unless the directory answers a search with the service bind."""
-        self._directory.ping()
+        with self._call():
+            self._directory.ping()
 
     # -- more -----------------------------------------------------------------------------------
     def find_user(self, username: str) -> LdapUser | None:
         """The directory entry a login with ``username`` would use, or None."""
         name = _login_name(username)
-        entry = self._find(name) if name is not None else None
-        if name is None or entry is None:
+        if name is None:
+            return None
+        with self._call():
+            entry = self._find(name)
+        if entry is None:
             return None
         search = self._config.user_search
         return LdapUser(
@@ -249,6 +267,12 @@ class LdapAuthenticator:
         self._directory.close()
 
     # -- internals ------------------------------------------------------------------------------
+    @contextmanager
+    def _call(self) -> Iterator[None]:
+        """One call's directory work: ``while_waiting`` around one deadline and turn."""
+        with self._while_waiting(), self._directory.call():
+            yield
+
     def _find(self, name: str) -> Entry | None:
         search = self._config.user_search
         value = self._escape(name)

@@ -28,6 +28,9 @@ DEFAULT_GROUP_FILTER = (
     "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))"
 )
 MAX_NESTING_DEPTH = 32
+#: The longest ``timeout``: well within gunicorn's worker timeout (30 s), so a hanging
+#: directory ends every call in a 503 long before anything would kill the worker.
+MAX_TIMEOUT = 20.0
 #: An hour at most: the longest a directory password change may go unnoticed.
 MAX_PASSWORD_CACHE_SECONDS = 3600
 
@@ -101,6 +104,11 @@ class LdapConfig:
     client_key_file: Path | None = None
     connect_timeout: float = 5.0
     receive_timeout: int = 10
+    #: The most one call (a login, a refresh, a readiness check) waits for the directory in
+    #: all: the pooled connection, every URL, the search, the bind and the groups.
+    timeout: float = 10.0
+    #: Calls of one process that talk to the directory at once; more wait their turn.
+    max_concurrent: int = 8
     bind_dn: str | None = None
     bind_password: Secret | None = None
     admin_group: str | None = None
@@ -128,6 +136,10 @@ class LdapConfig:
             raise ConfigError("ldap.connect_timeout", "must be more than 0 and at most 300 seconds")
         if not 1 <= self.receive_timeout <= 300:
             raise ConfigError("ldap.receive_timeout", "must be a whole number from 1 to 300")
+        if not 0 < self.timeout <= MAX_TIMEOUT:
+            raise ConfigError("ldap.timeout", f"must be more than 0 and at most {MAX_TIMEOUT} s")
+        if not 1 <= self.max_concurrent <= 1000:
+            raise ConfigError("ldap.max_concurrent", "must be a whole number from 1 to 1000")
         if self.bind_password is not None and not self.bind_dn:
             raise ConfigError("ldap.bind_password", "needs ldap.bind_dn (or neither: anonymous)")
         if self.bind_dn is not None and not self.bind_dn.strip():

@@ -11,6 +11,10 @@ Imported only when an LDAP authenticator is built (see :mod:`libdockit.backends.
 * A user's password is checked on a separate, short-lived connection that is closed at once.
 * Each URL is tried in order, starting with the one that answered last. When none answers,
   :class:`~libdockit.errors.BackendUnavailable` names every URL and its error, never a password.
+* Everything done within one :meth:`Directory.call` shares one deadline (``ldap.timeout``):
+  each connect and read waits for at most what is left of it, on top of the per-server
+  ``connect_timeout`` and ``receive_timeout``; once it has passed no further URL is tried.
+  Calls of one process take turns, ``ldap.max_concurrent`` at once (see :mod:`.ldap_deadline`).
 * TLS (``ldaps://`` or StartTLS): see :mod:`.ldap_tls`.
 * Passwords are sent as their UTF-8 octets without SASLprep, as OpenLDAP's tools and dex do.
 """
@@ -28,6 +32,7 @@ from urllib.parse import urlsplit
 
 from ..errors import BackendUnavailable
 from .ldap_config import LdapConfig
+from .ldap_deadline import CallLimit, DeadlinePassed, arm, remaining
 from .ldap_driver import LDAPException, ldap3
 from .ldap_tls import VerifyingTls, no_delay, tls_context
 
@@ -121,10 +126,15 @@ class Directory:
         self._idle: list[Any] = []
         self._pid = os.getpid()
         self._preferred = 0
+        self._limit = CallLimit(config.timeout, config.max_concurrent)
 
     @property
     def urls(self) -> tuple[str, ...]:
         return tuple(e.url for e in self._endpoints)
+
+    def call(self) -> contextlib.AbstractContextManager[None]:
+        """The directory work of one call (a login, a lookup): one deadline, one turn."""
+        return self._limit.call()
 
     # -- connections ----------------------------------------------------------------------------
     def _ordered(self) -> list[tuple[int, _Endpoint]]:
@@ -135,13 +145,17 @@ class Directory:
 
     def _connect(self, endpoint: _Endpoint, user: str | None, password: bytes | None) -> Any:
         """Open (and StartTLS) a connection to one server; not yet bound."""
+        try:
+            connect_timeout = remaining(self._config.connect_timeout)
+        except DeadlinePassed as exc:
+            raise _Unavailable(f"{endpoint.url}: {exc}") from None
         server = ldap3.Server(
             endpoint.host,
             port=endpoint.port,
             use_ssl=endpoint.use_ssl,
             tls=self._tls,
             get_info=ldap3.NONE,
-            connect_timeout=self._config.connect_timeout,
+            connect_timeout=connect_timeout,
         )
         connection = ldap3.Connection(
             server,
@@ -157,6 +171,7 @@ class Directory:
         try:
             connection.open(read_server_info=False)
             no_delay(connection.socket)
+            arm(connection.socket, self._config.receive_timeout)
             if self._config.start_tls and not endpoint.use_ssl:
                 connection.start_tls(read_server_info=False)
         except (LDAPException, OSError) as exc:
@@ -168,6 +183,11 @@ class Directory:
         """``attempt`` on each server in turn until one answers; BackendUnavailable if none."""
         errors: list[str] = []
         for index, endpoint in self._ordered():
+            try:
+                remaining(self._config.connect_timeout)
+            except DeadlinePassed:
+                errors.append(f"no answer within ldap.timeout ({self._config.timeout:g} s)")
+                break
             try:
                 result = attempt(endpoint)
             except _Unavailable as exc:
@@ -184,6 +204,7 @@ class Directory:
         def attempt(endpoint: _Endpoint) -> Any:
             connection = self._connect(endpoint, self._config.bind_dn, self._bind_password)
             try:
+                arm(connection.socket, self._config.receive_timeout)
                 bound = connection.bind()
             except (LDAPException, OSError) as exc:
                 _close(connection)
@@ -223,6 +244,7 @@ class Directory:
         connection, reused = self._take()
         if reused:
             try:
+                arm(connection.socket, self._config.receive_timeout)
                 result = operation(connection)
             except (LDAPException, OSError) as exc:
                 _close(connection)
@@ -235,6 +257,7 @@ class Directory:
                 self._give_back(connection)
                 return result
         try:
+            arm(connection.socket, self._config.receive_timeout)
             result = operation(connection)
         except (LDAPException, OSError) as exc:
             _close(connection)
@@ -297,6 +320,7 @@ class Directory:
         def attempt(endpoint: _Endpoint) -> bool:
             connection = self._connect(endpoint, dn, password.encode())
             try:
+                arm(connection.socket, self._config.receive_timeout)
                 bound = bool(connection.bind())
                 code = (connection.result or {}).get("result")
             except (LDAPException, OSError) as exc:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .ldap_config import LdapConfig
+from .ldap_deadline import arm
 from .ldap_driver import ldap3
 
 __all__ = ["VerifyingTls", "no_delay", "tls_context"]
@@ -33,6 +34,8 @@ class VerifyingTls(ldap3.Tls):  # type: ignore[misc]
 
     def wrap_socket(self, connection: Any, do_handshake: bool = False) -> None:
         no_delay(connection.socket)
+        # The handshake waits no longer than the call's deadline (ldap.timeout) allows.
+        arm(connection.socket, float(connection.receive_timeout or 300))
         connection.socket = self._context.wrap_socket(
             connection.socket,
             server_side=False,

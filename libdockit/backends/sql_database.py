@@ -3,11 +3,16 @@
 ``sqlite:///relative.db``, ``sqlite:////abs/path.db``, ``sqlite:///:memory:`` or
 ``postgresql://user:password@host:5432/dbname?sslmode=require``. The password never appears
 in :attr:`OpenedDatabase.safe_url`, which is what messages and ``repr`` show.
+
+PostgreSQL connections wait for the server with a client-side deadline (:mod:`.sql_wait`):
+``timeout`` seconds per wait, and per call of the backend.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import threading
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -37,8 +42,21 @@ def create_private_file(path: str) -> None:
     os.close(descriptor)
 
 
-def open_database(url: str, *, busy_timeout: float, max_connections: int) -> OpenedDatabase:
-    """A pooled peewee database for ``url``; connects lazily (nothing is opened here)."""
+def _connection_state() -> Any:
+    """peewee keeps each thread's connection in a ``threading.local`` subclass it defines
+    when it is imported. A process that patches ``threading.local`` after that (gunicorn's
+    gevent workers do, and the master has imported peewee) would share that connection
+    between all its greenlets; a state made from ``threading.local`` as it is now gives each
+    thread, or greenlet, its own."""
+    base = pw._ConnectionState
+    return type("ConnectionState", (base, threading.local), {})()
+
+
+def open_database(
+    url: str, *, busy_timeout: float, max_connections: int, timeout: float = 5.0
+) -> OpenedDatabase:
+    """A pooled peewee database for ``url``; connects lazily (nothing is opened here).
+    ``timeout``: PostgreSQL's client-side deadline, and the wait for a pooled connection."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
@@ -67,11 +85,12 @@ def open_database(url: str, *, busy_timeout: float, max_connections: int) -> Ope
             timeout=max(busy_timeout, 1.0) * 2,  # how long to wait for a free connection
             autoconnect=False,
         )
+        db._state = _connection_state()  # type: ignore[attr-defined]
         return OpenedDatabase(db, url, "")
     if parts.scheme not in ("postgresql", "postgres"):
         raise ConfigError(URL_KEY, "must start with sqlite:/// or postgresql://")
     try:
-        import psycopg2  # noqa: F401 - optional driver, imported lazily
+        from . import sql_wait  # imports psycopg2, an optional driver: lazily
     except ImportError as exc:
         raise ImportError(
             "PostgreSQL support needs psycopg2: pip install 'dockit[postgres]'"
@@ -98,12 +117,14 @@ def open_database(url: str, *, busy_timeout: float, max_connections: int) -> Ope
         )
     query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)])
     safe_url = parts._replace(netloc=netloc, query=query).geturl()
+    params["connection_factory"] = sql_wait.connection_class(timeout)
     pg_db = PooledPostgresqlDatabase(  # type: ignore[no-untyped-call]
         dbname,
         max_connections=max_connections,
         stale_timeout=600,
-        timeout=10,
+        timeout=max(1, math.ceil(timeout)),  # for a free pooled connection (whole seconds)
         autoconnect=False,
         **params,
     )
+    pg_db._state = _connection_state()  # type: ignore[attr-defined]
     return OpenedDatabase(pg_db, safe_url, password)

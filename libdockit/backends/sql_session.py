@@ -9,7 +9,7 @@ combines; see that module for the behaviour they share.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from types import TracebackType
 from typing import Any, Self
@@ -29,13 +29,32 @@ _STEP_POLICY_VERSION = 'UPDATE "policy_version" SET "version" = "version" + 1 WH
 _READ_POLICY_VERSION = 'SELECT "version" FROM "policy_version" WHERE "id" = 1'
 
 
+def _no_deadline(seconds: float) -> AbstractContextManager[None]:
+    return nullcontext()  # SQLite waits for its lock on busy_timeout instead
+
+
 class SqlSession:
     """A database opened by URL, and a pooled connection per public call."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 5.0, max_connections: int = 20) -> None:
-        opened = open_database(url, busy_timeout=busy_timeout, max_connections=max_connections)
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout: float = 5.0,
+        max_connections: int = 20,
+        timeout: float = 5.0,
+    ) -> None:
+        opened = open_database(
+            url, busy_timeout=busy_timeout, max_connections=max_connections, timeout=timeout
+        )
         self._db, self._safe_url, self._password = opened
         self._postgres = isinstance(self._db, pw.PostgresqlDatabase)
+        self._timeout = timeout
+        self._deadline: Callable[[float], AbstractContextManager[None]] = _no_deadline
+        if self._postgres:
+            from .sql_wait import deadline  # psycopg2 is there: the database opened
+
+            self._deadline = deadline
         self._schema_ok = False  # checked on first use
         self._pin = threading.local()  # .active: this thread's calls share one connection
         # The token path's caches (see sql_cache): enabled groups by user id, grants by
@@ -98,6 +117,18 @@ class SqlSession:
         finally:
             self.release_connection()
 
+    @contextmanager
+    def connection_released(self) -> Iterator[None]:
+        """While this thread waits on something else (a directory), the connection it holds
+        goes back to the pool, so waiting requests cannot use up the pool; the next call
+        takes one again (the policy version read stays). Inside a transaction, or when
+        nothing is held, this changes nothing."""
+        db = self._db
+        if getattr(self._pin, "active", False) and not db.is_closed() and not db.in_transaction():
+            with suppress(*_UNAVAILABLE):  # a broken connection: the pool drops it
+                db.close()
+        yield
+
     def _connection(self) -> AbstractContextManager[object]:
         db = self._db
         if getattr(self._pin, "active", False):
@@ -115,7 +146,7 @@ class SqlSession:
         """
         db = self._db
         try:
-            with self._connection():
+            with self._deadline(self._timeout), self._connection():
                 if check and not self._schema_ok:
                     self._check_schema(db)
                 if write:

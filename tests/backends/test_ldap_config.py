@@ -283,6 +283,12 @@ def test_bad_settings_name_the_key(tmp_path: Path, toml: str, key: str) -> None:
             "ldap.password_cache_seconds",
         ),
         ({"DOCKIT_LDAP_PASSWORD_CACHE_SECONDS": "0"}, "ldap.urls"),
+        ({"DOCKIT_LDAP_URLS": "ldap://x", "DOCKIT_LDAP_TIMEOUT": "25"}, "ldap.timeout"),
+        ({"DOCKIT_LDAP_URLS": "ldap://x", "DOCKIT_LDAP_TIMEOUT": "0"}, "ldap.timeout"),
+        (
+            {"DOCKIT_LDAP_URLS": "ldap://x", "DOCKIT_LDAP_MAX_CONCURRENT": "0"},
+            "ldap.max_concurrent",
+        ),
     ],
 )
 def test_bad_environment_names_the_key(env: dict[str, str], key: str) -> None:

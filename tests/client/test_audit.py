@@ -75,16 +75,24 @@ def test_token_decisions(admin_cli: Cli, dockit: DockitServer, make_user: MakeUs
     result = admin_cli("audit", "--kind", "token", "--actor", user)  # a bare name is user:NAME
     assert result.code == EXIT_OK, result
     service = dockit.services[0]
-    assert [row[1:] for row in rows(result.stdout)] == [
-        [f"user:{user}", "token.refuse", service, f"{scope} → refused (401): UNAUTHORIZED"],
-        [f"user:{user}", "token.issue", service, f"{scope} → repository:{user}/app:pull"],
+    refused, issued = (row[1:] for row in rows(result.stdout))
+    assert refused[:3] == [f"user:{user}", "token.refuse", service]
+    # The message follows the code (cut to the column's width).
+    assert refused[3].startswith(f"{scope} → refused (401): UNAUTHORIZED (invalid")
+    assert issued == [
+        f"user:{user}",
+        "token.issue",
+        service,
+        f"{scope} → repository:{user}/app:pull",
     ]
     only_refused = admin_cli(
         "audit", "--actor", f"user:{user}", "--action", "token.refuse", "-o", "json"
     )
     assert only_refused.code == EXIT_OK, only_refused
-    [refused] = only_refused.json()
-    assert refused["detail"]["requested"] == [scope]
+    [refused_event] = only_refused.json()
+    assert refused_event["detail"]["requested"] == [scope]
+    assert refused_event["detail"]["message"] == "invalid username or password"
+    assert refused_event["detail"]["method"] == "GET"
     assert "wrong" not in only_refused.stdout
 
 

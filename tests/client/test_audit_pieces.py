@@ -200,6 +200,19 @@ def token(detail: dict[str, Any], target: str = "registry.test") -> dict[str, An
             "nothing → refused (401): UNAUTHORIZED",
         ),
         (
+            token(
+                {
+                    "service": "registry.test",
+                    "requested": [],
+                    "granted": None,
+                    "outcome": "refused (400)",
+                    "reason": "INVALID_REQUEST",
+                    "message": "the 'grant_type' field is required",
+                }
+            ),
+            "nothing → refused (400): INVALID_REQUEST (the 'grant_type' field is required)",
+        ),
+        (
             token({"service": "other.test", "requested": ["a:b:c"], "granted": None}, target="x"),
             "other.test: a:b:c → refused",
         ),

@@ -44,6 +44,17 @@ def _dechunk(data: bytes) -> bytes:
     return bytes(out)
 
 
+def chunked(body: bytes, *, chunk_size: int = 4096, terminate: bool = True) -> bytes:
+    """``body`` in HTTP/1.1 chunked framing (with the last, empty chunk unless told not to)."""
+    framed = bytearray()
+    for start in range(0, len(body), chunk_size):
+        piece = body[start : start + chunk_size]
+        framed += f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    if terminate:
+        framed += b"0\r\n\r\n"
+    return bytes(framed)
+
+
 def send_raw(
     host: str,
     port: int,
@@ -53,17 +64,26 @@ def send_raw(
     body: bytes | None = None,
     *,
     timeout: float = TIMEOUT,
+    end_input: bool = False,
 ) -> RawResponse:
-    """Send one request with ``Connection: close`` and read the whole answer."""
+    """Send one request with ``Connection: close`` and read the whole answer.
+
+    ``body`` goes as written; a ``Content-Length`` is added unless the headers carry one
+    or a ``Transfer-Encoding`` (then ``body`` is expected in that framing, see :func:`chunked`).
+    ``end_input`` shuts the sending side once the request is written, as a client that
+    stops half-way through a body does.
+    """
     lines = [method + b" " + target + b" HTTP/1.1", b"Host: " + f"{host}:{port}".encode()]
     names = {name.lower() for name, _ in headers}
     lines.extend(name + b": " + value for name, value in headers)
-    if body is not None and b"content-length" not in names:
+    if body is not None and not names & {b"content-length", b"transfer-encoding"}:
         lines.append(b"Content-Length: " + str(len(body)).encode())
     lines.append(b"Connection: close")
     request = b"\r\n".join(lines) + b"\r\n\r\n" + (body or b"")
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(request)
+        if end_input:
+            sock.shutdown(socket.SHUT_WR)
         chunks: list[bytes] = []
         received = 0
         while received <= MAX_RESPONSE_BYTES:

@@ -133,6 +133,20 @@ def test_init_container_fetches_the_bundle_over_https(
     assert not other.exists()
 
 
+def test_healthcheck_follows_the_tls_setting(
+    https_server: HttpsDockitServer, tmp_path: Path
+) -> None:
+    """The container HEALTHCHECK (``dockit healthcheck``) speaks HTTPS when Dockit does."""
+    env = https_server.environment()
+    env["DOCKIT_BIND"] = https_server.host
+    result = run_dockit(["healthcheck"], env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    plain = {k: v for k, v in env.items() if not k.startswith("DOCKIT_TLS_")}
+    refused = run_dockit(["healthcheck"], env=plain, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert f"http://{https_server.host}/readyz" in refused.stderr
+
+
 @pytest.mark.parametrize(
     ("settings", "named"),
     [

@@ -144,6 +144,10 @@ def test_token_decisions_are_recorded(client: falcon.testing.TestClient) -> None
     assert refused["detail"]["reason"] == "UNAUTHORIZED"
     assert refused["detail"]["granted"] is None
     assert invalid["detail"]["reason"] == "SCOPE_INVALID"
+    assert invalid["detail"]["message"] == "scope 'bad' is not of the form type:name:actions"
+    assert "message" not in issued["detail"]
+    assert {event["detail"]["method"] for event in (issued, refused, invalid)} == {"GET"}
+    assert "grant_type" not in issued["detail"]
     assert anonymous["actor"] == "anonymous"
     assert anonymous["detail"]["granted"] == []
     text = json.dumps(events(client))
@@ -268,10 +272,19 @@ def test_post_token_decisions_and_revocations_are_recorded(
         body=f"grant_type=password&service=reg&client_id=t&username=alice&password={USER_PASSWORD}"
         "&scope=repository:alice/x:pull&access_type=offline",
     )
-    refused, issued = reversed(events(client, "kind=token"))
+    client.simulate_post("/v2/token", headers=form, body="service=reg&client_id=t")
+    refused, issued, malformed = reversed(events(client, "kind=token"))
     assert (refused["action"], refused["actor"]) == ("token.refuse", "user:alice")
     assert refused["detail"]["requested"] == ["repository:alice/x:pull"]
+    assert refused["detail"]["message"] == "invalid username or password"
     assert issued["action"] == "token.issue"
+    for event in (refused, issued):
+        assert (event["detail"]["method"], event["detail"]["grant_type"]) == ("POST", "password")
+    # Refused before a grant type was read: the code and the message say why.
+    assert malformed["detail"]["method"] == "POST"
+    assert "grant_type" not in malformed["detail"]
+    assert malformed["detail"]["reason"] == "INVALID_REQUEST"
+    assert malformed["detail"]["message"] == "the 'grant_type' field is required"
     client.simulate_delete(f"{API}/users/alice/refresh-tokens", headers=ADMIN_AUTH)
     (revoke,) = admin_events(client)
     assert (revoke["action"], revoke["target"]) == ("user.refresh_tokens.revoke", "user:alice")

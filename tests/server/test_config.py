@@ -45,8 +45,24 @@ def test_secret_from_file(tmp_path: Path) -> None:
     assert from_toml.admin_password.reveal() == "s3cret"
 
 
+def test_serving_timeouts() -> None:
+    defaults = Settings.load({})
+    assert (defaults.server_read_timeout, defaults.database_timeout) == (10, 5.0)
+    env = {"DOCKIT_READ_TIMEOUT": "3", "DOCKIT_DATABASE_TIMEOUT": "0.5"}
+    settings = Settings.load(env)
+    assert (settings.server_read_timeout, settings.database_timeout) == (3, 0.5)
+
+
 def test_services_from_env_list() -> None:
     assert Settings.load({"DOCKIT_SERVICES": "a, b,,c"}).token_services == ("a", "b", "c")
+
+
+def test_jwks_services() -> None:
+    env = {"DOCKIT_SERVICES": "reg2,reg3", "DOCKIT_JWKS_SERVICES": "reg3"}
+    assert Settings.load(env).token_jwks_services == ("reg3",)
+    # Any service is served without an allow-list, so any may be a JWKS service.
+    assert Settings.load({"DOCKIT_JWKS_SERVICES": "x, y"}).token_jwks_services == ("x", "y")
+    assert Settings.load({}).token_jwks_services == ()
 
 
 @pytest.mark.parametrize(
@@ -62,6 +78,11 @@ def test_services_from_env_list() -> None:
         ({"DOCKIT_KEY_FILE": "/k.pem"}, "keys.key_file"),
         ({"DOCKIT_ADMIN_PASSWORD_FILE": "/nonexistent/pw"}, "admin.password"),
         ({"DOCKIT_CONFIG": "/nonexistent/dockit.toml"}, "DOCKIT_CONFIG"),
+        ({"DOCKIT_SERVICES": "reg2", "DOCKIT_JWKS_SERVICES": "reg3"}, "token.jwks_services"),
+        ({"DOCKIT_READ_TIMEOUT": "0"}, "server.read_timeout"),
+        ({"DOCKIT_READ_TIMEOUT": "1.5"}, "server.read_timeout"),
+        ({"DOCKIT_DATABASE_TIMEOUT": "21"}, "database.timeout"),
+        ({"DOCKIT_DATABASE_TIMEOUT": "never"}, "database.timeout"),
     ],
 )
 def test_bad_settings_name_the_key(env: dict[str, str], key: str) -> None:

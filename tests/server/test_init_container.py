@@ -16,7 +16,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from dockit_server.cli import main
-from dockit_server.init_container import Backoff, InitContainerError, bundle_url, fetch_bundle, run
+from dockit_server.init_container import (
+    JWKS_PATH,
+    Backoff,
+    InitContainerError,
+    bundle_url,
+    fetch_bundle,
+    run,
+)
 
 
 def make_cert_pem() -> bytes:
@@ -119,6 +126,34 @@ def test_bad_answers_leave_the_file_alone(
         run(target, url, FAST)
     assert target.read_bytes() == b"previous bundle"
     assert [p.name for p in tmp_path.iterdir()] == ["certs.pem"]
+
+
+JWKS = b'{"keys": [{"kty": "EC", "kid": "AAAA:BBBB", "crv": "P-256", "x": "x", "y": "y"}]}'
+
+
+def test_writes_the_jwks_with_jwks(server: tuple[str, Script], tmp_path: Path) -> None:
+    url, script = server
+    script.answers = [(200, JWKS)]
+    target = tmp_path / "jwks.json"
+    assert run(target, url, FAST, jwks=True) == 1
+    assert target.read_bytes() == JWKS
+    assert bundle_url(url, JWKS_PATH) == url + "/v2/certs/jwks"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"-----BEGIN CERTIFICATE-----", b'{"keys": []}', b'{"keys": [{"kty": "EC"}]}', b"[]"],
+)
+def test_a_bad_jwks_leaves_the_file_alone(
+    server: tuple[str, Script], tmp_path: Path, body: bytes
+) -> None:
+    url, script = server
+    script.answers = [(200, body)]
+    target = tmp_path / "jwks.json"
+    target.write_bytes(JWKS)
+    with pytest.raises(InitContainerError, match="usable JWK Set"):
+        run(target, url, FAST, jwks=True)
+    assert target.read_bytes() == JWKS
 
 
 def test_gives_up_after_the_timeout_with_backoff() -> None:

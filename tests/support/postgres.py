@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .procs import LOOPBACK, free_port, port_open, require_binary
+from .procs import LOOPBACK, children, free_port, port_open, require_binary
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SUPERUSER = "postgres"
@@ -85,6 +85,12 @@ class PostgresServer:
         self._run(
             [self._pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"], timeout=90
         )
+
+    def pids(self) -> list[int]:
+        """The postmaster and every process it started (backends, writers), e.g. to pause
+        the whole server with SIGSTOP."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        return [postmaster, *sorted(children(postmaster))]
 
     def url_for(self, dbname: str, *, password: str = TEST_PASSWORD) -> str:
         return f"postgresql://{SUPERUSER}:{password}@{LOOPBACK}:{self.port}/{dbname}"

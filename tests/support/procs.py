@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -38,6 +38,15 @@ def require_binary(name: str, *, hint: str = "") -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def require_root(what: str) -> None:
+    """Skip (fail under CI=true) unless running as root, which ``what`` needs."""
+    if os.geteuid() != 0:
+        message = f"{what} runs as root here; these tests are not running as root"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 def free_port() -> int:
@@ -135,3 +144,35 @@ class ManagedProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
         if not self._log.closed:
             self._log.close()
+
+
+def children(pid: int) -> set[int]:
+    """PIDs whose parent is ``pid`` (e.g. gunicorn's workers), from /proc."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # The command name (field 2) may hold spaces; the parent PID follows its ")".
+        if int(raw[raw.rindex(")") + 2 :].split()[1]) == pid:
+            found.add(int(entry))
+    return found
+
+
+@contextlib.contextmanager
+def paused(pids: Sequence[int]) -> Iterator[None]:
+    """SIGSTOP every process in ``pids`` for the block (a server that accepts connections
+    and never answers); SIGCONT them however the block ends."""
+    stopped = []
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+            stopped.append(pid)
+        yield
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)

@@ -181,13 +181,13 @@ def test_header_is_prepared_once_per_key(keys: dict[str, SigningKey]) -> None:
     signer = _signer()
     es, rs = keys["ES256"], keys["RS256"]
     first = signer.sign(es, subject="a", audience=SERVICE, access=[]).token
-    prepared = signer._prepared[es.kid]
+    prepared = signer._prepared[(es.kid, True)]
     second = signer.sign(es, subject="b", audience=SERVICE, access=[]).token
-    assert signer._prepared[es.kid] is prepared
+    assert signer._prepared[(es.kid, True)] is prepared
     assert first.split(".")[0] == second.split(".")[0]
     other = signer.sign(rs, subject="a", audience=SERVICE, access=[]).token
     assert other.split(".")[0] != first.split(".")[0]
-    assert set(signer._prepared) == {es.kid, rs.kid}
+    assert set(signer._prepared) == {(es.kid, True), (rs.kid, True)}
 
 
 def test_chain_key_token_carries_the_chain() -> None:

@@ -151,6 +151,9 @@ def _token_detail(event: dict[str, Any], detail: dict[str, Any]) -> str:
         outcome = str(detail.get("outcome") or "refused")
         reason = detail.get("reason")
         result = f"{outcome}: {reason}" if reason else outcome
+        message = detail.get("message")
+        if message:
+            result = f"{result} ({message})"
     else:
         result = _scopes(granted)
     text = f"{_scopes(detail.get('requested'))} → {result}"

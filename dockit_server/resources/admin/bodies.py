@@ -1,13 +1,15 @@
 """Strict JSON request bodies for the Admin API.
 
-A body must be one JSON object of at most :data:`MAX_BODY_BYTES`, sent as
-``application/json`` (or any ``application/*+json``; without a ``Content-Type`` it is
-refused too: that is what a cross-site ``fetch`` can send without asking, see
-:mod:`dockit_server.cross_site`). Every field is checked for presence and JSON type, and
-unknown fields are refused, so a typo such as ``"admn": true`` is an error rather than a
-silently ignored wish. Every failure carries a stable code, and field errors name the field:
+A body must be one JSON object of at most :data:`MAX_BODY_BYTES` (with a ``Content-Length``
+or chunked), sent as ``application/json`` (or any ``application/*+json``; without a
+``Content-Type`` it is refused too: that is what a cross-site ``fetch`` can send without
+asking, see :mod:`dockit_server.cross_site`). Every field is checked for presence and JSON
+type, and unknown fields are refused, so a typo such as ``"admn": true`` is an error rather
+than a silently ignored wish. Every failure carries a stable code, and field errors name the
+field:
 
-* ``INVALID_BODY`` (400): empty, not UTF-8, not JSON, not an object, or a repeated key;
+* ``INVALID_BODY`` (400): empty, not UTF-8, not JSON, not an object, a repeated key, or
+  cut short (broken chunked framing);
 * ``INVALID_FIELD`` (400): a missing, mistyped or unknown field (``detail.field``; unknown
   fields are all listed in ``detail.fields``);
 * ``BODY_TOO_LARGE`` (413): more than :data:`MAX_BODY_BYTES`;
@@ -27,6 +29,8 @@ import falcon
 
 from libdockit.errors import InvalidRequest, ValidationError
 from libdockit.secret import Secret
+
+from ...request_body import BodyTooLarge, BodyUnreadable, read_body
 
 #: Largest accepted request body: admin bodies are a few hundred bytes at most.
 MAX_BODY_BYTES = 64 * 1024
@@ -81,12 +85,12 @@ def read_object(req: falcon.Request) -> dict[str, Any]:
     content_type = req.content_type
     if not content_type or not is_json_media_type(content_type):
         raise unsupported_media_type()
-    length = req.content_length
-    if length is not None and length > MAX_BODY_BYTES:
-        raise _too_large()
-    raw = req.bounded_stream.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        raise _too_large()
+    try:
+        raw = read_body(req, MAX_BODY_BYTES)
+    except BodyTooLarge:
+        raise _too_large() from None
+    except BodyUnreadable:
+        raise InvalidBody("the request body could not be read to its end") from None
     if not raw.strip():
         raise InvalidBody("the request body is empty; send a JSON object")
     try:
