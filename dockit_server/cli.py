@@ -33,7 +33,7 @@ def _version() -> str:
 
 def _settings_help() -> str:
     """Every setting, from the code that reads them (so the list cannot go stale)."""
-    from .config import setting_names
+    from .config_fields import setting_names
 
     names = setting_names()
     width = max(len(name.key) for name in names)

@@ -8,13 +8,16 @@ Keys may nest: ``ldap.user_search.base_dn`` is ``base_dn`` in the TOML table
 ``[ldap.user_search]`` and ``DOCKIT_LDAP_USER_SEARCH_BASE_DN`` in the environment. LDAP is on
 when ``ldap.urls`` is set; :attr:`Settings.ldap` is then the checked
 :class:`~libdockit.backends.ldap_config.LdapConfig`.
+
+The names and parsers of the settings are in :mod:`.config_fields`, the reading of the file
+and the environment in :mod:`.config_sources`; here are their defaults and the checks that
+span several settings.
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +25,6 @@ from typing import Any
 from libdockit.backends.ldap_config import (
     DEFAULT_GROUP_FILTER,
     DEFAULT_USER_FILTER,
-    MAX_NESTING_DEPTH,
-    MAX_PASSWORD_CACHE_SECONDS,
-    MAX_TIMEOUT,
     GroupSearch,
     LdapConfig,
     Scope,
@@ -35,120 +35,8 @@ from libdockit.errors import ConfigError
 from libdockit.password_policy import DEFAULT_MIN_LENGTH, PasswordPolicy
 from libdockit.secret import Secret
 
-from . import config_values as kinds
-
-
-@dataclass(frozen=True, slots=True)
-class _Field:
-    key: str
-    env: str
-    parse: Callable[[str, object], Any]
-    secret: bool = False
-
-    @property
-    def attribute(self) -> str:
-        return self.key.replace(".", "_")
-
-
-_FIELDS: tuple[_Field, ...] = (
-    _Field("server.bind", "DOCKIT_BIND", kinds.text),
-    _Field("server.workers", "DOCKIT_WORKERS", kinds.integer(1, 64)),
-    _Field("server.realm", "DOCKIT_REALM", kinds.text),
-    _Field(
-        "server.log_level", "DOCKIT_LOG_LEVEL", kinds.choice("debug", "info", "warning", "error")
-    ),
-    _Field("server.json_logs", "DOCKIT_JSON_LOGS", kinds.boolean),
-    _Field("server.metrics", "DOCKIT_METRICS", kinds.boolean),
-    _Field("server.tls_cert_file", "DOCKIT_TLS_CERT_FILE", kinds.path),
-    _Field("server.tls_key_file", "DOCKIT_TLS_KEY_FILE", kinds.path),
-    _Field("server.read_timeout", "DOCKIT_READ_TIMEOUT", kinds.integer(1, 300)),
-    _Field("database.url", "DOCKIT_DATABASE_URL", kinds.secret, secret=True),
-    _Field("database.wait_seconds", "DOCKIT_DATABASE_WAIT_SECONDS", kinds.seconds(0, 3600)),
-    _Field("database.timeout", "DOCKIT_DATABASE_TIMEOUT", kinds.seconds(0.1, 20)),
-    _Field("token.issuer", "DOCKIT_ISSUER", kinds.text),
-    _Field("token.services", "DOCKIT_SERVICES", kinds.names),
-    _Field("token.jwks_services", "DOCKIT_JWKS_SERVICES", kinds.names),
-    _Field("token.lifetime", "DOCKIT_TOKEN_LIFETIME", kinds.integer(60, 86400)),
-    _Field(
-        "token.refresh_lifetime_days", "DOCKIT_REFRESH_TOKEN_LIFETIME_DAYS", kinds.integer(0, 3650)
-    ),
-    _Field("keys.algorithm", "DOCKIT_KEY_ALGORITHM", kinds.choice("ES256", "RS256")),
-    _Field("keys.validity_days", "DOCKIT_KEY_VALIDITY_DAYS", kinds.integer(1, 3650)),
-    _Field("keys.key_file", "DOCKIT_KEY_FILE", kinds.path),
-    _Field("keys.cert_file", "DOCKIT_CERT_FILE", kinds.path),
-    _Field("keys.encryption_secret", "DOCKIT_KEY_ENCRYPTION_SECRET", kinds.key_secret, secret=True),
-    _Field(
-        "keys.retired_grace_seconds",
-        "DOCKIT_KEY_RETIRED_GRACE_SECONDS",
-        kinds.integer(10, 7776000),
-    ),
-    _Field("keys.expiry_warning_days", "DOCKIT_KEY_EXPIRY_WARNING_DAYS", kinds.integer(0, 3650)),
-    _Field("admin.username", "DOCKIT_ADMIN_USERNAME", kinds.text),
-    _Field("admin.password", "DOCKIT_ADMIN_PASSWORD", kinds.secret, secret=True),
-    _Field("passwords.cache_seconds", "DOCKIT_PASSWORD_CACHE_SECONDS", kinds.integer(0, 3600)),
-    _Field("passwords.min_length", "DOCKIT_PASSWORD_MIN_LENGTH", kinds.integer(1, 1024)),
-    _Field("passwords.refuse_common", "DOCKIT_PASSWORD_REFUSE_COMMON", kinds.boolean),
-    _Field("audit.enabled", "DOCKIT_AUDIT", kinds.boolean),
-    _Field("audit.tokens", "DOCKIT_AUDIT_TOKENS", kinds.boolean),
-    _Field("audit.retention_days", "DOCKIT_AUDIT_RETENTION_DAYS", kinds.integer(0, 36500)),
-    _Field("audit.max_events", "DOCKIT_AUDIT_MAX_EVENTS", kinds.integer(0, 10**12)),
-    _Field(
-        "audit.admin_retention_days", "DOCKIT_AUDIT_ADMIN_RETENTION_DAYS", kinds.integer(0, 36500)
-    ),
-    _Field("audit.admin_max_events", "DOCKIT_AUDIT_ADMIN_MAX_EVENTS", kinds.integer(0, 10**12)),
-    _Field("audit.flush_seconds", "DOCKIT_AUDIT_FLUSH_SECONDS", kinds.seconds(0, 60)),
-    _Field("server.trusted_proxies", "DOCKIT_TRUSTED_PROXIES", kinds.networks),
-    _Field("logins.max_failures", "DOCKIT_LOGIN_MAX_FAILURES", kinds.integer(0, 10**6)),
-    _Field("logins.window_seconds", "DOCKIT_LOGIN_WINDOW_SECONDS", kinds.integer(1, 86400)),
-    _Field(
-        "logins.max_backoff_seconds", "DOCKIT_LOGIN_MAX_BACKOFF_SECONDS", kinds.integer(1, 86400)
-    ),
-    _Field(
-        "logins.first_backoff_seconds",
-        "DOCKIT_LOGIN_FIRST_BACKOFF_SECONDS",
-        kinds.integer(1, 86400),
-    ),
-    _Field("logins.repeat_seconds", "DOCKIT_LOGIN_REPEAT_SECONDS", kinds.integer(0, 3600)),
-)
-
-
-def _ldap(key: str, parse: Callable[[str, object], Any], *, secret: bool = False) -> _Field:
-    return _Field(f"ldap.{key}", "DOCKIT_LDAP_" + key.upper().replace(".", "_"), parse, secret)
-
-
-_LDAP_FIELDS: tuple[_Field, ...] = (
-    _ldap("urls", kinds.strings),
-    _ldap("start_tls", kinds.boolean),
-    _ldap("ca_file", kinds.path),
-    _ldap("client_cert_file", kinds.path),
-    _ldap("client_key_file", kinds.path),
-    _ldap("connect_timeout", kinds.seconds(0.1, 300)),
-    _ldap("receive_timeout", kinds.integer(1, 300)),
-    _ldap("timeout", kinds.seconds(0.1, MAX_TIMEOUT)),
-    _ldap("max_concurrent", kinds.integer(1, 1000)),
-    _ldap("bind_dn", kinds.text),
-    _ldap("bind_password", kinds.secret, secret=True),
-    _ldap("admin_group", kinds.text),
-    _ldap("group_cache_seconds", kinds.integer(0, 86400)),
-    _ldap("password_cache_seconds", kinds.integer(0, MAX_PASSWORD_CACHE_SECONDS)),
-    _ldap("local_users_shadow_ldap", kinds.boolean),
-    _ldap("ready_requires_directory", kinds.boolean),
-    _ldap("user_search.base_dn", kinds.text),
-    _ldap("user_search.filter", kinds.text),
-    _ldap("user_search.username_attributes", kinds.strings),
-    _ldap("user_search.scope", kinds.choice("sub", "one")),
-    _ldap("user_search.display_name_attribute", kinds.optional_text),
-    _ldap("user_search.email_attribute", kinds.optional_text),
-    _ldap("group_search.base_dn", kinds.text),
-    _ldap("group_search.filter", kinds.text),
-    _ldap("group_search.scope", kinds.choice("sub", "one")),
-    _ldap("group_search.user_matchers", kinds.user_matchers),
-    _ldap("group_search.name_attribute", kinds.text),
-    _ldap("group_search.member_of_attribute", kinds.optional_text),
-    _ldap("group_search.nested", kinds.boolean),
-    _ldap("group_search.max_depth", kinds.integer(1, MAX_NESTING_DEPTH)),
-)
-_FIELDS += _LDAP_FIELDS
+from .config_fields import KNOWN, LDAP_FIELDS
+from .config_sources import from_env, from_toml
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,11 +153,11 @@ class Settings:
         values: dict[str, Any] = {}
         config_path = env.get("DOCKIT_CONFIG")
         if config_path:
-            values.update(_from_toml(Path(config_path)))
-        values.update(_from_env(env))
+            values.update(from_toml(Path(config_path)))
+        values.update(from_env(env))
         for key, raw in (overrides or {}).items():
             if raw is not None:
-                values[_KNOWN[key].attribute] = _KNOWN[key].parse(key, raw)
+                values[KNOWN[key].attribute] = KNOWN[key].parse(key, raw)
         settings = cls(**values)
         settings.check()
         return settings
@@ -301,7 +189,7 @@ class Settings:
             self.ldap  # noqa: B018 - builds and checks the LDAP settings
             return
         defaults = Settings()
-        for field in _LDAP_FIELDS:
+        for field in LDAP_FIELDS:
             if getattr(self, field.attribute) != getattr(defaults, field.attribute):
                 raise ConfigError("ldap.urls", f"is required when {field.key} is set")
 
@@ -353,81 +241,3 @@ class Settings:
                 max_depth=self.ldap_group_search_max_depth,
             ),
         ).check()
-
-
-def _from_toml(path: Path) -> dict[str, Any]:
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError("DOCKIT_CONFIG", f"cannot read {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("DOCKIT_CONFIG", f"{path} is not valid TOML: {exc}") from None
-    values: dict[str, Any] = {}
-    for section, table in document.items():
-        if not isinstance(table, dict):
-            raise ConfigError(section, "must be a table, e.g. [server]")
-        _read_table(section, table, values)
-    return values
-
-
-_KNOWN = {field.key: field for field in _FIELDS}
-#: Dotted prefixes that are tables below a section, e.g. ``ldap.user_search``.
-_SUBTABLES = {
-    ".".join(field.key.split(".")[:depth])
-    for field in _FIELDS
-    for depth in range(2, len(field.key.split(".")))
-}
-
-
-def _read_table(prefix: str, table: dict[str, Any], values: dict[str, Any]) -> None:
-    for name, raw in table.items():
-        key = f"{prefix}.{name}"
-        if key in _SUBTABLES:
-            if not isinstance(raw, dict):
-                raise ConfigError(key, f"must be a table, e.g. [{key}]")
-            _read_table(key, raw, values)
-            continue
-        field = _KNOWN.get(key) or _KNOWN.get(key.removesuffix("_file"))
-        if field is None:
-            raise ConfigError(key, "is not a known setting")
-        value = raw
-        if key.endswith("_file") and key not in _KNOWN:
-            if not field.secret:
-                raise ConfigError(key, "is not a known setting")
-            value = _read_secret_file(key, kinds.path(key, raw))
-        values[field.attribute] = field.parse(field.key, value)
-
-
-def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for field in _FIELDS:
-        raw: object = env.get(field.env)
-        file_var = f"{field.env}_FILE"
-        if field.secret and env.get(file_var):
-            raw = _read_secret_file(field.key, Path(env[file_var]))
-        if raw is not None and raw != "":
-            values[field.attribute] = field.parse(field.key, raw)
-    return values
-
-
-def _read_secret_file(key: str, path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(key, f"cannot read secret file {path}: {exc.strerror}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class SettingName:
-    """How a setting is named: its dotted TOML key and its environment variable; a secret
-    may also come from a file (``<VAR>_FILE``, or ``<name>_file`` in TOML)."""
-
-    key: str
-    env: str
-    secret: bool
-
-
-def setting_names() -> tuple[SettingName, ...]:
-    """Every setting, in declaration order: what ``dockit api-server --help`` lists and what
-    the README's configuration tables are checked against."""
-    return tuple(SettingName(field.key, field.env, field.secret) for field in _FIELDS)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from dockit_server.cli import main
-from dockit_server.config import Settings, setting_names
+from dockit_server.config import Settings
+from dockit_server.config_fields import setting_names
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 _TICKED = re.compile(r"`([^`]+)`")
