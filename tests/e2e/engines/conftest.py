@@ -155,13 +155,18 @@ def image_tar(directory: Path, marker: str) -> Path:
     return path
 
 
-@pytest.fixture
-def account(dockit: DockitServer) -> Account:
+def make_account(dockit: DockitServer) -> Account:
+    """A new user of ``dockit`` who may push and pull under ``NAME/**``."""
     name = unique("eng")
     password = f"{name}-pw-1"
     dockit.create_user(name, password)
     dockit.grant(f"user:{name}", f"repository:{name}/**:pull,push")
     return Account(name, password)
+
+
+@pytest.fixture
+def account(dockit: DockitServer) -> Account:
+    return make_account(dockit)
 
 
 def failure(result: Any) -> str:

@@ -3,19 +3,33 @@
 What containerd 1.6 does, as these tests pin down: with ``--user`` it POSTs the OAuth2
 password grant (``client_id=containerd-client``) and falls back to GET only when the POST
 is refused with 400, 401, 404 or 405; with ``--refresh`` it POSTs the refresh-token grant.
+So a wrong password reaches Dockit twice; with failed logins limited (the default) it
+counts once (``logins.repeat_seconds``), which a Dockit of its own with a limit of two
+failures shows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import write_bundle
 from tests.support.containerd import Containerd
 from tests.support.dockit import DockitServer
 from tests.support.registry import Registry
 
-from .conftest import SERVICE, Account, failure, image_tar, token_requests, vias
+from .conftest import (
+    ISSUER,
+    SERVICE,
+    Account,
+    failure,
+    image_tar,
+    make_account,
+    token_requests,
+    vias,
+)
 
 pytestmark = [pytest.mark.registry, pytest.mark.engines]
 
@@ -92,18 +106,54 @@ def test_push_elsewhere_is_denied(
     assert {request.action for request in requests} == {"token.issue"}
 
 
-def test_wrong_password_is_refused(
+#: Failed logins a user or client may have before it is blocked, in the Dockit of
+#: :func:`limited`: a wrong password counted twice would block at once.
+LIMITED_FAILURES = 2
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DockitServer, Registry]]:
+    """A Dockit that limits failed logins (the package's does not: its tests share one client
+    address), and a docker-registry 2.8 sending clients to it."""
+    server = DockitServer(
+        tmp_path_factory.mktemp("dockit-limited"),
+        services=(SERVICE,),
+        issuer=ISSUER,
+        extra_env={
+            "DOCKIT_LOGIN_MAX_FAILURES": str(LIMITED_FAILURES),
+            "DOCKIT_LOGIN_FIRST_BACKOFF_SECONDS": "600",  # outlasts the test on a slow machine
+            "DOCKIT_AUDIT_FLUSH_SECONDS": "0",
+        },
+    )
+    with server:
+        bundle = write_bundle(server, tmp_path_factory.mktemp("bundle-limited") / "certs.pem")
+        with Registry(
+            realm=server.token_realm,
+            rootcertbundle=bundle,
+            service=SERVICE,
+            issuer=ISSUER,
+            workdir=tmp_path_factory.mktemp("registry-limited"),
+        ) as registry:
+            yield server, registry
+
+
+def test_wrong_password_is_refused_and_counts_once(
     containerd: Containerd,
-    registry: Registry,
-    dockit: DockitServer,
-    account: Account,
+    limited: tuple[DockitServer, Registry],
     tmp_path: Path,
 ) -> None:
+    dockit, registry = limited
+    account = make_account(dockit)
     reference = _import(containerd, tmp_path, f"{registry.host}/{account.name}/hello")
     result = containerd.registry_command("push", reference, user=(account.name, "wrong-pw"))
     assert result.returncode != 0
     assert "401" in result.stderr or "unauthorized" in result.stderr.lower(), failure(result)
-    requests = token_requests(dockit, account.name)
+    requests = token_requests(dockit, account.name, at_least=2)
     assert {request.action for request in requests} == {"token.refuse"}
     # containerd tries the password grant first and falls back to GET after the 401.
     assert [request.via for request in requests][:2] == ["POST password", "GET"], requests
+    # Both carried the same wrong password: one failure, not the two that block her (and
+    # this client) here. So her password still works at once, and nobody was locked out.
+    pushed = containerd.registry_command("push", reference, user=account.creds)
+    assert pushed.returncode == 0, failure(pushed)
+    assert dockit.audit_events("action=login.blocked", at_least=0) == []
