@@ -9,8 +9,8 @@ chain leads to no certificate it was given, without trying the JWKS; without one
 the ``kid`` up in its JWKS, where ``/v2/certs/jwks`` publishes every key under that same
 libtrust ID. (Registry 2.8 accepts these tokens too, by ``kid``, when the key's certificate
 is in its bundle.) The header segment depends only on the key and the audience's kind, so
-it is serialised and base64url-encoded once and reused; a token costs one small JSON dump
-and one signature.
+it is serialised and base64url-encoded once and reused (:mod:`libdockit.jws`); a token
+costs its claims' JSON and one signature.
 
 Claims: ``iss``, ``sub`` ("" for anonymous), ``aud`` (a JSON *string*: registry 2.8
 rejects a list), ``exp``, ``nbf``, ``iat``, ``jti`` and ``access``. A token never outlives
@@ -22,7 +22,6 @@ except :func:`utc_now`, the default clock.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import threading
@@ -31,10 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import jwt
-from jwt.algorithms import Algorithm as JwsAlgorithm
-
 from .errors import ConfigError, InvalidRequest, KeyMaterialError
+from .jws import JwsSigner
 from .keys import SigningKey
 
 __all__ = [
@@ -64,8 +61,8 @@ def random_jti() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+#: ``json.dumps(value, separators=(",", ":"))`` without building an encoder per call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _timestamp(moment: datetime) -> int:
@@ -90,8 +87,7 @@ class _Prepared:
     """What signing with one key needs, computed once per key."""
 
     key: SigningKey
-    header_segment: bytes
-    algorithm: JwsAlgorithm
+    jws: JwsSigner
     not_after: int
 
 
@@ -116,13 +112,18 @@ class TokenSigner:
             raise ConfigError(
                 "token.lifetime", f"must be at least {MIN_LIFETIME} seconds, got {lifetime}"
             )
-        self.issuer = issuer
+        self._issuer = issuer
         self.lifetime = lifetime
         self._clock = clock
         self._jti_source = jti_source
         self.jwks_audiences = frozenset(jwks_audiences)
         self._prepared: dict[tuple[str, bool], _Prepared] = {}
         self._lock = threading.Lock()
+        self._claims_start = '{"iss":' + _COMPACT_JSON(issuer) + ',"sub":'  # the same for all
+
+    @property
+    def issuer(self) -> str:
+        return self._issuer
 
     def _prepare(self, key: SigningKey, *, with_x5c: bool) -> _Prepared:
         cache_key = (key.kid, with_x5c)
@@ -134,8 +135,7 @@ class TokenSigner:
             header["x5c"] = list(key.x5c)
         prepared = _Prepared(
             key=key,
-            header_segment=_b64url(json.dumps(header, separators=(",", ":")).encode("ascii")),
-            algorithm=jwt.get_algorithm_by_name(key.algorithm),
+            jws=JwsSigner(header, key.private_key),
             not_after=_timestamp(key.not_after),
         )
         with self._lock:
@@ -165,22 +165,16 @@ class TokenSigner:
             raise KeyMaterialError(
                 f"the certificate of signing key {key.kid} expired at {key.not_after.isoformat()}"
             )
-        claims = {
-            "iss": self.issuer,
-            "sub": subject,
-            "aud": audience,
-            "exp": expires_at,
-            "nbf": issued_at,
-            "iat": issued_at,
-            "jti": self._jti_source(),
-            "access": access,
-        }
-        payload_segment = _b64url(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
-        signing_input = prepared.header_segment + b"." + payload_segment
-        signature = prepared.algorithm.sign(signing_input, key.private_key)
-        token = (signing_input + b"." + _b64url(signature)).decode("ascii")
+        # The JSON of {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "access"} in that
+        # order, as json.dumps with compact separators writes it, without building the dict.
+        claims = (
+            f"{self._claims_start}{_COMPACT_JSON(subject)},"
+            f'"aud":{_COMPACT_JSON(audience)},"exp":{expires_at},"nbf":{issued_at},'
+            f'"iat":{issued_at},"jti":{_COMPACT_JSON(self._jti_source())},'
+            f'"access":{_COMPACT_JSON(access)}}}'
+        )
         return IssuedToken(
-            token=token,
+            token=prepared.jws.sign(claims.encode("ascii")),
             issued_at=datetime.fromtimestamp(issued_at, UTC),
             expires_at=datetime.fromtimestamp(expires_at, UTC),
             expires_in=expires_at - issued_at,
