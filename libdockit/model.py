@@ -206,6 +206,11 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False), without building
+#: an encoder per call (every token decision is dumped).
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False).encode
+
+
 def dump_json_object(field_name: str, value: dict[str, Any] | None) -> str | None:
     """The canonical JSON text stores keep for an audit event's ``before``/``after``/``detail``.
 
@@ -215,7 +220,7 @@ def dump_json_object(field_name: str, value: dict[str, Any] | None) -> str | Non
     if value is None:
         return None
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return _CANONICAL_JSON(value)
     except (TypeError, ValueError) as exc:
         raise ValidationError(field_name, f"must be a JSON object: {exc}") from None
 

@@ -28,11 +28,25 @@ _INSERT_EVENTS = (  # the model's own column names; values only ever go in as pa
     + ") VALUES "
 )
 _ROW_MARKS = "(" + ", ".join("?" for _ in _EVENT_FIELDS) + ")"
+_EVENT_NAMES = tuple(field.name for field in _EVENT_FIELDS)
 
 
-def _row(values: dict[str, object]) -> tuple[object, ...]:
-    """``values`` (from event_values) as the database takes them, in column order."""
-    return tuple(field.db_value(values[field.name]) for field in _EVENT_FIELDS)
+def _row(values: dict[str, object], *, times_as_text: bool) -> tuple[object, ...]:
+    """``values`` (from event_values) as the database takes them, in column order.
+
+    ``times_as_text``: a datetime as the text SQLite's sqlite3 adapter would make of it
+    (``isoformat(" ")``), which costs a tenth of the adapter's lookup and call.
+    """
+    row: list[object] = []
+    for field, value in zip(_EVENT_FIELDS, map(values.__getitem__, _EVENT_NAMES), strict=True):
+        if value is None or value.__class__ is str:  # text goes in as it is
+            row.append(value)
+            continue
+        converted = field.db_value(value)
+        if times_as_text and isinstance(converted, datetime):
+            converted = converted.isoformat(" ")
+        row.append(converted)
+    return tuple(row)
 
 
 def _event_filter(
@@ -77,7 +91,11 @@ class SqlAuditLog(SqlSession):
         token decision through here, and building the statement with peewee cost more than
         running it."""
         now = utc_now()
-        rows = [_row(event_values(e, now if e.at is None else as_utc(e.at))) for e in events]
+        text = not self._postgres
+        rows = [
+            _row(event_values(e, now if e.at is None else as_utc(e.at)), times_as_text=text)
+            for e in events
+        ]
         if not rows:
             return 0
         with self._session(write=True) as db:  # one transaction, one commit
