@@ -181,6 +181,14 @@ class SqlSession:
         rows = self._rows(db, _READ_POLICY_VERSION)
         return self._saw_version(int(rows[0][0]) if rows else None)
 
+    def _read_policy_version(self) -> int | None:
+        """:meth:`_policy_version` in a session of its own, if it has to be read at all."""
+        held = self._held_version()
+        if held is not None:
+            return held
+        rows = self._read(_READ_POLICY_VERSION)
+        return self._saw_version(int(rows[0][0]) if rows else None)
+
     def _held_version(self) -> int | None:
         """The version read earlier while the connection is held (see hold_connection)."""
         return getattr(self._pin, "version", None) if getattr(self._pin, "active", False) else None
@@ -189,6 +197,25 @@ class SqlSession:
         if version is not None and getattr(self._pin, "active", False):
             self._pin.version = version
         return version
+
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        """One hand-written read in a session of its own: :meth:`_session` for the token
+        path's statements, without its two context managers (they cost about as much as an
+        indexed read)."""
+        db = self._db
+        try:
+            if getattr(self._pin, "active", False):
+                if db.is_closed():
+                    db.connect()  # stays open until the pinned block ends
+                if not self._schema_ok:
+                    self._check_schema(db)
+                return self._rows(db, sql, params)
+            with db.connection_context():
+                if not self._schema_ok:
+                    self._check_schema(db)
+                return self._rows(db, sql, params)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from None
 
     def _rows(self, db: pw.Database, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         """Run hand-written SQL (``?`` placeholders; the hot path skips building a query)."""
