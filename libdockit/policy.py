@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .model import ANONYMOUS, AUTHENTICATED, GROUP_PREFIX, USER_PREFIX, Grant, Identity
@@ -27,10 +28,20 @@ _IMPLIED: dict[str, frozenset[str]] = {
 
 def implied_actions(actions: Iterable[str]) -> frozenset[str]:
     """Every action the given grant actions allow."""
+    if isinstance(actions, tuple):
+        return _implied_by_tuple(actions)
+    return _implied(actions)
+
+
+def _implied(actions: Iterable[str]) -> frozenset[str]:
     allowed: set[str] = set()
     for action in actions:
         allowed |= _IMPLIED.get(action, frozenset())
     return frozenset(allowed)
+
+
+#: Grants hold their actions as one of a few tuples: each one's answer is worked out once.
+_implied_by_tuple = lru_cache(maxsize=256)(_implied)
 
 
 def subjects_for(identity: Identity | None) -> tuple[str, ...]:

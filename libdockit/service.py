@@ -20,9 +20,9 @@ counters (and a delete when the user had failures).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
+from types import TracebackType
 
 from .backends.base import Authenticator, GrantSource, GroupSource, LoginFailures
 from .errors import AuthenticationFailed, InvalidRequest, PermissionDenied, UnknownService
@@ -54,6 +54,30 @@ class Login:
 
     identity: Identity
     refresh_token: RefreshToken | None = None
+
+
+class _CountFailures:
+    """What :meth:`TokenService._counting_failures` returns: a class rather than a generator,
+    which costs several times more to enter and leave on every login."""
+
+    __slots__ = ("_attempt", "_keys", "_service")
+
+    def __init__(self, service: TokenService, keys: Sequence[str | None], attempt: Attempt) -> None:
+        self._service = service
+        self._keys = keys
+        self._attempt = attempt
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, AuthenticationFailed):
+            self._service._failed(self._keys, self._attempt)
 
 
 class TokenService:
@@ -178,14 +202,9 @@ class TokenService:
         if self._throttle is not None:
             self._throttle.failed(keys, attempt)
 
-    @contextmanager
-    def _counting_failures(self, keys: Sequence[str | None], attempt: Attempt) -> Iterator[None]:
+    def _counting_failures(self, keys: Sequence[str | None], attempt: Attempt) -> _CountFailures:
         """Count AuthenticationFailed raised inside as a failed login under ``keys``."""
-        try:
-            yield
-        except AuthenticationFailed:
-            self._failed(keys, attempt)
-            raise
+        return _CountFailures(self, keys, attempt)
 
     def issue_refresh_token(
         self, identity: Identity, *, service: str, client_id: str | None
