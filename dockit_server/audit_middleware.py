@@ -182,4 +182,4 @@ def _attempted_user(req: falcon.Request) -> str | None:
 
 
 def _status(resp: falcon.Response) -> int:
-    return int(falcon.code_to_http_status(resp.status).split(" ", 1)[0])
+    return resp.status_code

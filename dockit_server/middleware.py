@@ -73,8 +73,7 @@ class RequestContext:
     ) -> None:
         started = req.context.get("started")
         elapsed = self._timer() - started if started is not None else 0.0
-        status = falcon.code_to_http_status(resp.status)
-        code = int(status.split(" ", 1)[0])
+        code = resp.status_code
         if self._metrics is not None and req.path == TOKEN_ROUTE:
             outcome = _OUTCOMES.get(code, "unavailable" if code == 503 else f"status_{code}")
             self._metrics.token_request(outcome, req.get_param("service"), elapsed)

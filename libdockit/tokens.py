@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from .errors import ConfigError, InvalidRequest, KeyMaterialError
@@ -63,6 +64,8 @@ def random_jti() -> str:
 
 #: ``json.dumps(value, separators=(",", ":"))`` without building an encoder per call.
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
+#: What json.dumps writes for a string (ensure_ascii), without the encoder's Python frame.
+_JSON_STRING = encode_basestring_ascii
 
 
 def _timestamp(moment: datetime) -> int:
@@ -119,7 +122,7 @@ class TokenSigner:
         self.jwks_audiences = frozenset(jwks_audiences)
         self._prepared: dict[tuple[str, bool], _Prepared] = {}
         self._lock = threading.Lock()
-        self._claims_start = '{"iss":' + _COMPACT_JSON(issuer) + ',"sub":'  # the same for all
+        self._claims_start = '{"iss":' + _JSON_STRING(issuer) + ',"sub":'  # the same for all
 
     @property
     def issuer(self) -> str:
@@ -168,9 +171,9 @@ class TokenSigner:
         # The JSON of {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "access"} in that
         # order, as json.dumps with compact separators writes it, without building the dict.
         claims = (
-            f"{self._claims_start}{_COMPACT_JSON(subject)},"
-            f'"aud":{_COMPACT_JSON(audience)},"exp":{expires_at},"nbf":{issued_at},'
-            f'"iat":{issued_at},"jti":{_COMPACT_JSON(self._jti_source())},'
+            f"{self._claims_start}{_JSON_STRING(subject)},"
+            f'"aud":{_JSON_STRING(audience)},"exp":{expires_at},"nbf":{issued_at},'
+            f'"iat":{issued_at},"jti":{_JSON_STRING(self._jti_source())},'
             f'"access":{_COMPACT_JSON(access)}}}'
         )
         return IssuedToken(
