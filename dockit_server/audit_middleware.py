@@ -145,7 +145,7 @@ class AuditMiddleware:
         status = _status(resp)
         if result is not None and status == 200:
             requested = [s.requested.format() for s in result.decision.scopes]
-            granted = [s.format() for s in result.decision.granted_scopes()]
+            granted = result.decision.granted_texts()
         else:
             requested = req.context.get("requested_scopes") or [
                 part for value in req.get_param_as_list("scope") or [] for part in value.split()

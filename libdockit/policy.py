@@ -89,6 +89,10 @@ class Decision:
     def access(self) -> list[dict[str, Any]]:
         return [scope.to_access() for scope in self.scopes]
 
+    def granted_texts(self) -> list[str]:
+        """:meth:`granted_scopes`, formatted (without building the scopes)."""
+        return [s.requested.format(s.granted) for s in self.scopes if s.granted]
+
     def granted_scopes(self) -> list[ResourceScope]:
         """Resources with at least one granted action, as scopes carrying those actions."""
         return [

@@ -14,7 +14,7 @@ This module is pure: no I/O, no globals that change (but a cache of parsed reque
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -64,8 +64,10 @@ class ResourceScope:
             return self.type
         return f"{self.type}({self.resource_class})"
 
-    def format(self) -> str:
-        return f"{self.type_with_class}:{self.name}:{','.join(self.actions)}"
+    def format(self, actions: Sequence[str] | None = None) -> str:
+        """``type[(class)]:name:actions``, with ``actions`` instead of this scope's if given."""
+        shown = self.actions if actions is None else actions
+        return f"{self.type_with_class}:{self.name}:{','.join(shown)}"
 
 
 def validate_name(name: str) -> str:

@@ -39,7 +39,7 @@ import falcon
 
 from libdockit.errors import InvalidRequest, UnknownService, UnsupportedGrantType
 from libdockit.model import Identity
-from libdockit.scope import ResourceScope, format_scopes, parse_scopes
+from libdockit.scope import ResourceScope, parse_scopes
 from libdockit.secret import Secret
 from libdockit.service import Login, TokenResult, TokenService
 from libdockit.throttle import Attempt
@@ -137,7 +137,7 @@ class TokenResource:
         result = self._issue(req, login.identity, service, scopes)
         body: dict[str, Any] = {
             "access_token": result.token.token,
-            "scope": format_scopes(result.decision.granted_scopes()),
+            "scope": " ".join(result.decision.granted_texts()),  # format_scopes, unbuilt
             "expires_in": result.token.expires_in,
             "issued_at": rfc3339(result.token.issued_at),
         }
