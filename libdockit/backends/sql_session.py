@@ -211,13 +211,25 @@ class SqlSession:
                     db.connect()  # stays open until the pinned block ends
                 if not self._schema_ok:
                     self._check_schema(db)
-                return self._rows(db, sql, params)
+                return self._select(db, sql, params)
             with db.connection_context():
                 if not self._schema_ok:
                     self._check_schema(db)
-                return self._rows(db, sql, params)
+                return self._select(db, sql, params)
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from None
+
+    def _select(self, db: pw.Database, sql: str, params: tuple[object, ...]) -> list[Any]:
+        """:meth:`_rows` for a SELECT, which always has rows to fetch (so the cursor's
+        description, a tuple built per column on every look, is not needed)."""
+        if self._postgres and params:
+            sql = sql.replace("?", "%s")
+        cursor = db.execute_sql(sql, params)  # type: ignore[no-untyped-call]
+        try:
+            rows: list[Any] = cursor.fetchall()
+            return rows
+        finally:
+            cursor.close()
 
     def _rows(self, db: pw.Database, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         """Run hand-written SQL (``?`` placeholders; the hot path skips building a query)."""
