@@ -69,6 +69,29 @@ _COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
 _JSON_STRING = encode_basestring_ascii
 
 
+def access_json(access: list[dict[str, Any]]) -> str:
+    """``json.dumps(access, separators=(",", ":"))``: entries of strings and lists of
+    strings (what the policy makes) are written here, anything else by the encoder (which
+    costs an encoder object per token)."""
+    entries = []
+    for entry in access:
+        if entry.__class__ is not dict:
+            return _COMPACT_JSON(access)
+        members = []
+        for name, value in entry.items():
+            if name.__class__ is not str:
+                return _COMPACT_JSON(access)
+            if value.__class__ is str:
+                text = _JSON_STRING(value)
+            elif value.__class__ is list and all(item.__class__ is str for item in value):
+                text = "[" + ",".join(map(_JSON_STRING, value)) + "]"
+            else:
+                return _COMPACT_JSON(access)
+            members.append(f"{_JSON_STRING(name)}:{text}")
+        entries.append("{" + ",".join(members) + "}")
+    return "[" + ",".join(entries) + "]"
+
+
 def _timestamp(moment: datetime) -> int:
     """Whole seconds since the epoch; a naive datetime is taken as UTC."""
     if moment.tzinfo is None:
@@ -175,7 +198,7 @@ class TokenSigner:
             f"{self._claims_start}{_JSON_STRING(subject)},"
             f'"aud":{_JSON_STRING(audience)},"exp":{expires_at},"nbf":{issued_at},'
             f'"iat":{issued_at},"jti":{_JSON_STRING(self._jti_source())},'
-            f'"access":{_COMPACT_JSON(access)}}}'
+            f'"access":{access_json(access)}}}'
         )
         return IssuedToken(
             token=prepared.jws.sign(claims.encode("ascii")),

@@ -14,7 +14,7 @@ import pytest
 from libdockit.errors import ConfigError, InvalidRequest, KeyMaterialError
 from libdockit.keys import Algorithm, SigningKey, bundle_certificates, bundle_pem, generate_key
 from libdockit.testing.pki import make_chain
-from libdockit.tokens import IssuedToken, TokenSigner, random_jti, utc_now
+from libdockit.tokens import IssuedToken, TokenSigner, access_json, random_jti, utc_now
 from tests.support.verifier import verify_token
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -234,3 +234,20 @@ def test_claims_are_exactly_the_compact_json_of_the_claims(
     assert base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)) == json.dumps(
         expected, separators=(",", ":")
     ).encode("ascii")
+
+
+@pytest.mark.parametrize(
+    "access",
+    [
+        [],
+        ACCESS,
+        [{"type": "repository", "class": "plugin", "name": "a/b", "actions": []}],
+        [{"type": "r", "name": 'q"uote \\ \u00e9 \U0001f433', "actions": ["pull", "*"]}, {}],
+        [{"type": "r", "actions": ["pull", 1]}],
+        [{"type": "r", "count": 2, "nested": {"x": [None, True, 1.5]}}],
+        [{1: "integer key"}],
+        ["not a dict"],
+    ],
+)
+def test_access_json_is_what_json_dumps_writes(access: Any) -> None:
+    assert access_json(access) == json.dumps(access, separators=(",", ":"))
