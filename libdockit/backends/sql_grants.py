@@ -54,17 +54,18 @@ class SqlGrantsAndKeys(SqlSession):
         if not subjects:
             return []
         wanted = list(dict.fromkeys(subjects))
-        version = self._read_policy_version()  # first: it guards what is read after it
-        found = {subject: self._grants_cache.get(version, subject) for subject in wanted}
-        missing = [subject for subject, grants in found.items() if grants is None]
-        if missing:
-            read: dict[str, list[Grant]] = {subject: [] for subject in missing}
-            marks = ", ".join("?" for _ in missing)  # only placeholders are joined in
-            for row in self._read(f"{_GRANTS_OF}({marks}) ORDER BY id", tuple(missing)):
-                read[row[1]].append(_grant(row))
-            for subject, grants in read.items():
-                found[subject] = tuple(grants)
-                self._grants_cache.put(version, subject, tuple(grants))
+        with self._call_deadline():
+            version = self._read_policy_version()  # first: it guards what is read after it
+            found = {subject: self._grants_cache.get(version, subject) for subject in wanted}
+            missing = [subject for subject, grants in found.items() if grants is None]
+            if missing:
+                read: dict[str, list[Grant]] = {subject: [] for subject in missing}
+                marks = ", ".join("?" for _ in missing)  # only placeholders are joined in
+                for row in self._read(f"{_GRANTS_OF}({marks}) ORDER BY id", tuple(missing)):
+                    read[row[1]].append(_grant(row))
+                for subject, grants in read.items():
+                    found[subject] = tuple(grants)
+                    self._grants_cache.put(version, subject, tuple(grants))
         merged = [grant for grants in found.values() if grants for grant in grants]
         if len(wanted) > 1:
             merged.sort(key=lambda grant: grant.id or 0)

@@ -200,10 +200,20 @@ class SqlSession:
             self._pin.version = version
         return version
 
+    def _call_deadline(self) -> AbstractContextManager[None]:
+        """One deadline for a call that may :meth:`_read` twice (reads inside keep it)."""
+        return self._deadline(self._timeout)
+
     def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         """One hand-written read in a session of its own: :meth:`_session` for the token
         path's statements, without its two context managers (they cost about as much as an
-        indexed read)."""
+        indexed read), under the same deadline on PostgreSQL."""
+        if self._postgres:
+            with self._deadline(self._timeout):
+                return self._read_now(sql, params)
+        return self._read_now(sql, params)  # SQLite has no deadline to enter (busy_timeout)
+
+    def _read_now(self, sql: str, params: tuple[object, ...]) -> list[Any]:
         db = self._db
         try:
             if getattr(self._pin, "active", False):
