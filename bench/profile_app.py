@@ -7,8 +7,9 @@ calls the WSGI app directly, without gunicorn or sockets. It prints, for each re
 kind, the CPU time per request with the default settings, with the audit log off and with
 metrics off, and the share of a profiled warm token request spent building SQL, running
 it and signing; ``--parts`` adds the CPU time of the token path's parts measured alone
-(:mod:`bench.profile_parts`), ``--profile`` the profile, so a missed target can be traced
-to functions. Runs ``--requests`` of each.
+(:mod:`bench.profile_parts`), ``--sample S`` the share of each area of the code in the
+token requests' CPU time (:mod:`bench.profile_sample`), ``--profile`` the profile, so a
+missed target can be traced to functions. Runs ``--requests`` of each.
 
 Figures are CPU time of this process (``time.process_time``: every thread, so the audit
 writer's share is counted), not wall-clock time, so other work on the machine changes them
@@ -43,6 +44,7 @@ from .context import basic
 from .generate_store import BENCH_PASSWORD, BENCH_USER
 from .procs import SERVICE
 from .profile_parts import parts
+from .profile_sample import shares
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Environ = dict[str, Any]
@@ -181,6 +183,8 @@ class Breakdown:
     stats: pstats.Stats
     #: CPU microseconds of the warm token's parts measured alone (empty unless asked for).
     parts: dict[str, float] = field(default_factory=dict)
+    #: {request kind: {area: share of its sampled CPU time}} (empty unless asked for).
+    areas: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def markdown(self) -> str:
         lines = ["| request | " + " | ".join(VARIANTS) + " |"]
@@ -194,6 +198,19 @@ class Breakdown:
     def share_text(self) -> str:
         shares = ", ".join(f"{name} {share:.0%}" for name, share in self.shares.items())
         return f"{shares}; {self.statements:.0f} SQL statements per request"
+
+    def areas_markdown(self) -> str:
+        kinds = list(self.areas)
+        names = list(dict.fromkeys(area for found in self.areas.values() for area in found))
+        lines = ["| area (sampled) | " + " | ".join(kinds) + " |"]
+        lines.append("| --- |" + " ---: |" * len(kinds))
+        for area in names:
+            cells = []
+            for kind in kinds:
+                share = self.areas[kind].get(area, 0.0)
+                cells.append(f"{share:.0%}, {share * self.table[kind]['defaults']:,.0f} us")
+            lines.append(f"| {area} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
 
     def parts_markdown(self) -> str:
         lines = ["| part of a warm token, measured alone | CPU per call |", "| --- | ---: |"]
@@ -215,9 +232,10 @@ def _shares(stats: pstats.Stats) -> dict[str, float]:
     return shares
 
 
-def breakdown(count: int, *, with_parts: bool = False) -> Breakdown:
-    """CPU time per request of each kind in each variant, a profile of the warm token and,
-    ``with_parts``, its parts measured alone."""
+def breakdown(count: int, *, with_parts: bool = False, sample_seconds: float = 0) -> Breakdown:
+    """CPU time per request of each kind in each variant, a profile of the warm token,
+    ``with_parts`` its parts measured alone and, with ``sample_seconds``, the areas the
+    token requests' time goes to (:mod:`bench.profile_sample`)."""
     metrics_dir = use_fresh_metrics_dir()
     try:
         with tempfile.TemporaryDirectory(prefix="dockit-profile-") as tmp:
@@ -239,10 +257,15 @@ def breakdown(count: int, *, with_parts: bool = False) -> Breakdown:
             benches["defaults"].settle()
             profiler.disable()
             found = parts(benches["defaults"], SCOPE, count) if with_parts else {}
+            areas = {
+                kind: shares(benches["defaults"], makers["defaults"][kind], sample_seconds)
+                for kind in ("warm token", "anonymous token", "refresh POST")
+                if sample_seconds > 0
+            }
     finally:
         remove_metrics_dir(metrics_dir)
     stats = pstats.Stats(profiler, stream=io.StringIO())
-    return Breakdown(table, _shares(stats), _statements(stats) / count, stats, found)
+    return Breakdown(table, _shares(stats), _statements(stats) / count, stats, found, areas)
 
 
 def _statements(stats: pstats.Stats) -> int:
@@ -258,15 +281,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m bench.profile_app", description=__doc__)
     parser.add_argument("--requests", type=int, default=3500, help="per measurement (3500)")
     parser.add_argument("--parts", action="store_true", help="also time the parts alone")
+    parser.add_argument(
+        "--sample", type=float, default=0, metavar="S", help="sample S CPU seconds per token kind"
+    )
     parser.add_argument("--profile", action="store_true", help="print the warm token's profile")
     parser.add_argument("--top", type=int, default=30, help="functions shown (30)")
     args = parser.parse_args(argv)
-    result = breakdown(max(1, args.requests), with_parts=args.parts)
+    result = breakdown(max(1, args.requests), with_parts=args.parts, sample_seconds=args.sample)
     print(f"in-process CPU microseconds per request (no gunicorn), {args.requests} each:")
     print(result.markdown())
     print(f"warm token, share of profiled time: {result.share_text()}")
     if result.parts:
         print(result.parts_markdown())
+    if result.areas:
+        print(result.areas_markdown())
     if args.profile:
         out = io.StringIO()
         result.stats.stream = out  # type: ignore[attr-defined]
