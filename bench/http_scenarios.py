@@ -213,9 +213,10 @@ def _where_the_time_goes(bench: Bench) -> None:
         (
             "Where the time goes (in process)",
             "`python3 -m bench.profile_app`: the app as a worker builds it, called directly "
-            "(no gunicorn, no sockets), microseconds per request, 500 of each in interleaved "
-            "rounds; add up the server CPU/req column's gunicorn share (about the /healthz "
-            "figure) to compare with the table above.\n\n"
+            "(no gunicorn, no sockets), CPU microseconds per request (every thread of the "
+            "process, the audit events written inside the measured time), 500 of each in "
+            "interleaved rounds; add up the server CPU/req column's gunicorn share (about the "
+            "/healthz figure) to compare with the table above.\n\n"
             + found.markdown()
             + f"\n\nWarm token, share of its profiled time: {found.share_text()} "
             "(cProfile inflates Python code against C).",

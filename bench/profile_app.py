@@ -1,13 +1,20 @@
 """Where a request's time goes, in process: ``python3 -m bench.profile_app``.
 
 Builds the server's app exactly as a gunicorn worker does (``prepare`` then
-``build_components`` and ``create_app`` from Settings) over a temporary SQLite store, and
+``build_components`` and ``create_app`` from Settings) over a temporary SQLite store with
+the grants of scenarios 2-4 (``bench/**`` for the bench user, ``public/*`` for anyone), and
 calls the WSGI app directly, without gunicorn or sockets. It prints, for each request
-kind, the in-process time per request with the default settings, with the audit log off
-and with metrics off (the variants interleaved in rounds, each figure the median of its
-rounds' means), and the share of a profiled warm token request spent building SQL, running
-it (SQLite commits each statement itself) and signing; ``--profile`` prints the profile,
-so a missed target can be traced to functions. Runs ``--requests`` of each.
+kind, the CPU time per request with the default settings, with the audit log off and with
+metrics off, and the share of a profiled warm token request spent building SQL, running
+it and signing; ``--parts`` adds the CPU time of the token path's parts measured alone
+(:mod:`bench.profile_parts`), ``--sample S`` the share of each area of the code in the
+token requests' CPU time (:mod:`bench.profile_sample`), ``--profile`` the profile, so a
+missed target can be traced to functions. Runs ``--requests`` of each.
+
+Figures are CPU time of this process (``time.process_time``: every thread, so the audit
+writer's share is counted), not wall-clock time, so other work on the machine changes them
+little. Each round ends by writing the audit events it queued, inside the measured time;
+the variants run interleaved in rounds and each figure is the median of its rounds.
 """
 
 from __future__ import annotations
@@ -23,24 +30,48 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from falcon import testing
 
+from dockit_server.components import Components
 from dockit_server.multiproc import remove_metrics_dir, use_fresh_metrics_dir
 
 from .context import basic
 from .generate_store import BENCH_PASSWORD, BENCH_USER
 from .procs import SERVICE
+from .profile_parts import parts
+from .profile_sample import shares
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-SCOPE = "repository:home/bench/app:pull"
+Environ = dict[str, Any]
+#: The requests of scenarios 2-4 (bench.http_scenarios) and the grants they meet.
+SCOPE = "repository:bench/app:pull"
+PUBLIC_SCOPE = "repository:public/app:pull"
+GRANTS = (
+    ("user:" + BENCH_USER, "repository:bench/**:pull,push"),
+    ("anonymous", "repository:public/*:pull"),
+)
+ROUNDS = 7
 
 
-def _app(workdir: Path, **settings: Any) -> WsgiApp:
+@dataclass(frozen=True, slots=True)
+class BenchApp:
+    """The WSGI app a worker serves, and the collaborators it was built from."""
+
+    app: WsgiApp
+    components: Components
+
+    def settle(self) -> None:
+        """Write the audit events queued so far (the writer thread would, within 1 s)."""
+        if self.components.audit is not None:
+            self.components.audit.flush()
+
+
+def build(workdir: Path, **settings: Any) -> BenchApp:
     from dockit_server.app import create_app
     from dockit_server.bootstrap import build_components, prepare
     from dockit_server.config import Settings
@@ -55,23 +86,20 @@ def _app(workdir: Path, **settings: Any) -> WsgiApp:
     prepare(config)
     components = build_components(config)
     components.admin.create_user(BENCH_USER, Secret(BENCH_PASSWORD))
-    app: WsgiApp = create_app(components)
-    return app
+    for subject, scope in GRANTS:
+        components.admin.add_grant_from_scope(subject, scope)
+    return BenchApp(create_app(components), components)
 
 
-Environ = dict[str, Any]
-
-
-def _requests(app: WsgiApp) -> dict[str, Callable[[], Environ]]:
+def requests_of(bench: BenchApp) -> dict[str, Callable[[], Environ]]:
     """A fresh WSGI environ per call (a POST body is a stream, read once)."""
     auth = dict([basic(BENCH_USER, BENCH_PASSWORD)])
-    query = f"service={SERVICE}&scope={SCOPE}"
     offline = testing.create_environ(
         path="/v2/token",
         query_string=f"service={SERVICE}&offline_token=true&client_id=bench",
         headers=auth,
     )
-    refresh = json.loads(_call(app, offline))["refresh_token"]
+    refresh = json.loads(call(bench.app, offline))["refresh_token"]
     form = urlencode(
         {
             "grant_type": "refresh_token",
@@ -84,9 +112,11 @@ def _requests(app: WsgiApp) -> dict[str, Callable[[], Environ]]:
     return {
         "/healthz": lambda: testing.create_environ(path="/healthz"),
         "warm token": lambda: testing.create_environ(
-            path="/v2/token", query_string=query, headers=auth
+            path="/v2/token", query_string=f"service={SERVICE}&scope={SCOPE}", headers=auth
         ),
-        "anonymous token": lambda: testing.create_environ(path="/v2/token", query_string=query),
+        "anonymous token": lambda: testing.create_environ(
+            path="/v2/token", query_string=f"service={SERVICE}&scope={PUBLIC_SCOPE}"
+        ),
         "refresh POST": lambda: testing.create_environ(
             method="POST",
             path="/v2/token",
@@ -96,7 +126,7 @@ def _requests(app: WsgiApp) -> dict[str, Callable[[], Environ]]:
     }
 
 
-def _call(app: WsgiApp, environ: Environ) -> bytes:
+def call(app: WsgiApp, environ: Environ) -> bytes:
     status: list[str] = []
     body = b"".join(app(environ, lambda s, h, *a: status.append(s)))
     if not status or not status[0].startswith("200"):
@@ -104,25 +134,27 @@ def _call(app: WsgiApp, environ: Environ) -> bytes:
     return body
 
 
-def per_request_us(app: WsgiApp, make: Callable[[], Environ], count: int) -> float:
+def per_request_us(bench: BenchApp, make: Callable[[], Environ], count: int) -> float:
+    """CPU microseconds per request over ``count`` requests, their audit events written."""
     environs = [make() for _ in range(count)]
-    started = time.perf_counter()
+    bench.settle()
+    started = time.process_time()
     for environ in environs:
-        _call(app, environ)
-    return (time.perf_counter() - started) / count * 1e6
+        call(bench.app, environ)
+    bench.settle()
+    return (time.process_time() - started) / count * 1e6
 
 
 def interleaved_us(
-    apps: dict[str, WsgiApp], makers: dict[str, Callable[[], Environ]], requests: int
+    benches: dict[str, BenchApp], makers: dict[str, Callable[[], Environ]], count: int
 ) -> dict[str, float]:
-    """Microseconds per request of each app, in 5 interleaved rounds; medians."""
-    rounds = 5
-    samples: dict[str, list[float]] = {name: [] for name in apps}
-    for name, app in apps.items():
-        per_request_us(app, makers[name], 20)  # warm-up
-    for _ in range(rounds):
-        for name, app in apps.items():
-            samples[name].append(per_request_us(app, makers[name], max(1, requests // rounds)))
+    """CPU microseconds per request of each app, in interleaved rounds; medians."""
+    samples: dict[str, list[float]] = {name: [] for name in benches}
+    for name, bench in benches.items():
+        per_request_us(bench, makers[name], 20)  # warm-up
+    for _ in range(ROUNDS):
+        for name, bench in benches.items():
+            samples[name].append(per_request_us(bench, makers[name], max(1, count // ROUNDS)))
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
@@ -149,6 +181,10 @@ class Breakdown:
     #: SQL statements one warm token request runs.
     statements: float
     stats: pstats.Stats
+    #: CPU microseconds of the warm token's parts measured alone (empty unless asked for).
+    parts: dict[str, float] = field(default_factory=dict)
+    #: {request kind: {area: share of its sampled CPU time}} (empty unless asked for).
+    areas: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def markdown(self) -> str:
         lines = ["| request | " + " | ".join(VARIANTS) + " |"]
@@ -162,6 +198,24 @@ class Breakdown:
     def share_text(self) -> str:
         shares = ", ".join(f"{name} {share:.0%}" for name, share in self.shares.items())
         return f"{shares}; {self.statements:.0f} SQL statements per request"
+
+    def areas_markdown(self) -> str:
+        kinds = list(self.areas)
+        names = list(dict.fromkeys(area for found in self.areas.values() for area in found))
+        lines = ["| area (sampled) | " + " | ".join(kinds) + " |"]
+        lines.append("| --- |" + " ---: |" * len(kinds))
+        for area in names:
+            cells = []
+            for kind in kinds:
+                share = self.areas[kind].get(area, 0.0)
+                cells.append(f"{share:.0%}, {share * self.table[kind]['defaults']:,.0f} us")
+            lines.append(f"| {area} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def parts_markdown(self) -> str:
+        lines = ["| part of a warm token, measured alone | CPU per call |", "| --- | ---: |"]
+        lines += [f"| {name} | {us:,.1f} us |" for name, us in self.parts.items()]
+        return "\n".join(lines)
 
 
 def _shares(stats: pstats.Stats) -> dict[str, float]:
@@ -178,31 +232,40 @@ def _shares(stats: pstats.Stats) -> dict[str, float]:
     return shares
 
 
-def breakdown(requests: int) -> Breakdown:
-    """Time per request of each kind in each variant, and a profile of the warm token."""
+def breakdown(count: int, *, with_parts: bool = False, sample_seconds: float = 0) -> Breakdown:
+    """CPU time per request of each kind in each variant, a profile of the warm token,
+    ``with_parts`` its parts measured alone and, with ``sample_seconds``, the areas the
+    token requests' time goes to (:mod:`bench.profile_sample`)."""
     metrics_dir = use_fresh_metrics_dir()
     try:
         with tempfile.TemporaryDirectory(prefix="dockit-profile-") as tmp:
-            apps = {}
+            benches = {}
             for number, (name, settings) in enumerate(VARIANTS.items()):
                 directory = Path(tmp) / str(number)
                 directory.mkdir()
-                apps[name] = _app(directory, **settings)
-            makers = {name: _requests(app) for name, app in apps.items()}
+                benches[name] = build(directory, **settings)
+            makers = {name: requests_of(bench) for name, bench in benches.items()}
             table = {
-                kind: interleaved_us(apps, {n: makers[n][kind] for n in apps}, requests)
+                kind: interleaved_us(benches, {n: makers[n][kind] for n in benches}, count)
                 for kind in makers["defaults"]
             }
-            environs = [makers["defaults"]["warm token"]() for _ in range(requests)]
+            environs = [makers["defaults"]["warm token"]() for _ in range(count)]
             profiler = cProfile.Profile()
             profiler.enable()
             for environ in environs:
-                _call(apps["defaults"], environ)
+                call(benches["defaults"].app, environ)
+            benches["defaults"].settle()
             profiler.disable()
+            found = parts(benches["defaults"], SCOPE, count) if with_parts else {}
+            areas = {
+                kind: shares(benches["defaults"], makers["defaults"][kind], sample_seconds)
+                for kind in ("warm token", "anonymous token", "refresh POST")
+                if sample_seconds > 0
+            }
     finally:
         remove_metrics_dir(metrics_dir)
     stats = pstats.Stats(profiler, stream=io.StringIO())
-    return Breakdown(table, _shares(stats), _statements(stats) / requests, stats)
+    return Breakdown(table, _shares(stats), _statements(stats) / count, stats, found, areas)
 
 
 def _statements(stats: pstats.Stats) -> int:
@@ -216,14 +279,22 @@ def _statements(stats: pstats.Stats) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m bench.profile_app", description=__doc__)
-    parser.add_argument("--requests", type=int, default=2000, help="per measurement (2000)")
+    parser.add_argument("--requests", type=int, default=3500, help="per measurement (3500)")
+    parser.add_argument("--parts", action="store_true", help="also time the parts alone")
+    parser.add_argument(
+        "--sample", type=float, default=0, metavar="S", help="sample S CPU seconds per token kind"
+    )
     parser.add_argument("--profile", action="store_true", help="print the warm token's profile")
     parser.add_argument("--top", type=int, default=30, help="functions shown (30)")
     args = parser.parse_args(argv)
-    result = breakdown(max(1, args.requests))
-    print(f"in-process microseconds per request (no gunicorn), {args.requests} each:")
+    result = breakdown(max(1, args.requests), with_parts=args.parts, sample_seconds=args.sample)
+    print(f"in-process CPU microseconds per request (no gunicorn), {args.requests} each:")
     print(result.markdown())
     print(f"warm token, share of profiled time: {result.share_text()}")
+    if result.parts:
+        print(result.parts_markdown())
+    if result.areas:
+        print(result.areas_markdown())
     if args.profile:
         out = io.StringIO()
         result.stats.stream = out  # type: ignore[attr-defined]

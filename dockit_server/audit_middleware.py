@@ -171,7 +171,7 @@ class AuditMiddleware:
         status = _status(resp)
         if result is not None and status == 200:
             requested = [s.requested.format() for s in result.decision.scopes]
-            granted = [s.format() for s in result.decision.granted_scopes()]
+            granted = result.decision.granted_texts()
         else:
             requested = req.context.get("requested_scopes") or [
                 part for value in req.get_param_as_list("scope") or [] for part in value.split()
@@ -208,4 +208,4 @@ def _attempted_user(req: falcon.Request) -> str | None:
 
 
 def _status(resp: falcon.Response) -> int:
-    return int(falcon.code_to_http_status(resp.status).split(" ", 1)[0])
+    return resp.status_code

@@ -85,6 +85,9 @@ class ClientAddress:
         self._trusted = tuple(trusted_proxies)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if not self._trusted:  # the header is never read then, so it is not even looked up
+            req.context.client_address = req.remote_addr
+            return
         req.context.client_address = client_address(
             req.remote_addr, req.get_header("X-Forwarded-For"), self._trusted
         )

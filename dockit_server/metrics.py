@@ -114,6 +114,17 @@ class Metrics:
         self._collect_registry.register(expiry)
         self._services = frozenset(services)
         self._backend_timers: dict[tuple[str, str], Histogram] = {}
+        # Bounded: outcomes are few, and service labels the configured ones plus three.
+        self._token_counters: dict[tuple[str, str], Counter] = {}
+
+    def token_request(self, outcome: str, service: str | None, seconds: float) -> None:
+        """Count one answered token request and observe how long it took."""
+        key = (outcome, self.service_label(service))
+        counter = self._token_counters.get(key)
+        if counter is None:  # labels() validates and looks the child up under a lock
+            counter = self._token_counters[key] = self.token_requests.labels(*key)
+        counter.inc()
+        self.token_seconds.observe(seconds)
 
     def service_label(self, service: str | None) -> str:
         """The label for ``service``: a configured service (``token.services``) is its own

@@ -77,8 +77,8 @@ class BatchedAuditWriter:
         self._pending.append(event if event.at is not None else replace(event, at=self._clock()))
         if self._closed:
             self.flush()
-        elif len(self._pending) >= self._batch:
-            self._wake.set()
+        elif len(self._pending) >= self._batch and not self._wake.is_set():
+            self._wake.set()  # once: until the thread runs, every submit would notify it again
 
     def flush(self) -> None:
         """Write everything queued so far (in this process) before returning, if the store

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from .errors import ValidationError
@@ -33,10 +34,22 @@ def normalize_name(raw: str) -> str:
     return unicodedata.normalize("NFKC", raw).lower()
 
 
+def _valid_or_none(raw: str) -> str | None:
+    name = normalize_name(raw)
+    return name if _NAME_RE.fullmatch(name) is not None else None
+
+
+#: Every login checks its name twice (throttle key, user lookup), so the answers for short
+#: names are remembered (the same either way; longer ones are simply checked each time).
+_remembered_valid_or_none = lru_cache(maxsize=4096)(_valid_or_none)
+_MAX_REMEMBERED_NAME = 4 * MAX_NAME_LENGTH
+
+
 def validate_name(raw: str, *, field_name: str = "name") -> str:
     """Normalise and check a user or group name; raise :class:`ValidationError` if invalid."""
-    name = normalize_name(raw)
-    if _NAME_RE.fullmatch(name) is None:
+    short = len(raw) <= _MAX_REMEMBERED_NAME
+    name = _remembered_valid_or_none(raw) if short else _valid_or_none(raw)
+    if name is None:
         raise ValidationError(
             field_name,
             f"must be 1-{MAX_NAME_LENGTH} characters of a-z, 0-9, '.', '_', '@' or '-', "
@@ -206,6 +219,11 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False), without building
+#: an encoder per call (every token decision is dumped).
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False).encode
+
+
 def dump_json_object(field_name: str, value: dict[str, Any] | None) -> str | None:
     """The canonical JSON text stores keep for an audit event's ``before``/``after``/``detail``.
 
@@ -215,7 +233,7 @@ def dump_json_object(field_name: str, value: dict[str, Any] | None) -> str | Non
     if value is None:
         return None
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return _CANONICAL_JSON(value)
     except (TypeError, ValueError) as exc:
         raise ValidationError(field_name, f"must be a JSON object: {exc}") from None
 

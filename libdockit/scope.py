@@ -8,14 +8,15 @@ A scope value holds one or more space-separated resource scopes::
 The type is what precedes the first ``:``, the actions what follows the last one, and the name
 is everything between, so ``repository:localhost:5000/team/app:pull`` names
 ``localhost:5000/team/app``. Names are checked against distribution's reference grammar.
-This module is pure: no I/O, no globals that change.
+This module is pure: no I/O, no globals that change (but a cache of parsed requests).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import ScopeError
 
@@ -63,8 +64,10 @@ class ResourceScope:
             return self.type
         return f"{self.type}({self.resource_class})"
 
-    def format(self) -> str:
-        return f"{self.type_with_class}:{self.name}:{','.join(self.actions)}"
+    def format(self, actions: Sequence[str] | None = None) -> str:
+        """``type[(class)]:name:actions``, with ``actions`` instead of this scope's if given."""
+        shown = self.actions if actions is None else actions
+        return f"{self.type_with_class}:{self.name}:{','.join(shown)}"
 
 
 def validate_name(name: str) -> str:
@@ -119,6 +122,13 @@ def parse_scopes(values: Iterable[str]) -> list[ResourceScope]:
     Each value may hold several space-separated scopes; empty values are ignored. Scopes
     naming the same resource are merged, their actions united in the order first seen.
     """
+    given = tuple(values)
+    if sum(map(len, given)) <= _MAX_REMEMBERED_LENGTH:
+        return list(_remembered_parse(given))
+    return list(_parse(given))
+
+
+def _parse(values: tuple[str, ...]) -> tuple[ResourceScope, ...]:
     merged: dict[tuple[str, str | None, str], list[str]] = {}
     for value in values:
         if len(value) > MAX_SCOPE_VALUE_LENGTH:
@@ -135,10 +145,16 @@ def parse_scopes(values: Iterable[str]) -> list[ResourceScope]:
                 merged[key] = list(scope.actions)
             else:
                 actions.extend(a for a in scope.actions if a not in actions)
-    return [
+    return tuple(
         ResourceScope(type=t, name=n, actions=tuple(a), resource_class=c)
         for (t, c, n), a in merged.items()
-    ]
+    )
+
+
+#: A pull storm asks for the same few scopes over and over: short requests' parses are
+#: remembered (the checks cost several regular expressions per scope; results are frozen).
+_remembered_parse = lru_cache(maxsize=4096)(_parse)
+_MAX_REMEMBERED_LENGTH = 1024
 
 
 def format_scopes(scopes: Iterable[ResourceScope]) -> str:

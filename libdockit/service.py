@@ -22,9 +22,9 @@ before it is checked (see :mod:`libdockit.throttle`), so concurrent guesses cann
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
+from types import TracebackType
 
 from .backends.base import (
     Authenticator,
@@ -62,6 +62,37 @@ class Login:
 
     identity: Identity
     refresh_token: RefreshToken | None = None
+
+
+class _CountFailures:
+    """What :meth:`TokenService._counting_failures` returns: a class rather than a generator,
+    which costs several times more to enter and leave on every login."""
+
+    __slots__ = ("_attempt", "_keys", "_secret", "_service")
+
+    def __init__(
+        self,
+        service: TokenService,
+        keys: Sequence[str | None],
+        attempt: Attempt,
+        secret: tuple[str, ...],
+    ) -> None:
+        self._service = service
+        self._keys = keys
+        self._attempt = attempt
+        self._secret = secret
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, AuthenticationFailed):
+            self._service._failed(self._keys, self._attempt, self._secret)
 
 
 class TokenService:
@@ -224,16 +255,12 @@ class TokenService:
             fingerprint = self._throttle.fingerprint(*secret) if secret else None
             self._throttle.failed(keys, attempt, fingerprint=fingerprint)
 
-    @contextmanager
     def _counting_failures(
         self, keys: Sequence[str | None], attempt: Attempt, secret: tuple[str, ...] = ()
-    ) -> Iterator[None]:
-        """Count AuthenticationFailed raised inside as a failed login under ``keys``."""
-        try:
-            yield
-        except AuthenticationFailed:
-            self._failed(keys, attempt, secret)
-            raise
+    ) -> _CountFailures:
+        """Count AuthenticationFailed raised inside as a failed login under ``keys``;
+        ``secret`` (what was sent) makes a repeat of the same wrong secret count once."""
+        return _CountFailures(self, keys, attempt, secret)
 
     def issue_refresh_token(
         self, identity: Identity, *, service: str, client_id: str | None

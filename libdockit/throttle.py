@@ -140,6 +140,8 @@ class LoginThrottle:
 
     def enforce(self, found: Sequence[LoginFailures], keys: Sequence[str | None]) -> None:
         """Raise TooManyAttempts if any of ``keys`` is blocked now, per ``found``."""
+        if not found:  # the common case: nobody failed lately, so no clock to read
+            return
         now = self._clock()
         blocks = [
             f.blocked_until

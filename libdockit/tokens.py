@@ -9,8 +9,8 @@ chain leads to no certificate it was given, without trying the JWKS; without one
 the ``kid`` up in its JWKS, where ``/v2/certs/jwks`` publishes every key under that same
 libtrust ID. (Registry 2.8 accepts these tokens too, by ``kid``, when the key's certificate
 is in its bundle.) The header segment depends only on the key and the audience's kind, so
-it is serialised and base64url-encoded once and reused; a token costs one small JSON dump
-and one signature.
+it is serialised and base64url-encoded once and reused (:mod:`libdockit.jws`); a token
+costs its claims' JSON and one signature.
 
 Claims: ``iss``, ``sub`` ("" for anonymous), ``aud`` (a JSON *string*: registry 2.8
 rejects a list), ``exp``, ``nbf``, ``iat``, ``jti`` and ``access``. A token never outlives
@@ -22,19 +22,17 @@ except :func:`utc_now`, the default clock.
 
 from __future__ import annotations
 
-import base64
 import json
-import secrets
+import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
-import jwt
-from jwt.algorithms import Algorithm as JwsAlgorithm
-
 from .errors import ConfigError, InvalidRequest, KeyMaterialError
+from .jws import JwsSigner, b64url
 from .keys import SigningKey
 
 __all__ = [
@@ -61,11 +59,37 @@ def utc_now() -> datetime:
 
 def random_jti() -> str:
     """The default token ID: 128 random bits, URL-safe."""
-    return secrets.token_urlsafe(16)
+    # secrets.token_urlsafe(16), without its three Python calls down to os.urandom.
+    return b64url(os.urandom(16)).decode("ascii")
 
 
-def _b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+#: ``json.dumps(value, separators=(",", ":"))`` without building an encoder per call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
+#: What json.dumps writes for a string (ensure_ascii), without the encoder's Python frame.
+_JSON_STRING = encode_basestring_ascii
+
+
+def access_json(access: list[dict[str, Any]]) -> str:
+    """``json.dumps(access, separators=(",", ":"))``: entries of strings and lists of
+    strings (what the policy makes) are written here, anything else by the encoder (which
+    costs an encoder object per token)."""
+    entries = []
+    for entry in access:
+        if entry.__class__ is not dict:
+            return _COMPACT_JSON(access)
+        members = []
+        for name, value in entry.items():
+            if name.__class__ is not str:
+                return _COMPACT_JSON(access)
+            if value.__class__ is str:
+                text = _JSON_STRING(value)
+            elif value.__class__ is list and all(item.__class__ is str for item in value):
+                text = "[" + ",".join(map(_JSON_STRING, value)) + "]"
+            else:
+                return _COMPACT_JSON(access)
+            members.append(f"{_JSON_STRING(name)}:{text}")
+        entries.append("{" + ",".join(members) + "}")
+    return "[" + ",".join(entries) + "]"
 
 
 def _timestamp(moment: datetime) -> int:
@@ -90,8 +114,7 @@ class _Prepared:
     """What signing with one key needs, computed once per key."""
 
     key: SigningKey
-    header_segment: bytes
-    algorithm: JwsAlgorithm
+    jws: JwsSigner
     not_after: int
 
 
@@ -116,13 +139,18 @@ class TokenSigner:
             raise ConfigError(
                 "token.lifetime", f"must be at least {MIN_LIFETIME} seconds, got {lifetime}"
             )
-        self.issuer = issuer
+        self._issuer = issuer
         self.lifetime = lifetime
         self._clock = clock
         self._jti_source = jti_source
         self.jwks_audiences = frozenset(jwks_audiences)
         self._prepared: dict[tuple[str, bool], _Prepared] = {}
         self._lock = threading.Lock()
+        self._claims_start = '{"iss":' + _JSON_STRING(issuer) + ',"sub":'  # the same for all
+
+    @property
+    def issuer(self) -> str:
+        return self._issuer
 
     def _prepare(self, key: SigningKey, *, with_x5c: bool) -> _Prepared:
         cache_key = (key.kid, with_x5c)
@@ -134,8 +162,7 @@ class TokenSigner:
             header["x5c"] = list(key.x5c)
         prepared = _Prepared(
             key=key,
-            header_segment=_b64url(json.dumps(header, separators=(",", ":")).encode("ascii")),
-            algorithm=jwt.get_algorithm_by_name(key.algorithm),
+            jws=JwsSigner(header, key.private_key),
             not_after=_timestamp(key.not_after),
         )
         with self._lock:
@@ -165,22 +192,16 @@ class TokenSigner:
             raise KeyMaterialError(
                 f"the certificate of signing key {key.kid} expired at {key.not_after.isoformat()}"
             )
-        claims = {
-            "iss": self.issuer,
-            "sub": subject,
-            "aud": audience,
-            "exp": expires_at,
-            "nbf": issued_at,
-            "iat": issued_at,
-            "jti": self._jti_source(),
-            "access": access,
-        }
-        payload_segment = _b64url(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
-        signing_input = prepared.header_segment + b"." + payload_segment
-        signature = prepared.algorithm.sign(signing_input, key.private_key)
-        token = (signing_input + b"." + _b64url(signature)).decode("ascii")
+        # The JSON of {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "access"} in that
+        # order, as json.dumps with compact separators writes it, without building the dict.
+        claims = (
+            f"{self._claims_start}{_JSON_STRING(subject)},"
+            f'"aud":{_JSON_STRING(audience)},"exp":{expires_at},"nbf":{issued_at},'
+            f'"iat":{issued_at},"jti":{_JSON_STRING(self._jti_source())},'
+            f'"access":{access_json(access)}}}'
+        )
         return IssuedToken(
-            token=token,
+            token=prepared.jws.sign(claims.encode("ascii")),
             issued_at=datetime.fromtimestamp(issued_at, UTC),
             expires_at=datetime.fromtimestamp(expires_at, UTC),
             expires_in=expires_at - issued_at,

@@ -12,16 +12,25 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import reduce
+from itertools import chain
 
 import peewee as pw
 
 from ..errors import ValidationError
 from ..model import AuditEvent, Page, action_prefix, as_utc
-from .sql_models import AuditEventRow, event_record, event_values, to_db, utc_now
+from .sql_models import (
+    EVENT_COLUMNS,
+    AuditEventRow,
+    event_record,
+    event_row,
+    event_values,
+    to_db,
+    utc_now,
+)
 from .sql_session import SqlSession
 
 _ROWS_PER_INSERT = 50  # 10 columns each: far below every SQLite's limit on parameters
-_EVENT_FIELDS = tuple(field for field in AuditEventRow._meta.sorted_fields if field.name != "id")
+_EVENT_FIELDS = tuple(AuditEventRow._meta.fields[name] for name in EVENT_COLUMNS)
 _INSERT_EVENTS = (  # the model's own column names; values only ever go in as parameters
     'INSERT INTO "audit_events" ('  # noqa: S608
     + ", ".join(f'"{field.column_name}"' for field in _EVENT_FIELDS)
@@ -30,9 +39,13 @@ _INSERT_EVENTS = (  # the model's own column names; values only ever go in as pa
 _ROW_MARKS = "(" + ", ".join("?" for _ in _EVENT_FIELDS) + ")"
 
 
-def _row(values: dict[str, object]) -> tuple[object, ...]:
-    """``values`` (from event_values) as the database takes them, in column order."""
-    return tuple(field.db_value(values[field.name]) for field in _EVENT_FIELDS)
+def _sqlite_row(row: tuple[object, ...]) -> tuple[object, ...]:
+    """An :func:`event_row` with its time as the text SQLite's sqlite3 adapter makes of a
+    datetime (``isoformat(" ")``), at a tenth of the adapter's lookup and call; the other
+    values are text or None, which go in as they are."""
+    at = row[0]
+    assert isinstance(at, datetime)
+    return (at.isoformat(" "), *row[1:])
 
 
 def _event_filter(
@@ -77,14 +90,16 @@ class SqlAuditLog(SqlSession):
         token decision through here, and building the statement with peewee cost more than
         running it."""
         now = utc_now()
-        rows = [_row(event_values(e, now if e.at is None else as_utc(e.at))) for e in events]
+        rows = [event_row(e, now if e.at is None else as_utc(e.at)) for e in events]
+        if not self._postgres:
+            rows = [_sqlite_row(row) for row in rows]
         if not rows:
             return 0
         with self._session(write=True) as db:  # one transaction, one commit
             for start in range(0, len(rows), _ROWS_PER_INSERT):
                 chunk = rows[start : start + _ROWS_PER_INSERT]
                 sql = _INSERT_EVENTS + ", ".join([_ROW_MARKS] * len(chunk))
-                self._rows(db, sql, tuple(value for row in chunk for value in row))
+                self._rows(db, sql, tuple(chain.from_iterable(chunk)))
         return len(rows)
 
     def query_events(

@@ -54,14 +54,14 @@ class SqlGrantsAndKeys(SqlSession):
         if not subjects:
             return []
         wanted = list(dict.fromkeys(subjects))
-        with self._session() as db:
-            version = self._policy_version(db)  # first: it guards what is read after it
+        with self._call_deadline():
+            version = self._read_policy_version()  # first: it guards what is read after it
             found = {subject: self._grants_cache.get(version, subject) for subject in wanted}
             missing = [subject for subject, grants in found.items() if grants is None]
             if missing:
                 read: dict[str, list[Grant]] = {subject: [] for subject in missing}
                 marks = ", ".join("?" for _ in missing)  # only placeholders are joined in
-                for row in self._rows(db, f"{_GRANTS_OF}({marks}) ORDER BY id", tuple(missing)):
+                for row in self._read(f"{_GRANTS_OF}({marks}) ORDER BY id", tuple(missing)):
                     read[row[1]].append(_grant(row))
                 for subject, grants in read.items():
                     found[subject] = tuple(grants)

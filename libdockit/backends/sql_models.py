@@ -282,20 +282,42 @@ def key_values(key: StoredKey) -> dict[str, object]:
     }
 
 
+#: The fields of an audit event's row, in the order :func:`event_row` gives their values.
+EVENT_COLUMNS = (
+    "at",
+    "kind",
+    "actor",
+    "action",
+    "target",
+    "before_json",
+    "after_json",
+    "detail_json",
+    "client_address",
+    "request_id",
+)
+
+
+def event_row(event: AuditEvent, at: datetime) -> tuple[object, ...]:
+    """The row for ``event`` recorded ``at``, in :data:`EVENT_COLUMNS` order; the JSON is
+    checked before anything is written. Every value but ``at`` (a naive UTC datetime) is
+    text or None."""
+    return (
+        to_db(at),
+        event.kind,
+        event.actor,
+        event.action,
+        event.target,
+        dump_json_object("before", event.before),
+        dump_json_object("after", event.after),
+        dump_json_object("detail", event.detail),
+        event.client_address,
+        event.request_id,
+    )
+
+
 def event_values(event: AuditEvent, at: datetime) -> dict[str, object]:
-    """The row for ``event`` recorded ``at``; the JSON is checked before anything is written."""
-    return {
-        "at": to_db(at),
-        "kind": event.kind,
-        "actor": event.actor,
-        "action": event.action,
-        "target": event.target,
-        "before_json": dump_json_object("before", event.before),
-        "after_json": dump_json_object("after", event.after),
-        "detail_json": dump_json_object("detail", event.detail),
-        "client_address": event.client_address,
-        "request_id": event.request_id,
-    }
+    """:func:`event_row` by field name."""
+    return dict(zip(EVENT_COLUMNS, event_row(event, at), strict=True))
 
 
 def event_record(row: AuditEventRow) -> AuditEvent:

@@ -54,8 +54,7 @@ class SqlRefreshTokens(SqlSession):
             RefreshTokenRow.insert(**refresh_token_values(token)).execute(db)
 
     def find_refresh_token(self, token_hash: str) -> RefreshToken | None:
-        with self._session() as db:  # hand-written: every refresh-token request reads this
-            rows = self._rows(db, _FIND_BY_HASH, (token_hash,))
+        rows = self._read(_FIND_BY_HASH, (token_hash,))  # every refresh-token request
         if not rows:
             return None
         token_id, found_hash, username, service, client_id, created, last_used, expires, source = (

@@ -105,8 +105,10 @@ class SqlSession:
         self._pin.active = False
         self._pin.version = None
         if not self._db.is_closed():
-            with suppress(*_UNAVAILABLE):  # a broken connection: the pool drops it
+            try:  # noqa: SIM105 - suppress() would add a context manager to every request
                 self._db.close()
+            except _UNAVAILABLE:  # a broken connection: the pool drops it
+                pass
 
     @contextmanager
     def pinned(self) -> Iterator[None]:
@@ -181,6 +183,14 @@ class SqlSession:
         rows = self._rows(db, _READ_POLICY_VERSION)
         return self._saw_version(int(rows[0][0]) if rows else None)
 
+    def _read_policy_version(self) -> int | None:
+        """:meth:`_policy_version` in a session of its own, if it has to be read at all."""
+        held = self._held_version()
+        if held is not None:
+            return held
+        rows = self._read(_READ_POLICY_VERSION)
+        return self._saw_version(int(rows[0][0]) if rows else None)
+
     def _held_version(self) -> int | None:
         """The version read earlier while the connection is held (see hold_connection)."""
         return getattr(self._pin, "version", None) if getattr(self._pin, "active", False) else None
@@ -189,6 +199,47 @@ class SqlSession:
         if version is not None and getattr(self._pin, "active", False):
             self._pin.version = version
         return version
+
+    def _call_deadline(self) -> AbstractContextManager[None]:
+        """One deadline for a call that may :meth:`_read` twice (reads inside keep it)."""
+        return self._deadline(self._timeout)
+
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        """One hand-written read in a session of its own: :meth:`_session` for the token
+        path's statements, without its two context managers (they cost about as much as an
+        indexed read), under the same deadline on PostgreSQL."""
+        if self._postgres:
+            with self._deadline(self._timeout):
+                return self._read_now(sql, params)
+        return self._read_now(sql, params)  # SQLite has no deadline to enter (busy_timeout)
+
+    def _read_now(self, sql: str, params: tuple[object, ...]) -> list[Any]:
+        db = self._db
+        try:
+            if getattr(self._pin, "active", False):
+                if db.is_closed():
+                    db.connect()  # stays open until the pinned block ends
+                if not self._schema_ok:
+                    self._check_schema(db)
+                return self._select(db, sql, params)
+            with db.connection_context():
+                if not self._schema_ok:
+                    self._check_schema(db)
+                return self._select(db, sql, params)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from None
+
+    def _select(self, db: pw.Database, sql: str, params: tuple[object, ...]) -> list[Any]:
+        """:meth:`_rows` for a SELECT, which always has rows to fetch (so the cursor's
+        description, a tuple built per column on every look, is not needed)."""
+        if self._postgres and params:
+            sql = sql.replace("?", "%s")
+        cursor = db.execute_sql(sql, params)  # type: ignore[no-untyped-call]
+        try:
+            rows: list[Any] = cursor.fetchall()
+            return rows
+        finally:
+            cursor.close()
 
     def _rows(self, db: pw.Database, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         """Run hand-written SQL (``?`` placeholders; the hot path skips building a query)."""

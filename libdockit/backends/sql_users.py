@@ -82,20 +82,20 @@ class SqlUsers(SqlSession):
     def login_record(self, username: str) -> LoginRecord | None:
         """One statement while nothing changed: the user's row and the policy version, then
         the enabled groups from this process's cache (see :mod:`.sql_cache`)."""
-        with self._session() as db:
-            rows = self._rows(db, _LOGIN_SQL, (username,))
+        with self._call_deadline():
+            rows = self._read(_LOGIN_SQL, (username,))
             if not rows:
                 return None
             user_id, name, password_hash, enabled, is_admin, version = rows[0]
             self._saw_version(version)  # the grants read later in a held request use it too
             groups = self._groups_cache.get(version, user_id)
             if groups is None:
-                groups = self._enabled_groups(db, user_id)
+                groups = self._enabled_groups(user_id)
                 self._groups_cache.put(version, user_id, groups)
-            return LoginRecord(name, password_hash, bool(enabled), bool(is_admin), groups)
+        return LoginRecord(name, password_hash, bool(enabled), bool(is_admin), groups)
 
-    def _enabled_groups(self, db: pw.Database, user_id: int) -> tuple[str, ...]:
-        return tuple(sorted(name for (name,) in self._rows(db, _ENABLED_GROUPS_SQL, (user_id,))))
+    def _enabled_groups(self, user_id: int) -> tuple[str, ...]:
+        return tuple(sorted(name for (name,) in self._read(_ENABLED_GROUPS_SQL, (user_id,))))
 
     def list_users(self, *, offset: int = 0, limit: int = 100) -> Page[User]:
         with self._session() as db:

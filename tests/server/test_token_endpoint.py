@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import falcon
@@ -10,6 +11,7 @@ import pytest
 
 from dockit_server.app import create_app
 from dockit_server.components import Components
+from dockit_server.resources.token import answer_json
 from libdockit.admin import AdminService
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
@@ -241,3 +243,27 @@ def test_repeated_single_parameters_are_refused(
     result = client.simulate_get("/v2/token", query_string=query, headers=ALICE)
     assert result.status_code == 400
     assert f"'{name}'" in result.json["errors"][0]["message"]
+
+
+def test_answers_are_the_json_falcon_wrote(client: falcon.testing.TestClient) -> None:
+    """The hand-written answer is byte for byte json.dumps(body, ensure_ascii=False)."""
+    for result in (
+        get_token(client, "repository:alice/x:push", headers=ALICE),
+        get_token(client, "repository:public/x:pull"),
+        get_token(client, headers=ALICE, offline_token="true", client_id="c"),
+    ):
+        assert result.status_code == 200, result.text
+        assert result.content == json.dumps(result.json, ensure_ascii=False).encode()
+        assert result.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"access_token": "a.b-c_d", "scope": 'q"uote\\ \u00e9\u2028\n', "expires_in": 60},
+        {"token": "x", "refresh_token": "dkr_abc", "issued_at": "2026-01-01T00:00:00Z"},
+        {},
+    ],
+)
+def test_answer_json_matches_json_dumps(body: dict[str, object]) -> None:
+    assert answer_json(body) == json.dumps(body, ensure_ascii=False).encode()

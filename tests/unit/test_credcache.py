@@ -122,7 +122,7 @@ def test_bounded_and_keyed() -> None:
     assert cache.matches("u4", "$argon2id$hash", Secret("password-4"))
     assert not cache.matches("u4", "$argon2id$other", Secret("password-4"))
     assert not cache.matches("u3", "$argon2id$hash", Secret("password-4"))
-    stored = b"".join(cache._entries)  # the keys are HMACs, never the password
+    stored = b"".join(cache._entries)  # the keys are MACs, never the password
     assert b"password-4" not in stored
     other = VerifiedCredentials()
     other.remember("u4", "$argon2id$hash", Secret("password-4"))

@@ -114,3 +114,19 @@ def test_no_grants_denies_everything() -> None:
     decision = decide(ALICE, [], parse_scopes(["repository:alice/a:pull,push,delete"]))
     assert decision.scopes[0].granted == ()
     assert decision.subject == "user:alice"
+
+
+def test_granted_texts_are_the_granted_scopes_formatted() -> None:
+    grants = [
+        Grant("anonymous", "repository", "public/*", ("pull",)),
+        Grant("anonymous", "repository", "tools/**", ("*",)),
+    ]
+    requested = parse_scopes(
+        ["repository:public/a:pull,push repository:private/b:pull repository(plugin):tools/x:push"]
+    )
+    decision = decide(None, grants, requested)
+    assert decision.granted_texts() == [s.format() for s in decision.granted_scopes()]
+    assert decision.granted_texts() == [
+        "repository:public/a:pull",
+        "repository(plugin):tools/x:push",
+    ]

@@ -14,7 +14,7 @@ import pytest
 from libdockit.errors import ConfigError, InvalidRequest, KeyMaterialError
 from libdockit.keys import Algorithm, SigningKey, bundle_certificates, bundle_pem, generate_key
 from libdockit.testing.pki import make_chain
-from libdockit.tokens import IssuedToken, TokenSigner, random_jti, utc_now
+from libdockit.tokens import IssuedToken, TokenSigner, access_json, random_jti, utc_now
 from tests.support.verifier import verify_token
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -202,3 +202,52 @@ def test_chain_key_token_carries_the_chain() -> None:
     # A registry that trusts only the root accepts it as well.
     root_only = bundle_pem([leaf.root])
     verify_token(issued.token, bundle_pem=root_only, issuer=ISSUER, service=SERVICE, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("subject", "audience", "jti", "access"),
+    [
+        ("alice", SERVICE, "jti-1", ACCESS),
+        ("", "registry.example.com:5000", "a" * 22, []),
+        ('quote" back\\slash', "tab\there", "new\nline", [{"name": "caf\u00e9", "n": 1}]),
+        ("\u00e9l\u00e8ve", "\U0001f433 whale", "\u2028", [{"type": "r", "actions": ["*"]}]),
+    ],
+)
+def test_claims_are_exactly_the_compact_json_of_the_claims(
+    keys: dict[str, SigningKey], subject: str, audience: str, jti: str, access: Any
+) -> None:
+    """The hand-built claims are byte for byte what json.dumps makes of the claims dict."""
+    signer = TokenSigner('iss \u00fc"x', clock=_fixed(NOW), jti_source=lambda: jti)
+    token = signer.sign(keys["ES256"], subject=subject, audience=audience, access=access).token
+    payload = token.split(".")[1]
+    now = int(NOW.timestamp())
+    expected = {
+        "iss": 'iss \u00fc"x',
+        "sub": subject,
+        "aud": audience,
+        "exp": now + 300,
+        "nbf": now,
+        "iat": now,
+        "jti": jti,
+        "access": access,
+    }
+    assert base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)) == json.dumps(
+        expected, separators=(",", ":")
+    ).encode("ascii")
+
+
+@pytest.mark.parametrize(
+    "access",
+    [
+        [],
+        ACCESS,
+        [{"type": "repository", "class": "plugin", "name": "a/b", "actions": []}],
+        [{"type": "r", "name": 'q"uote \\ \u00e9 \U0001f433', "actions": ["pull", "*"]}, {}],
+        [{"type": "r", "actions": ["pull", 1]}],
+        [{"type": "r", "count": 2, "nested": {"x": [None, True, 1.5]}}],
+        [{1: "integer key"}],
+        ["not a dict"],
+    ],
+)
+def test_access_json_is_what_json_dumps_writes(access: Any) -> None:
+    assert access_json(access) == json.dumps(access, separators=(",", ":"))

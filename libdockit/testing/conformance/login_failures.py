@@ -46,6 +46,14 @@ class LoginFailureConformance:
         )
         assert backend.login_failures(["user:ALICE"]) == []  # keys are exact
 
+    def test_many_keys_at_once_and_repeated_keys(self, backend: LoginFailureStore) -> None:
+        keys = [f"client:10.0.0.{i}" for i in range(12)]
+        for key in keys[:10]:
+            backend.record_login_failure(key, at=T0, window=WINDOW, backoff=never)
+        for wanted in (keys[:2], keys[8:11], keys, [*keys, *keys]):
+            found = sorted(f.key for f in backend.login_failures(wanted))
+            assert found == sorted(k for k in dict.fromkeys(wanted) if k in keys[:10])
+
     def test_aware_times_in_any_zone(self, backend: LoginFailureStore) -> None:
         zoned = T0.astimezone(timezone(timedelta(hours=-5)))
         counted = backend.record_login_failure("user:a", at=zoned, window=WINDOW, backoff=never)

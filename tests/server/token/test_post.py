@@ -4,6 +4,7 @@ revocation (Admin API password change, disable, delete, revoke)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -288,3 +289,16 @@ def test_secrets_never_logged(
     assert value not in caplog.text
     assert USER_PASSWORD not in caplog.text
     assert "wrong-password-xyz" not in caplog.text
+
+
+def test_post_answers_are_the_json_falcon_wrote(client: falcon.testing.TestClient) -> None:
+    """The hand-written answer is byte for byte json.dumps(body, ensure_ascii=False)."""
+    token = new_refresh_token(client)
+    scope = f"repository:{USER}/app:pull repository:other/x:pull"
+    for result in (
+        password_grant(client, scope=scope),
+        refresh_grant(client, token, scope=scope, access_type="offline"),
+    ):
+        assert result.status_code == 200, result.text
+        assert set(result.json) >= {"access_token", "scope", "refresh_token"}
+        assert result.content == json.dumps(result.json, ensure_ascii=False).encode()

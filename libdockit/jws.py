@@ -1,0 +1,90 @@
+"""Compact JWS serialisation (RFC 7515 §7.1) with a fixed header per key, ES256 or RS256.
+
+A registry token's header depends only on the key that signs it, so :class:`JwsSigner`
+serialises and base64url-encodes it once; each token then costs a base64url of its claims
+and one signature. A generic JWT library re-validates the header, looks the algorithm up and
+converts the signature in Python on every call; this does none of that per token.
+
+Signatures are those of RFC 7518: ES256 is ECDSA P-256 with SHA-256 as the 64-byte ``R || S``
+(not the DER a crypto library returns), RS256 RSASSA-PKCS1-v1_5 with SHA-256.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from collections.abc import Callable, Sequence
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from .errors import KeyMaterialError
+from .keys import PrivateKey
+
+__all__ = ["JwsSigner", "b64url"]
+
+Signature = Callable[[bytes], bytes]
+
+
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def b64url(data: bytes) -> bytes:
+    """base64url without padding (RFC 7515 §2)."""
+    # base64.urlsafe_b64encode does the same through two more Python calls.
+    return binascii.b2a_base64(data, newline=False).translate(_URL_SAFE).rstrip(b"=")
+
+
+def _es256(private_key: ec.EllipticCurvePrivateKey) -> Signature:
+    size = (private_key.curve.key_size + 7) // 8
+    algorithm = ec.ECDSA(hashes.SHA256())
+
+    def sign(data: bytes) -> bytes:
+        r, s = decode_dss_signature(private_key.sign(data, algorithm))
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")  # JWS wants R || S, not DER
+
+    return sign
+
+
+def _rs256(private_key: rsa.RSAPrivateKey) -> Signature:
+    scheme, digest = padding.PKCS1v15(), hashes.SHA256()
+    return lambda data: private_key.sign(data, scheme, digest)
+
+
+def signature_function(algorithm: str, private_key: PrivateKey) -> Signature:
+    """The JWS signature of ``algorithm`` with ``private_key``, as bytes of a signing input."""
+    if algorithm == "ES256" and isinstance(private_key, ec.EllipticCurvePrivateKey):
+        if not isinstance(private_key.curve, ec.SECP256R1):
+            raise KeyMaterialError(f"ES256 needs a P-256 key, not {private_key.curve.name}")
+        return _es256(private_key)
+    if algorithm == "RS256" and isinstance(private_key, rsa.RSAPrivateKey):
+        return _rs256(private_key)
+    raise KeyMaterialError(f"a {type(private_key).__name__} cannot sign {algorithm}")
+
+
+class JwsSigner:
+    """Compact JWS tokens with one fixed protected header, signed with one key."""
+
+    __slots__ = ("_prefix", "_sign")
+
+    def __init__(
+        self,
+        header: dict[str, str | Sequence[str]],
+        private_key: PrivateKey,
+    ) -> None:
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str):
+            raise KeyMaterialError("a JWS header needs its 'alg'")
+        self._sign = signature_function(algorithm, private_key)
+        encoded = json.dumps(header, separators=(",", ":")).encode("ascii")
+        self._prefix = b64url(encoded) + b"."  # the header segment, encoded once per key
+
+    @property
+    def header_segment(self) -> bytes:
+        return self._prefix[:-1]
+
+    def sign(self, payload: bytes) -> str:
+        """``header.payload.signature``, each base64url."""
+        signing_input = self._prefix + b64url(payload)
+        return (signing_input + b"." + b64url(self._sign(signing_input))).decode("ascii")
