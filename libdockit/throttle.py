@@ -19,8 +19,11 @@ Concurrent guesses: a password that needs the slow check is counted *before* it 
 (:meth:`LoginThrottle.reserve`, one atomic step in the store across every key, process and
 instance), and the count is taken back when the password was right. So guesses sent at
 once cannot all pass one check: the one that reaches ``max_failures`` blocks the rest
-before their hash is computed. A password the authenticator already knows to be right (its
-verified-credentials cache) needs no check, and so no write.
+before their hash is computed. Since that block may be taken back (the passwords were
+right, or the directory could not tell), the others wait for those checks (a short,
+bounded wait: :meth:`LoginThrottle.reserve`) rather than being refused at once. A
+password the authenticator already knows to be right (its verified-credentials cache)
+needs no check, and so no write.
 
 The same wrong secret sent again (containerd POSTs the password grant and, refused, sends
 the same credentials again by GET; clients retry) counts once: each counted key remembers a
@@ -41,6 +44,7 @@ import logging
 import math
 import secrets
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -58,6 +62,9 @@ CLIENT_KEY = "client:"
 MAX_ADDRESS_LENGTH = 64
 #: Forget counters that cannot matter any more after this many recorded failures.
 PRUNE_EVERY = 500
+#: Waiting for attempts still being checked: first and longest pause between tries (s).
+_FIRST_PAUSE = 0.01
+_LAST_PAUSE = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +131,7 @@ class LoginThrottle:
         clock: Clock = utc_now,
         on_lockout: Callable[[Lockout], None] | None = None,
         secret_key: bytes | None = None,
+        wait_for_checks: float = 2.0,
     ) -> None:
         self._store = store
         self.policy = policy or ThrottlePolicy()
@@ -132,6 +140,8 @@ class LoginThrottle:
         self._secret_key = secret_key or secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._since_prune = 0
+        #: How long an attempt waits for others still being checked (see :meth:`reserve`).
+        self.wait_for_checks = wait_for_checks
 
     def lookup(self, keys: Sequence[str | None]) -> list[LoginFailures]:
         """The counters of ``keys`` (None entries are skipped), in one store read."""
@@ -143,13 +153,9 @@ class LoginThrottle:
         if not found:  # the common case: nobody failed lately, so no clock to read
             return
         now = self._clock()
-        blocks = [
-            f.blocked_until
-            for f in found
-            if f.key in keys and f.blocked_until is not None and f.blocked_until > now
-        ]
+        blocks = [f.blocked_until for f in found if f.key in keys and f.blocked_at(now)]
         if blocks:
-            _refuse(max(blocks) - now)
+            _refuse(max(b for b in blocks if b is not None) - now)
 
     def fingerprint(self, *parts: str) -> str:
         """A keyed hash of a secret and what it was sent with (never the secret itself)."""
@@ -164,19 +170,32 @@ class LoginThrottle:
     ) -> LoginReservation:
         """Count an attempt under each key before its secret is checked (see the module
         docs); TooManyAttempts, with nothing counted, if any key is blocked. A reservation
-        that is ``known_wrong`` repeats a wrong secret: refuse it without a check."""
-        now = self._clock()
-        reservation = self._store.reserve_login_attempt(
-            [key for key in keys if key],
-            at=now,
-            window=self.policy.window,
-            backoff=self.policy.backoff,
-            fingerprint=fingerprint,
-            repeat_within=self.policy.repeat_window,
-        )
-        if reservation.blocked_until is not None:
-            _refuse(reservation.blocked_until - now)
-        return reservation
+        that is ``known_wrong`` repeats a wrong secret: refuse it without a check.
+
+        A block made by attempts still being checked may be taken back (they were counted
+        ahead): such an attempt waits for them, up to ``wait_for_checks`` seconds in all,
+        and tries again; so right passwords sent at once (a cluster logging in with one
+        account) all pass, and guesses sent at once are still checked one budget at a
+        time."""
+        wanted = [key for key in keys if key]
+        pause, waited = _FIRST_PAUSE, 0.0
+        while True:
+            now = self._clock()
+            reservation = self._store.reserve_login_attempt(
+                wanted,
+                at=now,
+                window=self.policy.window,
+                backoff=self.policy.backoff,
+                fingerprint=fingerprint,
+                repeat_within=self.policy.repeat_window,
+            )
+            if reservation.blocked_until is None:
+                return reservation
+            if not reservation.checking or waited >= self.wait_for_checks:
+                _refuse(reservation.blocked_until - now)
+            time.sleep(pause)  # looked up now: gevent's once a worker has patched it
+            waited += pause
+            pause = min(pause * 2, _LAST_PAUSE)
 
     def wrong(self, reservation: LoginReservation, attempt: Attempt) -> None:
         """The reserved attempt's secret was wrong: its counts stand; report lockouts that

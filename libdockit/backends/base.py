@@ -309,13 +309,21 @@ class LoginFailures:
     """Failed logins counted under one key (``user:NAME`` or ``client:ADDRESS``).
 
     ``failures`` counts since ``window_start``; ``blocked_until`` (if set) is when logins
-    under this key are allowed again.
+    under this key are allowed again. ``checking`` counts attempts reserved under this key
+    whose secret is still being checked: their failures are counted ahead (see
+    :meth:`LoginFailureStore.reserve_login_attempt`), so a block while it is above 0 may
+    still be taken back.
     """
 
     key: str
     failures: int
     window_start: datetime
     blocked_until: datetime | None = None
+    checking: int = 0
+
+    def blocked_at(self, moment: datetime) -> bool:
+        """Blocked at ``moment`` by failures already known to be failures."""
+        return self.checking <= 0 and self.blocked_until is not None and self.blocked_until > moment
 
 
 #: Given the failure count just reached, how long to block (None: not at all).
@@ -326,7 +334,8 @@ BackoffRule = Callable[[int], timedelta | None]
 class LoginReservation:
     """What :meth:`LoginFailureStore.reserve_login_attempt` did.
 
-    ``blocked_until``: a key was blocked, nothing changed. Else ``counted`` holds the
+    ``blocked_until``: a key was blocked, nothing changed; ``checking`` says the block may
+    yet be taken back, since attempts still being checked made it. Else ``counted`` holds the
     counters after this attempt (with ``blocks_before``, each one's ``blocked_until``
     before it, to take the count back), and ``repeated`` the keys that had just seen this
     very wrong secret and did not count it.
@@ -334,6 +343,7 @@ class LoginReservation:
 
     fingerprint: str | None
     blocked_until: datetime | None = None
+    checking: bool = False
     counted: tuple[LoginFailures, ...] = ()
     blocks_before: tuple[datetime | None, ...] = ()
     repeated: tuple[str, ...] = ()
@@ -377,15 +387,17 @@ class LoginFailureStore(Protocol):
         """Count an attempt under every key *before* its secret is checked, as one atomic
         step for all processes, so concurrent attempts cannot all pass one check.
 
-        If any key is blocked at ``at``, nothing changes. Otherwise each key counts one
-        failure as :meth:`record_login_failure` does, except a key whose last wrong secret
-        (:meth:`confirm_login_failure`) was ``fingerprint`` less than ``repeat_within``
-        before ``at``: that key is left as it is (``repeated``).
+        If any key is blocked at ``at``, nothing changes (``checking`` set when a blocking
+        key has attempts still being checked). Otherwise each key counts one failure as
+        :meth:`record_login_failure` does, and one attempt ``checking``, except a key
+        whose last wrong secret (:meth:`confirm_login_failure`) was ``fingerprint`` less
+        than ``repeat_within`` before ``at``: that key is left as it is (``repeated``).
         """
         ...
 
     def confirm_login_failure(self, reservation: LoginReservation, *, at: datetime) -> None:
-        """The secret was wrong: the counts stand, and each counted key remembers
+        """The secret was wrong: the counts stand (no longer ``checking``), and each counted
+        key remembers
         ``reservation.fingerprint`` (when set) as its last wrong secret, seen at ``at``."""
         ...
 
@@ -393,7 +405,8 @@ class LoginFailureStore(Protocol):
         self, reservation: LoginReservation, *, clear: str | None = None
     ) -> None:
         """The secret was right, or could not be checked: take back each count of the
-        reservation (one failure fewer, and ``blocked_until`` as it was unless another
+        reservation (one failure and one ``checking`` fewer, and ``blocked_until`` as it
+        was unless another
         failure has moved it since), then delete the counter of ``clear`` (if given)."""
         ...
 

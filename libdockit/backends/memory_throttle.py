@@ -54,9 +54,13 @@ class MemoryLoginFailures:
         wanted = list(dict.fromkeys(keys))
         with self._failures_lock:
             rows = [self._failures[k] for k in wanted if k in self._failures]
-            blocked = [r.blocked_until for r in rows if r.blocked_until and r.blocked_until > at]
-            if blocked:
-                return LoginReservation(fingerprint, blocked_until=max(blocked))
+            blocking = [r for r in rows if r.blocked_until and r.blocked_until > at]
+            if blocking:
+                return LoginReservation(
+                    fingerprint,
+                    blocked_until=max(r.blocked_until for r in blocking if r.blocked_until),
+                    checking=any(r.checking > 0 for r in blocking),
+                )
             counted: list[LoginFailures] = []
             before: list[datetime | None] = []
             repeated: list[str] = []
@@ -67,7 +71,7 @@ class MemoryLoginFailures:
                     continue
                 row = self._failures.get(key)
                 before.append(None if row is None else row.blocked_until)
-                counted.append(self._count(key, at, window, backoff))
+                counted.append(self._count(key, at, window, backoff, checking=True))
             return LoginReservation(
                 fingerprint,
                 counted=tuple(counted),
@@ -76,11 +80,13 @@ class MemoryLoginFailures:
             )
 
     def confirm_login_failure(self, reservation: LoginReservation, *, at: datetime) -> None:
-        if reservation.fingerprint is None:
-            return
         with self._failures_lock:
             for counter in reservation.counted:
-                if counter.key in self._failures:
+                row = self._failures.get(counter.key)
+                if row is None:
+                    continue
+                self._failures[counter.key] = replace(row, checking=max(0, row.checking - 1))
+                if reservation.fingerprint is not None:
                     self._wrong_secrets[counter.key] = (reservation.fingerprint, as_utc(at))
 
     def cancel_login_attempt(
@@ -97,20 +103,31 @@ class MemoryLoginFailures:
                 if until == counter.blocked_until:  # nobody moved it since
                     until = block_before
                 self._failures[counter.key] = replace(
-                    row, failures=row.failures - 1, blocked_until=until
+                    row,
+                    failures=row.failures - 1,
+                    blocked_until=until,
+                    checking=max(0, row.checking - 1),
                 )
             if clear is not None:
                 self._forget(clear)
 
     def _count(
-        self, key: str, at: datetime, window: timedelta, backoff: BackoffRule
+        self,
+        key: str,
+        at: datetime,
+        window: timedelta,
+        backoff: BackoffRule,
+        *,
+        checking: bool = False,
     ) -> LoginFailures:
-        """Count one failure under ``key``; the caller holds the lock."""
+        """Count one failure under ``key`` (``checking``: ahead of its check, reserved); the
+        caller holds the lock."""
         row = self._failures.get(key)
+        pending = (0 if row is None else row.checking) + (1 if checking else 0)
         if row is None or not _active(row, at, window):
-            row = LoginFailures(key, 1, at)
+            row = LoginFailures(key, 1, at, checking=pending)
         else:
-            row = replace(row, failures=row.failures + 1)
+            row = replace(row, failures=row.failures + 1, checking=pending)
         block = backoff(row.failures)
         if block is not None:
             until = at + block

@@ -27,7 +27,7 @@ Version history:
 5. ``refresh_tokens.source``; ``refresh_tokens.username`` no longer refers to ``users`` (directory
    users hold refresh tokens too).
 6. ``login_failures.wrong_secret`` and ``wrong_secret_at`` (a wrong secret sent again counts
-   once).
+   once); ``login_failures.checking`` (attempts counted before their check, still checking).
 """
 
 from __future__ import annotations
@@ -256,11 +256,12 @@ def _upgrade_to_version_5(db: pw.Database) -> None:
 
 # -- version 6 (frozen) -------------------------------------------------------------------------
 def _upgrade_to_version_6(db: pw.Database) -> None:
-    # Nullable columns without a default: a metadata-only change on both databases.
+    # Nullable columns, or a constant default: a metadata-only change on both databases.
     for statement in (
         'ALTER TABLE "login_failures" ADD COLUMN "wrong_secret" TEXT',
         'ALTER TABLE "login_failures" ADD COLUMN "wrong_secret_at" '
         + ("TIMESTAMP" if isinstance(db, pw.PostgresqlDatabase) else "DATETIME"),
+        'ALTER TABLE "login_failures" ADD COLUMN "checking" INTEGER NOT NULL DEFAULT 0',
     ):
         db.execute_sql(statement).close()  # type: ignore[no-untyped-call]
 

@@ -169,7 +169,8 @@ class RefreshTokenRow(_Base):
 
 class LoginFailureRow(_Base):
     """Failed-login counters (see LoginFailureStore), keyed ``user:NAME``/``client:ADDR``;
-    ``wrong_secret`` is a keyed hash of the last wrong secret (never the secret itself)."""
+    ``wrong_secret`` is a keyed hash of the last wrong secret (never the secret itself);
+    ``checking`` counts reserved attempts whose secret is still being checked."""
 
     key = pw.TextField(primary_key=True)
     failures = pw.IntegerField()
@@ -177,6 +178,7 @@ class LoginFailureRow(_Base):
     blocked_until = pw.DateTimeField(null=True)
     wrong_secret = pw.TextField(null=True)
     wrong_secret_at = pw.DateTimeField(null=True)
+    checking = pw.IntegerField(default=0, constraints=[pw.SQL("DEFAULT 0")])
 
     class Meta:
         table_name = "login_failures"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import peewee as pw
 
@@ -29,12 +30,12 @@ from .sql_models import (
 from .sql_session import SqlSession
 
 _LOOKUP_SQL = (
-    'SELECT "key", "failures", "window_start", "blocked_until" FROM "login_failures" '
-    'WHERE "key" IN '
+    'SELECT "key", "failures", "window_start", "blocked_until", "checking" '
+    'FROM "login_failures" WHERE "key" IN '
 )
 _LOOKUP_ONE_SQL = (
-    'SELECT "key", "failures", "window_start", "blocked_until" FROM "login_failures" '
-    'WHERE "key" = ?'
+    'SELECT "key", "failures", "window_start", "blocked_until", "checking" '
+    'FROM "login_failures" WHERE "key" = ?'
 )
 #: Up to this many keys are looked up one by one in a UNION ALL: SQLite answers an IN list
 #: of two or more values through a temporary table, which cost a login 4x the two lookups.
@@ -42,7 +43,7 @@ _MAX_UNION_KEYS = 8
 
 
 def _from_columns(
-    key: str, failures: int, window_start: object, blocked_until: object
+    key: str, failures: int, window_start: object, blocked_until: object, checking: int
 ) -> LoginFailures:
     started = time_from_column(window_start)
     assert started is not None  # NOT NULL
@@ -51,6 +52,7 @@ def _from_columns(
         failures=int(failures),
         window_start=started,
         blocked_until=time_from_column(blocked_until),
+        checking=int(checking),
     )
 
 
@@ -97,7 +99,7 @@ class SqlLoginFailures(SqlSession):
             rows = {row.key: row for row in self._locked(db, wanted)}
             blocked = _latest_block(rows.values(), now)
             if blocked is not None:
-                return LoginReservation(fingerprint, blocked_until=from_db(blocked))
+                return _refused(fingerprint, rows.values(), blocked, now)
             missing = [key for key in wanted if key not in rows]
             if missing:
                 LoginFailureRow.insert_many(
@@ -109,7 +111,7 @@ class SqlLoginFailures(SqlSession):
                     LoginFailureRow.delete().where(
                         LoginFailureRow.key.in_(missing) & (LoginFailureRow.failures == 0)
                     ).execute(db)
-                    return LoginReservation(fingerprint, blocked_until=from_db(blocked))
+                    return _refused(fingerprint, rows.values(), blocked, now)
             counted: list[LoginFailures] = []
             before: list[datetime | None] = []
             repeated: list[str] = []
@@ -119,7 +121,7 @@ class SqlLoginFailures(SqlSession):
                     repeated.append(key)
                     continue
                 before.append(maybe_from_db(row.blocked_until))
-                counted.append(self._count(db, row, now, window, backoff))
+                counted.append(self._count(db, row, now, window, backoff, checking=True))
             return LoginReservation(
                 fingerprint,
                 counted=tuple(counted),
@@ -128,13 +130,16 @@ class SqlLoginFailures(SqlSession):
             )
 
     def confirm_login_failure(self, reservation: LoginReservation, *, at: datetime) -> None:
-        if reservation.fingerprint is None or not reservation.counted:
+        if not reservation.counted:
             return
         keys = [counter.key for counter in reservation.counted]
+        checked = _checked()
+        changes: dict[Any, Any] = {LoginFailureRow.checking: checked}
+        if reservation.fingerprint is not None:
+            changes[LoginFailureRow.wrong_secret] = reservation.fingerprint
+            changes[LoginFailureRow.wrong_secret_at] = to_db(at)
         with self._session() as db:  # one UPDATE, committed on its own
-            LoginFailureRow.update(
-                wrong_secret=reservation.fingerprint, wrong_secret_at=to_db(at)
-            ).where(LoginFailureRow.key.in_(keys)).execute(db)
+            LoginFailureRow.update(changes).where(LoginFailureRow.key.in_(keys)).execute(db)
 
     def cancel_login_attempt(
         self, reservation: LoginReservation, *, clear: str | None = None
@@ -153,9 +158,9 @@ class SqlLoginFailures(SqlSession):
                 until = row.blocked_until
                 if until == maybe_to_db(counter.blocked_until):  # nobody moved it since
                     until = maybe_to_db(block_before)
-                LoginFailureRow.update(failures=row.failures - 1, blocked_until=until).where(
-                    LoginFailureRow.key == counter.key
-                ).execute(db)
+                LoginFailureRow.update(
+                    failures=row.failures - 1, blocked_until=until, checking=_checked()
+                ).where(LoginFailureRow.key == counter.key).execute(db)
             if clear is not None:
                 LoginFailureRow.delete().where(LoginFailureRow.key == clear).execute(db)
 
@@ -174,8 +179,11 @@ class SqlLoginFailures(SqlSession):
         now: datetime,
         window: timedelta,
         backoff: BackoffRule,
+        *,
+        checking: bool = False,
     ) -> LoginFailures:
-        """Count one failure on a row read under the lock, and write it back."""
+        """Count one failure on a row read under the lock, and write it back; ``checking``:
+        an attempt counted ahead of its check (a reservation)."""
         blocked = _blocked(row, now)
         if row.failures and not blocked and row.window_start + window <= now:
             row.failures, row.window_start, row.blocked_until = 0, now, None
@@ -185,9 +193,18 @@ class SqlLoginFailures(SqlSession):
         if block is not None and (until is None or until < now + block):
             until = now + block
         LoginFailureRow.update(
-            failures=failures, window_start=row.window_start, blocked_until=until
+            failures=failures,
+            window_start=row.window_start,
+            blocked_until=until,
+            checking=LoginFailureRow.checking + (1 if checking else 0),
         ).where(LoginFailureRow.key == row.key).execute(db)
-        return LoginFailures(row.key, failures, from_db(row.window_start), maybe_from_db(until))
+        return LoginFailures(
+            row.key,
+            failures,
+            from_db(row.window_start),
+            maybe_from_db(until),
+            row.checking + (1 if checking else 0),
+        )
 
     def clear_login_failures(self, key: str) -> None:
         with self._session() as db:  # one DELETE, committed on its own
@@ -208,6 +225,19 @@ class SqlLoginFailures(SqlSession):
 
 def _blocked(row: LoginFailureRow, now: datetime) -> bool:
     return row.blocked_until is not None and row.blocked_until > now
+
+
+def _checked() -> Any:
+    """``checking`` one fewer, never below 0 (a counter pruned and made anew meanwhile)."""
+    return pw.Case(None, [(LoginFailureRow.checking > 0, LoginFailureRow.checking - 1)], 0)
+
+
+def _refused(
+    fingerprint: str | None, rows: Iterable[LoginFailureRow], blocked: datetime, now: datetime
+) -> LoginReservation:
+    """The reservation of an attempt refused for a block that ends at ``blocked``."""
+    checking = any(row.checking > 0 for row in rows if _blocked(row, now))
+    return LoginReservation(fingerprint, blocked_until=from_db(blocked), checking=checking)
 
 
 def _latest_block(rows: Iterable[LoginFailureRow], now: datetime) -> datetime | None:

@@ -353,6 +353,67 @@ def test_concurrent_guesses_cannot_pass_one_check(
     assert [c.failures for c in store.login_failures(["user:alice"])] == [3]
 
 
+def at_once(tokens: TokenService, logins: list[tuple[str, str]]) -> list[str]:
+    """Each (user, password) login sent at the same moment from one client; the outcomes."""
+    start = threading.Barrier(len(logins))
+    outcomes: list[str] = []
+
+    def login(user: str, password: str) -> None:
+        start.wait()
+        try:
+            tokens.login(user, Secret(password), service=SERVICE, attempt=HERE)
+            outcomes.append("ok")
+        except AuthenticationFailed:
+            outcomes.append("checked")
+        except TooManyAttempts:
+            outcomes.append("refused")
+        except BackendUnavailable:
+            outcomes.append("cannot tell")
+
+    threads = [threading.Thread(target=login, args=pair) for pair in logins]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcomes
+
+
+def test_right_passwords_at_once_all_pass(
+    tokens: TokenService, store: MemoryBackend, authenticator: CountingAuthenticator
+) -> None:
+    """Twelve right logins at once from one client (a cluster starting, one account; no
+    verified-credentials cache here), with a limit of three failures: the attempts counted
+    ahead of their checks block the others only until those checks turn out right."""
+    logins = [("alice", ALICE_PW), ("bob", BOB_PW)] * 6
+    assert at_once(tokens, logins) == ["ok"] * 12
+    assert authenticator.calls == 12
+    assert store.login_failures(["user:alice", "user:bob"]) == []
+    [client] = store.login_failures(["client:192.0.2.1"])
+    assert (client.failures, client.blocked_until, client.checking) == (0, None, 0)
+
+
+def test_a_directory_that_cannot_tell_never_turns_into_a_lockout(
+    store: MemoryBackend, clock: Clock
+) -> None:
+    """Twelve logins at once while the directory is down: each is "cannot tell" (503), none
+    is refused for attempts that were only counted ahead of their check."""
+
+    class Down:
+        def authenticate(self, username: str, password: Secret) -> Identity | None:
+            threading.Event().wait(0.02)  # a refused connection takes a moment too
+            raise BackendUnavailable("directory down")
+
+    service = TokenService(
+        authenticator=Down(),
+        grants=store,
+        keys=KeyRing(store),
+        signer=TokenSigner("dockit-test"),
+        throttle=LoginThrottle(store, ThrottlePolicy(max_failures=2), clock=clock),
+    )
+    logins = [(f"user{n % 3}", f"pw-{n % 3}") for n in range(12)]
+    assert at_once(service, logins) == ["cannot tell"] * 12
+
+
 def test_a_right_password_takes_its_reservation_back(
     tokens: TokenService, store: MemoryBackend
 ) -> None:

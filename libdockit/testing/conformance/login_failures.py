@@ -142,8 +142,8 @@ class LoginFailureConformance:
         assert done.blocked_until is None
         assert not done.known_wrong
         assert done.counted == (
-            LoginFailures("user:a", 1, T0, None),
-            LoginFailures("client:10.0.0.1", 1, T0, None),
+            LoginFailures("user:a", 1, T0, None, checking=1),
+            LoginFailures("client:10.0.0.1", 1, T0, None, checking=1),
         )
         assert done.blocks_before == (None, None)
         assert sorted(f.failures for f in backend.login_failures(keys)) == [1, 1]
@@ -174,6 +174,45 @@ class LoginFailureConformance:
         backend.cancel_login_attempt(done, clear="user:a")
         assert backend.login_failures(["user:a"]) == []
         assert backend.login_failures(["client:x"]) == [LoginFailures("client:x", 2, T0, None)]
+
+    def test_reserved_attempts_are_checking_until_confirmed_or_cancelled(
+        self, backend: LoginFailureStore
+    ) -> None:
+        def reserve() -> LoginReservation:
+            return backend.reserve_login_attempt(
+                ["client:x"], at=T0, window=WINDOW, backoff=from_third
+            )
+
+        first, second, third = reserve(), reserve(), reserve()
+        assert [c.checking for c in (*first.counted, *second.counted, *third.counted)] == [
+            1,
+            2,
+            3,
+        ]
+        # The third made a block while all three are still being checked: a fourth
+        # attempt is refused, told that the block may yet be taken back.
+        held = reserve()
+        assert (held.blocked_until, held.checking, held.counted) == (T0 + SECOND, True, ())
+        backend.confirm_login_failure(first, at=T0)
+        backend.cancel_login_attempt(second)
+        [client] = backend.login_failures(["client:x"])
+        assert (client.failures, client.checking) == (2, 1)
+        assert not client.blocked_at(T0)  # the third is still being checked
+        backend.confirm_login_failure(third, at=T0)
+        [client] = backend.login_failures(["client:x"])
+        assert (client.failures, client.checking) == (2, 0)
+        assert client.blocked_until == T0 + SECOND  # the third's block stands
+        assert client.blocked_at(T0)
+        refused = reserve()
+        assert (refused.blocked_until, refused.checking) == (T0 + SECOND, False)
+
+    def test_recorded_failures_are_not_checking(self, backend: LoginFailureStore) -> None:
+        for _ in range(3):
+            backend.record_login_failure("client:x", at=T0, window=WINDOW, backoff=from_third)
+        refused = backend.reserve_login_attempt(
+            ["client:x"], at=T0, window=WINDOW, backoff=from_third
+        )
+        assert (refused.blocked_until, refused.checking) == (T0 + SECOND, False)
 
     def test_cancel_keeps_a_block_a_later_failure_set(self, backend: LoginFailureStore) -> None:
         for _ in range(2):
