@@ -287,6 +287,8 @@ def build_components(settings: Settings, *, instance_key: bytes | None = None) -
             lifetime=lifetime_from_days(settings.token_refresh_lifetime_days),
         ),
         throttle=_throttle(store, settings, auditor, login_secret_key(settings, instance_key)),
+        # Logins waiting on another's check give their store connection back meanwhile.
+        while_waiting=store.connection_released,
     )
     return Components(
         tokens=tokens,
@@ -340,6 +342,7 @@ def _throttle(
         policy,
         on_lockout=auditor.lockout if auditor is not None else None,
         secret_key=secret_key,
+        while_waiting=store.connection_released,
     )
 
 

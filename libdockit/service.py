@@ -22,7 +22,8 @@ before it is checked (see :mod:`libdockit.throttle`), so concurrent guesses cann
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -41,6 +42,7 @@ from .policy import Decision, decide, subjects_for
 from .refresh import RefreshTokens, looks_like_refresh_token
 from .scope import ResourceScope
 from .secret import Secret
+from .single_flight import SingleFlight
 from .throttle import Attempt, LoginThrottle, client_key, user_key
 from .tokens import IssuedToken, TokenSigner
 
@@ -102,6 +104,8 @@ class TokenService:
     empty means any service. ``groups`` tells which groups a user is in without their
     password, for :meth:`explain`; without it explanations consider no groups.
     ``refresh_tokens`` turns refresh tokens on; without it none are issued or accepted.
+    ``while_waiting`` is entered while a login waits for the same credentials' check in
+    another request (see :mod:`libdockit.single_flight`).
     """
 
     def __init__(
@@ -115,6 +119,7 @@ class TokenService:
         groups: GroupSource | None = None,
         refresh_tokens: RefreshTokens | None = None,
         throttle: LoginThrottle | None = None,
+        while_waiting: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         self._authenticator = authenticator
         self._remembered = (
@@ -129,6 +134,8 @@ class TokenService:
         self._groups = groups
         self._refresh = refresh_tokens
         self._throttle = throttle
+        #: The same user and password checked once at a time (see libdockit.single_flight).
+        self._checks: SingleFlight[Identity] = SingleFlight(while_waiting=while_waiting)
 
     @property
     def keys(self) -> KeyRing:
@@ -199,7 +206,25 @@ class TokenService:
                 raise AuthenticationFailed("invalid username or password")
             return identity
         fingerprint = throttle.password_fingerprint(user or username, password)
-        reservation = throttle.reserve((user, client), fingerprint=fingerprint)
+        return self._checks.run(
+            fingerprint,
+            lambda: self._check_reserved(
+                throttle, fingerprint, username, password, keys=(user, client), attempt=attempt
+            ),
+        )
+
+    def _check_reserved(
+        self,
+        throttle: LoginThrottle,
+        fingerprint: str,
+        username: str,
+        password: Secret,
+        *,
+        keys: tuple[str | None, str | None],
+        attempt: Attempt,
+    ) -> Identity:
+        """Reserve the attempt under ``keys`` (user, client), check, settle the count."""
+        reservation = throttle.reserve(keys, fingerprint=fingerprint)
         if reservation.known_wrong:
             raise AuthenticationFailed("invalid username or password")
         try:
@@ -210,7 +235,7 @@ class TokenService:
         if identity is None:
             throttle.wrong(reservation, attempt)
             raise AuthenticationFailed("invalid username or password")
-        throttle.cancel(reservation, clear=user)
+        throttle.cancel(reservation, clear=keys[0])
         return identity
 
     def authenticate(

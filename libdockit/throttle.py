@@ -46,6 +46,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -121,6 +122,8 @@ class LoginThrottle:
     ``secret_key`` keys the hashes of wrong secrets; processes that share a store should
     share it (the server derives it from ``keys.encryption_secret``, or makes one per
     instance before its workers start). Without it each throttle makes its own.
+    ``while_waiting`` is entered around each pause of :meth:`reserve` (the server gives its
+    database connection back meanwhile).
     """
 
     def __init__(
@@ -132,8 +135,10 @@ class LoginThrottle:
         on_lockout: Callable[[Lockout], None] | None = None,
         secret_key: bytes | None = None,
         wait_for_checks: float = 2.0,
+        while_waiting: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         self._store = store
+        self._while_waiting = while_waiting
         self.policy = policy or ThrottlePolicy()
         self._clock = clock
         self._on_lockout = on_lockout
@@ -193,7 +198,8 @@ class LoginThrottle:
                 return reservation
             if not reservation.checking or waited >= self.wait_for_checks:
                 _refuse(reservation.blocked_until - now)
-            time.sleep(pause)  # looked up now: gevent's once a worker has patched it
+            with self._while_waiting():
+                time.sleep(pause)  # looked up now: gevent's once a worker has patched it
             waited += pause
             pause = min(pause * 2, _LAST_PAUSE)
 

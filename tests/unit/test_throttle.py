@@ -378,18 +378,42 @@ def at_once(tokens: TokenService, logins: list[tuple[str, str]]) -> list[str]:
     return outcomes
 
 
-def test_right_passwords_at_once_all_pass(
-    tokens: TokenService, store: MemoryBackend, authenticator: CountingAuthenticator
+def test_right_passwords_of_many_users_at_once_all_pass(
+    tokens: TokenService,
+    store: MemoryBackend,
+    authenticator: CountingAuthenticator,
+    hasher: PasswordHasher,
 ) -> None:
-    """Twelve right logins at once from one client (a cluster starting, one account; no
-    verified-credentials cache here), with a limit of three failures: the attempts counted
-    ahead of their checks block the others only until those checks turn out right."""
-    logins = [("alice", ALICE_PW), ("bob", BOB_PW)] * 6
+    """Twelve users log in at once from one client (a build farm behind one address), with a
+    limit of three failures: the attempts counted ahead of their checks block the others
+    only until those checks turn out right, so every one passes."""
+    for n in range(10):
+        store.create_user(f"builder{n}", hasher.hash(Secret(f"builder-pw-{n}")))
+    logins = [("alice", ALICE_PW), ("bob", BOB_PW)] + [
+        (f"builder{n}", f"builder-pw-{n}") for n in range(10)
+    ]
     assert at_once(tokens, logins) == ["ok"] * 12
     assert authenticator.calls == 12
-    assert store.login_failures(["user:alice", "user:bob"]) == []
     [client] = store.login_failures(["client:192.0.2.1"])
     assert (client.failures, client.blocked_until, client.checking) == (0, None, 0)
+
+
+def test_the_same_password_at_once_is_checked_once_per_flight(
+    tokens: TokenService, store: MemoryBackend, authenticator: CountingAuthenticator
+) -> None:
+    """Twelve logins of one account at once (a cluster starting): all pass, and those that
+    arrive while its check runs take its answer instead of hashing again."""
+    assert at_once(tokens, [("alice", ALICE_PW)] * 12) == ["ok"] * 12
+    assert 1 <= authenticator.calls < 12
+    assert store.login_failures(["user:alice"]) == []
+
+
+def test_the_same_wrong_password_at_once_counts_once(
+    tokens: TokenService, store: MemoryBackend, authenticator: CountingAuthenticator
+) -> None:
+    assert at_once(tokens, [("alice", "not-her-password")] * 12) == ["checked"] * 12
+    [user] = store.login_failures(["user:alice"])
+    assert user.failures == authenticator.calls < 3  # never enough to block her
 
 
 def test_a_directory_that_cannot_tell_never_turns_into_a_lockout(
