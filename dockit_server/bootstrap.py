@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from libdockit.admin import AdminService
-from libdockit.audit import Auditor, Retention
-from libdockit.backends.base import Authenticator, GrantSource, GroupSource, HealthCheck
+from libdockit.assembly import Instruments, Options, assemble
+from libdockit.audit import Retention
+from libdockit.backends.base import Authenticator, GroupSource, HealthCheck
 from libdockit.backends.chain import ChainAuthenticator
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.sql import SqlBackend
@@ -31,15 +32,12 @@ from libdockit.errors import (
     ValidationError,
 )
 from libdockit.keycrypt import KeyProtector
-from libdockit.keymanager import KeyManager
-from libdockit.keyring import KeyRing, ensure_active_key
+from libdockit.keyring import KeySource, ensure_active_key
 from libdockit.keys import SigningKey, load_key, to_stored
 from libdockit.passwords import PasswordHasher
-from libdockit.refresh import RefreshTokens, identity_resolver, lifetime_from_days
+from libdockit.refresh import lifetime_from_days
 from libdockit.secret import Secret
-from libdockit.service import TokenService
-from libdockit.throttle import LoginThrottle, ThrottlePolicy
-from libdockit.tokens import TokenSigner
+from libdockit.throttle import ThrottlePolicy
 
 from .client_address import parse_networks
 from .components import Components
@@ -253,61 +251,74 @@ def build_components(settings: Settings, *, instance_key: bytes | None = None) -
     store = open_store(settings)
     hasher = PasswordHasher()
     protector = key_protector(settings)
-    # A retired key stays in the bundle while tokens it signed may still be presented.
-    keys = KeyRing(
-        store,
-        retired_grace=retired_grace(settings),
-        protector=protector,
-        source=key_files(settings, store, protector),
-    )
     authenticator, groups, health = _authentication(settings, store, hasher)
-    health = with_certificate_expiry(health, keys, settings.keys_expiry_warning_days)
-    metrics = Metrics(keys, services=settings.token_services) if settings.server_metrics else None
-    timed_authenticator: Authenticator = authenticator
-    grants: GrantSource = store
-    if metrics is not None:
-        kind = "local+ldap" if settings.ldap is not None else "local"
-        timed_authenticator = TimedAuthenticator(authenticator, metrics, kind)
-        grants = TimedGrantSource(store, metrics, "sql")
-    auditor = _auditor(store, settings, metrics)
-    tokens = TokenService(
-        authenticator=timed_authenticator,
-        grants=grants,
-        keys=keys,
-        signer=TokenSigner(
-            settings.token_issuer,
-            lifetime=settings.token_lifetime,
-            jwks_audiences=settings.token_jwks_services,
-        ),
-        services=settings.token_services,
+    metrics = Metrics(services=settings.token_services) if settings.server_metrics else None
+    dockit = assemble(
+        store,
+        _options(settings, protector, key_files(settings, store, protector), instance_key),
+        authenticator=authenticator,
         groups=groups,
-        refresh_tokens=RefreshTokens(
-            store,
-            identity_resolver(authenticator, store),
-            lifetime=lifetime_from_days(settings.token_refresh_lifetime_days),
-        ),
-        throttle=_throttle(store, settings, auditor, login_secret_key(settings, instance_key)),
-        # Logins waiting on another's check give their store connection back meanwhile.
-        while_waiting=store.connection_released,
+        hasher=hasher,
+        instruments=_instruments(settings, metrics),
     )
+    if metrics is not None:
+        metrics.watch_certificates(dockit.keys)
     return Components(
-        tokens=tokens,
-        # Directory users and groups are real grant subjects without a local row.
-        admin=AdminService(
-            store,
-            store,
-            hasher,
-            directory="LDAP" if settings.ldap_urls else None,
-            password_policy=settings.password_policy,
-        ),
-        health=health,
-        key_manager=KeyManager(store, protector=protector),
+        tokens=dockit.tokens,
+        admin=dockit.admin,
+        health=with_certificate_expiry(health, dockit.keys, settings.keys_expiry_warning_days),
+        key_manager=dockit.key_manager,
         realm=settings.server_realm,
         metrics=metrics,
         json_logs=settings.server_json_logs,
-        audit=auditor,
+        audit=dockit.auditor,
         trusted_proxies=parse_networks(settings.server_trusted_proxies),
         store_connection=store,
+    )
+
+
+def _options(
+    settings: Settings,
+    protector: KeyProtector,
+    source: KeySource | None,
+    instance_key: bytes | None,
+) -> Options:
+    retention = Retention(
+        days=settings.audit_retention_days or None,
+        max_events=settings.audit_max_events or None,
+        admin_days=settings.audit_admin_retention_days or None,
+        admin_max_events=settings.audit_admin_max_events or None,
+    )
+    return Options(
+        issuer=settings.token_issuer,
+        services=settings.token_services,
+        token_lifetime=settings.token_lifetime,
+        jwks_audiences=settings.token_jwks_services,
+        refresh_lifetime=lifetime_from_days(settings.token_refresh_lifetime_days),
+        throttle=_throttle_policy(settings),
+        throttle_secret_key=login_secret_key(settings, instance_key),
+        password_policy=settings.password_policy,
+        # Directory users and groups are real grant subjects without a local row.
+        directory="LDAP" if settings.ldap_urls else None,
+        audit=retention if settings.audit_enabled else None,
+        audit_tokens=settings.audit_tokens,
+        audit_flush_seconds=settings.audit_flush_seconds,
+        key_protector=protector,
+        # A retired key stays in the bundle while tokens it signed may still be presented.
+        retired_grace=retired_grace(settings),
+        key_source=source,
+    )
+
+
+def _instruments(settings: Settings, metrics: Metrics | None) -> Instruments:
+    if metrics is None:
+        return Instruments()
+    kind = "local+ldap" if settings.ldap is not None else "local"
+    return Instruments(
+        authenticator=lambda inner: TimedAuthenticator(inner, metrics, kind),
+        grants=lambda inner: TimedGrantSource(inner, metrics, "sql"),
+        audit_backlog=metrics.audit_backlog.set,
+        audit_dropped=metrics.audit_dropped.inc,
     )
 
 
@@ -324,42 +335,14 @@ def login_secret_key(settings: Settings, instance_key: bytes | None) -> bytes:
     return instance_key or secrets.token_bytes(32)
 
 
-def _throttle(
-    store: SqlBackend, settings: Settings, auditor: Auditor | None, secret_key: bytes
-) -> LoginThrottle | None:
+def _throttle_policy(settings: Settings) -> ThrottlePolicy | None:
     """Failed-login limits shared by every worker through the store; None when turned off."""
     if settings.logins_max_failures == 0:
         return None
-    policy = ThrottlePolicy(
+    return ThrottlePolicy(
         max_failures=settings.logins_max_failures,
         window=timedelta(seconds=settings.logins_window_seconds),
         max_backoff=timedelta(seconds=settings.logins_max_backoff_seconds),
         first_backoff=timedelta(seconds=settings.logins_first_backoff_seconds),
         repeat_window=timedelta(seconds=settings.logins_repeat_seconds),
-    )
-    return LoginThrottle(
-        store,
-        policy,
-        on_lockout=auditor.lockout if auditor is not None else None,
-        secret_key=secret_key,
-        while_waiting=store.connection_released,
-    )
-
-
-def _auditor(store: SqlBackend, settings: Settings, metrics: Metrics | None) -> Auditor | None:
-    if not settings.audit_enabled:
-        return None
-    retention = Retention(
-        days=settings.audit_retention_days or None,
-        max_events=settings.audit_max_events or None,
-        admin_days=settings.audit_admin_retention_days or None,
-        admin_max_events=settings.audit_admin_max_events or None,
-    )
-    return Auditor(
-        store,
-        retention=retention,
-        record_tokens=settings.audit_tokens,
-        flush_seconds=settings.audit_flush_seconds,
-        on_backlog=metrics.audit_backlog.set if metrics is not None else None,
-        on_dropped=metrics.audit_dropped.inc if metrics is not None else None,
     )

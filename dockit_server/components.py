@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from libdockit.admin import AdminService
+from libdockit.assembly import Dockit
 from libdockit.audit import Auditor
 from libdockit.backends.base import HealthCheck
 from libdockit.keymanager import KeyManager
@@ -34,3 +36,16 @@ class Components:
     trusted_proxies: tuple[Network, ...] = ()
     #: Holds one store connection for a whole request (an SqlBackend); None: one per call.
     store_connection: ConnectionHolder | None = None
+
+    @classmethod
+    def of(cls, dockit: Dockit, *, health: HealthCheck | None = None, **serving: Any) -> Components:
+        """The HTTP layer's view of an assembled Dockit (:func:`libdockit.assembly.assemble`);
+        ``health`` defaults to the store, ``serving`` sets the other fields."""
+        return cls(
+            tokens=dockit.tokens,
+            admin=dockit.admin,
+            health=health if health is not None else dockit.store,
+            key_manager=dockit.key_manager,
+            audit=dockit.auditor,
+            **serving,
+        )

@@ -63,7 +63,7 @@ class Metrics:
 
     def __init__(
         self,
-        keys: KeyRing,
+        keys: KeyRing | None = None,
         *,
         services: Sequence[str] = (),
         clock: Callable[[], datetime] | None = None,
@@ -110,12 +110,17 @@ class Metrics:
             "Audit events given up because the store could not take them for too long.",
             registry=self.registry,
         )
-        expiry = _CertificateExpiry(keys, clock or (lambda: datetime.now(UTC)))
-        self._collect_registry.register(expiry)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        if keys is not None:
+            self.watch_certificates(keys)
         self._services = frozenset(services)
         self._backend_timers: dict[tuple[str, str], Histogram] = {}
         # Bounded: outcomes are few, and service labels the configured ones plus three.
         self._token_counters: dict[tuple[str, str], Counter] = {}
+
+    def watch_certificates(self, keys: KeyRing) -> None:
+        """Report the published signing certificates' expiry (once per Metrics)."""
+        self._collect_registry.register(_CertificateExpiry(keys, self._clock))
 
     def token_request(self, outcome: str, service: str | None, seconds: float) -> None:
         """Count one answered token request and observe how long it took."""

@@ -1,9 +1,10 @@
 """Issue registry tokens from your own Python code, with your own user source.
 
-Dockit's library needs three things: something that says who a user is (an Authenticator),
-where grants live (a grant store), and signing keys. Here users come from a plain dict of
-API keys — replace it with your database, SSO or whatever you have — while grants and keys
-use the in-memory backend. Run it: ``python examples/embed_library.py``.
+Dockit's library needs two things: a store (grants, keys, the audit log: here the
+in-memory backend) and, if users do not live in that store, something that says who a
+user is (an Authenticator); :func:`libdockit.assemble` wires the rest. Here users come
+from a plain dict of API keys — replace it with your database, SSO or whatever you have.
+Run it: ``python examples/embed_library.py``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from datetime import UTC, datetime
 from libdockit import (
     Grant,
     Identity,
-    KeyRing,
     MemoryBackend,
+    Options,
     Secret,
-    TokenService,
-    TokenSigner,
+    assemble,
     ensure_active_key,
     parse_scopes,
 )
@@ -44,13 +44,12 @@ def main() -> dict[str, object]:
     store.add_grant(Grant("authenticated", "repository", "base/*", ("pull",)))
     ensure_active_key(store, now=datetime.now(UTC))
 
-    service = TokenService(
+    dockit = assemble(
+        store,
+        Options(issuer="my-platform", token_lifetime=600, services=["registry.internal"]),
         authenticator=ApiKeyUsers({"ci-payments": ("k-123", "payments")}),
-        grants=store,
-        keys=KeyRing(store),
-        signer=TokenSigner("my-platform", lifetime=600),
-        services=["registry.internal"],
     )
+    service = dockit.tokens
     identity = service.authenticate("ci-payments", Secret("k-123"))
     scopes = parse_scopes(["repository:payments/api:pull,push repository:base/python:push,pull"])
     result = service.issue(identity, service="registry.internal", scopes=scopes)

@@ -1,7 +1,8 @@
 """Serve Dockit's token endpoint and bundle from your own Falcon app, beside your routes.
 
-Dockit's resources are plain Falcon resources built from a TokenService, so an existing
-Falcon app can mount them under the paths a registry expects. Run it:
+Dockit's resources are plain Falcon resources built from a TokenService (here assembled
+over the in-memory store with :func:`libdockit.assemble`), so an existing Falcon app can
+mount them under the paths a registry expects. Run it:
 ``python examples/falcon_mount.py [PORT]`` and try
 ``curl -u alice:alice-pw 'http://127.0.0.1:PORT/v2/token?service=registry.local&scope=repository:alice/app:push'``.
 """
@@ -19,13 +20,11 @@ from dockit_server.resources.certs import CertsResource
 from dockit_server.resources.token import TokenResource
 from libdockit import (
     Grant,
-    KeyRing,
-    LocalAuthenticator,
     MemoryBackend,
+    Options,
     PasswordHasher,
     Secret,
-    TokenService,
-    TokenSigner,
+    assemble,
     ensure_active_key,
 )
 
@@ -43,13 +42,7 @@ def build_app() -> falcon.App[falcon.Request, falcon.Response]:
     store.create_user("alice", hasher.hash(Secret("alice-pw")))
     store.add_grant(Grant("user:alice", "repository", "${user}/**", ("*",)))
     ensure_active_key(store, now=datetime.now(UTC))
-    tokens = TokenService(
-        authenticator=LocalAuthenticator(store, hasher),
-        grants=store,
-        keys=KeyRing(store),
-        signer=TokenSigner("dockit"),
-        groups=store,
-    )
+    tokens = assemble(store, Options(issuer="dockit"), hasher=hasher).tokens
     app: falcon.App[falcon.Request, falcon.Response] = falcon.App()
     ErrorHandlers(realm="my-app").install(app)  # distribution-style error bodies, 401 challenge
     app.add_route("/hello", Hello())

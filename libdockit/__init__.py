@@ -7,6 +7,7 @@ backend protocols you can implement yourself. No web framework, no environment r
 from __future__ import annotations
 
 from .admin import AdminService
+from .assembly import Dockit, Instruments, Options, assemble
 from .audit import Auditor, RequestInfo, Retention, TokenVia
 from .backends.base import (
     AuditStore,
@@ -68,6 +69,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "Decision",
+    "Dockit",
     "DockitError",
     "Explanation",
     "Grant",
@@ -79,6 +81,7 @@ __all__ = [
     "HealthCheck",
     "Identity",
     "IdentityResolver",
+    "Instruments",
     "InvalidRequest",
     "IssuedToken",
     "KeyDecryptionError",
@@ -96,6 +99,7 @@ __all__ = [
     "Login",
     "MemoryBackend",
     "NotFound",
+    "Options",
     "Page",
     "PasswordHasher",
     "PermissionDenied",
@@ -121,6 +125,7 @@ __all__ = [
     "UserSearch",
     "UserStore",
     "ValidationError",
+    "assemble",
     "compile_pattern",
     "decide",
     "ensure_active_key",

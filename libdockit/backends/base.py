@@ -15,6 +15,7 @@ Contracts shared by every implementation (checked by :mod:`libdockit.testing.con
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol, runtime_checkable
@@ -425,3 +426,27 @@ class HealthCheck(Protocol):
     def ping(self) -> None:
         """Return if the backend answers; raise BackendUnavailable otherwise."""
         ...
+
+
+@runtime_checkable
+class ReleasesConnection(Protocol):
+    """A store that holds one connection for a whole request can give it back while the
+    request waits on something else (a directory, another login's check)."""
+
+    def connection_released(self) -> AbstractContextManager[object]: ...
+
+
+@runtime_checkable
+class Store(
+    UserStore,
+    GroupSource,
+    GrantStore,
+    KeyMaterialStore,
+    RefreshTokenStore,
+    LoginFailureStore,
+    AuditStore,
+    HealthCheck,
+    Protocol,
+):
+    """Everything Dockit keeps: what :func:`libdockit.assembly.assemble` builds on (the
+    memory and SQL backends are each one)."""

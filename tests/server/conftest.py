@@ -7,6 +7,7 @@ for the verifications its requests make.
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -17,17 +18,11 @@ import pytest
 
 from dockit_server.app import create_app
 from dockit_server.components import Components
-from libdockit.admin import AdminService
-from libdockit.audit import Auditor
-from libdockit.backends.local import LocalAuthenticator
+from libdockit.assembly import Dockit, Options, assemble
 from libdockit.backends.memory import MemoryBackend
-from libdockit.keymanager import KeyManager
-from libdockit.keyring import KeyRing
 from libdockit.passwords import PasswordHasher
-from libdockit.refresh import LocalIdentityResolver, RefreshTokens
 from libdockit.secret import Secret
 from libdockit.service import TokenService
-from libdockit.tokens import TokenSigner
 
 ADMIN = "root"
 ADMIN_PASSWORD = "root-password-1"
@@ -63,27 +58,18 @@ def backend(hashes: Hashes) -> MemoryBackend:
     return store
 
 
-def _key_ring(backend: MemoryBackend) -> KeyRing:
-    return KeyRing(backend)
+#: The tests' Dockit: no failed-login limits and no remembered passwords (the tests about
+#: them turn them on).
+TEST_OPTIONS = Options(issuer="dockit-test", throttle=None, password_cache_seconds=0)
+
+
+def assemble_for_tests(store: MemoryBackend, hasher: PasswordHasher, **options: Any) -> Dockit:
+    return assemble(store, dataclasses.replace(TEST_OPTIONS, **options), hasher=hasher)
 
 
 @pytest.fixture
 def components(backend: MemoryBackend, hasher: PasswordHasher) -> Components:
-    tokens = TokenService(
-        authenticator=LocalAuthenticator(backend, hasher),
-        grants=backend,
-        keys=_key_ring(backend),
-        signer=TokenSigner("dockit-test"),
-        groups=backend,
-        refresh_tokens=RefreshTokens(backend, LocalIdentityResolver(backend)),
-    )
-    return Components(
-        tokens=tokens,
-        admin=AdminService(backend, backend, hasher),
-        health=backend,
-        key_manager=KeyManager(backend),
-        audit=Auditor(backend),
-    )
+    return Components.of(assemble_for_tests(backend, hasher))
 
 
 @pytest.fixture

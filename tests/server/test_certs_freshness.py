@@ -9,36 +9,18 @@ import falcon.testing
 
 from dockit_server.app import create_app
 from dockit_server.components import Components
-from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
-from libdockit.keyring import KeyRing, ensure_active_key
+from libdockit.keyring import ensure_active_key
 from libdockit.keys import parse_bundle
 from libdockit.passwords import PasswordHasher
-from libdockit.service import TokenService
-from libdockit.tokens import TokenSigner
 
-from .conftest import ADMIN_AUTH, API
+from .conftest import ADMIN_AUTH, API, assemble_for_tests
 
 
 def worker(components: Components, backend: MemoryBackend) -> falcon.testing.TestClient:
     """Another process over the same store, with its own key ring (re-read only hourly)."""
-    tokens = TokenService(
-        authenticator=LocalAuthenticator(backend, PasswordHasher()),
-        grants=backend,
-        keys=KeyRing(backend, refresh_interval=3600.0),
-        signer=TokenSigner("dockit-test"),
-        groups=backend,
-    )
-    return falcon.testing.TestClient(
-        create_app(
-            Components(
-                tokens=tokens,
-                admin=components.admin,
-                health=backend,
-                key_manager=components.key_manager,
-            )
-        )
-    )
+    other = assemble_for_tests(backend, PasswordHasher(), key_refresh_seconds=3600.0)
+    return falcon.testing.TestClient(create_app(Components.of(other)))
 
 
 def test_a_new_key_is_in_every_workers_bundle_at_once(

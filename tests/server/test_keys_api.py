@@ -12,17 +12,13 @@ import pytest
 
 from dockit_server.app import create_app
 from dockit_server.components import Components
-from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
-from libdockit.keymanager import KeyManager
-from libdockit.keyring import KeyRing, ensure_active_key
+from libdockit.keyring import ensure_active_key
 from libdockit.keys import parse_bundle
 from libdockit.passwords import PasswordHasher
-from libdockit.service import TokenService
-from libdockit.tokens import TokenSigner
 from tests.support.verifier import verify_token
 
-from .conftest import ADMIN_AUTH, API, USER_AUTH
+from .conftest import ADMIN_AUTH, API, USER_AUTH, assemble_for_tests
 
 
 class Clock:
@@ -40,26 +36,11 @@ def clock() -> Clock:
 
 @pytest.fixture
 def client(
-    components: Components, backend: MemoryBackend, hasher: PasswordHasher, clock: Clock
+    backend: MemoryBackend, hasher: PasswordHasher, clock: Clock
 ) -> falcon.testing.TestClient:
     ensure_active_key(backend, now=clock.now)
-    ring = KeyRing(backend, clock=clock, retired_grace=timedelta(seconds=360))
-    tokens = TokenService(
-        authenticator=LocalAuthenticator(backend, hasher),
-        grants=backend,
-        keys=ring,
-        signer=TokenSigner("dockit-test", clock=clock),
-        groups=backend,
-    )
-    app = create_app(
-        Components(
-            tokens=tokens,
-            admin=components.admin,
-            health=backend,
-            key_manager=KeyManager(backend, clock=clock),
-        )
-    )
-    return falcon.testing.TestClient(app)
+    dockit = assemble_for_tests(backend, hasher, clock=clock, retired_grace=timedelta(seconds=360))
+    return falcon.testing.TestClient(create_app(Components.of(dockit)))
 
 
 def keys(client: falcon.testing.TestClient) -> list[dict[str, Any]]:

@@ -16,18 +16,12 @@ from dockit_server.bootstrap import build_components, prepare
 from dockit_server.components import Components
 from dockit_server.config import Settings
 from dockit_server.resources.health import with_certificate_expiry
-from libdockit.admin import AdminService
 from libdockit.backends.base import KeyState
-from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
-from libdockit.keymanager import KeyManager
-from libdockit.keyring import KeyRing
 from libdockit.keys import SigningKey, generate_key, to_stored
 from libdockit.passwords import PasswordHasher
-from libdockit.service import TokenService
-from libdockit.tokens import TokenSigner
 
-from .conftest import USER_AUTH
+from .conftest import USER_AUTH, assemble_for_tests
 
 
 def add(backend: MemoryBackend, state: KeyState, validity: timedelta, offset: int) -> SigningKey:
@@ -40,22 +34,9 @@ def add(backend: MemoryBackend, state: KeyState, validity: timedelta, offset: in
 def client_for(
     backend: MemoryBackend, *, warning_days: int = 30, lifetime: int = 300
 ) -> falcon.testing.TestClient:
-    hasher = PasswordHasher()
-    ring = KeyRing(backend)
-    tokens = TokenService(
-        authenticator=LocalAuthenticator(backend, hasher),
-        grants=backend,
-        keys=ring,
-        signer=TokenSigner("dockit-test", lifetime=lifetime),
-        groups=backend,
-    )
-    components = Components(
-        tokens=tokens,
-        admin=AdminService(backend, backend, hasher),
-        health=with_certificate_expiry(backend, ring, warning_days),
-        key_manager=KeyManager(backend),
-    )
-    return falcon.testing.TestClient(create_app(components))
+    dockit = assemble_for_tests(backend, PasswordHasher(), token_lifetime=lifetime)
+    health = with_certificate_expiry(backend, dockit.keys, warning_days)
+    return falcon.testing.TestClient(create_app(Components.of(dockit, health=health)))
 
 
 def test_far_expiry_is_ok(backend: MemoryBackend) -> None:

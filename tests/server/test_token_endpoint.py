@@ -12,16 +12,11 @@ import pytest
 from dockit_server.app import create_app
 from dockit_server.components import Components
 from dockit_server.resources.token import answer_json
-from libdockit.admin import AdminService
-from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
-from libdockit.keymanager import KeyManager
-from libdockit.keyring import KeyRing, ensure_active_key
+from libdockit.keyring import ensure_active_key
 from libdockit.model import Grant
 from libdockit.passwords import PasswordHasher
-from libdockit.service import TokenService
-from libdockit.tokens import TokenSigner
-from tests.server.conftest import Hashes, basic
+from tests.server.conftest import Hashes, assemble_for_tests, basic
 from tests.support.verifier import verify_token
 
 ISSUER = "dockit-test"
@@ -44,21 +39,8 @@ def store(hashes: Hashes) -> MemoryBackend:
 
 @pytest.fixture
 def client(store: MemoryBackend, hasher: PasswordHasher) -> falcon.testing.TestClient:
-    tokens = TokenService(
-        authenticator=LocalAuthenticator(store, hasher),
-        grants=store,
-        keys=KeyRing(store),
-        signer=TokenSigner(ISSUER),
-        services=[SERVICE],
-    )
-    components = Components(
-        tokens=tokens,
-        admin=AdminService(store, store, hasher),
-        health=store,
-        key_manager=KeyManager(store),
-        realm="test-realm",
-    )
-    return falcon.testing.TestClient(create_app(components))
+    dockit = assemble_for_tests(store, hasher, issuer=ISSUER, services=[SERVICE])
+    return falcon.testing.TestClient(create_app(Components.of(dockit, realm="test-realm")))
 
 
 ALICE = basic("alice", "alice-password-1")
@@ -202,20 +184,7 @@ def test_certs_and_health(client: falcon.testing.TestClient) -> None:
 
 def test_readyz_without_key_is_503(hasher: PasswordHasher) -> None:
     store = MemoryBackend()
-    tokens = TokenService(
-        authenticator=LocalAuthenticator(store, hasher),
-        grants=store,
-        keys=KeyRing(store),
-        signer=TokenSigner(ISSUER),
-    )
-    app = create_app(
-        Components(
-            tokens=tokens,
-            admin=AdminService(store, store, hasher),
-            health=store,
-            key_manager=KeyManager(store),
-        )
-    )
+    app = create_app(Components.of(assemble_for_tests(store, hasher, issuer=ISSUER)))
     client = falcon.testing.TestClient(app)
     ready = client.simulate_get("/readyz")
     assert ready.status_code == 503

@@ -1,0 +1,220 @@
+"""Build a working Dockit from a store: the one place that wires the library's parts.
+
+The server, the tests and the examples all call :func:`assemble`, so a new store only has to
+implement :class:`~libdockit.backends.base.Store` (the memory and SQL backends do), and a
+new part of the token or admin path is wired here once. What users are comes from the
+store's local users unless an ``authenticator`` is given (a directory, an authenticator
+chain, your own user source); everything else has a default that works (:class:`Options`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from .admin import AdminService
+from .audit import Auditor, Retention
+from .backends.base import Authenticator, GrantSource, GroupSource, ReleasesConnection, Store
+from .backends.local import LocalAuthenticator
+from .credcache import VerifiedCredentials
+from .keycrypt import PLAINTEXT, KeyProtector
+from .keymanager import KeyManager
+from .keyring import DEFAULT_RETIRED_GRACE, KeyRing, KeySource
+from .password_policy import PasswordPolicy
+from .passwords import PasswordHasher
+from .refresh import RefreshTokens, identity_resolver
+from .service import TokenService
+from .throttle import LoginThrottle, ThrottlePolicy
+from .tokens import Clock, TokenSigner, utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How the assembled Dockit behaves; every field has a working default."""
+
+    #: The ``iss`` of every token (the registry's ``auth.token.issuer``).
+    issuer: str = "dockit"
+    #: Registry service names tokens may be issued for; empty: any.
+    services: Sequence[str] = ()
+    #: Access token lifetime in seconds.
+    token_lifetime: int = 300
+    #: Services whose tokens also carry the key id registry 3.x looks JWKS keys up by.
+    jwks_audiences: Sequence[str] = ()
+    #: Refresh tokens (docker's identity tokens) on, and how long they live (None: forever).
+    refresh_tokens: bool = True
+    refresh_lifetime: timedelta | None = timedelta(days=90)
+    #: Failed-login limits; None turns them off.
+    throttle: ThrottlePolicy | None = field(default_factory=ThrottlePolicy)
+    #: Keys the throttle's hashes of wrong secrets; instances sharing a store share it.
+    throttle_secret_key: bytes | None = None
+    #: With the default (local) authenticator: remember a matched password this long.
+    password_cache_seconds: float = 60.0
+    password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
+    #: A directory (e.g. ``"LDAP"``) whose users and groups are grant subjects without a
+    #: local row.
+    directory: str | None = None
+    #: The audit log's retention; None turns the audit log off.
+    audit: Retention | None = field(default_factory=Retention)
+    #: Record token decisions too (not only admin changes).
+    audit_tokens: bool = True
+    #: Write audit events from a background thread every this many seconds (0: at once).
+    audit_flush_seconds: float = 0.0
+    #: How signing keys are encrypted at rest.
+    key_protector: KeyProtector = PLAINTEXT
+    #: How long a retired key stays in the bundle.
+    retired_grace: timedelta = DEFAULT_RETIRED_GRACE
+    #: Keys that come from files (bring your own key) rather than the store.
+    key_source: KeySource | None = None
+    #: How often a process re-reads the store's signing keys (seconds).
+    key_refresh_seconds: float = 5.0
+    #: What "now" is, for every part (tests move it).
+    clock: Clock = utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class Instruments:
+    """Hooks for whoever watches the service (the server's metrics); all optional."""
+
+    #: Wraps the authenticator and the grant source the token path calls.
+    authenticator: Callable[[Authenticator], Authenticator] | None = None
+    grants: Callable[[GrantSource], GrantSource] | None = None
+    #: The audit writer's backlog and dropped events.
+    audit_backlog: Callable[[int], None] | None = None
+    audit_dropped: Callable[[int], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dockit:
+    """The assembled service: what the HTTP layer, the CLI or your code calls."""
+
+    store: Store
+    tokens: TokenService
+    admin: AdminService
+    keys: KeyRing
+    key_manager: KeyManager
+    auditor: Auditor | None
+    #: Who users are (before any instrument): the store's local users unless given.
+    authenticator: Authenticator
+    hasher: PasswordHasher
+
+
+def assemble(
+    store: Store,
+    options: Options | None = None,
+    *,
+    authenticator: Authenticator | None = None,
+    groups: GroupSource | None = None,
+    hasher: PasswordHasher | None = None,
+    instruments: Instruments | None = None,
+) -> Dockit:
+    """A Dockit on ``store``. ``authenticator`` says who users are (default: the store's
+    local users, with argon2id and the verified-credentials cache); ``groups`` who is in
+    which group without a password, for ``explain`` (default: the authenticator when it can
+    tell, else the store)."""
+    options = options or Options()
+    instruments = instruments or Instruments()
+    hasher = hasher or PasswordHasher()
+    if authenticator is None:
+        authenticator = _local_users(store, hasher, options)
+    if groups is None:
+        groups = authenticator if isinstance(authenticator, GroupSource) else store
+    auditor = _auditor(store, options, instruments)
+    keys = KeyRing(
+        store,
+        clock=options.clock,
+        refresh_interval=options.key_refresh_seconds,
+        retired_grace=options.retired_grace,
+        protector=options.key_protector,
+        source=options.key_source,
+    )
+    tokens = TokenService(
+        authenticator=(
+            instruments.authenticator(authenticator) if instruments.authenticator else authenticator
+        ),
+        grants=instruments.grants(store) if instruments.grants else store,
+        keys=keys,
+        signer=TokenSigner(
+            options.issuer,
+            lifetime=options.token_lifetime,
+            clock=options.clock,
+            jwks_audiences=options.jwks_audiences,
+        ),
+        services=options.services,
+        groups=groups,
+        refresh_tokens=(
+            RefreshTokens(
+                store,
+                identity_resolver(authenticator, store),
+                lifetime=options.refresh_lifetime,
+                clock=options.clock,
+            )
+            if options.refresh_tokens
+            else None
+        ),
+        throttle=_throttle(store, options, auditor),
+        while_waiting=_while_waiting(store),
+    )
+    admin = AdminService(
+        store,
+        store,
+        hasher,
+        directory=options.directory,
+        password_policy=options.password_policy,
+    )
+    return Dockit(
+        store=store,
+        tokens=tokens,
+        admin=admin,
+        keys=keys,
+        key_manager=KeyManager(store, clock=options.clock, protector=options.key_protector),
+        auditor=auditor,
+        authenticator=authenticator,
+        hasher=hasher,
+    )
+
+
+def _local_users(store: Store, hasher: PasswordHasher, options: Options) -> Authenticator:
+    verified = (
+        VerifiedCredentials(ttl_seconds=options.password_cache_seconds)
+        if options.password_cache_seconds > 0
+        else None
+    )
+    return LocalAuthenticator(store, hasher, verified=verified)
+
+
+def _auditor(store: Store, options: Options, instruments: Instruments) -> Auditor | None:
+    if options.audit is None:
+        return None
+    return Auditor(
+        store,
+        retention=options.audit,
+        record_tokens=options.audit_tokens,
+        flush_seconds=options.audit_flush_seconds,
+        on_backlog=instruments.audit_backlog,
+        on_dropped=instruments.audit_dropped,
+        clock=options.clock,
+    )
+
+
+def _while_waiting(store: Store) -> Callable[[], AbstractContextManager[object]]:
+    """What a login enters while it waits for another's check: a store that holds a
+    connection per request (the SQL backend) gives it back meanwhile, so waiting logins
+    cannot use up its pool."""
+    if isinstance(store, ReleasesConnection):
+        return store.connection_released
+    return nullcontext
+
+
+def _throttle(store: Store, options: Options, auditor: Auditor | None) -> LoginThrottle | None:
+    if options.throttle is None:
+        return None
+    return LoginThrottle(
+        store,
+        options.throttle,
+        clock=options.clock,
+        on_lockout=auditor.lockout if auditor is not None else None,
+        secret_key=options.throttle_secret_key,
+        while_waiting=_while_waiting(store),
+    )
