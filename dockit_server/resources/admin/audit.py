@@ -16,6 +16,7 @@ from libdockit.audit import Auditor
 from libdockit.errors import NotFound, ValidationError
 from libdockit.model import AuditEvent
 
+from . import view_types
 from .auth import AdminAuth
 from .paging import page_json, read_paging, single_param
 from .views import rfc3339
@@ -24,7 +25,8 @@ FILTERS = ("kind", "actor", "action", "target", "since", "until")
 
 
 def event_json(event: AuditEvent) -> dict[str, Any]:
-    return {
+    assert event.id is not None, "a stored event has its id"
+    view: view_types.AuditEvent = {
         "id": event.id,
         "at": rfc3339(event.at),
         "kind": event.kind,
@@ -37,6 +39,7 @@ def event_json(event: AuditEvent) -> dict[str, Any]:
         "client_address": event.client_address,
         "request_id": event.request_id,
     }
+    return dict(view)
 
 
 def _time_param(req: falcon.Request, name: str) -> datetime | None:

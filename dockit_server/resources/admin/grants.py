@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import falcon
 
@@ -18,14 +19,11 @@ from libdockit.errors import ValidationError
 from libdockit.model import AddedGrant
 
 from .auth import AdminAuth
-from .bodies import Fields, read_object
+from .bodies import decode_body, read_object
+from .body_types import GrantParts, GrantScope
 from .paging import check_params, page_json, read_paging, single_param
 from .views import grant_json, grant_location
 
-PART_FIELDS = ("subject", "resource_type", "pattern", "actions")
-SCOPE_FIELDS = ("subject", "scope")
-#: Accepted with either form: store a type registries never ask for, deliberately.
-ALLOW_UNKNOWN_TYPE = "allow_unknown_type"
 #: Grant ids are positive and fit a signed 64-bit column.
 MAX_GRANT_ID = 2**63 - 1
 _ID_RE = re.compile(r"[0-9]{1,19}")
@@ -62,29 +60,35 @@ class GrantsResource:
         if added.notes:
             resp.media["notes"] = list(added.notes)
 
-    def _add(self, body: dict[str, object]) -> AddedGrant:
-        if "scope" in body:
-            parts = sorted(name for name in PART_FIELDS[1:] if name in body)
+    def _add(self, raw: dict[str, Any]) -> AddedGrant:
+        """The scope form when ``scope`` is sent, else the parts form; never both."""
+        if "scope" in raw:
+            parts = sorted(name for name in raw if name in _PARTS_ONLY)
             if parts:
                 raise ValidationError(
                     "scope",
-                    f"give either 'scope' or 'resource_type', 'pattern' and 'actions', "
-                    f"not both (also got {', '.join(parts)})",
+                    f"give either 'scope' or {_PARTS_ONLY_TEXT}, not both "
+                    f"(also got {', '.join(parts)})",
                 )
-            fields = Fields(body, (*SCOPE_FIELDS, ALLOW_UNKNOWN_TYPE))
+            scope = decode_body(raw, GrantScope)
             return self._admin.add_grant_from_scope(
-                fields.string("subject"),
-                fields.string("scope"),
-                allow_unknown_type=fields.boolean(ALLOW_UNKNOWN_TYPE, default=False),
+                scope.subject, scope.scope, allow_unknown_type=scope.allow_unknown_type
             )
-        fields = Fields(body, (*PART_FIELDS, ALLOW_UNKNOWN_TYPE))
+        body = decode_body(raw, GrantParts)
         return self._admin.add_grant(
-            fields.string("subject"),
-            fields.string("resource_type"),
-            fields.string("pattern"),
-            fields.string_list("actions"),
-            allow_unknown_type=fields.boolean(ALLOW_UNKNOWN_TYPE, default=False),
+            body.subject,
+            body.resource_type,
+            body.pattern,
+            body.actions,
+            allow_unknown_type=body.allow_unknown_type,
         )
+
+
+#: The fields that only the parts form has.
+_PARTS_ONLY = tuple(
+    name for name in GrantParts.__struct_fields__ if name not in GrantScope.__struct_fields__
+)
+_PARTS_ONLY_TEXT = ", ".join(map(repr, _PARTS_ONLY[:-1])) + f" and {_PARTS_ONLY[-1]!r}"
 
 
 class GrantResource:

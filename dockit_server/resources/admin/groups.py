@@ -7,12 +7,10 @@ import falcon
 from libdockit.admin import AdminService
 
 from .auth import AdminAuth
-from .bodies import Fields, read_object
+from .bodies import read_body_as
+from .body_types import GroupCreate, GroupUpdate
 from .paging import check_params, page_json, read_paging
 from .views import group_json, group_location
-
-CREATE_FIELDS = ("name", "enabled")
-UPDATE_FIELDS = ("enabled",)
 
 
 class GroupsResource:
@@ -31,10 +29,8 @@ class GroupsResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._auth.require(req, resp)
         check_params(req, ())
-        fields = Fields(read_object(req), CREATE_FIELDS)
-        group = self._admin.create_group(
-            fields.string("name"), enabled=fields.boolean("enabled", default=True)
-        )
+        body = read_body_as(req, GroupCreate)
+        group = self._admin.create_group(body.name, enabled=body.enabled)
         resp.status = falcon.HTTP_201
         resp.location = group_location(group.name)
         resp.media = group_json(group)
@@ -55,8 +51,8 @@ class GroupResource:
     def on_patch(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         self._auth.require(req, resp)
         check_params(req, ())
-        fields = Fields(read_object(req), UPDATE_FIELDS)
-        resp.media = group_json(self._admin.set_group_enabled(name, fields.boolean("enabled")))
+        body = read_body_as(req, GroupUpdate)
+        resp.media = group_json(self._admin.set_group_enabled(name, body.enabled))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         self._auth.require(req, resp)

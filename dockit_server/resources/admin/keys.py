@@ -16,17 +16,17 @@ from libdockit.backends.base import StoredKey
 from libdockit.keymanager import KeyManager
 from libdockit.keyring import KeyRing
 
+from . import view_types
 from .auth import AdminAuth
-from .bodies import Fields, read_object
+from .bodies import read_body_as
+from .body_types import KeyCreate
 from .paging import check_params
 from .views import API_PREFIX, rfc3339
-
-CREATE_FIELDS = ("algorithm", "validity_days")
 
 
 def key_json(key: StoredKey, now: datetime | None = None) -> dict[str, Any]:
     moment = now or datetime.now(UTC)
-    return {
+    view: view_types.Key = {
         "kid": key.kid,
         "algorithm": key.algorithm,
         "state": key.state,
@@ -36,6 +36,7 @@ def key_json(key: StoredKey, now: datetime | None = None) -> dict[str, Any]:
         "not_after": rfc3339(key.not_after),
         "days_left": round((key.not_after - moment).total_seconds() / 86400, 2),
     }
+    return dict(view)
 
 
 class KeysResource:
@@ -54,11 +55,8 @@ class KeysResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._auth.require(req, resp)
         check_params(req, ())
-        fields = Fields(read_object(req), CREATE_FIELDS)
-        key = self._manager.create_key(
-            fields.string_or("algorithm", "ES256"),
-            validity_days=fields.integer("validity_days", 365),
-        )
+        body = read_body_as(req, KeyCreate)
+        key = self._manager.create_key(body.algorithm, validity_days=body.validity_days)
         self._ring.refresh()
         resp.status = falcon.HTTP_201
         resp.location = f"{API_PREFIX}/keys/{key.kid}"

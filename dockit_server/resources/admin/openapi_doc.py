@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openapi_refresh import REFRESH_TOKEN_PARAMETERS, REFRESH_TOKEN_SCHEMAS
 from .openapi_schemas import JSON, PARAMETERS, RESPONSES, SCHEMAS, Schema, ref
 from .views import API_PREFIX
 
@@ -388,8 +387,8 @@ OPENAPI_DOCUMENT: dict[str, Any] = {
                 "with their name or `<token>` as the username.",
             }
         },
-        "schemas": {**SCHEMAS, **REFRESH_TOKEN_SCHEMAS},
+        "schemas": SCHEMAS,
         "responses": RESPONSES,
-        "parameters": {**PARAMETERS, **REFRESH_TOKEN_PARAMETERS},
+        "parameters": PARAMETERS,
     },
 }

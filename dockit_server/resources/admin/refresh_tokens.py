@@ -17,13 +17,14 @@ import falcon
 from libdockit.admin import AdminService
 from libdockit.model import RefreshToken, validate_name
 
+from . import view_types
 from .auth import AdminAuth
 from .paging import check_params, page_json, read_paging
 from .views import rfc3339
 
 
 def refresh_token_json(token: RefreshToken) -> dict[str, Any]:
-    return {
+    view: view_types.RefreshToken = {
         "id": token.id,
         "username": token.username,
         "service": token.service,
@@ -33,6 +34,7 @@ def refresh_token_json(token: RefreshToken) -> dict[str, Any]:
         "expires_at": rfc3339(token.expires_at),
         "source": token.source,
     }
+    return dict(view)
 
 
 class UserRefreshTokensResource:

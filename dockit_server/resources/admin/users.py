@@ -9,17 +9,14 @@ from __future__ import annotations
 import falcon
 
 from libdockit.admin import AdminService
-from libdockit.errors import Conflict, ValidationError
+from libdockit.errors import Conflict
 from libdockit.model import Identity
 
 from .auth import AdminAuth, is_self
-from .bodies import Fields, read_object
+from .bodies import read_body_as
+from .body_types import PasswordSet, UserCreate, UserUpdate, given
 from .paging import check_params, page_json, read_paging
 from .views import user_json, user_location
-
-CREATE_FIELDS = ("username", "password", "admin", "enabled")
-UPDATE_FIELDS = ("enabled", "admin")
-PASSWORD_FIELDS = ("password",)
 
 
 class UsersResource:
@@ -38,14 +35,12 @@ class UsersResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._auth.require(req, resp)
         check_params(req, ())
-        fields = Fields(read_object(req), CREATE_FIELDS)
-        username = fields.string("username")
-        password = fields.secret("password")
+        body = read_body_as(req, UserCreate)
         user = self._admin.create_user(
-            username,
-            password,
-            is_admin=fields.boolean("admin", default=False),
-            enabled=fields.boolean("enabled", default=True),
+            body.username,
+            body.password,
+            is_admin=body.admin,
+            enabled=body.enabled,
         )
         resp.status = falcon.HTTP_201
         resp.location = user_location(user.username)
@@ -67,11 +62,8 @@ class UserResource:
     def on_patch(self, req: falcon.Request, resp: falcon.Response, username: str) -> None:
         caller = self._auth.require(req, resp)
         check_params(req, ())
-        fields = Fields(read_object(req), UPDATE_FIELDS)
-        enabled = fields.optional_boolean("enabled")
-        is_admin = fields.optional_boolean("admin")
-        if enabled is None and is_admin is None:
-            raise ValidationError("enabled", "give at least one of 'enabled' and 'admin'")
+        body = read_body_as(req, UserUpdate)
+        enabled, is_admin = given(body.enabled), given(body.admin)
         _refuse_self_lockout(caller, username, enabled=enabled, is_admin=is_admin)
         user = self._admin.update_user(username, enabled=enabled, is_admin=is_admin)
         resp.media = user_json(user)
@@ -98,8 +90,8 @@ class UserPasswordResource:
     def on_put(self, req: falcon.Request, resp: falcon.Response, username: str) -> None:
         self._auth.require(req, resp)
         check_params(req, ())
-        fields = Fields(read_object(req), PASSWORD_FIELDS)
-        self._admin.set_password(username, fields.secret("password"))
+        body = read_body_as(req, PasswordSet)
+        self._admin.set_password(username, body.password)
         resp.status = falcon.HTTP_204
 
 

@@ -1,5 +1,8 @@
 """JSON views of users, groups and grants, as the Admin API returns them.
 
+Each view is written as its declaration in :mod:`.view_types` (so mypy checks every key)
+and handed on as a plain dict, which callers may extend (a new grant's ``notes``).
+
 A user view never carries a password hash: :class:`~libdockit.model.User` has none to give.
 """
 
@@ -9,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from libdockit.model import Grant, Group, User
+
+from . import view_types
 
 API_PREFIX = "/api/v1"
 
@@ -21,7 +26,7 @@ def rfc3339(moment: datetime | None) -> str | None:
 
 
 def user_json(user: User) -> dict[str, Any]:
-    return {
+    view: view_types.User = {
         "username": user.username,
         "enabled": user.enabled,
         "admin": user.is_admin,
@@ -29,15 +34,17 @@ def user_json(user: User) -> dict[str, Any]:
         "created_at": rfc3339(user.created_at),
         "updated_at": rfc3339(user.updated_at),
     }
+    return dict(view)
 
 
 def group_json(group: Group) -> dict[str, Any]:
-    return {
+    view: view_types.Group = {
         "name": group.name,
         "enabled": group.enabled,
         "members": list(group.members),
         "created_at": rfc3339(group.created_at),
     }
+    return dict(view)
 
 
 def grant_scope(grant: Grant) -> str:
@@ -46,7 +53,8 @@ def grant_scope(grant: Grant) -> str:
 
 
 def grant_json(grant: Grant) -> dict[str, Any]:
-    return {
+    assert grant.id is not None, "a stored grant has its id"
+    view: view_types.Grant = {
         "id": grant.id,
         "subject": grant.subject,
         "resource_type": grant.resource_type,
@@ -55,6 +63,7 @@ def grant_json(grant: Grant) -> dict[str, Any]:
         "scope": grant_scope(grant),
         "created_at": rfc3339(grant.created_at),
     }
+    return dict(view)
 
 
 def user_location(username: str) -> str:

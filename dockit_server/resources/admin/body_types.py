@@ -1,0 +1,163 @@
+"""The Admin API's request bodies, each declared once.
+
+A declaration is a :class:`msgspec.Struct`: its fields, their JSON types, which are required
+and their defaults. :func:`.bodies.read_body_as` validates a body against it (unknown fields
+refused, types strict: ``1`` is no boolean, ``null`` no string) and the OpenAPI document's
+request schemas are generated from it (:mod:`.openapi_schemas`), so the two cannot drift.
+
+Rules about values (a name's characters, a password's policy, a grant's actions, a key's
+algorithm and lifetime) belong to libdockit, which enforces them with messages that name
+the field; a declaration only documents them (``extra_json_schema``, from the library's own
+constants), so each rule is written once and checked in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, TypeVar
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from libdockit.keymanager import ALGORITHMS, MAX_VALIDITY_DAYS
+from libdockit.model import MAX_NAME_LENGTH
+from libdockit.passwords import MAX_PASSWORD_LENGTH
+from libdockit.scope import KNOWN_ACTIONS, MAX_RESOURCE_TYPE_LENGTH
+from libdockit.secret import Secret
+
+T = TypeVar("T")
+
+NAME_RULE = (
+    f"1-{MAX_NAME_LENGTH} characters of a-z, 0-9, '.', '_', '@' or '-', starting and ending "
+    "with a letter or digit. Sent names are normalised first (Unicode NFKC, lower case), so "
+    "`Alice` names the account `alice`."
+)
+SUBJECT_RULE = (
+    "`user:NAME`, `group:NAME`, `authenticated` (any logged-in user) or `anonymous` (everyone)."
+)
+
+#: A user or group name as sent: the library normalises and checks it.
+SentName = Annotated[str, Meta(description=NAME_RULE)]
+#: A password: decoded straight into a :class:`~libdockit.secret.Secret` (repr ``***``).
+Password = Annotated[
+    Secret,
+    Meta(
+        description="Never returned or logged. No NUL characters.",
+        extra_json_schema={"minLength": 1, "maxLength": MAX_PASSWORD_LENGTH, "writeOnly": True},
+    ),
+]
+Subject = Annotated[
+    str,
+    Meta(description=SUBJECT_RULE, examples=["group:team", "user:alice", "authenticated"]),
+]
+Action = Annotated[str, Meta(extra_json_schema={"enum": list(KNOWN_ACTIONS)})]
+AllowUnknownType = Annotated[
+    bool,
+    Meta(
+        description="Registries ask only for `repository` and `registry`; any other type is "
+        "refused as a likely typo unless this is true (for a service with types of its own)."
+    ),
+]
+
+
+class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of every request body: a JSON object whose unknown fields are refused."""
+
+    #: At least this many fields must be sent (for bodies whose fields are all optional).
+    min_fields: ClassVar[int] = 0
+    #: Added to the generated schema as it is (descriptions of rules across fields).
+    schema_extra: ClassVar[dict[str, object]] = {}
+
+
+def given(value: T | UnsetType) -> T | None:
+    """An optional field's value, or None when it was not sent."""
+    return None if isinstance(value, UnsetType) else value
+
+
+class UserCreate(Body):
+    username: SentName
+    password: Password
+    admin: bool = False
+    enabled: bool = True
+
+
+class UserUpdate(Body):
+    enabled: bool | UnsetType = UNSET
+    admin: bool | UnsetType = UNSET
+
+    min_fields = 1
+    schema_extra = {
+        "description": "At least one field. An admin cannot disable or demote themselves."
+    }
+
+
+class PasswordSet(Body):
+    password: Password
+
+
+class GroupCreate(Body):
+    name: SentName
+    enabled: bool = True
+
+
+class GroupUpdate(Body):
+    enabled: bool
+
+
+class KeyCreate(Body):
+    algorithm: Annotated[str, Meta(extra_json_schema={"enum": list(ALGORITHMS)})] = "ES256"
+    validity_days: Annotated[
+        int, Meta(extra_json_schema={"minimum": 1, "maximum": MAX_VALIDITY_DAYS})
+    ] = 365
+
+
+class GrantParts(Body):
+    subject: Subject
+    resource_type: Annotated[
+        str,
+        Meta(
+            examples=["repository", "registry"],
+            extra_json_schema={"maxLength": MAX_RESOURCE_TYPE_LENGTH},
+        ),
+    ]
+    pattern: Annotated[
+        str,
+        Meta(
+            description="A resource name in which `*` matches within one path segment, `**` "
+            "matches across segments and `${user}` is the caller's username.",
+            examples=["team/*", "team/**", "users/${user}/*"],
+        ),
+    ]
+    actions: Annotated[
+        list[Action],
+        Meta(
+            description="`push` implies `pull`; `*` is every action.",
+            extra_json_schema={"minItems": 1},
+        ),
+    ]
+    allow_unknown_type: AllowUnknownType = False
+
+
+class GrantScope(Body):
+    subject: Subject
+    scope: Annotated[
+        str,
+        Meta(
+            description="`resource_type:pattern:actions`; the pattern may contain `:` "
+            "(e.g. `host:5000/team/*`).",
+            examples=["repository:team/*:pull,push"],
+        ),
+    ]
+    allow_unknown_type: AllowUnknownType = False
+
+
+#: Every request body, in the order the OpenAPI document lists them.
+REQUEST_BODIES: tuple[type[Body], ...] = (
+    UserCreate,
+    UserUpdate,
+    PasswordSet,
+    GroupCreate,
+    GroupUpdate,
+    KeyCreate,
+    GrantParts,
+    GrantScope,
+)
