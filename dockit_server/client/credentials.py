@@ -15,26 +15,12 @@ where the CLI looked and what to do.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from libdockit.secret import Secret
 
+from .credential_record import Credentials
+from .docker_config import find_credentials
 from .errors import CredentialsNotFound, UsageError
-
-#: The user name docker's credential helpers report for an identity (refresh) token.
-TOKEN_USERNAME = "<token>"  # noqa: S105 - a marker name, not a password
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """A user name and its password (or identity token); ``source`` says where they came from
-    (for messages; it never contains the secret)."""
-
-    username: str
-    password: Secret
-    source: str
-    identity_token: bool = False
-
 
 AskPassword = Callable[[str], Secret]
 
@@ -61,8 +47,6 @@ def resolve(
         raise UsageError("DOCKIT_PASSWORD is set but not DOCKIT_USERNAME (or --username)")
     host = registry or environ.get("DOCKIT_REGISTRY") or None
     if host:
-        from .docker_config import find_credentials
-
         return find_credentials(host, environ, timeout=helper_timeout)
     raise CredentialsNotFound(
         "no credentials: pass --registry HOST (or set DOCKIT_REGISTRY) to use what "

@@ -23,7 +23,7 @@ from typing import Any
 from libdockit.secret import Secret
 
 from .credential_helper import CredentialHelper
-from .credentials import TOKEN_USERNAME, Credentials
+from .credential_record import TOKEN_USERNAME, Credentials
 from .errors import CredentialsNotFound, UsageError
 
 

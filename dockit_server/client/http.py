@@ -27,7 +27,7 @@ from email.message import Message
 from typing import Any
 
 from ..connection_hints import certificate_hint, strip_api_suffix, wrong_scheme_hint
-from .credentials import Credentials
+from .credential_record import Credentials
 from .errors import ApiError, CliError, UnreachableError, UsageError
 
 API_PREFIX = "/api/v1"

@@ -14,7 +14,7 @@ import pytest
 
 from dockit_server.cli import main
 from dockit_server.client.commands.common import Context
-from dockit_server.client.credentials import Credentials
+from dockit_server.client.credential_record import Credentials
 from dockit_server.client.errors import (
     EXIT_CODES_HELP,
     EXIT_DENIED,

@@ -25,7 +25,8 @@ from libdockit.secret import Secret
 
 from ...cli_globals import positive_seconds
 from .. import passwords
-from ..credentials import Credentials, resolve
+from ..credential_record import Credentials
+from ..credentials import resolve
 from ..errors import (
     EXIT_CONFLICT,
     EXIT_DENIED,
