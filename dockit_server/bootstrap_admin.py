@@ -30,6 +30,8 @@ from libdockit.model import User, validate_name
 from libdockit.passwords import PasswordHasher
 from libdockit.secret import Secret
 
+from .client.commands.common import add_command
+
 if TYPE_CHECKING:
     from .client.commands.common import Context, Subparsers
 
@@ -91,9 +93,11 @@ def ensure_admin(
 
 
 def register(commands: Subparsers) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "bootstrap-admin",
-        help="create or repair an admin directly in the database",
+        run_bootstrap_admin,
+        "create or repair an admin directly in the database",
         description="Make sure NAME is an enabled admin, working directly on the configured "
         "database (DOCKIT_CONFIG, DOCKIT_* settings). Creates NAME if missing, with the "
         "password read from stdin (or asked twice at a terminal). An existing admin is left "
@@ -115,11 +119,7 @@ def register(commands: Subparsers) -> None:
     )
     parser.add_argument("--database-url", help="sqlite:///PATH or postgresql://... URL")
     parser.add_argument("-o", "--output", choices=("table", "json"), help="text (default) or json")
-    parser.set_defaults(
-        handler=run_bootstrap_admin,
-        command_name="bootstrap-admin",
-        option_defaults={"output": "table"},
-    )
+    parser.set_defaults(option_defaults={"output": "table"})
 
 
 def _password_source(args: argparse.Namespace, stdin: TextIO) -> Callable[[], Secret]:

@@ -1,19 +1,25 @@
-"""The ``dockit`` console script."""
+"""The ``dockit`` console script.
+
+Every command is registered the same way (:func:`~.client.commands.common.add_command`: a
+parser whose ``handler`` takes the run's context) and run by one function
+(:func:`~.client.commands.common.run`), which turns errors into a message and an exit code.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-from libdockit.errors import DockitError
+from typing import TYPE_CHECKING
 
 from .cli_globals import add_global_options, apply_global_options, positive_seconds
 from .config import Settings
 from .init_container import Backoff, InitContainerError, InitContainerUsageError
 from .multiproc import remove_metrics_dir, use_fresh_metrics_dir
+
+if TYPE_CHECKING:
+    from .client.commands.common import Context
 
 DEFAULT_URL = "http://127.0.0.1:4315"
 
@@ -50,6 +56,7 @@ def _settings_help() -> str:
 def _parser() -> argparse.ArgumentParser:
     from .bootstrap_admin import register as register_bootstrap_admin
     from .client.commands import register as register_admin_commands
+    from .client.commands.common import add_command
     from .client.errors import ADMIN_HELP, EXIT_CODES_HELP
 
     parser = argparse.ArgumentParser(
@@ -62,9 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     add_global_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    server = commands.add_parser(
+    server = add_command(
+        commands,
         "api-server",
-        help="serve /v2/token, the bundle and the Admin API",
+        _api_server,
+        "serve /v2/token, the bundle and the Admin API",
         description="Serve Dockit under gunicorn. Settings come from DOCKIT_CONFIG (TOML) "
         "and DOCKIT_* environment variables; these flags override them.",
         epilog=_settings_help(),
@@ -74,9 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
     server.add_argument("--database-url", help="sqlite:///PATH or postgresql://... URL")
 
-    init = commands.add_parser(
+    init = add_command(
+        commands,
         "init-container",
-        help="write the signing-certificate bundle for the registry",
+        _init_container,
+        "write the signing-certificate bundle for the registry",
         description="Fetch every published signing certificate from a running Dockit and "
         "write them to PATH atomically, for REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE (with --jwks: "
         "every published key as a JWK Set, for registry 3.x's auth.token.jwks).",
@@ -97,9 +108,11 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="PEM CA certificate(s) to trust for an https --url (default: the system's)",
     )
-    health = commands.add_parser(
+    health = add_command(
+        commands,
         "healthcheck",
-        help="exit 0 if the api-server configured here is ready (for a container HEALTHCHECK)",
+        _healthcheck,
+        "exit 0 if the api-server configured here is ready (for a container HEALTHCHECK)",
         description="Read the same settings as api-server (DOCKIT_CONFIG, DOCKIT_* variables) "
         "and ask /readyz where it listens (server.bind; a wildcard address on loopback), over "
         "HTTPS when server.tls_cert_file is set, without verifying the certificate. Exit 0 "
@@ -113,11 +126,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _api_server(args: argparse.Namespace) -> int:
+def _api_server(ctx: Context) -> int:
     # First, before anything imports prometheus_client (see dockit_server.multiproc).
     metrics_dir = use_fresh_metrics_dir()
     try:
-        return _run_api_server(args)
+        return _run_api_server(ctx.args)
     finally:
         remove_metrics_dir(metrics_dir)
 
@@ -140,7 +153,7 @@ def _run_api_server(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _init_container(args: argparse.Namespace) -> int:
+def _init_container(ctx: Context) -> int:
     from .init_container import (
         BUNDLE_PATH,
         JWKS_PATH,
@@ -153,7 +166,8 @@ def _init_container(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(f"dockit init-container: {line}", file=sys.stderr, flush=True)
 
-    url = args.url or os.environ.get("DOCKIT_URL") or DEFAULT_URL
+    args = ctx.args
+    url = args.url or ctx.environ.get("DOCKIT_URL") or DEFAULT_URL
     try:
         path = JWKS_PATH if args.jwks else BUNDLE_PATH
         report = RetryReport(bundle_url(check_base_url(url), path), say)
@@ -176,10 +190,10 @@ def _init_container(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _healthcheck(args: argparse.Namespace) -> int:
+def _healthcheck(ctx: Context) -> int:
     from .healthcheck import check
 
-    ready, what = check(Settings.load(), timeout=args.timeout)
+    ready, what = check(Settings.load(), timeout=ctx.args.timeout)
     if not ready:
         print(f"dockit healthcheck: {what}", file=sys.stderr)
         return EXIT_FAILURE
@@ -194,20 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     apply_global_options(parser, args)
-    if getattr(args, "handler", None) is not None:
-        from .client.commands import run
+    from .client.commands import run
 
-        return run(args)
-    handlers = {
-        "api-server": _api_server,
-        "init-container": _init_container,
-        "healthcheck": _healthcheck,
-    }
-    try:
-        return handlers[args.command](args)
-    except DockitError as exc:
-        print(f"dockit {args.command}: {exc.message}", file=sys.stderr)
-        return EXIT_USAGE if exc.code == "CONFIG_INVALID" else EXIT_FAILURE
+    return run(args)
 
 
 if __name__ == "__main__":

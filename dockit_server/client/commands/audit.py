@@ -23,7 +23,7 @@ from libdockit.model import ANONYMOUS, USER_PREFIX
 from .. import output
 from ..errors import CliError, UsageError
 from ..http import PAGE_SIZE, AdminClient
-from .common import Context
+from .common import Context, add_command
 from .support import newer_route, parse_time
 
 if TYPE_CHECKING:
@@ -226,10 +226,12 @@ def event_rows(events: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[s
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "audit",
+        audit,
+        "show the audit log: admin changes and token decisions, newest first",
         parents=[common],
-        help="show the audit log: admin changes and token decisions, newest first",
         description="Show audit events, newest first: changes made through the Admin API "
         "and token decisions. TIME is RFC 3339 (no zone: UTC), a date, or a time ago such "
         "as 30m, 1h or 2d.",
@@ -259,4 +261,3 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         help=f"show the newest N events, at most {PAGE_SIZE} (default {DEFAULT_LIMIT})",
     )
     amount.add_argument("--all", action="store_true", help="every matching event")
-    parser.set_defaults(handler=audit, command_name="audit")

@@ -1,4 +1,5 @@
-"""What every admin command shares: the common options, the run context and error reporting."""
+"""What every ``dockit`` command shares: how it is registered (:func:`add_command`), the
+common options of the admin commands, the run context and error reporting (:func:`run`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import ipaddress
 import os
 import sys
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TextIO, TypeAlias
+from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 
 from libdockit.errors import (
     AuthenticationFailed,
@@ -42,6 +43,25 @@ from ..output import FORMATS, TABLE, Output, visible
 Handler = Callable[["Context"], int]
 if TYPE_CHECKING:
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def add_command(
+    commands: Subparsers,
+    name: str,
+    handler: Handler,
+    help_text: str,
+    *,
+    group: str | None = None,
+    parents: Sequence[argparse.ArgumentParser] = (),
+    **options: Any,
+) -> argparse.ArgumentParser:
+    """Add the command ``name`` (under ``group``, e.g. ``user``): :func:`run` calls
+    ``handler`` for it, and its messages start ``dockit GROUP NAME:``. ``options`` go to
+    ``add_parser`` (``description`` defaults to ``help_text``)."""
+    options.setdefault("description", help_text)
+    parser = commands.add_parser(name, help=help_text, parents=list(parents), **options)
+    parser.set_defaults(handler=handler, command_name=f"{group} {name}" if group else name)
+    return parser
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -138,7 +158,7 @@ class Context:
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
-    """Run the admin command ``args.handler``; errors become a message and an exit code."""
+    """Run the command's ``args.handler``; errors become a message and an exit code."""
     ctx = Context(
         args, os.environ if environ is None else environ, sys.stdin, sys.stdout, sys.stderr
     )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import output
 from ..errors import UsageError
-from .common import Context
+from .common import Context, add_command
 from .support import username
 
 if TYPE_CHECKING:
@@ -88,10 +88,12 @@ def explanation_text(answer: dict[str, Any]) -> str:
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "explain",
+        explain,
+        "show what a user (or anonymous) would be granted, and by which grants",
         parents=[common],
-        help="show what a user (or anonymous) would be granted, and by which grants",
         description="Show, for each action of each SCOPE, whether a token for USER would "
         "carry it and which grants (with their subject) give it, from the same policy as "
         "/v2/token. Also the groups that were considered and notes such as a disabled user.",
@@ -109,4 +111,3 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="explain for a caller without credentials: every argument is a SCOPE",
     )
-    parser.set_defaults(handler=explain, command_name="explain")

@@ -14,6 +14,7 @@ narrow it.
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from libdockit.admin import parse_grant_scope
@@ -22,7 +23,7 @@ from libdockit.model import ANONYMOUS, AUTHENTICATED, GROUP_PREFIX, USER_PREFIX,
 from .. import output
 from ..errors import ApiError, ConflictError, NotFoundError
 from ..http import AdminClient, quote
-from .common import Context
+from .common import Context, add_command
 
 if TYPE_CHECKING:
     from .common import Subparsers
@@ -181,21 +182,13 @@ def _permissions_text(document: dict[str, Any]) -> str:
 
 
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
-    def command(
-        name: str, handler: object, help_text: str, description: str
-    ) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = commands.add_parser(
-            name, parents=[common], help=help_text, description=description
-        )
-        parser.set_defaults(handler=handler, command_name=name)
-        return parser
-
+    command = partial(add_command, commands, parents=[common])
     add = command(
         "grant",
         grant,
         "let a subject do actions on matching resources",
-        "Add a grant. Patterns: exact names, * within one path segment, ** across segments, "
-        "${user} for the caller's name. Actions: pull, push (implies pull), delete, *. "
+        description="Add a grant. Patterns: exact names, * within one path segment, ** across "
+        "segments, ${user} for the caller's name. Actions: pull, push (implies pull), delete, *. "
         "Granting exactly what exists already is not an error. A grant that could never "
         "match is refused: an unknown resource type, upper-case letters, a user or group "
         "that does not exist (with LDAP, such names are taken to be the directory's).",
@@ -213,18 +206,20 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         "revoke",
         revoke,
         "delete a subject's grant on a resource pattern",
-        "Delete the subject's grant on TYPE:PATTERN. ACTIONS must be the grant's actions as "
-        "`dockit permissions` shows them; otherwise nothing is revoked (exit 4).",
+        description="Delete the subject's grant on TYPE:PATTERN. ACTIONS must be the grant's "
+        "actions as `dockit permissions` shows them; otherwise nothing is revoked (exit 4).",
     )
     remove.add_argument("subject", help=SUBJECT_HELP)
     remove.add_argument("scope", help=SCOPE_HELP)
-    listing = command("grants", list_grants, "list every grant", "List every grant, by id.")
+    listing = command(
+        "grants", list_grants, "list every grant", description="List every grant, by id."
+    )
     listing.add_argument("--subject", help="only this subject's grants: " + SUBJECT_HELP)
     show = command(
         "permissions",
         permissions,
         "show the grants that reach a subject",
-        "Show a subject's grants. For user:NAME also the grants reaching them through their "
-        "groups, authenticated and anonymous, each labelled with where it came from.",
+        description="Show a subject's grants. For user:NAME also the grants reaching them "
+        "through their groups, authenticated and anonymous, each labelled with where it came from.",
     )
     show.add_argument("subject", help=SUBJECT_HELP)

@@ -10,11 +10,12 @@ with a bundle that has its certificate, then activate it (which retires the old 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ..errors import NotFoundError
 from . import rotate
-from .common import Context
+from .common import Context, add_command
 from .key_common import (
     RESTART_STEPS,
     create_body,
@@ -124,12 +125,7 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     sub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
 
-    def command(name: str, handler: object, help_text: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = sub.add_parser(
-            name, parents=[common], help=help_text, description=help_text
-        )
-        parser.set_defaults(handler=handler, command_name=f"keys {name}")
-        return parser
+    command = partial(add_command, sub, group="keys", parents=[common])
 
     command("list", list_command, "list signing keys, oldest first (warns of expiring ones)")
     command("show", show, "show one key").add_argument("kid")

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .. import output
 from ..errors import CliError
 from ..http import quote
-from .common import Context
+from .common import Context, add_command
 from .support import newer_route, username
 
 if TYPE_CHECKING:
@@ -96,12 +97,7 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     sub = tokens.add_subparsers(dest="tokens_command", required=True, metavar="COMMAND")
 
-    def command(name: str, handler: object, help_text: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = sub.add_parser(
-            name, parents=[common], help=help_text, description=help_text
-        )
-        parser.set_defaults(handler=handler, command_name=f"tokens {name}")
-        return parser
+    command = partial(add_command, sub, group="tokens", parents=[common])
 
     user_help = "a user name (or user:NAME)"
     command("list", list_tokens, "list a user's refresh tokens").add_argument(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .. import output
 from ..errors import ApiError, CliError, ConflictError
 from ..http import quote
-from .common import Context
+from .common import Context, add_command
 
 if TYPE_CHECKING:
     from .common import Subparsers
@@ -124,12 +125,7 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     sub = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
 
-    def command(name: str, handler: object, help_text: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = sub.add_parser(
-            name, parents=[common], help=help_text, description=help_text
-        )
-        parser.set_defaults(handler=handler, command_name=f"user {name}")
-        return parser
+    command = partial(add_command, sub, group="user", parents=[common])
 
     new = command("add", add, "create a user (the password is asked twice, or read from stdin)")
     new.add_argument("name", help="the user name (a-z, 0-9, '.', '_', '@', '-')")
