@@ -21,13 +21,13 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from .admin import check_paging
 from .audit_writer import BatchedAuditWriter
 from .backends.base import AuditStore
 from .errors import DockitError, ValidationError
-from .model import AUDIT_KINDS, AuditEvent, Page, normalize_name
+from .model import AUDIT_KINDS, AuditEvent, AuditFilter, Page, check_audit_filter, normalize_name
 from .throttle import Lockout
 from .tokens import Clock, utc_now
 
@@ -246,32 +246,21 @@ class Auditor:
         )
 
     def query(
-        self,
-        *,
-        kind: str | None = None,
-        actor: str | None = None,
-        action: str | None = None,
-        target: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        offset: int = 0,
-        limit: int = 100,
+        self, *, offset: int = 0, limit: int = 100, **where: Unpack[AuditFilter]
     ) -> Page[AuditEvent]:
-        """Events matching every filter, newest first (see AuditStore.query_events)."""
+        """Events matching every filter of ``where``, newest first (see
+        AuditStore.query_events); names in ``actor`` and ``target`` are normalised."""
         check_paging(offset, limit)
+        kind = check_audit_filter(where).get("kind")
         if kind is not None and kind not in AUDIT_KINDS:
             raise ValidationError("kind", f"must be one of {', '.join(AUDIT_KINDS)}")
         self.flush()
-        return self._store.query_events(
-            kind=kind,
-            actor=normalize_subject(actor),
-            action=action,
-            target=normalize_subject(target),
-            since=since,
-            until=until,
-            offset=offset,
-            limit=limit,
-        )
+        normalized: AuditFilter = {
+            **where,
+            "actor": normalize_subject(where.get("actor")),
+            "target": normalize_subject(where.get("target")),
+        }
+        return self._store.query_events(offset=offset, limit=limit, **normalized)
 
     def prune(self) -> int:
         """Apply the retention bounds now, each kind with its own; returns how many events

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypedDict, TypeVar, get_args, get_type_hints
 
 from .errors import ValidationError
 from .scope import ALL, DELETE, KNOWN_ACTIONS, MAX_RESOURCE_TYPE_LENGTH, PULL, PUSH
@@ -212,6 +212,57 @@ def action_prefix(action_filter: str) -> str | None:
     """The prefix an audit ``action`` filter asks for ("user.*" -> "user."), or None when it
     is an exact action."""
     return action_filter[:-1] if action_filter.endswith(".*") else None
+
+
+class AuditFilter(TypedDict, total=False):
+    """Which audit events a query returns (``Auditor.query``, ``AuditStore.query_events``):
+    every filter given must match; a filter left out or None matches anything.
+
+    Each filter's name, type, the sentence beside it (and the values it may take) are
+    written here only: the Admin API's query parameters, its OpenAPI document and the
+    ``dockit audit`` options are made from them (:data:`AUDIT_FILTERS`).
+    """
+
+    kind: Annotated[str | None, "`admin` (changes) or `token` (decisions).", AUDIT_KINDS]
+    actor: Annotated[str | None, "Who acted, e.g. `user:alice` or `anonymous`."]
+    action: Annotated[str | None, "An action, or a prefix ending in `.*` (e.g. `user.*`)."]
+    target: Annotated[
+        str | None, "What was acted on, e.g. `user:bob`, `grant:12`, `key:KID`, or a service."
+    ]
+    since: Annotated[datetime | None, "Only events at or after this RFC 3339 time."]
+    until: Annotated[datetime | None, "Only events before this RFC 3339 time."]
+
+
+@dataclass(frozen=True, slots=True)
+class FilterField:
+    """One filter of :class:`AuditFilter`: its name, its type without ``None`` (``str`` or
+    ``datetime``), what it means, and the values it may take (None: any)."""
+
+    name: str
+    type: type
+    doc: str
+    choices: tuple[str, ...] | None = None
+
+
+def _filter_fields() -> tuple[FilterField, ...]:
+    fields = []
+    for name, hint in get_type_hints(AuditFilter, include_extras=True).items():
+        optional, doc, *choices = get_args(hint)  # Annotated[X | None, doc[, choices]]
+        (kind,) = [arg for arg in get_args(optional) if arg is not type(None)]
+        fields.append(FilterField(name, kind, doc, *choices))
+    return tuple(fields)
+
+
+AUDIT_FILTERS: tuple[FilterField, ...] = _filter_fields()
+
+
+def check_audit_filter(where: AuditFilter) -> AuditFilter:
+    """``where`` itself; a name that is not a filter is a TypeError, as a wrong keyword is
+    (``**where`` would otherwise take it and match everything)."""
+    unknown = sorted(set(where) - {field.name for field in AUDIT_FILTERS})
+    if unknown:
+        raise TypeError(f"unknown audit filter: {', '.join(unknown)}")
+    return where
 
 
 def as_utc(value: datetime) -> datetime:

@@ -18,10 +18,11 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, Unpack, runtime_checkable
 
 from ..model import (
     AuditEvent,
+    AuditFilter,
     Grant,
     Group,
     Identity,
@@ -232,18 +233,10 @@ class AuditStore(Protocol):
         ...
 
     def query_events(
-        self,
-        *,
-        kind: str | None = None,
-        actor: str | None = None,
-        action: str | None = None,
-        target: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        offset: int = 0,
-        limit: int = 100,
+        self, *, offset: int = 0, limit: int = 100, **where: Unpack[AuditFilter]
     ) -> Page[AuditEvent]:
-        """Events matching every given filter, newest first (by ``at``, then ``id``).
+        """Events matching every filter of ``where`` (:class:`~libdockit.model.AuditFilter`;
+        an unknown one is a TypeError), newest first (by ``at``, then ``id``).
 
         ``action`` is an exact match, or a prefix match when it ends in ``.*`` ("user.*" is
         every action starting with "user."). ``since`` is inclusive, ``until`` exclusive.

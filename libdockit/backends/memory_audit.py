@@ -12,9 +12,19 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Unpack
 
 from ..errors import ValidationError
-from ..model import AuditEvent, Page, action_prefix, as_utc, dump_json_object, load_json_object
+from ..model import (
+    AuditEvent,
+    AuditFilter,
+    Page,
+    action_prefix,
+    as_utc,
+    check_audit_filter,
+    dump_json_object,
+    load_json_object,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,23 +49,13 @@ class _StoredEvent:
         )
 
 
-def _matches(
-    stored: _StoredEvent,
-    *,
-    kind: str | None,
-    actor: str | None,
-    action: str | None,
-    target: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> bool:
+def _matches(stored: _StoredEvent, where: AuditFilter) -> bool:
     event = stored.event
-    if kind is not None and event.kind != kind:
-        return False
-    if actor is not None and event.actor != actor:
-        return False
-    if target is not None and event.target != target:
-        return False
+    for name in ("kind", "actor", "target"):
+        wanted = where.get(name)
+        if wanted is not None and getattr(event, name) != wanted:
+            return False
+    action, since, until = where.get("action"), where.get("since"), where.get("until")
     if action is not None:
         prefix = action_prefix(action)
         if not (event.action.startswith(prefix) if prefix is not None else event.action == action):
@@ -98,31 +98,11 @@ class MemoryAuditLog:
         return sorted(self._events, key=lambda stored: stored.newness, reverse=True)
 
     def query_events(
-        self,
-        *,
-        kind: str | None = None,
-        actor: str | None = None,
-        action: str | None = None,
-        target: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        offset: int = 0,
-        limit: int = 100,
+        self, *, offset: int = 0, limit: int = 100, **where: Unpack[AuditFilter]
     ) -> Page[AuditEvent]:
+        check_audit_filter(where)
         with self._audit_lock:
-            found = [
-                stored
-                for stored in self._newest_first()
-                if _matches(
-                    stored,
-                    kind=kind,
-                    actor=actor,
-                    action=action,
-                    target=target,
-                    since=since,
-                    until=until,
-                )
-            ]
+            found = [stored for stored in self._newest_first() if _matches(stored, where)]
         start = max(offset, 0)
         page = found[start : start + max(limit, 0)]
         return Page([stored.record() for stored in page], len(found))

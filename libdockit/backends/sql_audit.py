@@ -13,11 +13,12 @@ from dataclasses import replace
 from datetime import datetime
 from functools import reduce
 from itertools import chain
+from typing import Unpack
 
 import peewee as pw
 
 from ..errors import ValidationError
-from ..model import AuditEvent, Page, action_prefix, as_utc
+from ..model import AuditEvent, AuditFilter, Page, action_prefix, as_utc, check_audit_filter
 from .sql_models import (
     EVENT_COLUMNS,
     AuditEventRow,
@@ -48,20 +49,14 @@ def _sqlite_row(row: tuple[object, ...]) -> tuple[object, ...]:
     return (at.isoformat(" "), *row[1:])
 
 
-def _event_filter(
-    *,
-    kind: str | None,
-    actor: str | None,
-    action: str | None,
-    target: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> list[pw.Expression]:
+def _event_filter(where: AuditFilter) -> list[pw.Expression]:
     row = AuditEventRow
     clauses: list[pw.Expression] = []
-    for column, wanted in ((row.kind, kind), (row.actor, actor), (row.target, target)):
+    for column in (row.kind, row.actor, row.target):
+        wanted = where.get(column.name)
         if wanted is not None:
             clauses.append(column == wanted)
+    action, since, until = where.get("action"), where.get("since"), where.get("until")
     prefix = None if action is None else action_prefix(action)
     if prefix is not None:
         # SUBSTR rather than LIKE: no wildcards to escape, and case-sensitive in SQLite too.
@@ -103,20 +98,9 @@ class SqlAuditLog(SqlSession):
         return len(rows)
 
     def query_events(
-        self,
-        *,
-        kind: str | None = None,
-        actor: str | None = None,
-        action: str | None = None,
-        target: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        offset: int = 0,
-        limit: int = 100,
+        self, *, offset: int = 0, limit: int = 100, **where: Unpack[AuditFilter]
     ) -> Page[AuditEvent]:
-        clauses = _event_filter(
-            kind=kind, actor=actor, action=action, target=target, since=since, until=until
-        )
+        clauses = _event_filter(check_audit_filter(where))
         with self._session() as db:
             query = AuditEventRow.select()
             if clauses:

@@ -212,6 +212,11 @@ def test_retention_bounds_the_log(backend: MemoryBackend) -> None:
     assert remaining[:3] == ["user:u6", "user:u5", "user:u4"]
 
 
+def test_query_refuses_an_unknown_filter(backend: MemoryBackend) -> None:
+    with pytest.raises(TypeError, match="actr"):
+        Auditor(backend).query(**{"actr": "alice"})  # type: ignore[arg-type]
+
+
 def test_retention_by_age(backend: MemoryBackend) -> None:
     now = datetime.now(UTC)
     backend.record_event(AuditEvent("admin", "user:root", "old", at=now - timedelta(days=40)))

@@ -1,10 +1,9 @@
 """``dockit audit``: the audit log through ``GET /api/v1/audit``, newest first.
 
-Filters map to the API's query parameters of the same names: ``--kind admin|token``,
-``--actor`` (``user:NAME``, a bare NAME, or ``anonymous``), ``--action`` (exact, or a
-prefix such as ``user.*``), ``--target``, ``--since`` (inclusive) and ``--until``
-(exclusive). Times are RFC 3339 (no zone: UTC), a date (midnight UTC), or a time ago such as
-``90m``, ``1h`` or ``2d``; they are sent as RFC 3339 UTC.
+The options are the filters of :class:`libdockit.model.AuditFilter`, sent as the API's
+query parameters of the same names (``--kind``, ``--actor``, ``--action``, ...). An actor
+may be a bare NAME (``user:NAME``). Times are RFC 3339 (no zone: UTC), a date (midnight
+UTC), or a time ago such as ``90m``, ``1h`` or ``2d``; they are sent as RFC 3339 UTC.
 
 Without ``--all`` one page of the newest ``--limit`` events (default 50) is shown; ``--all``
 reads every page. ``-o json`` prints the events, a JSON list, as the Admin API gives them.
@@ -18,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from libdockit.model import ANONYMOUS, USER_PREFIX
+from libdockit.model import ANONYMOUS, AUDIT_FILTERS, USER_PREFIX, FilterField
 
 from .. import output
 from ..errors import CliError, UsageError
@@ -63,16 +62,14 @@ def actor_filter(raw: str) -> str:
 def filters(args: argparse.Namespace) -> dict[str, str]:
     """The query parameters for the filters given on the command line."""
     query: dict[str, str] = {}
-    for name in ("kind", "action", "target"):
-        value = getattr(args, name)
-        if value:
-            query[name] = value
-    if args.actor:
-        query["actor"] = actor_filter(args.actor)
-    for name in ("since", "until"):
-        raw = getattr(args, name)
-        if raw:
-            query[name] = parse_time(raw, f"--{name}", _now)
+    for field in AUDIT_FILTERS:
+        raw = getattr(args, field.name)
+        if not raw:
+            continue
+        if field.type is datetime:
+            query[field.name] = parse_time(raw, f"--{field.name}", _now)
+        else:
+            query[field.name] = actor_filter(raw) if field.name == "actor" else raw
     if "since" in query and "until" in query:
         since, until = (datetime.fromisoformat(query[n]) for n in ("since", "until"))
         if since >= until:
@@ -225,6 +222,19 @@ def event_rows(events: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[s
     return headers, rows
 
 
+def _option(field: FilterField) -> dict[str, Any]:
+    """An audit filter as an option: its meaning as the API documents it, for a terminal."""
+    text = field.doc.replace("`", "").rstrip(".")
+    text = text[0].lower() + text[1:]
+    if field.type is datetime:
+        return {"metavar": "TIME", "help": text.replace("this RFC 3339 time", "TIME")}
+    if field.choices is not None:
+        return {"choices": field.choices, "help": text}
+    if field.name == "actor":
+        text += " (a bare NAME is user:NAME)"
+    return {"metavar": field.name.upper(), "help": text}
+
+
 def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     parser = add_command(
         commands,
@@ -236,22 +246,8 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         "and token decisions. TIME is RFC 3339 (no zone: UTC), a date, or a time ago such "
         "as 30m, 1h or 2d.",
     )
-    parser.add_argument("--kind", choices=("admin", "token"), help="only this kind of event")
-    parser.add_argument(
-        "--actor", metavar="SUBJECT", help="who acted: user:NAME (or NAME), or anonymous"
-    )
-    parser.add_argument(
-        "--action",
-        metavar="ACTION",
-        help="an action such as user.create or token.refuse, or a prefix such as user.*",
-    )
-    parser.add_argument(
-        "--target",
-        metavar="TARGET",
-        help="what was acted on: user:NAME, group:NAME, grant:ID, key:KID, or a service",
-    )
-    parser.add_argument("--since", metavar="TIME", help="events at or after TIME")
-    parser.add_argument("--until", metavar="TIME", help="events before TIME")
+    for field in AUDIT_FILTERS:
+        parser.add_argument(f"--{field.name}", **_option(field))
     amount = parser.add_mutually_exclusive_group()
     amount.add_argument(
         "--limit",

@@ -1,27 +1,26 @@
 """``GET /api/v1/audit``: the audit log, newest first, filtered and paged.
 
-Filters: ``kind`` (admin or token), ``actor`` (e.g. ``user:alice``), ``action`` (exact, or a
-prefix ending in ``.*`` such as ``user.*``), ``target``, ``since`` (inclusive) and ``until``
-(exclusive) as RFC 3339 times.
+The filters are :class:`libdockit.model.AuditFilter`'s, as query parameters of the same
+names; times are RFC 3339.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import falcon
 
 from libdockit.audit import Auditor
 from libdockit.errors import NotFound, ValidationError
-from libdockit.model import AuditEvent
+from libdockit.model import AUDIT_FILTERS, AuditEvent, AuditFilter
 
 from . import view_types
 from .auth import AdminAuth
 from .paging import page_json, read_paging, single_param
 from .views import rfc3339
 
-FILTERS = ("kind", "actor", "action", "target", "since", "until")
+FILTERS = tuple(field.name for field in AUDIT_FILTERS)
 
 
 def event_json(event: AuditEvent) -> dict[str, Any]:
@@ -65,14 +64,17 @@ class AuditResource:
         offset, limit = read_paging(req, *FILTERS)
         if self._auditor is None:
             raise NotFound("the audit log is turned off (audit.enabled = false)")
-        page = self._auditor.query(
-            kind=single_param(req, "kind"),
-            actor=single_param(req, "actor"),
-            action=single_param(req, "action"),
-            target=single_param(req, "target"),
-            since=_time_param(req, "since"),
-            until=_time_param(req, "until"),
-            offset=offset,
-            limit=limit,
-        )
+        page = self._auditor.query(offset=offset, limit=limit, **_filters(req))
         resp.media = page_json(page, offset, limit, event_json)
+
+
+def _filters(req: falcon.Request) -> AuditFilter:
+    return cast(
+        AuditFilter,
+        {
+            field.name: _time_param(req, field.name)
+            if field.type is datetime
+            else single_param(req, field.name)
+            for field in AUDIT_FILTERS
+        },
+    )

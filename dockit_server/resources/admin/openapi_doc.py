@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openapi_schemas import JSON, PARAMETERS, RESPONSES, SCHEMAS, Schema, ref
+from libdockit.model import AUDIT_FILTERS
+
+from .openapi_schemas import JSON, PARAMETERS, RESPONSES, SCHEMAS, Schema, audit_parameter, ref
 from .views import API_PREFIX
 
 OPENAPI_VERSION = "3.1.0"
@@ -271,14 +273,7 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
         )
         | {
             "parameters": _params(
-                "auditKind",
-                "auditActor",
-                "auditAction",
-                "auditTarget",
-                "since",
-                "until",
-                "offset",
-                "limit",
+                *(audit_parameter(field.name) for field in AUDIT_FILTERS), "offset", "limit"
             )
         },
     },

@@ -7,11 +7,13 @@ answers against them. Responses (the error answers) and parameters are written h
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from libdockit.admin import MAX_PAGE_SIZE
+from libdockit.model import AUDIT_FILTERS
 from libdockit.secret import Secret
 
 from .bodies import MAX_BODY_BYTES
@@ -136,7 +138,32 @@ RESPONSES: dict[str, Schema] = {
     ),
 }
 
+
+def _audit_filters() -> dict[str, Schema]:
+    """The query parameters of ``GET /audit``, from :class:`libdockit.model.AuditFilter`."""
+    parameters = {}
+    for field in AUDIT_FILTERS:
+        schema = schema_of(field.type)
+        if field.type is datetime:  # msgspec says only "string" (it reads more than RFC 3339)
+            schema["format"] = "date-time"
+        if field.choices is not None:
+            schema["enum"] = list(field.choices)
+        parameters[audit_parameter(field.name)] = {
+            "name": field.name,
+            "in": "query",
+            "description": field.doc,
+            "schema": schema,
+        }
+    return parameters
+
+
+def audit_parameter(name: str) -> str:
+    """The component name of an audit filter's parameter (``kind`` -> ``auditKind``)."""
+    return "audit" + name.capitalize()
+
+
 PARAMETERS: dict[str, Schema] = {
+    **_audit_filters(),
     "offset": {
         "name": "offset",
         "in": "query",
@@ -159,42 +186,6 @@ PARAMETERS: dict[str, Schema] = {
         "in": "query",
         "description": "Only grants for this subject.",
         "schema": _SUBJECT,
-    },
-    "auditKind": {
-        "name": "kind",
-        "in": "query",
-        "description": "`admin` (changes) or `token` (decisions).",
-        "schema": {"type": "string", "enum": ["admin", "token"]},
-    },
-    "auditActor": {
-        "name": "actor",
-        "in": "query",
-        "description": "Who acted, e.g. `user:alice` or `anonymous`.",
-        "schema": {"type": "string"},
-    },
-    "auditAction": {
-        "name": "action",
-        "in": "query",
-        "description": "An action, or a prefix ending in `.*` (e.g. `user.*`).",
-        "schema": {"type": "string"},
-    },
-    "auditTarget": {
-        "name": "target",
-        "in": "query",
-        "description": "What was acted on, e.g. `user:bob`, `grant:12`, or a service.",
-        "schema": {"type": "string"},
-    },
-    "since": {
-        "name": "since",
-        "in": "query",
-        "description": "Only events at or after this RFC 3339 time.",
-        "schema": {"type": "string", "format": "date-time"},
-    },
-    "until": {
-        "name": "until",
-        "in": "query",
-        "description": "Only events before this RFC 3339 time.",
-        "schema": {"type": "string", "format": "date-time"},
     },
     "user": {
         "name": "user",

@@ -203,6 +203,12 @@ class AuditConformance:
         assert backend.query_events(actor="user:root", limit=1).total == 3
         assert backend.query_events(kind="Admin").total == 0  # exact, case and all
 
+    def test_an_unknown_filter_is_refused(self, backend: AuditStore) -> None:
+        """A misspelt filter would otherwise match everything: a TypeError, as a wrong
+        keyword argument is."""
+        with pytest.raises(TypeError, match="actr"):
+            backend.query_events(**{"actr": "user:root"})  # type: ignore[arg-type]
+
     def test_action_prefix_filter(self, backend: AuditStore) -> None:
         recorded = [
             "user.create",
