@@ -1,7 +1,8 @@
 """The Admin API: JSON over HTTP under ``/api/v1`` for users, groups and grants.
 
-Modules, one concern each: :mod:`.auth` (admin Basic credentials), :mod:`.bodies` (strict
-JSON bodies), :mod:`.paging` (query parameters), :mod:`.views` (JSON shapes),
+Modules, one concern each: :mod:`.auth` (admin Basic credentials), :mod:`.body_types` and
+:mod:`.view_types` (the declarations of request bodies and answers), :mod:`.bodies` (reading
+a body as its declaration), :mod:`.paging` (query parameters), :mod:`.views` (JSON views),
 :mod:`.users`, :mod:`.groups`, :mod:`.grants` (resources), :mod:`.routes` (the table),
 :mod:`.openapi_doc` / :mod:`.openapi_schemas` (the OpenAPI document) and :mod:`.openapi`.
 """
