@@ -17,36 +17,13 @@ from typing import Any
 
 import falcon
 
-from libdockit.errors import (
-    AuthenticationFailed,
-    BackendUnavailable,
-    Conflict,
-    DockitError,
-    InvalidRequest,
-    KeyMaterialError,
-    NotFound,
-    PermissionDenied,
-    TooManyAttempts,
-)
+from libdockit.errors import DockitError, TooManyAttempts
 
 from .read_deadline import RequestTimeout
 
 log = logging.getLogger("dockit.server")
 
 DEFAULT_REALM = "dockit"
-
-_STATUS: tuple[tuple[type[DockitError], str], ...] = (
-    (InvalidRequest, falcon.HTTP_400),
-    (AuthenticationFailed, falcon.HTTP_401),
-    (PermissionDenied, falcon.HTTP_403),
-    (TooManyAttempts, falcon.HTTP_429),
-    (NotFound, falcon.HTTP_404),
-    (Conflict, falcon.HTTP_409),
-    (BackendUnavailable, falcon.HTTP_503),
-    # No usable signing key (none active, or its certificate expired): cannot answer now.
-    (KeyMaterialError, falcon.HTTP_503),
-)
-
 
 #: Framework errors that mean "this client sent something we cannot take" (a 404 or 405
 #: is left to the access log: scanners send plenty of those).
@@ -67,10 +44,8 @@ def _log_refusal(req: falcon.Request, code: str, message: str) -> None:
 
 
 def status_for(error: DockitError) -> str:
-    for error_type, status in _STATUS:
-        if isinstance(error, error_type):
-            return status
-    return falcon.HTTP_500
+    """The HTTP status line of the error's ``http_status`` (see :mod:`libdockit.errors`)."""
+    return str(falcon.code_to_http_status(error.http_status))
 
 
 def error_body(code: str, message: str, detail: Any = None) -> bytes:

@@ -11,16 +11,17 @@ Tree::
     ├── AuthenticationFailed      bad or missing credentials (HTTP 401)
     ├── TooManyAttempts           too many failed logins: wait ``retry_after`` s (HTTP 429)
     ├── PermissionDenied          authenticated but not allowed, e.g. not an admin (HTTP 403)
-    ├── NotFound                  the named user, group, grant or key does not exist (404)
-    ├── Conflict                  it exists already or the change clashes with state (409)
+    ├── NotFound                  the named user, group, grant or key does not exist (HTTP 404)
+    ├── Conflict                  it exists already or the change clashes with state (HTTP 409)
     ├── BackendUnavailable        a store or directory cannot answer now (HTTP 503)
-    ├── KeyMaterialError          a key or certificate cannot be loaded or used
+    ├── KeyMaterialError          a key or certificate cannot be loaded or used (HTTP 503)
     │   └── KeyDecryptionError    a stored key is encrypted and the secret is missing or
     │                             wrong (defined in libdockit.keycrypt)
     └── ConfigError               a setting is wrong; names the dotted key
 
 Each class carries a stable upper-case ``code`` that HTTP layers put into error bodies, so
-clients can branch on it without parsing messages.
+clients can branch on it without parsing messages, and the ``http_status`` they answer with
+(500 where the tree names none), which the audit log of token decisions records too.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class DockitError(Exception):
     """Root of every error raised by libdockit."""
 
     code = "INTERNAL"
+    http_status = 500
 
     def __init__(self, message: str, *, detail: object = None) -> None:
         super().__init__(message)
@@ -39,6 +41,7 @@ class DockitError(Exception):
 
 class InvalidRequest(DockitError):
     code = "INVALID_REQUEST"
+    http_status = 400
 
 
 class ScopeError(InvalidRequest):
@@ -67,6 +70,7 @@ class ValidationError(InvalidRequest):
 
 class AuthenticationFailed(DockitError):
     code = "UNAUTHORIZED"
+    http_status = 401
 
 
 class TooManyAttempts(DockitError):
@@ -77,6 +81,7 @@ class TooManyAttempts(DockitError):
     """
 
     code = "TOOMANYREQUESTS"
+    http_status = 429
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
@@ -85,24 +90,31 @@ class TooManyAttempts(DockitError):
 
 class PermissionDenied(DockitError):
     code = "DENIED"
+    http_status = 403
 
 
 class NotFound(DockitError):
     code = "NOT_FOUND"
+    http_status = 404
 
 
 class Conflict(DockitError):
     code = "CONFLICT"
+    http_status = 409
 
 
 class BackendUnavailable(DockitError):
     """A backend could not answer; the caller must not treat this as "no"."""
 
     code = "UNAVAILABLE"
+    http_status = 503
 
 
 class KeyMaterialError(DockitError):
+    """No usable signing key (none active, or its certificate expired): cannot answer now."""
+
     code = "KEY_INVALID"
+    http_status = 503
 
 
 class ConfigError(DockitError):
