@@ -111,15 +111,17 @@ def decide(
     identity: Identity | None,
     grants: Iterable[Grant],
     requested: Sequence[ResourceScope],
+    subjects: Sequence[str] | None = None,
 ) -> Decision:
     """Resolve ``requested`` against ``grants`` for ``identity`` (None means anonymous).
 
     Grants whose subject the caller does not hold are ignored, so a store may pass more
-    grants than apply.
+    grants than apply. ``subjects``: :func:`subjects_for` ``identity``, when the caller
+    has it already (it asked the store for those subjects' grants).
     """
     # Every token request runs this: list comprehensions and positional arguments, which
     # cost less than generator expressions and keywords.
-    held = set(subjects_for(identity))
+    held = set(subjects_for(identity) if subjects is None else subjects)
     applicable = [grant for grant in grants if grant.subject in held]
     username = identity.username if identity is not None else None
     decisions = []
