@@ -61,12 +61,16 @@ def main(rounds: int) -> None:
     hour = timedelta(hours=1)
     blocked = service(store, hasher, ThrottlePolicy(max_failures=1, first_backoff=hour))
     with contextlib.suppress(AuthenticationFailed):  # blocks the client 203.0.113.9
-        blocked.login("mallory", Secret("x"), service=SERVICE, attempt=Attempt("203.0.113.9"))
+        blocked.logins.login(
+            "mallory", Secret("x"), service=SERVICE, attempt=Attempt("203.0.113.9")
+        )
     kinds: dict[str, Callable[[], object]] = {
-        "unknown user": lambda: open_door.login("nobody", Secret("wrong"), service=SERVICE),
-        "wrong password": lambda: open_door.login("alice", Secret("wrong"), service=SERVICE),
-        "right password": lambda: open_door.login("alice", Secret(PASSWORD), service=SERVICE),
-        "throttled": lambda: blocked.login(
+        "unknown user": lambda: open_door.logins.login("nobody", Secret("wrong"), service=SERVICE),
+        "wrong password": lambda: open_door.logins.login("alice", Secret("wrong"), service=SERVICE),
+        "right password": lambda: open_door.logins.login(
+            "alice", Secret(PASSWORD), service=SERVICE
+        ),
+        "throttled": lambda: blocked.logins.login(
             "alice", Secret(PASSWORD), service=SERVICE, attempt=Attempt("203.0.113.9")
         ),
     }

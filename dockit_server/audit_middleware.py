@@ -1,5 +1,5 @@
-"""Write the audit log: every successful Admin API change, every refused Admin API
-attempt, and every token decision.
+"""Write the audit log of the Admin API: every successful change and every refused attempt
+(token decisions are recorded by :meth:`libdockit.service.TokenService.handle`).
 
 One middleware, so no resource has to remember to audit. For admin changes the state
 *before* is read just before the responder runs (for updates and deletes) and the state
@@ -7,9 +7,7 @@ One middleware, so no resource has to remember to audit. For admin changes the s
 Changes made by an authenticated admin that succeeded (2xx) are recorded as changes. An
 Admin API request that sent credentials and was refused for them (401 bad credentials, 403
 not an admin or cross-site, 429 throttled) is an ``admin.refuse`` event: the user it claimed
-to be, the action and target it attempted, the client address; never the password. Token
-decisions record who asked, how (method and grant type), for which service, what was
-requested and what was granted — or the error code and message when nothing was.
+to be, the action and target it attempted, the client address; never the password.
 """
 
 from __future__ import annotations
@@ -20,11 +18,10 @@ from typing import Any
 import falcon
 
 from libdockit.admin import AdminService
-from libdockit.audit import Auditor, RequestInfo, TokenVia
+from libdockit.audit import Auditor, RequestInfo
 from libdockit.errors import DockitError
 from libdockit.keymanager import KeyManager
 from libdockit.model import validate_name
-from libdockit.service import TokenResult
 
 from . import client_address
 from .basic_auth import parse_basic
@@ -32,7 +29,6 @@ from .resources.admin.grants import parse_grant_id
 from .resources.admin.keys import key_json
 from .resources.admin.views import API_PREFIX, grant_json, group_json, user_json
 
-TOKEN_ROUTE = "/v2/token"  # noqa: S105 - a path, not a password
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Statuses of an Admin API request refused for who sent it, recorded as ``admin.refuse``.
 _REFUSED = frozenset({401, 403, 429})
@@ -115,18 +111,11 @@ class AuditMiddleware:
         }.get(kind)
         return f"{kind}:{name}" if name is not None else req.path
 
-    # -- both -----------------------------------------------------------------------------
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
     ) -> None:
-        info = RequestInfo(
-            client_address=client_address.of(req), request_id=req.context.get("request_id")
-        )
-        if req.path == TOKEN_ROUTE:
-            self._token_decision(req, resp, info)
-            return
         if _status(resp) in _REFUSED and req.path.startswith(API_PREFIX):
-            self._admin_refusal(req, resp, info)
+            self._admin_refusal(req, resp, _request_info(req))
             return
         route = self._admin_route(req)
         user = req.context.get("user")
@@ -142,7 +131,7 @@ class AuditMiddleware:
             target=self._target(kind, req, resp),
             before=req.context.get("audit_before"),
             after=after,
-            request=info,
+            request=_request_info(req),
         )
 
     def _admin_refusal(self, req: falcon.Request, resp: falcon.Response, info: RequestInfo) -> None:
@@ -162,34 +151,11 @@ class AuditMiddleware:
             request=info,
         )
 
-    # -- token decisions ------------------------------------------------------------------
-    def _token_decision(
-        self, req: falcon.Request, resp: falcon.Response, info: RequestInfo
-    ) -> None:
-        result: TokenResult | None = req.context.get("token_result")
-        user = req.context.get("user")
-        status = _status(resp)
-        if result is not None and status == 200:
-            requested = [s.requested.format() for s in result.decision.scopes]
-            granted = result.decision.granted_texts()
-        else:
-            requested = req.context.get("requested_scopes") or [
-                part for value in req.get_param_as_list("scope") or [] for part in value.split()
-            ]
-            granted = None
-        if user is None and status in (401, 429):
-            user = _attempted_user(req)
-        self._auditor.token_decision(
-            actor=f"user:{user}" if user else "anonymous",
-            service=req.get_param("service") or req.context.get("token_service"),
-            requested=requested,
-            granted=granted,
-            outcome="issued" if granted is not None else f"refused ({status})",
-            reason=req.context.get("error_code"),
-            message=req.context.get("error_message") if granted is None else None,
-            via=TokenVia(req.method, req.context.get("grant_type")),
-            request=info,
-        )
+
+def _request_info(req: falcon.Request) -> RequestInfo:
+    return RequestInfo(
+        client_address=client_address.of(req), request_id=req.context.get("request_id")
+    )
 
 
 def _attempted_user(req: falcon.Request) -> str | None:
@@ -198,11 +164,10 @@ def _attempted_user(req: falcon.Request) -> str | None:
         credentials = parse_basic(req.get_header("Authorization"))
     except DockitError:
         return None
-    attempted = credentials[0] if credentials is not None else req.context.get("attempted_user")
-    if not attempted:
+    if credentials is None or not credentials[0]:
         return None
     try:
-        return validate_name(attempted)
+        return validate_name(credentials[0])
     except DockitError:
         return None
 

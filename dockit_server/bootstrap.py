@@ -55,6 +55,12 @@ from .resources.health import NamedCheck, ReadinessChecks, with_certificate_expi
 
 log = logging.getLogger("dockit.server")
 
+#: Ends the message of a token request for a service not in ``token.services``.
+UNKNOWN_SERVICE_HINT = (
+    ": the registry sends its auth.token.service (REGISTRY_AUTH_TOKEN_SERVICE); add that name"
+    " to Dockit's token.services (DOCKIT_SERVICES), or set the registry's to one of these"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class FirstAdmin:
@@ -292,6 +298,7 @@ def _options(
     return Options(
         issuer=settings.token_issuer,
         services=settings.token_services,
+        unknown_service_hint=UNKNOWN_SERVICE_HINT,
         token_lifetime=settings.token_lifetime,
         jwks_audiences=settings.token_jwks_services,
         refresh_lifetime=lifetime_from_days(settings.token_refresh_lifetime_days),

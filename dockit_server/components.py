@@ -30,7 +30,7 @@ class Components:
     metrics: Metrics | None = None
     #: One JSON access-log line per request on the ``dockit.access`` logger.
     json_logs: bool = False
-    #: Records admin changes and token decisions; None turns the audit log off.
+    #: Records admin changes (token decisions: the TokenService's own); None: not recorded.
     audit: Auditor | None = None
     #: Reverse proxies whose X-Forwarded-For names the client (see client_address).
     trusted_proxies: tuple[Network, ...] = ()

@@ -19,9 +19,9 @@ from libdockit import (
     MemoryBackend,
     Options,
     Secret,
+    TokenRequest,
     assemble,
     ensure_active_key,
-    parse_scopes,
 )
 
 
@@ -50,11 +50,17 @@ def main() -> dict[str, object]:
         authenticator=ApiKeyUsers({"ci-payments": ("k-123", "payments")}),
     )
     service = dockit.tokens
-    identity = service.authenticate("ci-payments", Secret("k-123"))
-    scopes = parse_scopes(["repository:payments/api:pull,push repository:base/python:push,pull"])
-    result = service.issue(identity, service="registry.internal", scopes=scopes)
+    # One call answers a token request: log in, decide, sign, and record the decision.
+    outcome = service.handle(
+        TokenRequest(
+            service="registry.internal",
+            scopes=["repository:payments/api:pull,push repository:base/python:push,pull"],
+            username="ci-payments",
+            password=Secret("k-123"),
+        )
+    )
 
-    payload = result.token.token.split(".")[1]
+    payload = outcome.token.token.split(".")[1]
     claims: dict[str, object] = json.loads(base64.urlsafe_b64decode(payload + "=" * 4))
     print(json.dumps({"sub": claims["sub"], "access": claims["access"]}, indent=2))
     print("registry bundle:\n" + service.keys.bundle_pem().decode().splitlines()[0] + " ...")

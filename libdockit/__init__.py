@@ -47,6 +47,7 @@ from .keyfiles import KeyFiles
 from .keymanager import KeyManager
 from .keyring import KeyRing, ensure_active_key
 from .keys import SigningKey, generate_key, load_key
+from .login import Login, Logins
 from .model import AuditEvent, Grant, Group, Identity, Page, RefreshToken, User
 from .passwords import HashParameters, PasswordHasher
 from .patterns import compile_pattern
@@ -54,7 +55,8 @@ from .policy import Decision, ScopeDecision, decide
 from .refresh import IdentityResolver, LocalIdentityResolver, RefreshTokens
 from .scope import ResourceScope, format_scopes, parse_scopes
 from .secret import Secret
-from .service import Login, TokenResult, TokenService
+from .service import TokenService
+from .token_request import TokenOutcome, TokenRequest
 from .tokens import IssuedToken, TokenSigner
 
 __all__ = [
@@ -97,6 +99,7 @@ __all__ = [
     "LocalAuthenticator",
     "LocalIdentityResolver",
     "Login",
+    "Logins",
     "MemoryBackend",
     "NotFound",
     "Options",
@@ -114,7 +117,8 @@ __all__ = [
     "Secret",
     "SigningKey",
     "StoredKey",
-    "TokenResult",
+    "TokenOutcome",
+    "TokenRequest",
     "TokenService",
     "TokenSigner",
     "TokenVia",

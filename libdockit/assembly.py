@@ -38,6 +38,8 @@ class Options:
     issuer: str = "dockit"
     #: Registry service names tokens may be issued for; empty: any.
     services: Sequence[str] = ()
+    #: Ends the message of a token request for another service (e.g. which settings to change).
+    unknown_service_hint: str = ""
     #: Access token lifetime in seconds.
     token_lifetime: int = 300
     #: Services whose tokens also carry the key id registry 3.x looks JWKS keys up by.
@@ -57,7 +59,7 @@ class Options:
     directory: str | None = None
     #: The audit log's retention; None turns the audit log off.
     audit: Retention | None = field(default_factory=Retention)
-    #: Record token decisions too (not only admin changes).
+    #: Record token decisions too (not only admin changes; the token service records them).
     audit_tokens: bool = True
     #: Write audit events from a background thread every this many seconds (0: at once).
     audit_flush_seconds: float = 0.0
@@ -154,6 +156,8 @@ def assemble(
             else None
         ),
         throttle=_throttle(store, options, auditor),
+        audit=auditor,
+        unknown_service_hint=options.unknown_service_hint,
         while_waiting=_while_waiting(store),
     )
     admin = AdminService(

@@ -11,25 +11,27 @@
   ``refresh_token``: for a ``refresh_token`` grant, the same token (moby stores a new one
   only when it differs).
 
-A refresh token is accepted wherever a password is (see :mod:`libdockit.service`), but on
-this endpoint only for the service it was issued for. Bad credentials or a bad refresh token
-are a 401 with the usual error body; too many failed logins from the client or for the
-user a 429 ``TOOMANYREQUESTS`` with ``Retry-After`` (see :mod:`libdockit.throttle`; docker
-and containerd show the error and do not retry the token request); a malformed request is
-a 400, an unknown ``grant_type`` a 400 ``UNSUPPORTED``. (containerd falls back from POST to
-GET on 400, 401, 404 and 405, so a client that cannot do the form flow still gets a token
-by GET; it does not fall back on 429.)
+Reading the HTTP request is all this resource does before it asks the library: it turns the
+query and the Basic header, or the form, into a :class:`~libdockit.token_request.TokenRequest`,
+and :meth:`~libdockit.service.TokenService.handle` checks it, logs in, decides, signs and
+records the decision in the audit log (a refused request too: its error is raised again and
+answered by the error handlers). A request that cannot be read (a malformed form or Basic
+header, a parameter given twice) goes to the library all the same, with what could not be
+read, so that it is recorded. A refresh token is accepted wherever a password is (see
+:mod:`libdockit.login`), but on this endpoint only for the service it was issued for. Bad
+credentials or a bad refresh token are a 401 with the usual error body; too many failed
+logins from the client or for the user a 429 ``TOOMANYREQUESTS`` with ``Retry-After`` (see
+:mod:`libdockit.throttle`; docker and containerd show the error and do not retry the token
+request); a malformed request is a 400, an unknown ``grant_type`` a 400 ``UNSUPPORTED``.
+(containerd falls back from POST to GET on 400, 401, 404 and 405, so a client that cannot
+do the form flow still gets a token by GET; it does not fall back on 429.)
 
-Both methods set ``req.context.user`` to the authenticated user (for access logs) and
-``req.context.token_result`` to the :class:`~libdockit.service.TokenResult` (None when no
-token was issued), and POST sets ``req.context.token_service`` and
-``req.context.grant_type``, for the audit log. Nothing here logs or echoes a password or a
-refresh token.
+``req.context.user`` names the user a token was issued to, for the access log. Nothing here
+logs or echoes a password or a refresh token.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from json.encoder import encode_basestring
@@ -37,18 +39,16 @@ from typing import Any
 
 import falcon
 
-from libdockit.errors import InvalidRequest, UnknownService, UnsupportedGrantType
-from libdockit.model import Identity
-from libdockit.scope import ResourceScope, parse_scopes
+from libdockit.errors import DockitError, InvalidRequest
 from libdockit.secret import Secret
-from libdockit.service import Login, TokenResult, TokenService
+from libdockit.service import TokenService
 from libdockit.throttle import Attempt
+from libdockit.token_request import GET, POST, TokenRequest
 
 from .. import client_address
 from ..basic_auth import parse_basic
-from .token_form import read_form
+from .token_form import OAuthForm, read_form
 
-GRANT_TYPES = ("password", "refresh_token")
 #: Answer fields holding tokens: base64url and dots (a JWS) or ``dkr_`` and base64url (a
 #: refresh token), nothing JSON escapes, so they are quoted as they are (scanning a 1 KB
 #: token for characters to escape cost 2 us, twice per answer).
@@ -68,112 +68,115 @@ class TokenResource:
     def __init__(self, tokens: TokenService) -> None:
         self._tokens = tokens
 
-    def _check_service(self, raw: str | None) -> str:
-        """The library's check, with the settings on both sides named."""
-        try:
-            return self._tokens.check_service(raw)
-        except UnknownService as exc:
-            raise UnknownService(
-                f"{exc.message}: the registry sends its auth.token.service "
-                "(REGISTRY_AUTH_TOKEN_SERVICE); add that name to Dockit's token.services "
-                "(DOCKIT_SERVICES), or set the registry's to one of these",
-                detail=exc.detail,
-            ) from None
-
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context.token_result = None
-        service = self._check_service(_single(req, "service"))
-        scopes = parse_scopes(req.get_param_as_list("scope") or [])
-        offline = _is_true(_single(req, "offline_token"))
-        # client_id only matters with offline_token (it is recorded with the refresh token).
-        raw_client_id = _single(req, "client_id")
-        client_id = self._tokens.check_client_id(raw_client_id) if offline else None
-        credentials = parse_basic(req.get_header("Authorization"))
-        login: Login | None = None
-        if credentials is not None:
-            username, password = credentials
-            login = self._tokens.login(username, password, service=service, attempt=attempt_of(req))
-            req.context.user = login.identity.username
-            self._tokens.check_account(login.identity, _single(req, "account"))
-        result = self._issue(req, login.identity if login else None, service, scopes)
+        try:
+            request = _query_request(req)
+        except DockitError as exc:
+            request = TokenRequest(
+                GET,
+                req.get_param("service"),
+                req.get_param_as_list("scope") or (),
+                client_address=client_address.of(req),
+                request_id=req.context.get("request_id"),
+                unreadable=exc,
+            )
+        outcome = self._tokens.handle(request)
+        if outcome.identity is not None:
+            req.context.user = outcome.identity.username
+        token = outcome.token
         body: dict[str, Any] = {
-            "token": result.token.token,
-            "access_token": result.token.token,
-            "expires_in": result.token.expires_in,
-            "issued_at": rfc3339(result.token.issued_at),
+            "token": token.token,
+            "access_token": token.token,
+            "expires_in": token.expires_in,
+            "issued_at": rfc3339(token.issued_at),
         }
-        if offline and credentials is not None and login is not None:
-            self._add_refresh_token(body, login, credentials[1], service, client_id)
+        if outcome.refresh_token is not None:
+            body["refresh_token"] = outcome.refresh_token.reveal()
         _answer(resp, body)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context.token_result = None
-        form = read_form(req)
-        grant_type = form.required("grant_type")
-        if grant_type not in GRANT_TYPES:
-            raise UnsupportedGrantType(
-                "the 'grant_type' field must be 'password' or 'refresh_token'"
+        form = None
+        try:
+            form = read_form(req)
+            request = _form_request(req, form)
+        except DockitError as exc:
+            request = TokenRequest(
+                POST,
+                form.once("service") if form is not None else None,
+                form.every("scope") if form is not None else (),
+                grant_type=form.once("grant_type") if form is not None else None,
+                client_address=client_address.of(req),
+                request_id=req.context.get("request_id"),
+                unreadable=exc,
             )
-        req.context.grant_type = grant_type
-        service = self._check_service(form.required("service"))
-        req.context.token_service = service
-        client_id = self._tokens.check_client_id(form.required("client_id"))
-        scopes = parse_scopes(form.every("scope"))
-        req.context.requested_scopes = [scope.format() for scope in scopes]
-        offline = form.single("access_type") == "offline"
-        if grant_type == "password":
-            username = form.required("username")
-            req.context.attempted_user = username
-            presented = Secret(form.required("password"))
-            login = self._tokens.login(
-                username, presented, service=service, attempt=attempt_of(req)
-            )
-        else:
-            presented = Secret(form.required("refresh_token"))
-            login = self._tokens.redeem_refresh_token(
-                presented, service=service, attempt=attempt_of(req)
-            )
-        req.context.user = login.identity.username
-        result = self._issue(req, login.identity, service, scopes)
+        outcome = self._tokens.handle(request)
+        if outcome.identity is not None:
+            req.context.user = outcome.identity.username
+        token = outcome.token
         body: dict[str, Any] = {
-            "access_token": result.token.token,
-            "scope": " ".join(result.decision.granted_texts()),  # format_scopes, unbuilt
-            "expires_in": result.token.expires_in,
-            "issued_at": rfc3339(result.token.issued_at),
+            "access_token": token.token,
+            "scope": " ".join(outcome.decision.granted_texts()),  # format_scopes, unbuilt
+            "expires_in": token.expires_in,
+            "issued_at": rfc3339(token.issued_at),
         }
-        if offline:
-            self._add_refresh_token(body, login, presented, service, client_id)
+        if outcome.refresh_token is not None:
+            body["refresh_token"] = outcome.refresh_token.reveal()
         _answer(resp, body)
 
-    def _issue(
-        self,
-        req: falcon.Request,
-        identity: Identity | None,
-        service: str,
-        scopes: Sequence[ResourceScope],
-    ) -> TokenResult:
-        result = self._tokens.issue(identity, service=service, scopes=scopes)
-        req.context.token_result = result  # for the audit log
-        return result
 
-    def _add_refresh_token(
-        self,
-        body: dict[str, Any],
-        login: Login,
-        presented: Secret,
-        service: str,
-        client_id: str | None,
-    ) -> None:
-        """The refresh token the caller logged in with, else a new one (when this user can
-        hold one); nothing when neither."""
-        if login.refresh_token is not None:
-            body["refresh_token"] = presented.reveal()
-            return
-        issued = self._tokens.issue_refresh_token(
-            login.identity, service=service, client_id=client_id
-        )
-        if issued is not None:
-            body["refresh_token"] = issued.reveal()
+def _query_request(req: falcon.Request) -> TokenRequest:
+    """A GET's parameters and Basic credentials (``account`` is read only with them)."""
+    service = _single(req, "service")
+    offline = _is_true(_single(req, "offline_token"))
+    client_id = _single(req, "client_id")
+    credentials = parse_basic(req.get_header("Authorization"))
+    username = password = account = None
+    if credentials is not None:
+        username, password = credentials
+        account = _single(req, "account")
+    return TokenRequest(
+        GET,
+        service,
+        req.get_param_as_list("scope") or (),
+        username=username,
+        password=password,
+        account=account,
+        offline=offline,
+        client_id=client_id,
+        client_address=client_address.of(req),
+        request_id=req.context.get("request_id"),
+    )
+
+
+def _form_request(req: falcon.Request, form: OAuthForm) -> TokenRequest:
+    """A POST's form fields (the credentials of its grant type only)."""
+    grant_type = form.single("grant_type")
+    service = form.single("service")
+    client_id = form.single("client_id")
+    offline = form.single("access_type") == "offline"
+    username = password = refresh_token = None
+    if grant_type == "password":
+        username = form.single("username")
+        password = _secret(form.single("password"))
+    elif grant_type == "refresh_token":
+        refresh_token = _secret(form.single("refresh_token"))
+    return TokenRequest(
+        POST,
+        service,
+        form.every("scope"),
+        username=username,
+        password=password,
+        offline=offline,
+        client_id=client_id,
+        grant_type=grant_type,
+        refresh_token=refresh_token,
+        client_address=client_address.of(req),
+        request_id=req.context.get("request_id"),
+    )
+
+
+def _secret(value: str | None) -> Secret | None:
+    return Secret(value) if value is not None else None
 
 
 def attempt_of(req: falcon.Request) -> Attempt:

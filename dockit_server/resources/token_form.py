@@ -41,12 +41,11 @@ class OAuthForm:
             raise InvalidRequest(f"the '{name}' field is given more than once")
         return values[0]
 
-    def required(self, name: str) -> str:
-        """The field's non-empty value; 400 naming it otherwise."""
-        value = self.single(name)
-        if not value:
-            raise InvalidRequest(f"the '{name}' field is required")
-        return value
+    def once(self, name: str) -> str | None:
+        """The field's value if it was sent exactly once, else None (for the audit log of a
+        form refused for something else)."""
+        values = self._fields.get(name)
+        return values[0] if values is not None and len(values) == 1 else None
 
     def every(self, name: str) -> list[str]:
         """Every value of a field that may repeat (``scope``)."""

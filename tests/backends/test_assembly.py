@@ -15,9 +15,9 @@ from libdockit.backends.memory import MemoryBackend
 from libdockit.backends.sql import SqlBackend
 from libdockit.errors import AuthenticationFailed, TooManyAttempts
 from libdockit.keyring import ensure_active_key
-from libdockit.scope import parse_scopes
 from libdockit.secret import Secret
 from libdockit.throttle import Attempt, ThrottlePolicy
+from libdockit.token_request import TokenRequest
 from tests.support.postgres import PostgresServer
 from tests.support.verifier import verify_token
 
@@ -51,12 +51,16 @@ def test_an_assembled_dockit_issues_tokens_and_audits(store: Store) -> None:
 
     dockit.admin.create_user("carol", Secret(PASSWORD))
     dockit.admin.add_grant("user:carol", "repository", "carol/*", ["pull", "push"])
-    identity = dockit.tokens.authenticate("carol", Secret(PASSWORD))
-    result = dockit.tokens.issue(
-        identity, service=SERVICE, scopes=parse_scopes(["repository:carol/app:push"])
+    outcome = dockit.tokens.handle(
+        TokenRequest(
+            service=SERVICE,
+            scopes=["repository:carol/app:push"],
+            username="carol",
+            password=Secret(PASSWORD),
+        )
     )
     claims = verify_token(
-        result.token.token,
+        outcome.token.token,
         bundle_pem=dockit.keys.bundle_pem(),
         issuer="dockit-test",
         service=SERVICE,
@@ -68,6 +72,12 @@ def test_an_assembled_dockit_issues_tokens_and_audits(store: Store) -> None:
     assert dockit.auditor is not None
     dockit.auditor.flush()
     assert store.list_users().total == 1
+    [decision] = store.query_events(kind="token").items  # the token service records its own
+    assert (decision.actor, decision.action, decision.target) == (
+        "user:carol",
+        "token.issue",
+        SERVICE,
+    )
 
 
 def test_options_reach_their_parts(store: Store) -> None:

@@ -14,10 +14,14 @@ import pytest
 from dockit_server.app import create_app
 from dockit_server.components import Components
 from libdockit.audit import Auditor, RequestInfo, Retention
+from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
 from libdockit.errors import BackendUnavailable
 from libdockit.keyring import ensure_active_key
 from libdockit.model import AuditEvent
+from libdockit.passwords import PasswordHasher
+from libdockit.service import TokenService
+from libdockit.tokens import TokenSigner
 
 from .conftest import ADMIN_AUTH, ADMIN_PASSWORD, API, USER_AUTH, USER_PASSWORD, basic
 
@@ -240,14 +244,25 @@ class BrokenAuditStore:
 
 
 def test_a_broken_audit_store_does_not_break_requests(
-    components: Components, caplog: pytest.LogCaptureFixture
+    components: Components,
+    backend: MemoryBackend,
+    hasher: PasswordHasher,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    audit = Auditor(BrokenAuditStore())
+    tokens = TokenService(
+        authenticator=LocalAuthenticator(backend, hasher),
+        grants=backend,
+        keys=components.tokens.keys,
+        signer=TokenSigner("dockit-test"),
+        audit=audit,
+    )
     broken = Components(
-        tokens=components.tokens,
+        tokens=tokens,
         admin=components.admin,
         health=components.health,
         key_manager=components.key_manager,
-        audit=Auditor(BrokenAuditStore()),
+        audit=audit,
     )
     client = falcon.testing.TestClient(create_app(broken))
     caplog.set_level(logging.WARNING, logger="dockit.audit")

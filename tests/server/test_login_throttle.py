@@ -68,6 +68,7 @@ def client(
         groups=backend,
         refresh_tokens=components.tokens.refresh_tokens,
         throttle=throttle,
+        audit=audit,
     )
     app = create_app(
         dataclasses.replace(

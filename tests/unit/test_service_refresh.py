@@ -1,4 +1,5 @@
-"""TokenService and AdminService with refresh tokens, over the memory backend."""
+"""TokenService (its logins and token requests) and AdminService with refresh tokens, over the
+memory backend."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from libdockit.errors import (
     ValidationError,
 )
 from libdockit.keyring import KeyRing, ensure_active_key
+from libdockit.login import TOKEN_USERNAME
 from libdockit.model import Grant, Identity
 from libdockit.passwords import PasswordHasher
 from libdockit.refresh import LocalIdentityResolver, RefreshTokens
-from libdockit.scope import parse_scopes
 from libdockit.secret import Secret
-from libdockit.service import TOKEN_USERNAME, TokenService
+from libdockit.service import TokenService
+from libdockit.token_request import POST, TokenRequest, check_client_id
 from libdockit.tokens import TokenSigner
 
 SERVICE = "registry.test"
@@ -91,10 +93,13 @@ def tokens(store: MemoryBackend, authenticator: CountingAuthenticator) -> TokenS
 
 
 def login_offline(tokens: TokenService, username: str = "alice", pw: str = ALICE_PW) -> Secret:
-    login = tokens.login(username, Secret(pw), service=SERVICE)
-    assert login.refresh_token is None
-    value = tokens.issue_refresh_token(login.identity, service=SERVICE, client_id="docker")
+    """A new refresh token, as ``docker login`` gets one (GET with ``offline_token``)."""
+    request = TokenRequest(
+        service=SERVICE, username=username, password=Secret(pw), offline=True, client_id="docker"
+    )
+    value = tokens.handle(request).refresh_token
     assert value is not None
+    assert value != Secret(pw)
     return value
 
 
@@ -102,13 +107,13 @@ def login_offline(tokens: TokenService, username: str = "alice", pw: str = ALICE
 
 
 def test_password_login(tokens: TokenService) -> None:
-    login = tokens.login("Alice", Secret(ALICE_PW), service=SERVICE)
+    login = tokens.logins.login("Alice", Secret(ALICE_PW), service=SERVICE)
     assert login.identity.username == "alice"
     assert login.refresh_token is None
     with pytest.raises(AuthenticationFailed, match="invalid username or password"):
-        tokens.login("alice", Secret("wrong"), service=SERVICE)
+        tokens.logins.login("alice", Secret("wrong"), service=SERVICE)
     with pytest.raises(AuthenticationFailed, match="required"):
-        tokens.login("", Secret(ALICE_PW), service=SERVICE)
+        tokens.logins.login("", Secret(ALICE_PW), service=SERVICE)
 
 
 @pytest.mark.parametrize("username", ["alice", "ALICE", TOKEN_USERNAME, ""])
@@ -117,7 +122,7 @@ def test_refresh_token_as_the_password(
 ) -> None:
     value = login_offline(tokens)
     checks = authenticator.calls
-    login = tokens.login(username, value, service=SERVICE)
+    login = tokens.logins.login(username, value, service=SERVICE)
     assert login.identity.username == "alice"
     assert login.refresh_token is not None
     assert login.refresh_token.username == "alice"
@@ -127,15 +132,15 @@ def test_refresh_token_as_the_password(
 def test_refresh_token_of_another_user(tokens: TokenService) -> None:
     value = login_offline(tokens)
     with pytest.raises(AuthenticationFailed, match="issued to another user"):
-        tokens.login("root", value, service=SERVICE)
+        tokens.logins.login("root", value, service=SERVICE)
 
 
 def test_service_binding(tokens: TokenService) -> None:
     value = login_offline(tokens)
     with pytest.raises(AuthenticationFailed, match="issued for service"):
-        tokens.login("alice", value, service=OTHER)
+        tokens.logins.login("alice", value, service=OTHER)
     with pytest.raises(AuthenticationFailed, match="issued for service"):
-        tokens.redeem_refresh_token(value, service=OTHER)
+        tokens.logins.redeem_refresh_token(value, service=OTHER)
     # authenticate() is the Admin API's: any of the user's tokens will do.
     assert tokens.authenticate("alice", value).username == "alice"
 
@@ -143,7 +148,7 @@ def test_service_binding(tokens: TokenService) -> None:
 def test_a_password_that_looks_like_a_token_still_works(
     tokens: TokenService, authenticator: CountingAuthenticator
 ) -> None:
-    login = tokens.login("carol", Secret(LOOKALIKE_PW), service=SERVICE)
+    login = tokens.logins.login("carol", Secret(LOOKALIKE_PW), service=SERVICE)
     assert login.identity.username == "carol"
     assert login.refresh_token is None
     assert authenticator.calls == 1
@@ -154,22 +159,27 @@ def test_unknown_token_with_the_token_username_skips_the_password_check(
 ) -> None:
     for username in (TOKEN_USERNAME, ""):
         with pytest.raises(AuthenticationFailed, match="unknown or revoked"):
-            tokens.login(username, Secret("dkr_" + "u" * 43), service=SERVICE)
+            tokens.logins.login(username, Secret("dkr_" + "u" * 43), service=SERVICE)
     assert authenticator.calls == 0
     with pytest.raises(AuthenticationFailed, match="unknown or revoked"):
-        tokens.redeem_refresh_token(Secret("dkr_" + "u" * 43), service=SERVICE)
+        tokens.logins.redeem_refresh_token(Secret("dkr_" + "u" * 43), service=SERVICE)
     with pytest.raises(AuthenticationFailed, match="unknown or revoked"):
-        tokens.redeem_refresh_token(Secret("a plain password"), service=SERVICE)
+        tokens.logins.redeem_refresh_token(Secret("a plain password"), service=SERVICE)
 
 
 def test_tokens_carry_current_grants(tokens: TokenService, store: MemoryBackend) -> None:
     value = login_offline(tokens)
-    scopes = parse_scopes(["repository:team/app:pull,push"])
+    request = TokenRequest(
+        POST,
+        SERVICE,
+        ["repository:team/app:pull,push"],
+        grant_type="refresh_token",
+        refresh_token=value,
+        client_id="docker",
+    )
 
     def granted() -> list[str]:
-        login = tokens.redeem_refresh_token(value, service=SERVICE)
-        result = tokens.issue(login.identity, service=SERVICE, scopes=scopes)
-        return [s.format() for s in result.decision.granted_scopes()]
+        return [s.format() for s in tokens.handle(request).decision.granted_scopes()]
 
     assert granted() == []
     store.add_grant(Grant("group:devs", "repository", "team/*", ("pull",)))
@@ -197,25 +207,31 @@ def test_admin_by_refresh_token(tokens: TokenService, store: MemoryBackend) -> N
 def test_without_refresh_tokens(store: MemoryBackend, authenticator: CountingAuthenticator) -> None:
     tokens = make_service(store, authenticator, refresh=False)
     assert tokens.refresh_tokens is None
-    alice = tokens.authenticate("alice", Secret(ALICE_PW))
-    assert tokens.issue_refresh_token(alice, service=SERVICE, client_id=None) is None
+    asked = TokenRequest(service=SERVICE, username="alice", password=Secret(ALICE_PW), offline=True)
+    outcome = tokens.handle(asked)
+    assert outcome.identity is not None
+    assert outcome.refresh_token is None
     with pytest.raises(AuthenticationFailed, match="does not accept refresh tokens"):
-        tokens.redeem_refresh_token(Secret("dkr_" + "u" * 43), service=SERVICE)
-    assert tokens.login("carol", Secret(LOOKALIKE_PW), service=SERVICE).identity.username == (
-        "carol"
-    )
+        tokens.logins.redeem_refresh_token(Secret("dkr_" + "u" * 43), service=SERVICE)
+    assert tokens.logins.login(
+        "carol", Secret(LOOKALIKE_PW), service=SERVICE
+    ).identity.username == ("carol")
 
 
 @pytest.mark.parametrize("client_id", ["docker", "containerd-client", "a b", "~" * 255])
-def test_good_client_ids(tokens: TokenService, client_id: str) -> None:
-    assert tokens.check_client_id(client_id) == client_id
-    assert tokens.check_client_id(None) is None
+def test_good_client_ids(client_id: str) -> None:
+    assert check_client_id(client_id) == client_id
+    assert check_client_id(None) is None
 
 
 @pytest.mark.parametrize("client_id", ["", "x" * 256, "tab\there", "naïve", "nl\n"])
 def test_bad_client_ids(tokens: TokenService, client_id: str) -> None:
     with pytest.raises(InvalidRequest, match="client_id"):
-        tokens.check_client_id(client_id)
+        check_client_id(client_id)
+    # A token request checks it only when it asks for a refresh token.
+    with pytest.raises(InvalidRequest, match="client_id"):
+        tokens.handle(TokenRequest(service=SERVICE, offline=True, client_id=client_id))
+    assert tokens.handle(TokenRequest(service=SERVICE, client_id=client_id)).identity is None
 
 
 # -- AdminService ---------------------------------------------------------------------------
@@ -233,9 +249,9 @@ def test_password_change_revokes(
     login_offline(tokens, "root", ROOT_PW)
     admin.set_password("alice", Secret("alice-password-2"))
     with pytest.raises(AuthenticationFailed, match="unknown or revoked"):
-        tokens.redeem_refresh_token(value, service=SERVICE)
+        tokens.logins.redeem_refresh_token(value, service=SERVICE)
     assert store.list_refresh_tokens(username="root").total == 1  # others keep theirs
-    assert tokens.login("alice", Secret("alice-password-2"), service=SERVICE).identity
+    assert tokens.logins.login("alice", Secret("alice-password-2"), service=SERVICE).identity
 
 
 def test_disabling_revokes_and_other_updates_do_not(
@@ -244,18 +260,18 @@ def test_disabling_revokes_and_other_updates_do_not(
     value = login_offline(tokens)
     admin.update_user("alice", is_admin=True)
     admin.update_user("alice", enabled=True)
-    assert tokens.redeem_refresh_token(value, service=SERVICE).identity.is_admin
+    assert tokens.logins.redeem_refresh_token(value, service=SERVICE).identity.is_admin
     admin.update_user("alice", enabled=False)
     admin.update_user("alice", enabled=True)
     with pytest.raises(AuthenticationFailed, match="unknown or revoked"):
-        tokens.redeem_refresh_token(value, service=SERVICE)
+        tokens.logins.redeem_refresh_token(value, service=SERVICE)
 
 
 def test_deleting_revokes(tokens: TokenService, admin: AdminService) -> None:
     value = login_offline(tokens)
     admin.delete_user("alice")
     with pytest.raises(AuthenticationFailed):
-        tokens.redeem_refresh_token(value, service=SERVICE)
+        tokens.logins.redeem_refresh_token(value, service=SERVICE)
 
 
 def test_admin_listing_and_revoking(tokens: TokenService, admin: AdminService) -> None:
@@ -281,7 +297,7 @@ def test_admin_listing_and_revoking(tokens: TokenService, admin: AdminService) -
     with pytest.raises(NotFound):
         admin.revoke_user_refresh_tokens("nobody")
     with pytest.raises(AuthenticationFailed):
-        tokens.redeem_refresh_token(second, service=SERVICE)
+        tokens.logins.redeem_refresh_token(second, service=SERVICE)
 
 
 def test_admin_without_a_refresh_token_store(store: MemoryBackend, hasher: PasswordHasher) -> None:

@@ -1,4 +1,5 @@
-"""The failed-login throttle in TokenService, over the memory backend, with a fake clock."""
+"""The failed-login throttle in the login component (a TokenService's ``logins``), over the
+memory backend, with a fake clock."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from libdockit.backends.memory import MemoryBackend
 from libdockit.credcache import VerifiedCredentials
 from libdockit.errors import AuthenticationFailed, BackendUnavailable, TooManyAttempts
 from libdockit.keyring import KeyRing, ensure_active_key
+from libdockit.login import TOKEN_USERNAME
 from libdockit.model import Identity
 from libdockit.passwords import PasswordHasher
 from libdockit.refresh import LocalIdentityResolver, RefreshTokens
 from libdockit.secret import Secret
-from libdockit.service import TOKEN_USERNAME, TokenService
+from libdockit.service import TokenService
 from libdockit.throttle import Attempt, Lockout, LoginThrottle, ThrottlePolicy
 from libdockit.tokens import TokenSigner
 
@@ -119,12 +121,12 @@ def fail(
     """One wrong password: a new one each time, unless ``password`` is given."""
     wrong = password or f"wrong-{next(_GUESSES)}"
     with pytest.raises(AuthenticationFailed):
-        tokens.login(user, Secret(wrong), service=SERVICE, attempt=attempt)
+        tokens.logins.login(user, Secret(wrong), service=SERVICE, attempt=attempt)
 
 
 def refused(tokens: TokenService, user: str, pw: str, attempt: Attempt = HERE) -> int:
     with pytest.raises(TooManyAttempts) as caught:
-        tokens.login(user, Secret(pw), service=SERVICE, attempt=attempt)
+        tokens.logins.login(user, Secret(pw), service=SERVICE, attempt=attempt)
     assert caught.value.code == "TOOMANYREQUESTS"
     return caught.value.retry_after
 
@@ -153,11 +155,15 @@ def test_blocked_user_is_refused_without_a_password_check(
     clock.advance(1.5)
     assert refused(tokens, "alice", ALICE_PW, Attempt(None)) == 1  # rounded up
     clock.advance(0.5)
-    assert tokens.login("alice", Secret(ALICE_PW), service=SERVICE).identity.username == "alice"
+    assert (
+        tokens.logins.login("alice", Secret(ALICE_PW), service=SERVICE).identity.username == "alice"
+    )
     # The success cleared alice's counter: three more failures before a block.
     fail(tokens, attempt=Attempt(None))
     fail(tokens, attempt=Attempt(None))
-    assert tokens.login("alice", Secret(ALICE_PW), service=SERVICE).identity.username == "alice"
+    assert (
+        tokens.logins.login("alice", Secret(ALICE_PW), service=SERVICE).identity.username == "alice"
+    )
 
 
 def test_backoff_is_capped(tokens: TokenService, clock: Clock) -> None:
@@ -178,7 +184,7 @@ def test_unknown_user_is_locked_out_like_a_known_one(
     for _ in range(3):
         fail(tokens, "nobody", Attempt(None))
     assert refused(tokens, "nobody", "whatever", Attempt(None)) == 1
-    assert tokens.login("bob", Secret(BOB_PW), service=SERVICE).identity.username == "bob"
+    assert tokens.logins.login("bob", Secret(BOB_PW), service=SERVICE).identity.username == "bob"
 
 
 def test_client_limit_spans_users(tokens: TokenService) -> None:
@@ -186,13 +192,13 @@ def test_client_limit_spans_users(tokens: TokenService) -> None:
         fail(tokens, user)
     # Bob's own counter is at one, but this client is blocked for every user.
     assert refused(tokens, "bob", BOB_PW) == 1
-    assert tokens.login("bob", Secret(BOB_PW), service=SERVICE, attempt=THERE)
+    assert tokens.logins.login("bob", Secret(BOB_PW), service=SERVICE, attempt=THERE)
 
 
 def test_success_does_not_clear_the_client(tokens: TokenService, store: MemoryBackend) -> None:
     fail(tokens, "alice")
     fail(tokens, "bob")
-    tokens.login("bob", Secret(BOB_PW), service=SERVICE, attempt=HERE)
+    tokens.logins.login("bob", Secret(BOB_PW), service=SERVICE, attempt=HERE)
     [client] = store.login_failures(["client:192.0.2.1"])
     assert client.failures == 2
     assert store.login_failures(["user:bob"]) == []
@@ -204,7 +210,7 @@ def test_window_ends(tokens: TokenService, clock: Clock) -> None:
     clock.advance(15 * 60)
     fail(tokens, attempt=Attempt(None))  # counts as the first of a new window
     fail(tokens, attempt=Attempt(None))
-    assert tokens.login("alice", Secret(ALICE_PW), service=SERVICE)
+    assert tokens.logins.login("alice", Secret(ALICE_PW), service=SERVICE)
 
 
 def test_lockout_is_reported_once(tokens: TokenService, lockouts: list[Lockout]) -> None:
@@ -223,25 +229,27 @@ def test_unknown_refresh_tokens_count_per_client(
     guesses = [Secret("dkr_" + letter * 43) for letter in "xyzw"]
     for guess in guesses[:2]:
         with pytest.raises(AuthenticationFailed):
-            tokens.login(TOKEN_USERNAME, guess, service=SERVICE, attempt=HERE)
+            tokens.logins.login(TOKEN_USERNAME, guess, service=SERVICE, attempt=HERE)
     with pytest.raises(AuthenticationFailed):
-        tokens.redeem_refresh_token(guesses[2], service=SERVICE, attempt=HERE)
+        tokens.logins.redeem_refresh_token(guesses[2], service=SERVICE, attempt=HERE)
     with pytest.raises(TooManyAttempts):
-        tokens.redeem_refresh_token(guesses[3], service=SERVICE, attempt=HERE)
+        tokens.logins.redeem_refresh_token(guesses[3], service=SERVICE, attempt=HERE)
     with pytest.raises(TooManyAttempts):
-        tokens.login("", guesses[3], service=SERVICE, attempt=HERE)
+        tokens.logins.login("", guesses[3], service=SERVICE, attempt=HERE)
     assert store.login_failures(["user:<token>", "user:"]) == []
 
 
 def test_a_valid_refresh_token_works_while_the_password_is_blocked(tokens: TokenService) -> None:
-    login = tokens.login("alice", Secret(ALICE_PW), service=SERVICE)
-    value = tokens.issue_refresh_token(login.identity, service=SERVICE, client_id="docker")
-    assert value is not None
+    login = tokens.logins.login("alice", Secret(ALICE_PW), service=SERVICE)
+    assert tokens.refresh_tokens is not None
+    issued = tokens.refresh_tokens.issue(login.identity, service=SERVICE, client_id="docker")
+    assert issued is not None
+    value = issued.value
     for _ in range(3):
         fail(tokens, attempt=Attempt(None))
     refused(tokens, "alice", ALICE_PW, Attempt(None))
-    assert tokens.login("alice", value, service=SERVICE).identity.username == "alice"
-    assert tokens.redeem_refresh_token(value, service=SERVICE).identity.username == "alice"
+    assert tokens.logins.login("alice", value, service=SERVICE).identity.username == "alice"
+    assert tokens.logins.redeem_refresh_token(value, service=SERVICE).identity.username == "alice"
 
 
 def test_admin_authentication_is_throttled_too(tokens: TokenService) -> None:
@@ -255,7 +263,7 @@ def test_admin_authentication_is_throttled_too(tokens: TokenService) -> None:
 def test_missing_credentials_are_not_counted(tokens: TokenService, store: MemoryBackend) -> None:
     for _ in range(5):
         with pytest.raises(AuthenticationFailed, match="required"):
-            tokens.login("alice", Secret(""), service=SERVICE, attempt=HERE)
+            tokens.logins.login("alice", Secret(""), service=SERVICE, attempt=HERE)
     assert store.login_failures(["user:alice", "client:192.0.2.1"]) == []
 
 
@@ -298,7 +306,9 @@ def test_the_same_wrong_password_sent_again_counts_once(
         clock.advance(5)
     counters = store.login_failures(["user:alice", "client:192.0.2.1"])
     assert [c.failures for c in counters] == [2, 2]
-    assert tokens.login("alice", Secret(ALICE_PW), service=SERVICE).identity.username == "alice"
+    assert (
+        tokens.logins.login("alice", Secret(ALICE_PW), service=SERVICE).identity.username == "alice"
+    )
     # Not remembered forever (policy.repeat_window, 60 s): later it is checked and counted.
     fail(tokens, password="typo-x")
     clock.advance(61)
@@ -321,7 +331,9 @@ def test_a_password_set_after_being_tried_is_checked_again(
 ) -> None:
     fail(tokens, password="alice-new-password")
     AdminService(store, store, hasher).set_password("alice", Secret("alice-new-password"))
-    login = tokens.login("alice", Secret("alice-new-password"), service=SERVICE, attempt=HERE)
+    login = tokens.logins.login(
+        "alice", Secret("alice-new-password"), service=SERVICE, attempt=HERE
+    )
     assert login.identity.username == "alice"
     assert store.login_failures(["user:alice"]) == []
 
@@ -337,7 +349,7 @@ def test_concurrent_guesses_cannot_pass_one_check(
     def guess(n: int) -> None:
         start.wait()
         try:
-            tokens.login("alice", Secret(f"guess-{n}"), service=SERVICE, attempt=HERE)
+            tokens.logins.login("alice", Secret(f"guess-{n}"), service=SERVICE, attempt=HERE)
         except AuthenticationFailed:
             outcomes.append("checked")
         except TooManyAttempts:
@@ -361,7 +373,7 @@ def at_once(tokens: TokenService, logins: list[tuple[str, str]]) -> list[str]:
     def login(user: str, password: str) -> None:
         start.wait()
         try:
-            tokens.login(user, Secret(password), service=SERVICE, attempt=HERE)
+            tokens.logins.login(user, Secret(password), service=SERVICE, attempt=HERE)
             outcomes.append("ok")
         except AuthenticationFailed:
             outcomes.append("checked")
@@ -444,10 +456,10 @@ def test_a_right_password_takes_its_reservation_back(
     fail(tokens, "bob")
     fail(tokens, "bob")
     # The third attempt is reserved first (it would block this client), then taken back.
-    assert tokens.login("alice", Secret(ALICE_PW), service=SERVICE, attempt=HERE)
+    assert tokens.logins.login("alice", Secret(ALICE_PW), service=SERVICE, attempt=HERE)
     [client] = store.login_failures(["client:192.0.2.1"])
     assert (client.failures, client.blocked_until) == (2, None)
-    assert tokens.login("bob", Secret(BOB_PW), service=SERVICE, attempt=HERE)
+    assert tokens.logins.login("bob", Secret(BOB_PW), service=SERVICE, attempt=HERE)
 
 
 def test_cannot_tell_takes_the_reservation_back(store: MemoryBackend, clock: Clock) -> None:
@@ -464,7 +476,7 @@ def test_cannot_tell_takes_the_reservation_back(store: MemoryBackend, clock: Clo
     )
     for _ in range(3):
         with pytest.raises(BackendUnavailable):
-            service.login("alice", Secret("pw-1"), service=SERVICE, attempt=HERE)
+            service.logins.login("alice", Secret("pw-1"), service=SERVICE, attempt=HERE)
     assert [c.failures for c in store.login_failures(["user:alice", "client:192.0.2.1"])] == [
         0,
         0,
@@ -492,11 +504,11 @@ def test_a_remembered_password_is_not_reserved(hashes: dict[str, str], clock: Cl
         signer=TokenSigner("dockit-test"),
         throttle=LoginThrottle(store, ThrottlePolicy(max_failures=3), clock=clock),
     )
-    service.login("alice", Secret(ALICE_PW), service=SERVICE, attempt=HERE)
+    service.logins.login("alice", Secret(ALICE_PW), service=SERVICE, attempt=HERE)
     assert store.reservations == 1
     for _ in range(3):
-        service.login("alice", Secret(ALICE_PW), service=SERVICE, attempt=HERE)
+        service.logins.login("alice", Secret(ALICE_PW), service=SERVICE, attempt=HERE)
     assert store.reservations == 1
     with pytest.raises(AuthenticationFailed):
-        service.login("alice", Secret("wrong-1"), service=SERVICE, attempt=HERE)
+        service.logins.login("alice", Secret("wrong-1"), service=SERVICE, attempt=HERE)
     assert store.reservations == 2

@@ -52,6 +52,7 @@ def recorder() -> ContextRecorder:
 def client(
     store: MemoryBackend, hasher: PasswordHasher, clock: Clock, recorder: ContextRecorder
 ) -> falcon.testing.TestClient:
+    audit = Auditor(store)
     tokens = TokenService(
         authenticator=LocalAuthenticator(store, hasher),
         grants=store,
@@ -62,13 +63,14 @@ def client(
         refresh_tokens=RefreshTokens(
             store, LocalIdentityResolver(store), lifetime=timedelta(days=30), clock=clock
         ),
+        audit=audit,
     )
     components = Components(
         tokens=tokens,
         admin=AdminService(store, store, hasher),
         health=store,
         key_manager=KeyManager(store),
-        audit=Auditor(store),
+        audit=audit,
     )
     app = create_app(components)
     app.add_middleware(recorder)
