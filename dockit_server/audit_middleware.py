@@ -26,8 +26,7 @@ from libdockit.model import validate_name
 from . import client_address
 from .basic_auth import parse_basic
 from .resources.admin.grants import parse_grant_id
-from .resources.admin.keys import key_json
-from .resources.admin.views import API_PREFIX, grant_json, group_json, user_json
+from .resources.admin.views import API_PREFIX, grant_json, group_json, key_json, user_json
 
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Statuses of an Admin API request refused for who sent it, recorded as ``admin.refuse``.

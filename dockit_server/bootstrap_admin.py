@@ -29,6 +29,7 @@ from libdockit.errors import Conflict, NotFound
 from libdockit.model import User, validate_name
 from libdockit.passwords import PasswordHasher
 from libdockit.secret import Secret
+from libdockit.views import user_view
 
 from .client.commands.common import add_command
 
@@ -160,14 +161,12 @@ def run_bootstrap_admin(ctx: Context) -> int:
 
 
 def _report(outcome: Outcome, as_json: bool, stdout: TextIO) -> None:
-    from .resources.admin.views import user_json
-
     name = outcome.user.username
     if as_json:
         document = {
             "result": outcome.result,
             "changes": list(outcome.changes),
-            "user": user_json(outcome.user),
+            "user": user_view(outcome.user),
         }
         stdout.write(json.dumps(document, indent=2) + "\n")
     elif outcome.result == UNCHANGED:

@@ -28,13 +28,13 @@ from .model import (
     validate_name,
     validate_resource_type,
 )
+from .paging import check_paging
 from .password_policy import PasswordPolicy
 from .passwords import PasswordHasher
 from .patterns import compile_pattern
 from .secret import Secret
 from .throttle import USER_KEY
 
-MAX_PAGE_SIZE = 1000
 MAX_TOKEN_ID_LENGTH = 128
 
 
@@ -51,13 +51,6 @@ def parse_grant_scope(text: str) -> tuple[str, str, tuple[str, ...]]:
     pattern = text[first + 1 : last]
     compile_pattern(pattern)
     return resource_type, pattern, normalize_actions(text[last + 1 :])
-
-
-def check_paging(offset: int, limit: int) -> None:
-    if offset < 0:
-        raise ValidationError("offset", "must be 0 or more")
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationError("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
 
 
 class AdminService:

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
-from .admin import check_paging
 from .audit_writer import BatchedAuditWriter
 from .backends.base import AuditStore
 from .errors import DockitError, ValidationError
 from .model import AUDIT_KINDS, AuditEvent, AuditFilter, Page, check_audit_filter, normalize_name
+from .paging import check_paging
 from .throttle import Lockout
 from .tokens import Clock, utc_now
 

@@ -42,7 +42,6 @@ import falcon
 from libdockit.errors import DockitError, InvalidRequest
 from libdockit.secret import Secret
 from libdockit.service import TokenService
-from libdockit.throttle import Attempt
 from libdockit.token_request import GET, POST, TokenRequest
 
 from .. import client_address
@@ -177,11 +176,6 @@ def _form_request(req: falcon.Request, form: OAuthForm) -> TokenRequest:
 
 def _secret(value: str | None) -> Secret | None:
     return Secret(value) if value is not None else None
-
-
-def attempt_of(req: falcon.Request) -> Attempt:
-    """Where this login attempt comes from, for the failed-login throttle."""
-    return Attempt(client_address.of(req), req.context.get("request_id"))
 
 
 def _answer(resp: falcon.Response, body: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ from libdockit.model import Identity, normalize_name
 from libdockit.service import TokenService
 
 from ...basic_auth import parse_basic
-from ..token import attempt_of
+from ...request_origin import attempt_of
 
 
 class AdminAuth:

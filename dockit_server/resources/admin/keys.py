@@ -7,8 +7,6 @@ change the serving process re-reads its key ring at once; other processes within
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
 
 import falcon
 
@@ -16,27 +14,11 @@ from libdockit.backends.base import StoredKey
 from libdockit.keymanager import KeyManager
 from libdockit.keyring import KeyRing
 
-from . import view_types
 from .auth import AdminAuth
 from .bodies import read_body_as
 from .body_types import KeyCreate
 from .paging import check_params
-from .views import API_PREFIX, rfc3339
-
-
-def key_json(key: StoredKey, now: datetime | None = None) -> dict[str, Any]:
-    moment = now or datetime.now(UTC)
-    view: view_types.Key = {
-        "kid": key.kid,
-        "algorithm": key.algorithm,
-        "state": key.state,
-        "created_at": rfc3339(key.created_at),
-        "activated_at": rfc3339(key.activated_at),
-        "retired_at": rfc3339(key.retired_at),
-        "not_after": rfc3339(key.not_after),
-        "days_left": round((key.not_after - moment).total_seconds() / 86400, 2),
-    }
-    return dict(view)
+from .views import API_PREFIX, key_json
 
 
 class KeysResource:

@@ -12,8 +12,8 @@ from typing import Any
 
 import msgspec
 
-from libdockit.admin import MAX_PAGE_SIZE
 from libdockit.model import AUDIT_FILTERS
+from libdockit.paging import MAX_PAGE_SIZE
 from libdockit.secret import Secret
 
 from .bodies import MAX_BODY_BYTES

@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from msgspec import Meta
 
-from libdockit.admin import MAX_PAGE_SIZE
 from libdockit.keymanager import ALGORITHMS
 from libdockit.model import AUDIT_KINDS
+from libdockit.paging import MAX_PAGE_SIZE
 from libdockit.scope import KNOWN_ACTIONS
 
 from .body_types import Subject

@@ -1,68 +1,55 @@
-"""JSON views of users, groups and grants, as the Admin API returns them.
+"""JSON views of users, groups, grants and keys, as the Admin API returns them.
 
-Each view is written as its declaration in :mod:`.view_types` (so mypy checks every key)
-and handed on as a plain dict, which callers may extend (a new grant's ``notes``).
-
-A user view never carries a password hash: :class:`~libdockit.model.User` has none to give.
+The views are the library's (:mod:`libdockit.views`), so the audit log records a change with
+the same views the API shows. Each is taken here as its declared answer in
+:mod:`.view_types` (so mypy checks the library's keys against the documented ones) and
+handed on as a plain dict, which callers may extend (a new grant's ``notes``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from libdockit import views
+from libdockit.backends.base import StoredKey
 from libdockit.model import Grant, Group, User
+from libdockit.views import rfc3339
 
 from . import view_types
+
+__all__ = [
+    "API_PREFIX",
+    "grant_json",
+    "grant_location",
+    "group_json",
+    "group_location",
+    "key_json",
+    "rfc3339",
+    "user_json",
+    "user_location",
+]
 
 API_PREFIX = "/api/v1"
 
 
-def rfc3339(moment: datetime | None) -> str | None:
-    """UTC, second precision, ``Z`` suffix (e.g. ``2024-05-01T12:00:00Z``)."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def user_json(user: User) -> dict[str, Any]:
-    view: view_types.User = {
-        "username": user.username,
-        "enabled": user.enabled,
-        "admin": user.is_admin,
-        "groups": list(user.groups),
-        "created_at": rfc3339(user.created_at),
-        "updated_at": rfc3339(user.updated_at),
-    }
+    view: view_types.User = views.user_view(user)
     return dict(view)
 
 
 def group_json(group: Group) -> dict[str, Any]:
-    view: view_types.Group = {
-        "name": group.name,
-        "enabled": group.enabled,
-        "members": list(group.members),
-        "created_at": rfc3339(group.created_at),
-    }
+    view: view_types.Group = views.group_view(group)
     return dict(view)
 
 
-def grant_scope(grant: Grant) -> str:
-    """The grant as one ``type:pattern:actions`` string, as POST /grants accepts it."""
-    return f"{grant.resource_type}:{grant.pattern}:{','.join(grant.actions)}"
-
-
 def grant_json(grant: Grant) -> dict[str, Any]:
-    assert grant.id is not None, "a stored grant has its id"
-    view: view_types.Grant = {
-        "id": grant.id,
-        "subject": grant.subject,
-        "resource_type": grant.resource_type,
-        "pattern": grant.pattern,
-        "actions": list(grant.actions),
-        "scope": grant_scope(grant),
-        "created_at": rfc3339(grant.created_at),
-    }
+    view: view_types.Grant = views.grant_view(grant)
+    return dict(view)
+
+
+def key_json(key: StoredKey, now: datetime | None = None) -> dict[str, Any]:
+    view: view_types.Key = views.key_view(key, now)
     return dict(view)
 
 
