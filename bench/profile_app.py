@@ -75,6 +75,7 @@ def build(workdir: Path, **settings: Any) -> BenchApp:
     from dockit_server.app import create_app
     from dockit_server.bootstrap import build_components, prepare
     from dockit_server.config import Settings
+    from libdockit.audit import Actor
     from libdockit.secret import Secret
 
     config = Settings(
@@ -85,9 +86,10 @@ def build(workdir: Path, **settings: Any) -> BenchApp:
     )
     prepare(config)
     components = build_components(config)
-    components.admin.create_user(BENCH_USER, Secret(BENCH_PASSWORD))
+    bench = Actor.system("bench")
+    components.admin.create_user(BENCH_USER, Secret(BENCH_PASSWORD), actor=bench)
     for subject, scope in GRANTS:
-        components.admin.add_grant_from_scope(subject, scope)
+        components.admin.add_grant_from_scope(subject, scope, actor=bench)
     return BenchApp(create_app(components), components)
 
 

@@ -33,7 +33,7 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("playhouse/pool.py:", "peewee.py:", "release_connection", "hold_connection"),
     ),
     ("SQL backend (Python)", ("backends/sql_",)),
-    ("audit on the request", ("audit_middleware.py", "libdockit/audit.py", "submit")),
+    ("audit on the request", ("libdockit/audit.py", "submit")),
     ("metrics", ("metrics.py:", "prometheus_client", "instrument.py")),
     ("claims, base64url, token id", ("libdockit/tokens.py", "jws.py:", "base64.py")),
     ("JSON", ("json/",)),

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from libdockit.admin import AdminService
 from libdockit.assembly import Instruments, Options, assemble
-from libdockit.audit import Retention
+from libdockit.audit import Actor, Auditor, Retention
 from libdockit.backends.base import Authenticator, GroupSource, HealthCheck
 from libdockit.backends.chain import ChainAuthenticator
 from libdockit.backends.local import LocalAuthenticator
@@ -60,6 +60,9 @@ UNKNOWN_SERVICE_HINT = (
     ": the registry sends its auth.token.service (REGISTRY_AUTH_TOKEN_SERVICE); add that name"
     " to Dockit's token.services (DOCKIT_SERVICES), or set the registry's to one of these"
 )
+
+#: Who creates the first admin of an empty database, in the audit log.
+STARTUP_ACTOR = Actor.system("startup")
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +234,13 @@ def _load_key_files(settings: Settings) -> SigningKey:
 def _ensure_first_admin(store: SqlBackend, settings: Settings) -> FirstAdmin | None:
     if store.list_users(limit=1).total > 0:
         return None
-    admin = AdminService(store, store, PasswordHasher(), password_policy=settings.password_policy)
+    admin = AdminService(
+        store,
+        store,
+        PasswordHasher(),
+        password_policy=settings.password_policy,
+        audit=one_off_auditor(store, settings),
+    )
     generated = None
     password = settings.admin_password
     if password is None:
@@ -242,7 +251,7 @@ def _ensure_first_admin(store: SqlBackend, settings: Settings) -> FirstAdmin | N
         reason = exc.message.removeprefix("password: ")
         raise ConfigError("admin.password", f"(DOCKIT_ADMIN_PASSWORD) {reason}") from None
     try:
-        admin.create_user(settings.admin_username, password, is_admin=True)
+        admin.create_user(settings.admin_username, password, is_admin=True, actor=STARTUP_ACTOR)
     except Conflict:
         # Another instance starting on the same empty database created it a moment ago
         # (between the check above and this insert): theirs is the first admin.
@@ -289,12 +298,6 @@ def _options(
     source: KeySource | None,
     instance_key: bytes | None,
 ) -> Options:
-    retention = Retention(
-        days=settings.audit_retention_days or None,
-        max_events=settings.audit_max_events or None,
-        admin_days=settings.audit_admin_retention_days or None,
-        admin_max_events=settings.audit_admin_max_events or None,
-    )
     return Options(
         issuer=settings.token_issuer,
         services=settings.token_services,
@@ -307,7 +310,7 @@ def _options(
         password_policy=settings.password_policy,
         # Directory users and groups are real grant subjects without a local row.
         directory="LDAP" if settings.ldap_urls else None,
-        audit=retention if settings.audit_enabled else None,
+        audit=_retention(settings) if settings.audit_enabled else None,
         audit_tokens=settings.audit_tokens,
         audit_flush_seconds=settings.audit_flush_seconds,
         key_protector=protector,
@@ -315,6 +318,24 @@ def _options(
         retired_grace=retired_grace(settings),
         key_source=source,
     )
+
+
+def _retention(settings: Settings) -> Retention:
+    return Retention(
+        days=settings.audit_retention_days or None,
+        max_events=settings.audit_max_events or None,
+        admin_days=settings.audit_admin_retention_days or None,
+        admin_max_events=settings.audit_admin_max_events or None,
+    )
+
+
+def one_off_auditor(store: SqlBackend, settings: Settings) -> Auditor | None:
+    """The audit log as ``audit.*`` configures it (None when turned off), for changes made
+    outside a serving worker (the first admin, ``dockit bootstrap-admin``): every event is
+    written at once, with no writer thread."""
+    if not settings.audit_enabled:
+        return None
+    return Auditor(store, retention=_retention(settings), record_tokens=settings.audit_tokens)
 
 
 def _instruments(settings: Settings, metrics: Metrics | None) -> Instruments:

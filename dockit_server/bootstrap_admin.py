@@ -14,6 +14,8 @@ schema, then:
 Every refusal is checked before anything is written, and a bad password is refused before
 any change, so a run either does all it reports or nothing. It never demotes anyone, never
 disables anyone and never changes a password it was not asked to. Re-running it is safe.
+
+Each change is recorded in the audit log (when ``audit.enabled``), by ``system:bootstrap-admin``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 from libdockit.admin import AdminService
+from libdockit.audit import Actor
 from libdockit.errors import Conflict, NotFound
 from libdockit.model import User, validate_name
 from libdockit.passwords import PasswordHasher
@@ -39,6 +42,8 @@ if TYPE_CHECKING:
 CREATED = "created"
 UPDATED = "updated"
 UNCHANGED = "unchanged"
+#: Who makes the changes, in the audit log.
+BOOTSTRAP_ACTOR = Actor.system("bootstrap-admin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,7 @@ def ensure_admin(
     promote: bool = False,
     reset_password: bool = False,
     enable: bool = False,
+    actor: Actor = BOOTSTRAP_ACTOR,
 ) -> Outcome:
     """Make ``username`` an enabled admin as described in the module docstring.
 
@@ -66,7 +72,7 @@ def ensure_admin(
     try:
         user = admin.get_user(name)
     except NotFound:
-        created = admin.create_user(name, password(), is_admin=True)
+        created = admin.create_user(name, password(), is_admin=True, actor=actor)
         return Outcome(created, CREATED, ("created with the admin flag",))
     if not user.is_admin and not promote:
         raise Conflict(
@@ -80,13 +86,14 @@ def ensure_admin(
         )
     changes: list[str] = []
     if reset_password:
-        admin.set_password(name, password())  # a bad password fails here, before any change
+        # A bad password fails here, before any change.
+        admin.set_password(name, password(), actor=actor)
         changes.append("password reset")
     if not user.is_admin:
-        user = admin.update_user(name, is_admin=True)
+        user = admin.update_user(name, is_admin=True, actor=actor)
         changes.append("promoted to admin")
     if not user.enabled:
-        user = admin.update_user(name, enabled=True)
+        user = admin.update_user(name, enabled=True, actor=actor)
         changes.append("enabled")
     if not changes:
         return Outcome(admin.get_user(name), UNCHANGED)
@@ -136,7 +143,7 @@ def _password_source(args: argparse.Namespace, stdin: TextIO) -> Callable[[], Se
 
 def run_bootstrap_admin(ctx: Context) -> int:
     """The handler, run by :func:`dockit_server.client.commands.run`."""
-    from .bootstrap import open_store
+    from .bootstrap import one_off_auditor, open_store
     from .config import Settings
     from .keysetup import secure_database_file
 
@@ -147,7 +154,13 @@ def run_bootstrap_admin(ctx: Context) -> int:
     try:
         store.migrate()
         outcome = ensure_admin(
-            AdminService(store, store, PasswordHasher(), password_policy=settings.password_policy),
+            AdminService(
+                store,
+                store,
+                PasswordHasher(),
+                password_policy=settings.password_policy,
+                audit=one_off_auditor(store, settings),
+            ),
             args.name,
             _password_source(args, ctx.stdin),
             promote=args.promote,

@@ -13,6 +13,9 @@ POST (``application/x-www-form-urlencoded``, ``multipart/form-data``, ``text/pla
   :func:`~dockit_server.resources.admin.bodies.read_object`, and a write without one needs
   no ``Content-Type``).
 
+A 403 to a request that sent credentials is recorded in the audit log as a refused attempt
+(``admin.refuse``, see :mod:`.admin_refusals`).
+
 A JSON body with a JSON ``Content-Type`` is not a simple request: a browser sends it across
 sites only after a CORS preflight, which Dockit never answers. The ``dockit`` CLI, curl and
 other programs send neither ``Origin`` nor ``Sec-Fetch-Site``.
@@ -27,6 +30,7 @@ import falcon
 
 from libdockit.errors import PermissionDenied
 
+from .admin_refusals import AdminRefusals
 from .resources.admin.bodies import is_json_media_type, unsupported_media_type
 from .resources.admin.views import API_PREFIX
 
@@ -35,21 +39,32 @@ _SAME_SITE = frozenset({"same-origin", "none"})
 
 
 class CrossSiteGuard:
+    def __init__(self, refusals: AdminRefusals) -> None:
+        self._refusals = refusals
+
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
     ) -> None:
         if req.method not in _WRITES or not req.path.startswith(API_PREFIX):
             return
-        fetch_site = (req.get_header("Sec-Fetch-Site") or "").strip().lower()
-        if fetch_site and fetch_site not in _SAME_SITE:
-            raise PermissionDenied(
-                f"cross-site requests cannot change Dockit (Sec-Fetch-Site: {fetch_site})"
-            )
-        origin = req.get_header("Origin")
-        if origin is not None and not _same_host(origin, req.get_header("Host") or ""):
-            raise PermissionDenied("cross-site requests cannot change Dockit (Origin)")
+        refused = _cross_site(req)
+        if refused is not None:
+            self._refusals.record(req, resource, params, refused)
+            raise refused
         if req.content_type and not is_json_media_type(req.content_type):
             raise unsupported_media_type()
+
+
+def _cross_site(req: falcon.Request) -> PermissionDenied | None:
+    fetch_site = (req.get_header("Sec-Fetch-Site") or "").strip().lower()
+    if fetch_site and fetch_site not in _SAME_SITE:
+        return PermissionDenied(
+            f"cross-site requests cannot change Dockit (Sec-Fetch-Site: {fetch_site})"
+        )
+    origin = req.get_header("Origin")
+    if origin is not None and not _same_host(origin, req.get_header("Host") or ""):
+        return PermissionDenied("cross-site requests cannot change Dockit (Origin)")
+    return None
 
 
 def _same_host(origin: str, host: str) -> bool:

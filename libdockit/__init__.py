@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .admin import AdminService
 from .assembly import Dockit, Instruments, Options, assemble
-from .audit import Auditor, RequestInfo, Retention, TokenVia
+from .audit import Actor, Auditor, RequestInfo, Retention, TokenVia
 from .backends.base import (
     AuditStore,
     Authenticator,
@@ -60,6 +60,7 @@ from .token_request import TokenOutcome, TokenRequest
 from .tokens import IssuedToken, TokenSigner
 
 __all__ = [
+    "Actor",
     "AdminService",
     "AuditEvent",
     "AuditStore",

@@ -8,12 +8,24 @@ every refresh token they hold (deleting a user takes their tokens along in the s
 refresh token store defaults to the user store when it is one (every Dockit backend is), so
 no caller can forget it. Likewise a new password clears the user's failed-login counter (see
 :mod:`libdockit.throttle`): the user is no longer blocked, and a password they tried before
-it was set is checked again rather than refused as a wrong one repeated."""
+it was set is checked again rather than refused as a wrong one repeated.
+
+Every change names who makes it (``actor``, an :class:`~libdockit.audit.Actor`) and is
+recorded in the audit log when the service has one: the action (``user.create``,
+``group.member.add`` ...), the target, and the views (:mod:`libdockit.views`) of the thing
+before and after the change, as the Admin API shows them. So a change is audited whoever
+makes it: the Admin API, ``dockit bootstrap-admin``, the first admin made at start or an
+app embedding the library. A password is never recorded (``user.password`` shows no state),
+nor a grant's or key's secret (their views have none)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .audit import Actor, Auditor
 from .backends.base import GrantStore, LoginFailureStore, RefreshTokenStore, UserStore
-from .errors import NotFound, ValidationError
+from .errors import DockitError, NotFound, ValidationError
 from .grant_checks import check_grant
 from .model import (
     LOCAL_SOURCE,
@@ -34,6 +46,7 @@ from .passwords import PasswordHasher
 from .patterns import compile_pattern
 from .secret import Secret
 from .throttle import USER_KEY
+from .views import grant_view, group_view, user_view
 
 MAX_TOKEN_ID_LENGTH = 128
 
@@ -64,9 +77,11 @@ class AdminService:
         directory: str | None = None,
         login_failures: LoginFailureStore | None = None,
         password_policy: PasswordPolicy | None = None,
+        audit: Auditor | None = None,
     ) -> None:
         """``directory`` names a directory (e.g. ``"LDAP"``) whose users and groups are
-        real grant subjects without a local row (see :mod:`libdockit.grant_checks`)."""
+        real grant subjects without a local row (see :mod:`libdockit.grant_checks`).
+        ``audit`` records every change; None records nothing."""
         self.users = users
         self.directory = directory
         self.grants = grants
@@ -78,15 +93,24 @@ class AdminService:
         if login_failures is None and isinstance(users, LoginFailureStore):
             login_failures = users
         self.login_failures = login_failures
+        self.audit = audit
 
     # -- users --------------------------------------------------------------------------
     def create_user(
-        self, username: str, password: Secret, *, is_admin: bool = False, enabled: bool = True
+        self,
+        username: str,
+        password: Secret,
+        *,
+        actor: Actor,
+        is_admin: bool = False,
+        enabled: bool = True,
     ) -> User:
         name = validate_name(username, field_name="username")
         self.password_policy.check(password)
         password_hash = self.hasher.hash(password)
-        return self.users.create_user(name, password_hash, is_admin=is_admin, enabled=enabled)
+        user = self.users.create_user(name, password_hash, is_admin=is_admin, enabled=enabled)
+        self._record(actor, "user.create", f"user:{user.username}", after=user_view(user))
+        return user
 
     def get_user(self, username: str) -> User:
         return self.users.get_user(validate_name(username, field_name="username"))
@@ -95,7 +119,7 @@ class AdminService:
         check_paging(offset, limit)
         return self.users.list_users(offset=offset, limit=limit)
 
-    def set_password(self, username: str, password: Secret) -> None:
+    def set_password(self, username: str, password: Secret, *, actor: Actor) -> None:
         name = validate_name(username, field_name="username")
         self.password_policy.check(password)
         self.users.get_user(name)
@@ -103,22 +127,39 @@ class AdminService:
         self._revoke_all(name)
         if self.login_failures is not None:
             self.login_failures.clear_login_failures(USER_KEY + name)
+        self._record(actor, "user.password", f"user:{name}")
 
     def update_user(
-        self, username: str, *, enabled: bool | None = None, is_admin: bool | None = None
+        self,
+        username: str,
+        *,
+        actor: Actor,
+        enabled: bool | None = None,
+        is_admin: bool | None = None,
     ) -> User:
         name = validate_name(username, field_name="username")
-        user = self.users.get_user(name)
+        user = before = self.users.get_user(name)
         if enabled is not None:
             user = self.users.set_user_enabled(name, enabled)
             if not enabled:
                 self._revoke_all(name)
         if is_admin is not None:
             user = self.users.set_user_admin(name, is_admin)
+        if enabled is not None or is_admin is not None:
+            self._record(
+                actor,
+                "user.update",
+                f"user:{name}",
+                before=user_view(before),
+                after=user_view(user),
+            )
         return user
 
-    def delete_user(self, username: str) -> None:
-        self.users.delete_user(validate_name(username, field_name="username"))
+    def delete_user(self, username: str, *, actor: Actor) -> None:
+        name = validate_name(username, field_name="username")
+        before = self._view(lambda: user_view(self.users.get_user(name)))
+        self.users.delete_user(name)
+        self._record(actor, "user.delete", f"user:{name}", before=before)
 
     # -- refresh tokens -------------------------------------------------------------------
     def list_refresh_tokens(
@@ -137,22 +178,32 @@ class AdminService:
             self.users.get_user(name)
         return page
 
-    def revoke_user_refresh_tokens(self, username: str) -> int:
+    def revoke_user_refresh_tokens(self, username: str, *, actor: Actor) -> int:
         """Revoke every refresh token of a name (local and directory user alike); how many
         there were. NotFound for a name that is neither a local user nor held a token."""
         name = validate_name(username, field_name="username")
+        before = self._view(lambda: user_view(self.users.get_user(name)))
         revoked = self._revoke_all(name, source=None)
         if revoked == 0:
             self.users.get_user(name)
+        self._record(
+            actor,
+            "user.refresh_tokens.revoke",
+            f"user:{name}",
+            before=before,
+            after={"username": name, "revoked": revoked},
+        )
         return revoked
 
-    def revoke_refresh_token(self, token_id: str) -> RefreshToken:
+    def revoke_refresh_token(self, token_id: str, *, actor: Actor) -> RefreshToken:
         """Revoke one refresh token by its public id; NotFound if there is none."""
         if not token_id or len(token_id) > MAX_TOKEN_ID_LENGTH or not token_id.isprintable():
             raise ValidationError("token_id", "is not a refresh token id")
         if self.refresh_tokens is None:
             raise NotFound(f"refresh token {token_id!r} not found")
-        return self.refresh_tokens.revoke_refresh_token(token_id)
+        revoked = self.refresh_tokens.revoke_refresh_token(token_id)
+        self._record(actor, "refresh_token.revoke", f"refresh_token:{token_id}")
+        return revoked
 
     def _revoke_all(self, username: str, *, source: str | None = LOCAL_SOURCE) -> int:
         """A local user's tokens by default (a new password, a disabled account)."""
@@ -161,8 +212,10 @@ class AdminService:
         return self.refresh_tokens.revoke_user_refresh_tokens(username, source=source)
 
     # -- groups -------------------------------------------------------------------------
-    def create_group(self, name: str, *, enabled: bool = True) -> Group:
-        return self.users.create_group(validate_name(name), enabled=enabled)
+    def create_group(self, name: str, *, actor: Actor, enabled: bool = True) -> Group:
+        group = self.users.create_group(validate_name(name), enabled=enabled)
+        self._record(actor, "group.create", f"group:{group.name}", after=group_view(group))
+        return group
 
     def get_group(self, name: str) -> Group:
         return self.users.get_group(validate_name(name))
@@ -171,21 +224,45 @@ class AdminService:
         check_paging(offset, limit)
         return self.users.list_groups(offset=offset, limit=limit)
 
-    def set_group_enabled(self, name: str, enabled: bool) -> Group:
-        return self.users.set_group_enabled(validate_name(name), enabled)
-
-    def delete_group(self, name: str) -> None:
-        self.users.delete_group(validate_name(name))
-
-    def add_member(self, group: str, username: str) -> Group:
-        return self.users.add_member(
-            validate_name(group), validate_name(username, field_name="username")
+    def set_group_enabled(self, name: str, enabled: bool, *, actor: Actor) -> Group:
+        return self._change_group(
+            actor, "group.update", name, lambda group: self.users.set_group_enabled(group, enabled)
         )
 
-    def remove_member(self, group: str, username: str) -> Group:
-        return self.users.remove_member(
-            validate_name(group), validate_name(username, field_name="username")
+    def delete_group(self, name: str, *, actor: Actor) -> None:
+        group = validate_name(name)
+        before = self._view(lambda: group_view(self.users.get_group(group)))
+        self.users.delete_group(group)
+        self._record(actor, "group.delete", f"group:{group}", before=before)
+
+    def add_member(self, group: str, username: str, *, actor: Actor) -> Group:
+        return self._change_group(
+            actor,
+            "group.member.add",
+            group,
+            lambda name: self.users.add_member(
+                name, validate_name(username, field_name="username")
+            ),
         )
+
+    def remove_member(self, group: str, username: str, *, actor: Actor) -> Group:
+        return self._change_group(
+            actor,
+            "group.member.remove",
+            group,
+            lambda name: self.users.remove_member(
+                name, validate_name(username, field_name="username")
+            ),
+        )
+
+    def _change_group(
+        self, actor: Actor, action: str, name: str, change: Callable[[str], Group]
+    ) -> Group:
+        group = validate_name(name)
+        before = self._view(lambda: group_view(self.users.get_group(group)))
+        changed = change(group)
+        self._record(actor, action, f"group:{group}", before=before, after=group_view(changed))
+        return changed
 
     # -- grants -------------------------------------------------------------------------
     def add_grant(
@@ -195,6 +272,7 @@ class AdminService:
         pattern: str,
         actions: object,
         *,
+        actor: Actor,
         allow_unknown_type: bool = False,
     ) -> AddedGrant:
         """Store a grant; refuse one that could never match (see
@@ -210,14 +288,24 @@ class AdminService:
         notes = check_grant(
             grant, self.users, allow_unknown_type=allow_unknown_type, directory=self.directory
         )
-        return AddedGrant(self.grants.add_grant(grant), notes)
+        added = AddedGrant(self.grants.add_grant(grant), notes)
+        after = grant_view(added.grant)
+        if notes:
+            after["notes"] = list(notes)
+        self._record(actor, "grant.create", f"grant:{added.grant.id}", after=after)
+        return added
 
     def add_grant_from_scope(
-        self, subject: str, scope: str, *, allow_unknown_type: bool = False
+        self, subject: str, scope: str, *, actor: Actor, allow_unknown_type: bool = False
     ) -> AddedGrant:
         resource_type, pattern, actions = parse_grant_scope(scope)
         return self.add_grant(
-            subject, resource_type, pattern, list(actions), allow_unknown_type=allow_unknown_type
+            subject,
+            resource_type,
+            pattern,
+            list(actions),
+            actor=actor,
+            allow_unknown_type=allow_unknown_type,
         )
 
     def get_grant(self, grant_id: int) -> Grant:
@@ -230,5 +318,37 @@ class AdminService:
         wanted = parse_subject(subject) if subject is not None else None
         return self.grants.list_grants(subject=wanted, offset=offset, limit=limit)
 
-    def delete_grant(self, grant_id: int) -> None:
+    def delete_grant(self, grant_id: int, *, actor: Actor) -> None:
+        before = self._view(lambda: grant_view(self.grants.get_grant(grant_id)))
         self.grants.delete_grant(grant_id)
+        self._record(actor, "grant.delete", f"grant:{grant_id}", before=before)
+
+    # -- the audit log ------------------------------------------------------------------
+    def _view(self, read: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        """The view of a thing before a change, when there is an audit log to record it;
+        None when there is none, or the thing cannot be read (the change itself then
+        answers the error: NotFound, BackendUnavailable ...)."""
+        if self.audit is None:
+            return None
+        try:
+            return read()
+        except DockitError:
+            return None
+
+    def _record(
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        *,
+        before: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None,
+    ) -> None:
+        if self.audit is not None:
+            self.audit.change(
+                actor,
+                action,
+                target,
+                before=dict(before) if before is not None else None,
+                after=dict(after) if after is not None else None,
+            )

@@ -166,13 +166,16 @@ def assemble(
         hasher,
         directory=options.directory,
         password_policy=options.password_policy,
+        audit=auditor,
     )
     return Dockit(
         store=store,
         tokens=tokens,
         admin=admin,
         keys=keys,
-        key_manager=KeyManager(store, clock=options.clock, protector=options.key_protector),
+        key_manager=KeyManager(
+            store, clock=options.clock, protector=options.key_protector, audit=auditor
+        ),
         auditor=auditor,
         authenticator=authenticator,
         hasher=hasher,

@@ -80,6 +80,26 @@ class RequestInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes an admin change, and from where: every change made through
+    :class:`~libdockit.admin.AdminService` or :class:`~libdockit.keymanager.KeyManager` names
+    one, and the audit log records it. ``subject`` is ``user:NAME`` for a person (an admin
+    over the Admin API) or ``system:NAME`` for a program acting on its own (``dockit
+    bootstrap-admin``, the first admin made at start, an embedding app's setup)."""
+
+    subject: str
+    request: RequestInfo = RequestInfo()
+
+    @classmethod
+    def user(cls, username: str, request: RequestInfo | None = None) -> Actor:
+        return cls(f"user:{username}", request or RequestInfo())
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        return cls(f"system:{name}")
+
+
+@dataclass(frozen=True, slots=True)
 class TokenVia:
     """How a token was asked for: ``GET``, or ``POST`` with its ``grant_type`` (None when
     the form was refused before a valid one was read)."""
@@ -149,6 +169,25 @@ class Auditor:
                 client_address=request.client_address,
                 request_id=request.request_id,
             )
+        )
+
+    def change(
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        *,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
+        """An admin change made by ``actor`` (see :meth:`admin_change`)."""
+        self.admin_change(
+            actor=actor.subject,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            request=actor.request,
         )
 
     def admin_refusal(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from libdockit import Options, assemble
+from libdockit import Actor, Options, assemble
 from libdockit.backends.base import Store
 from libdockit.backends.memory import MemoryBackend
 from libdockit.backends.sql import SqlBackend
@@ -23,6 +23,7 @@ from tests.support.verifier import verify_token
 
 SERVICE = "registry.test"
 PASSWORD = "carol-password-1"
+APP = Actor.system("my-app")
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -49,8 +50,8 @@ def test_an_assembled_dockit_issues_tokens_and_audits(store: Store) -> None:
     dockit = assemble(store, options)
     assert isinstance(store, Store)
 
-    dockit.admin.create_user("carol", Secret(PASSWORD))
-    dockit.admin.add_grant("user:carol", "repository", "carol/*", ["pull", "push"])
+    dockit.admin.create_user("carol", Secret(PASSWORD), actor=APP)
+    dockit.admin.add_grant("user:carol", "repository", "carol/*", ["pull", "push"], actor=APP)
     outcome = dockit.tokens.handle(
         TokenRequest(
             service=SERVICE,
@@ -78,6 +79,11 @@ def test_an_assembled_dockit_issues_tokens_and_audits(store: Store) -> None:
         "token.issue",
         SERVICE,
     )
+    changes = dockit.auditor.query(kind="admin").items  # the admin service records its own
+    assert [(e.actor, e.action, e.target) for e in reversed(changes)] == [
+        ("system:my-app", "user.create", "user:carol"),
+        ("system:my-app", "grant.create", f"grant:{store.list_grants().items[0].id}"),
+    ]
 
 
 def test_options_reach_their_parts(store: Store) -> None:
@@ -90,7 +96,7 @@ def test_options_reach_their_parts(store: Store) -> None:
         password_cache_seconds=0,
     )
     dockit = assemble(store, options)
-    dockit.admin.create_user("carol", Secret(PASSWORD))
+    dockit.admin.create_user("carol", Secret(PASSWORD), actor=APP)
     here = Attempt("192.0.2.7")
     with pytest.raises(AuthenticationFailed):
         dockit.tokens.authenticate("carol", Secret("wrong-1"), attempt=here)

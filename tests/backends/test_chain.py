@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from libdockit.admin import AdminService
+from libdockit.audit import Actor
 from libdockit.backends.base import Authenticator
 from libdockit.backends.chain import ChainAuthenticator
 from libdockit.backends.ldap import LdapAuthenticator
@@ -31,6 +32,8 @@ from libdockit.testing.auth_conformance import (
 from tests.support.hashing import CountingHasher
 from tests.support.slapd import Slapd, directory_config
 
+TEST_ACTOR = Actor.system("tests")
+
 LOCAL_ACCOUNTS = Accounts(
     first=Account("alice", "alice-local-pw", groups=("developers",)),
     second=Account("bob", "bob-local-pw", groups=("ops",)),
@@ -46,11 +49,11 @@ def memory_store(hasher: PasswordHasher, accounts: Accounts) -> MemoryBackend:
     store = MemoryBackend()
     admin = AdminService(store, store, hasher)
     for account in (accounts.first, accounts.second):
-        admin.create_user(account.username, account.secret)
+        admin.create_user(account.username, account.secret, actor=TEST_ACTOR)
         for group in account.groups:
             if group not in {g.name for g in store.list_groups(limit=1000).items}:
-                admin.create_group(group)
-            admin.add_member(group, account.username)
+                admin.create_group(group, actor=TEST_ACTOR)
+            admin.add_member(group, account.username, actor=TEST_ACTOR)
     return store
 
 
@@ -91,10 +94,10 @@ def store(hasher: PasswordHasher) -> MemoryBackend:
     """Local users: a robot, and a local 'alice' (the directory has an alice too)."""
     store = MemoryBackend()
     admin = AdminService(store, store, hasher)
-    admin.create_user("robot", Secret("robot-pw"))
-    admin.create_group("robots")
-    admin.add_member("robots", "robot")
-    admin.create_user("alice", Secret("alice-local-pw"))
+    admin.create_user("robot", Secret("robot-pw"), actor=TEST_ACTOR)
+    admin.create_group("robots", actor=TEST_ACTOR)
+    admin.add_member("robots", "robot", actor=TEST_ACTOR)
+    admin.create_user("alice", Secret("alice-local-pw"), actor=TEST_ACTOR)
     return store
 
 
@@ -151,7 +154,9 @@ class TestChainConformance(AuthenticatorConformance):
         self, hasher: PasswordHasher, directory: LdapAuthenticator
     ) -> ChainAuthenticator:
         store = MemoryBackend()
-        AdminService(store, store, hasher).create_user("robot", Secret("robot-pw"))
+        AdminService(store, store, hasher).create_user(
+            "robot", Secret("robot-pw"), actor=TEST_ACTOR
+        )
         return chain(store, hasher, directory)
 
     @pytest.fixture
@@ -559,7 +564,7 @@ def test_remembered_logins_follow_the_chain_order(
         assert both.remembered_identity("alice", Secret("alice-pw")) is None
         assert both.remembered_identity("bob", Secret("bob-pw-wrong")) is None
         # A disabled local group of the same name still switches the directory group off.
-        AdminService(store, store, hasher).create_group("ops", enabled=False)
+        AdminService(store, store, hasher).create_group("ops", enabled=False, actor=TEST_ACTOR)
         assert both.remembered_identity("bob", Secret("bob-pw")) == Identity(
             "bob", (), False, "ldap"
         )

@@ -3,6 +3,7 @@ enable, reset; then a real server on that database lets the admin in."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from dockit_server.bootstrap import open_store
 from dockit_server.client.errors import EXIT_CONFLICT, EXIT_OK, EXIT_USAGE
 from dockit_server.config import Settings
 from libdockit.admin import AdminService
+from libdockit.audit import Actor
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.sql import SqlBackend
 from libdockit.model import User
@@ -19,6 +21,8 @@ from libdockit.passwords import PasswordHasher
 from libdockit.secret import Secret
 from tests.client.helpers import Cli, run_cli, subprocess_env
 from tests.support.dockit import DockitServer
+
+TEST_ACTOR = Actor.system("tests")
 
 NAME = "root"
 
@@ -57,7 +61,9 @@ def logs_in(store: SqlBackend, password: str, name: str = NAME) -> bool:
 
 def add_user(store: SqlBackend, *, admin: bool, enabled: bool = True) -> None:
     service = AdminService(store, store, PasswordHasher())
-    service.create_user(NAME, Secret("old-pw-1234"), is_admin=admin, enabled=enabled)
+    service.create_user(
+        NAME, Secret("old-pw-1234"), is_admin=admin, enabled=enabled, actor=TEST_ACTOR
+    )
 
 
 def test_creates_then_leaves_alone(boot: Cli, database: Path, store: SqlBackend) -> None:
@@ -170,3 +176,44 @@ def test_then_a_real_server_lets_the_admin_in(tmp_path: Path) -> None:
         )
     assert listed.code == EXIT_OK, listed
     assert [(u["username"], u["admin"]) for u in listed.json()] == [(NAME, True)]
+
+
+def test_changes_are_in_the_audit_log(tmp_path: Path, database: Path, store: SqlBackend) -> None:
+    """Each change the command makes (as a subprocess, on the real database) is an admin
+    event of ``system:bootstrap-admin``, with the user's view before and after; a run that
+    changes nothing records nothing, and no password is recorded."""
+    env = subprocess_env(tmp_path, DOCKIT_DATABASE_URL=f"sqlite:///{database}")
+    created = run_cli(["bootstrap-admin", NAME], env=env, cwd=tmp_path, stdin="boot-pw-1234\n")
+    assert created.code == EXIT_OK, created
+    unchanged = run_cli(["bootstrap-admin", NAME], env=env, cwd=tmp_path, stdin="boot-pw-1234\n")
+    assert unchanged.code == EXIT_OK, unchanged
+    store.set_user_enabled(NAME, False)  # behind the command's back: not an admin change
+    args = ["bootstrap-admin", NAME, "--enable", "--reset-password"]
+    repaired = run_cli(args, env=env, cwd=tmp_path, stdin="new-boot-pw-1234\n")
+    assert repaired.code == EXIT_OK, repaired
+
+    events = list(reversed(store.query_events(kind="admin").items))
+    assert [(e.actor, e.action, e.target) for e in events] == [
+        ("system:bootstrap-admin", "user.create", "user:root"),
+        ("system:bootstrap-admin", "user.password", "user:root"),
+        ("system:bootstrap-admin", "user.update", "user:root"),
+    ]
+    create, password, enable = events
+    assert create.after is not None
+    assert (create.before, create.after["admin"], create.after["enabled"]) == (None, True, True)
+    assert (password.before, password.after) == (None, None)
+    assert enable.before is not None
+    assert enable.after is not None
+    assert (enable.before["enabled"], enable.after["enabled"]) == (False, True)
+    text = json.dumps([(e.before, e.after, e.detail) for e in events])
+    assert "boot-pw-1234" not in text
+
+
+def test_no_audit_log_when_turned_off(tmp_path: Path, database: Path, store: SqlBackend) -> None:
+    env = subprocess_env(
+        tmp_path, DOCKIT_DATABASE_URL=f"sqlite:///{database}", DOCKIT_AUDIT="false"
+    )
+    created = run_cli(["bootstrap-admin", NAME], env=env, cwd=tmp_path, stdin="boot-pw-1234\n")
+    assert created.code == EXIT_OK, created
+    assert user(store).is_admin
+    assert store.query_events().items == []

@@ -122,3 +122,20 @@ def test_bad_key_files_stop_start_up(tmp_path: Path, problem: str, key_name: str
         prepare(settings)
     assert caught.value.key == key_name
     assert "PRIVATE KEY" not in caught.value.message
+
+
+def test_the_first_admin_is_in_the_audit_log(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, DOCKIT_ADMIN_PASSWORD="first-admin-pw")
+    assert prepare(settings) is not None
+    assert prepare(settings) is None  # a second start changes nothing, records nothing
+    store = open_store(settings)
+    try:
+        events = store.query_events(kind="admin").items
+    finally:
+        store.close()
+    assert [(e.actor, e.action, e.target) for e in events] == [
+        ("system:startup", "user.create", "user:admin")
+    ]
+    assert events[0].after is not None
+    assert (events[0].after["username"], events[0].after["admin"]) == ("admin", True)
+    assert "first-admin-pw" not in repr(events)

@@ -6,11 +6,14 @@ from __future__ import annotations
 import pytest
 
 from libdockit.admin import AdminService
+from libdockit.audit import Actor
 from libdockit.backends.memory import MemoryBackend
 from libdockit.errors import ValidationError
 from libdockit.passwords import PasswordHasher
 
 from .conftest import USER, Api, assert_error
+
+TEST_ACTOR = Actor.system("tests")
 
 
 @pytest.fixture(autouse=True)
@@ -111,15 +114,19 @@ def test_unknown_type_when_asked_for(api: Api) -> None:
 
 def test_directory_subjects_are_taken_with_a_note(backend: MemoryBackend) -> None:
     admin = AdminService(backend, backend, PasswordHasher(), directory="LDAP")
-    added = admin.add_grant_from_scope("group:developers", "repository:dev/**:pull,push")
+    added = admin.add_grant_from_scope(
+        "group:developers", "repository:dev/**:pull,push", actor=TEST_ACTOR
+    )
     assert added.grant.subject == "group:developers"
     assert added.notes == (
         "group:developers is not a local group: taken to be the directory's (LDAP) group of "
         "that name, which Dockit cannot check; make sure it is spelled as the directory has it",
     )
-    on_local = admin.add_grant_from_scope(f"user:{USER}", "repository:alice/*:pull")
+    on_local = admin.add_grant_from_scope(
+        f"user:{USER}", "repository:alice/*:pull", actor=TEST_ACTOR
+    )
     assert on_local.notes == ()
     # The other checks still hold with a directory.
     with pytest.raises(ValidationError) as refused:
-        admin.add_grant_from_scope("group:developers", "repositry:dev/**:pull")
+        admin.add_grant_from_scope("group:developers", "repositry:dev/**:pull", actor=TEST_ACTOR)
     assert refused.value.field == "resource_type"

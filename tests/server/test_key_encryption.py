@@ -15,11 +15,14 @@ from dockit_server.app import create_app
 from dockit_server.bootstrap import build_components, open_store, prepare
 from dockit_server.config import Settings
 from dockit_server.keysetup import retired_grace
+from libdockit.audit import Actor
 from libdockit.backends.base import StoredKey
 from libdockit.errors import ConfigError
 from libdockit.secret import Secret
 from libdockit.testing.pki import issue_leaf, make_ca, make_chain
 from tests.support.dockit import base_env, basic_auth, run_dockit
+
+TEST_ACTOR = Actor.system("tests")
 
 SECRET = "s3cret-key-encryption-for-tests"
 WRONG = "not-the-secret-the-keys-have-yet"
@@ -59,7 +62,7 @@ def test_keys_are_stored_encrypted_and_sign(tmp_path: Path) -> None:
     components = build_components(settings)
     assert components.tokens.keys.active().kid == stored.kid
     # Keys the Admin API creates are sealed too.
-    created = components.key_manager.create_key()
+    created = components.key_manager.create_key(actor=TEST_ACTOR)
     assert created.private_key_pem.startswith(SEALED)
     client = falcon.testing.TestClient(create_app(components))
     admin = {"Authorization": basic_auth(("admin", "admin-pw"))}
@@ -77,7 +80,7 @@ def test_start_up_encrypts_plaintext_keys_once(
     plain = settings_for(tmp_path)
     prepare(plain)
     components = build_components(plain)
-    pending = components.key_manager.create_key()
+    pending = components.key_manager.create_key(actor=TEST_ACTOR)
     before = stored_keys(plain)
     assert all(k.private_key_pem.startswith(PLAIN) for k in before)
 

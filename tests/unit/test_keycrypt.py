@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from libdockit.audit import Actor
 from libdockit.backends.memory import MemoryBackend
 from libdockit.errors import KeyMaterialError
 from libdockit.keycrypt import (
@@ -23,6 +24,8 @@ from libdockit.keymanager import KeyManager
 from libdockit.keyring import KeyRing, ensure_active_key
 from libdockit.keys import SigningKey, from_stored, generate_key, to_stored
 from libdockit.secret import Secret
+
+TEST_ACTOR = Actor.system("tests")
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 SECRET = "correct horse battery staple 42"
@@ -167,7 +170,9 @@ def test_repr_shows_no_secret(protector: KeyProtector) -> None:
 def test_store_writers_seal(protector: KeyProtector) -> None:
     store = MemoryBackend()
     ensure_active_key(store, now=NOW, protector=protector)
-    KeyManager(store, clock=lambda: NOW + timedelta(seconds=1), protector=protector).create_key()
+    KeyManager(store, clock=lambda: NOW + timedelta(seconds=1), protector=protector).create_key(
+        actor=TEST_ACTOR
+    )
     assert [k.state for k in store.list_keys()] == ["active", "pending"]
     assert all(k.private_key_pem.startswith(SEALED) for k in store.list_keys())
     ring = KeyRing(store, clock=lambda: NOW, protector=protector)

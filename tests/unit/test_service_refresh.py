@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from libdockit.admin import AdminService
+from libdockit.audit import Actor
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
 from libdockit.errors import (
@@ -26,6 +27,8 @@ from libdockit.secret import Secret
 from libdockit.service import TokenService
 from libdockit.token_request import POST, TokenRequest, check_client_id
 from libdockit.tokens import TokenSigner
+
+TEST_ACTOR = Actor.system("tests")
 
 SERVICE = "registry.test"
 OTHER = "other.test"
@@ -247,7 +250,7 @@ def test_password_change_revokes(
 ) -> None:
     value = login_offline(tokens)
     login_offline(tokens, "root", ROOT_PW)
-    admin.set_password("alice", Secret("alice-password-2"))
+    admin.set_password("alice", Secret("alice-password-2"), actor=TEST_ACTOR)
     with pytest.raises(AuthenticationFailed, match="unknown or revoked"):
         tokens.logins.redeem_refresh_token(value, service=SERVICE)
     assert store.list_refresh_tokens(username="root").total == 1  # others keep theirs
@@ -258,18 +261,18 @@ def test_disabling_revokes_and_other_updates_do_not(
     tokens: TokenService, admin: AdminService
 ) -> None:
     value = login_offline(tokens)
-    admin.update_user("alice", is_admin=True)
-    admin.update_user("alice", enabled=True)
+    admin.update_user("alice", is_admin=True, actor=TEST_ACTOR)
+    admin.update_user("alice", enabled=True, actor=TEST_ACTOR)
     assert tokens.logins.redeem_refresh_token(value, service=SERVICE).identity.is_admin
-    admin.update_user("alice", enabled=False)
-    admin.update_user("alice", enabled=True)
+    admin.update_user("alice", enabled=False, actor=TEST_ACTOR)
+    admin.update_user("alice", enabled=True, actor=TEST_ACTOR)
     with pytest.raises(AuthenticationFailed, match="unknown or revoked"):
         tokens.logins.redeem_refresh_token(value, service=SERVICE)
 
 
 def test_deleting_revokes(tokens: TokenService, admin: AdminService) -> None:
     value = login_offline(tokens)
-    admin.delete_user("alice")
+    admin.delete_user("alice", actor=TEST_ACTOR)
     with pytest.raises(AuthenticationFailed):
         tokens.logins.redeem_refresh_token(value, service=SERVICE)
 
@@ -285,17 +288,17 @@ def test_admin_listing_and_revoking(tokens: TokenService, admin: AdminService) -
         admin.list_refresh_tokens("nobody")
     with pytest.raises(ValidationError):
         admin.list_refresh_tokens("alice", limit=0)
-    revoked = admin.revoke_refresh_token(page.items[0].id)
+    revoked = admin.revoke_refresh_token(page.items[0].id, actor=TEST_ACTOR)
     assert revoked == page.items[0]
     with pytest.raises(NotFound):
-        admin.revoke_refresh_token(page.items[0].id)
+        admin.revoke_refresh_token(page.items[0].id, actor=TEST_ACTOR)
     for bad in ("", "x" * 129, "a\nb"):
         with pytest.raises(ValidationError):
-            admin.revoke_refresh_token(bad)
-    assert admin.revoke_user_refresh_tokens("alice") == 1
-    assert admin.revoke_user_refresh_tokens("alice") == 0
+            admin.revoke_refresh_token(bad, actor=TEST_ACTOR)
+    assert admin.revoke_user_refresh_tokens("alice", actor=TEST_ACTOR) == 1
+    assert admin.revoke_user_refresh_tokens("alice", actor=TEST_ACTOR) == 0
     with pytest.raises(NotFound):
-        admin.revoke_user_refresh_tokens("nobody")
+        admin.revoke_user_refresh_tokens("nobody", actor=TEST_ACTOR)
     with pytest.raises(AuthenticationFailed):
         tokens.logins.redeem_refresh_token(second, service=SERVICE)
 
@@ -312,7 +315,7 @@ def test_admin_without_a_refresh_token_store(store: MemoryBackend, hasher: Passw
     admin = AdminService(UsersOnly(), store, hasher)  # type: ignore[arg-type]
     assert admin.refresh_tokens is None
     assert admin.list_refresh_tokens("alice").total == 0
-    assert admin.revoke_user_refresh_tokens("alice") == 0
+    assert admin.revoke_user_refresh_tokens("alice", actor=TEST_ACTOR) == 0
     with pytest.raises(NotFound):
-        admin.revoke_refresh_token("0123456789abcdef")
-    admin.set_password("alice", Secret("alice-password-3"))
+        admin.revoke_refresh_token("0123456789abcdef", actor=TEST_ACTOR)
+    admin.set_password("alice", Secret("alice-password-3"), actor=TEST_ACTOR)

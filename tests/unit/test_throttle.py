@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from libdockit.admin import AdminService
-from libdockit.audit import Auditor
+from libdockit.audit import Actor, Auditor
 from libdockit.backends.base import LoginReservation
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
@@ -26,6 +26,8 @@ from libdockit.secret import Secret
 from libdockit.service import TokenService
 from libdockit.throttle import Attempt, Lockout, LoginThrottle, ThrottlePolicy
 from libdockit.tokens import TokenSigner
+
+TEST_ACTOR = Actor.system("tests")
 
 SERVICE = "registry.test"
 ALICE_PW = "alice-password-1"
@@ -330,7 +332,9 @@ def test_a_password_set_after_being_tried_is_checked_again(
     tokens: TokenService, store: MemoryBackend, hasher: PasswordHasher
 ) -> None:
     fail(tokens, password="alice-new-password")
-    AdminService(store, store, hasher).set_password("alice", Secret("alice-new-password"))
+    AdminService(store, store, hasher).set_password(
+        "alice", Secret("alice-new-password"), actor=TEST_ACTOR
+    )
     login = tokens.logins.login(
         "alice", Secret("alice-new-password"), service=SERVICE, attempt=HERE
     )

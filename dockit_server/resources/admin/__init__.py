@@ -1,6 +1,7 @@
 """The Admin API: JSON over HTTP under ``/api/v1`` for users, groups and grants.
 
-Modules, one concern each: :mod:`.auth` (admin Basic credentials), :mod:`.body_types` and
+Modules, one concern each: :mod:`.auth` (admin Basic credentials, admitted by a hook every
+resource declares), :mod:`.body_types` and
 :mod:`.view_types` (the declarations of request bodies and answers), :mod:`.bodies` (reading
 a body as its declaration), :mod:`.paging` (query parameters), :mod:`.views` (JSON views),
 :mod:`.users`, :mod:`.groups`, :mod:`.grants` (resources), :mod:`.routes` (the table),
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import falcon
 
+from ...admin_refusals import AdminRefusals
 from ...components import Components
 from .auth import AdminAuth
 from .openapi import OpenApiResource
@@ -21,10 +23,13 @@ __all__ = ["API_PREFIX", "register_admin_routes"]
 
 
 def register_admin_routes(
-    app: falcon.App[falcon.Request, falcon.Response], components: Components
+    app: falcon.App[falcon.Request, falcon.Response],
+    components: Components,
+    refusals: AdminRefusals,
 ) -> None:
-    """Add every Admin API route, and the public OpenAPI document, to ``app``."""
-    auth = AdminAuth(components.tokens)
+    """Add every Admin API route, and the public OpenAPI document, to ``app``; refused
+    attempts are recorded by ``refusals``."""
+    auth = AdminAuth(components.tokens, refusals)
     for template, factory in ADMIN_ROUTES:
         app.add_route(API_PREFIX + template, factory(components, auth))
     app.add_route(API_PREFIX + OPENAPI_ROUTE, OpenApiResource())

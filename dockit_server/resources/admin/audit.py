@@ -16,7 +16,7 @@ from libdockit.errors import NotFound, ValidationError
 from libdockit.model import AUDIT_FILTERS, AuditEvent, AuditFilter
 
 from . import view_types
-from .auth import AdminAuth
+from .auth import AdminAuth, AdminResource, admin_only
 from .paging import page_json, read_paging, single_param
 from .views import rfc3339
 
@@ -54,13 +54,13 @@ def _time_param(req: falcon.Request, name: str) -> datetime | None:
     return moment
 
 
-class AuditResource:
+@admin_only
+class AuditResource(AdminResource):
     def __init__(self, auditor: Auditor | None, auth: AdminAuth) -> None:
+        super().__init__(auth)
         self._auditor = auditor
-        self._auth = auth
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._auth.require(req, resp)
         offset, limit = read_paging(req, *FILTERS)
         if self._auditor is None:
             raise NotFound("the audit log is turned off (audit.enabled = false)")

@@ -1,7 +1,8 @@
 """Admin authentication: HTTP Basic credentials of an enabled user with the admin flag.
 
-Every Admin API responder calls :meth:`AdminAuth.require` before it looks at the request,
-so a caller without credentials learns nothing about bodies or names (401 before 400/404):
+Every Admin API resource is declared :func:`admin_only`: a falcon hook admits the caller
+before any responder looks at the request, so a caller without credentials learns nothing
+about bodies or names (401 before 400/404):
 
 * no ``Authorization`` header, a malformed one, or bad credentials → AuthenticationFailed
   (401; the error handlers add the ``WWW-Authenticate: Basic`` challenge);
@@ -10,39 +11,95 @@ so a caller without credentials learns nothing about bodies or names (401 before
   ``Retry-After``), counted with the token endpoint's (see :mod:`libdockit.throttle`);
 * a backend that cannot tell → BackendUnavailable (503), never 401.
 
+A refusal of credentials that were sent is recorded in the audit log as ``admin.refuse``,
+with the action the responder declares (see :mod:`dockit_server.admin_refusals`).
+
 A refresh token (docker's identity token) is accepted as the password, with the token's
 user, ``<token>`` or an empty name as the username; any of the user's tokens will do,
 whatever registry service it was issued for, since the Admin API is not a registry service.
 The user must still be an enabled admin *now*: every use re-reads the account.
+
+An admitted request carries its admin: :func:`caller_of` (the identity) and :func:`actor_of`
+(who the library records as making the change, and from where).
 """
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 import falcon
 
-from libdockit.errors import AuthenticationFailed
+from libdockit.audit import Actor
+from libdockit.errors import AuthenticationFailed, PermissionDenied, TooManyAttempts
 from libdockit.model import Identity, normalize_name
 from libdockit.service import TokenService
 
+from ...admin_refusals import AdminRefusals
 from ...basic_auth import parse_basic
-from ...request_origin import attempt_of
+from ...request_origin import attempt_of, request_info
+
+ResourceClass = TypeVar("ResourceClass", bound=type)
 
 
 class AdminAuth:
-    def __init__(self, tokens: TokenService) -> None:
+    def __init__(self, tokens: TokenService, refusals: AdminRefusals) -> None:
         self._tokens = tokens
+        self._refusals = refusals
 
-    def require(self, req: falcon.Request, resp: falcon.Response) -> Identity:
-        """The admin making the request, or the 401/403/503 error to answer with."""
-        credentials = parse_basic(req.get_header("Authorization"))
-        if credentials is None:
-            raise AuthenticationFailed("admin credentials are required (HTTP Basic)")
-        username, password = credentials
-        identity = self._tokens.authenticate_admin(username, password, attempt=attempt_of(req))
+    def admit(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
+    ) -> None:
+        """Let the request on to its responder if an admin sent it; else raise the 401, 403,
+        429 or 503 to answer with (recording a refusal of credentials that were sent)."""
+        try:
+            credentials = parse_basic(req.get_header("Authorization"))
+            if credentials is None:
+                raise AuthenticationFailed("admin credentials are required (HTTP Basic)")
+            username, password = credentials
+            identity = self._tokens.authenticate_admin(username, password, attempt=attempt_of(req))
+        except (AuthenticationFailed, PermissionDenied, TooManyAttempts) as refused:
+            self._refusals.record(req, resource, params, refused)
+            raise
         req.context.user = identity.username
+        req.context.admin = identity
+        req.context.actor = Actor.user(identity.username, request_info(req))
         # Admin answers name accounts and memberships: keep them out of every cache.
         resp.set_header("Cache-Control", "no-store")
-        return identity
+
+
+class AdminResource:
+    """Base of every Admin API resource: what :func:`admin_only` needs of it, the
+    :class:`AdminAuth` that admits its callers."""
+
+    def __init__(self, auth: AdminAuth) -> None:
+        self.admin_auth = auth
+
+
+def _admit(
+    req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
+) -> None:
+    if not isinstance(resource, AdminResource):
+        raise TypeError(f"{type(resource).__name__} is not an AdminResource")
+    resource.admin_auth.admit(req, resp, resource, params)
+
+
+def admin_only(resource_class: ResourceClass) -> ResourceClass:
+    """Class decorator: every responder of the resource requires an admin (see above)."""
+    return falcon.before(_admit)(resource_class)
+
+
+def caller_of(req: falcon.Request) -> Identity:
+    """The admin an admitted request comes from."""
+    identity = req.context.admin
+    assert isinstance(identity, Identity)
+    return identity
+
+
+def actor_of(req: falcon.Request) -> Actor:
+    """Who makes the change an admitted request asks for, for the library's audit log."""
+    actor = req.context.actor
+    assert isinstance(actor, Actor)
+    return actor
 
 
 def is_self(identity: Identity, username: str) -> bool:

@@ -16,19 +16,19 @@ from libdockit.explain import Explanation
 from libdockit.scope import parse_scopes
 from libdockit.service import TokenService
 
-from .auth import AdminAuth
+from .auth import AdminAuth, AdminResource, admin_only
 from .paging import check_params, single_param
 from .views import grant_json
 
 
-class ExplainResource:
+@admin_only
+class ExplainResource(AdminResource):
     def __init__(self, admin: AdminService, tokens: TokenService, auth: AdminAuth) -> None:
+        super().__init__(auth)
         self._admin = admin
         self._tokens = tokens
-        self._auth = auth
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._auth.require(req, resp)
         check_params(req, ("user",), repeatable=("scope",))
         username = single_param(req, "user")
         raw_scopes = req.get_param_as_list("scope") or []

@@ -15,10 +15,12 @@ from typing import Any
 import falcon
 
 from libdockit.admin import AdminService
+from libdockit.audit import Actor
 from libdockit.errors import ValidationError
 from libdockit.model import AddedGrant
 
-from .auth import AdminAuth
+from ...admin_refusals import admin_action
+from .auth import AdminAuth, AdminResource, actor_of, admin_only
 from .bodies import decode_body, read_object
 from .body_types import GrantParts, GrantScope
 from .paging import check_params, page_json, read_paging, single_param
@@ -36,31 +38,31 @@ def parse_grant_id(raw: str) -> int:
     return int(raw)
 
 
-class GrantsResource:
+@admin_only
+class GrantsResource(AdminResource):
     """``GET`` lists grants (``?subject=`` filters); ``POST`` adds one."""
 
     def __init__(self, admin: AdminService, auth: AdminAuth) -> None:
+        super().__init__(auth)
         self._admin = admin
-        self._auth = auth
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._auth.require(req, resp)
         offset, limit = read_paging(req, "subject")
         subject = single_param(req, "subject")
         page = self._admin.list_grants(subject=subject, offset=offset, limit=limit)
         resp.media = page_json(page, offset, limit, grant_json)
 
+    @admin_action("grant.create")
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._auth.require(req, resp)
         check_params(req, ())
-        added = self._add(read_object(req))
+        added = self._add(read_object(req), actor_of(req))
         resp.status = falcon.HTTP_201
         resp.location = grant_location(added.grant.id)
         resp.media = grant_json(added.grant)
         if added.notes:
             resp.media["notes"] = list(added.notes)
 
-    def _add(self, raw: dict[str, Any]) -> AddedGrant:
+    def _add(self, raw: dict[str, Any], actor: Actor) -> AddedGrant:
         """The scope form when ``scope`` is sent, else the parts form; never both."""
         if "scope" in raw:
             parts = sorted(name for name in raw if name in _PARTS_ONLY)
@@ -72,7 +74,10 @@ class GrantsResource:
                 )
             scope = decode_body(raw, GrantScope)
             return self._admin.add_grant_from_scope(
-                scope.subject, scope.scope, allow_unknown_type=scope.allow_unknown_type
+                scope.subject,
+                scope.scope,
+                allow_unknown_type=scope.allow_unknown_type,
+                actor=actor,
             )
         body = decode_body(raw, GrantParts)
         return self._admin.add_grant(
@@ -81,6 +86,7 @@ class GrantsResource:
             body.pattern,
             body.actions,
             allow_unknown_type=body.allow_unknown_type,
+            actor=actor,
         )
 
 
@@ -91,20 +97,20 @@ _PARTS_ONLY = tuple(
 _PARTS_ONLY_TEXT = ", ".join(map(repr, _PARTS_ONLY[:-1])) + f" and {_PARTS_ONLY[-1]!r}"
 
 
-class GrantResource:
+@admin_only
+class GrantResource(AdminResource):
     """``GET`` and ``DELETE`` one grant by id."""
 
     def __init__(self, admin: AdminService, auth: AdminAuth) -> None:
+        super().__init__(auth)
         self._admin = admin
-        self._auth = auth
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, grant_id: str) -> None:
-        self._auth.require(req, resp)
         check_params(req, ())
         resp.media = grant_json(self._admin.get_grant(parse_grant_id(grant_id)))
 
+    @admin_action("grant.delete", target="grant:{grant_id}")
     def on_delete(self, req: falcon.Request, resp: falcon.Response, grant_id: str) -> None:
-        self._auth.require(req, resp)
         check_params(req, ())
-        self._admin.delete_grant(parse_grant_id(grant_id))
+        self._admin.delete_grant(parse_grant_id(grant_id), actor=actor_of(req))
         resp.status = falcon.HTTP_204

@@ -17,8 +17,9 @@ import falcon
 from libdockit.admin import AdminService
 from libdockit.model import RefreshToken, validate_name
 
+from ...admin_refusals import admin_action
 from . import view_types
-from .auth import AdminAuth
+from .auth import AdminAuth, AdminResource, actor_of, admin_only
 from .paging import check_params, page_json, read_paging
 from .views import rfc3339
 
@@ -37,38 +38,39 @@ def refresh_token_json(token: RefreshToken) -> dict[str, Any]:
     return dict(view)
 
 
-class UserRefreshTokensResource:
+@admin_only
+class UserRefreshTokensResource(AdminResource):
     """``GET`` lists a user's refresh tokens; ``DELETE`` revokes every one of them."""
 
     def __init__(self, admin: AdminService, auth: AdminAuth) -> None:
+        super().__init__(auth)
         self._admin = admin
-        self._auth = auth
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, username: str) -> None:
-        self._auth.require(req, resp)
         offset, limit = read_paging(req)
         page = self._admin.list_refresh_tokens(username, offset=offset, limit=limit)
         resp.media = page_json(page, offset, limit, refresh_token_json)
 
+    @admin_action("user.refresh_tokens.revoke", target="user:{username}")
     def on_delete(self, req: falcon.Request, resp: falcon.Response, username: str) -> None:
-        self._auth.require(req, resp)
         check_params(req, ())
-        revoked = self._admin.revoke_user_refresh_tokens(username)
+        revoked = self._admin.revoke_user_refresh_tokens(username, actor=actor_of(req))
         resp.media = {
             "username": validate_name(username, field_name="username"),
             "revoked": revoked,
         }
 
 
-class RefreshTokenResource:
+@admin_only
+class RefreshTokenResource(AdminResource):
     """``DELETE`` revokes one refresh token."""
 
     def __init__(self, admin: AdminService, auth: AdminAuth) -> None:
+        super().__init__(auth)
         self._admin = admin
-        self._auth = auth
 
+    @admin_action("refresh_token.revoke", target="refresh_token:{token_id}")
     def on_delete(self, req: falcon.Request, resp: falcon.Response, token_id: str) -> None:
-        self._auth.require(req, resp)
         check_params(req, ())
-        self._admin.revoke_refresh_token(token_id)
+        self._admin.revoke_refresh_token(token_id, actor=actor_of(req))
         resp.status = falcon.HTTP_204

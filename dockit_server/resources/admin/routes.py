@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from libdockit.keymanager import KeyManager
-
 from ...components import Components
 from .audit import AuditResource
 from .auth import AdminAuth
 from .explain import ExplainResource
 from .grants import GrantResource, GrantsResource
 from .groups import GroupMemberResource, GroupResource, GroupsResource
-from .keys import KeyResource, KeysResource, KeyStateResource
+from .keys import KeyActivateResource, KeyResource, KeyRetireResource, KeysResource
 from .refresh_tokens import RefreshTokenResource, UserRefreshTokensResource
 from .users import UserPasswordResource, UserResource, UsersResource
 
@@ -42,13 +40,7 @@ ADMIN_ROUTES: tuple[tuple[str, ResourceFactory], ...] = (
     ("/audit", lambda c, auth: AuditResource(c.audit, auth)),
     ("/keys", lambda c, auth: KeysResource(c.key_manager, c.tokens.keys, auth)),
     ("/keys/{kid}", lambda c, auth: KeyResource(c.key_manager, auth)),
-    (
-        "/keys/{kid}/activate",
-        lambda c, a: KeyStateResource(c.key_manager, c.tokens.keys, a, KeyManager.activate_key),
-    ),
-    (
-        "/keys/{kid}/retire",
-        lambda c, a: KeyStateResource(c.key_manager, c.tokens.keys, a, KeyManager.retire_key),
-    ),
+    ("/keys/{kid}/activate", lambda c, a: KeyActivateResource(c.key_manager, c.tokens.keys, a)),
+    ("/keys/{kid}/retire", lambda c, a: KeyRetireResource(c.key_manager, c.tokens.keys, a)),
 )
 OPENAPI_ROUTE = "/openapi.json"

@@ -67,9 +67,9 @@ def client(
     )
     components = Components(
         tokens=tokens,
-        admin=AdminService(store, store, hasher),
+        admin=AdminService(store, store, hasher, audit=audit),
         health=store,
-        key_manager=KeyManager(store),
+        key_manager=KeyManager(store, audit=audit),
         audit=audit,
     )
     app = create_app(components)
