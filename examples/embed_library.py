@@ -4,6 +4,8 @@ Dockit's library needs two things: a store (grants, keys, the audit log: here th
 in-memory backend) and, if users do not live in that store, something that says who a
 user is (an Authenticator); :func:`libdockit.assemble` wires the rest. Here users come
 from a plain dict of API keys — replace it with your database, SSO or whatever you have.
+Changes go through the assembled AdminService, which checks them and records each one, with
+who made it, in the audit log, as the Admin API's changes are.
 Run it: ``python examples/embed_library.py``.
 """
 
@@ -14,7 +16,7 @@ import json
 from datetime import UTC, datetime
 
 from libdockit import (
-    Grant,
+    Actor,
     Identity,
     MemoryBackend,
     Options,
@@ -23,6 +25,9 @@ from libdockit import (
     assemble,
     ensure_active_key,
 )
+
+#: Who makes this app's changes, in the audit log.
+SETUP = Actor.system("embed-example")
 
 
 class ApiKeyUsers:
@@ -40,15 +45,22 @@ class ApiKeyUsers:
 
 def main() -> dict[str, object]:
     store = MemoryBackend()
-    store.add_grant(Grant("group:payments", "repository", "payments/**", ("pull", "push")))
-    store.add_grant(Grant("authenticated", "repository", "base/*", ("pull",)))
     ensure_active_key(store, now=datetime.now(UTC))
-
     dockit = assemble(
         store,
-        Options(issuer="my-platform", token_lifetime=600, services=["registry.internal"]),
+        # Users and groups live in the API-key system, not in the store: naming it as the
+        # directory lets a grant name its groups (with a note) rather than be refused.
+        Options(
+            issuer="my-platform",
+            token_lifetime=600,
+            services=["registry.internal"],
+            directory="api-keys",
+        ),
         authenticator=ApiKeyUsers({"ci-payments": ("k-123", "payments")}),
     )
+    admin = dockit.admin
+    admin.add_grant_from_scope("group:payments", "repository:payments/**:pull,push", actor=SETUP)
+    admin.add_grant_from_scope("authenticated", "repository:base/*:pull", actor=SETUP)
     service = dockit.tokens
     # One call answers a token request: log in, decide, sign, and record the decision.
     outcome = service.handle(
@@ -64,6 +76,11 @@ def main() -> dict[str, object]:
     claims: dict[str, object] = json.loads(base64.urlsafe_b64decode(payload + "=" * 4))
     print(json.dumps({"sub": claims["sub"], "access": claims["access"]}, indent=2))
     print("registry bundle:\n" + service.keys.bundle_pem().decode().splitlines()[0] + " ...")
+    assert dockit.auditor is not None
+    print("audit log:")
+    for event in reversed(dockit.auditor.query(kind="admin").items):
+        scope = (event.after or {}).get("scope")
+        print(f"  {event.actor} {event.action} {event.target} {scope}")
     return claims
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from libdockit.backends.sql import SqlBackend
 from tests.support.dockit import DockitServer
 from tests.support.procs import LOOPBACK, ManagedProcess, free_port, port_open
 from tests.support.verifier import verify_token
@@ -45,13 +46,24 @@ def test_embed_library() -> None:
         ],
     }
     assert "-----BEGIN CERTIFICATE-----" in output
+    # The app's changes, made through the AdminService, are in its audit log with their actor.
+    audit = output[output.index("audit log:") :].splitlines()[1:]
+    assert audit == [
+        "  system:embed-example grant.create grant:1 repository:payments/**:pull,push",
+        "  system:embed-example grant.create grant:2 repository:base/*:pull",
+    ]
 
 
 @pytest.fixture
-def mounted(tmp_path: Path) -> Iterator[str]:
+def mounted_database(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'mounted.db'}"
+
+
+@pytest.fixture
+def mounted(tmp_path: Path, mounted_database: str) -> Iterator[str]:
     port = free_port()
     process = ManagedProcess(
-        [sys.executable, str(EXAMPLES / "falcon_mount.py"), str(port)],
+        [sys.executable, str(EXAMPLES / "falcon_mount.py"), str(port), mounted_database],
         log_path=tmp_path / "example.log",
         cwd=ROOT,
     )
@@ -73,7 +85,7 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         return error.code, body
 
 
-def test_falcon_mount(mounted: str) -> None:
+def test_falcon_mount(mounted: str, mounted_database: str) -> None:
     assert _get(mounted + "/hello") == (200, b'{"hello": "from your app"}')
     auth = {"Authorization": "Basic YWxpY2U6YWxpY2UtcHc="}  # alice:alice-pw
     status, body = _get(
@@ -92,6 +104,22 @@ def test_falcon_mount(mounted: str) -> None:
     )
     assert status == 401
     assert json.loads(body)["errors"][0]["code"] == "UNAUTHORIZED"
+    # The app made its user and grant through the AdminService: both are in the audit log
+    # of its database, with the app as their actor and no password.
+    store = SqlBackend(mounted_database)
+    try:
+        events = list(reversed(store.query_events(kind="admin").items))
+    finally:
+        store.close()
+    assert [(e.actor, e.action, e.target) for e in events] == [
+        ("system:falcon-mount-example", "user.create", "user:alice"),
+        ("system:falcon-mount-example", "grant.create", "grant:1"),
+    ]
+    assert events[0].after is not None
+    assert events[0].after["username"] == "alice"
+    assert events[1].after is not None
+    assert events[1].after["scope"] == "repository:${user}/**:*"
+    assert "alice-pw" not in json.dumps([(e.before, e.after, e.detail) for e in events])
 
 
 def test_policy_setup_is_idempotent(tmp_path: Path) -> None:
