@@ -18,7 +18,6 @@ from .backends.base import (
     KeyMaterialStore,
     KeyStore,
     RefreshTokenStore,
-    StoredKey,
     UserStore,
 )
 from .backends.chain import ChainAuthenticator
@@ -48,7 +47,7 @@ from .keymanager import KeyManager
 from .keyring import KeyRing, ensure_active_key
 from .keys import SigningKey, generate_key, load_key
 from .login import Login, Logins
-from .model import AuditEvent, Grant, Group, Identity, Page, RefreshToken, User
+from .model import AuditEvent, Grant, Group, Identity, Page, RefreshToken, StoredKey, User
 from .passwords import HashParameters, PasswordHasher
 from .patterns import compile_pattern
 from .policy import Decision, ScopeDecision, decide

@@ -18,6 +18,7 @@ from .admin import AdminService
 from .audit import Auditor, Retention
 from .backends.base import Authenticator, GrantSource, GroupSource, ReleasesConnection, Store
 from .backends.local import LocalAuthenticator
+from .clock import Clock, utc_now
 from .credcache import VerifiedCredentials
 from .keycrypt import PLAINTEXT, KeyProtector
 from .keymanager import KeyManager
@@ -27,7 +28,7 @@ from .passwords import PasswordHasher
 from .refresh import RefreshTokens, identity_resolver
 from .service import TokenService
 from .throttle import LoginThrottle, ThrottlePolicy
-from .tokens import Clock, TokenSigner, utc_now
+from .tokens import TokenSigner
 
 
 @dataclass(frozen=True, slots=True)

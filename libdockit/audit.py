@@ -25,11 +25,11 @@ from typing import Any, Unpack
 
 from .audit_writer import BatchedAuditWriter
 from .backends.base import AuditStore
+from .clock import Clock, utc_now
 from .errors import DockitError, ValidationError
 from .model import AUDIT_KINDS, AuditEvent, AuditFilter, Page, check_audit_filter, normalize_name
 from .paging import check_paging
 from .throttle import Lockout
-from .tokens import Clock, utc_now
 
 log = logging.getLogger("dockit.audit")
 

@@ -30,9 +30,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from .backends.base import AuditStore
+from .clock import Clock, utc_now
 from .errors import DockitError, ValidationError
 from .model import AuditEvent
-from .tokens import Clock, utc_now
 
 log = logging.getLogger("dockit.audit")
 

@@ -39,11 +39,12 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from .backends.base import KeyStore, StoredKey
+from .backends.base import KeyStore
+from .clock import Clock, utc_now
 from .errors import Conflict, DockitError, KeyMaterialError
 from .keycrypt import PLAINTEXT, KeyProtector
 from .keys import SigningKey, bundle_certificates, load_key, to_stored
-from .tokens import Clock, utc_now
+from .model import StoredKey
 
 __all__ = ["KeyFiles"]
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from .audit import Actor, Auditor
-from .backends.base import KeyStore, StoredKey
+from .backends.base import KeyStore
+from .clock import Clock, utc_now
 from .errors import Conflict, NotFound, ValidationError
 from .keycrypt import PLAINTEXT, KeyProtector
 from .keys import Algorithm, generate_key, to_stored
-from .tokens import Clock, utc_now
+from .model import StoredKey
 from .views import key_view
 
 ALGORITHMS: tuple[Algorithm, ...] = ("ES256", "RS256")

@@ -30,12 +30,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from .backends.base import KeyStore, StoredKey
+from .backends.base import KeyStore
+from .clock import Clock, utc_now
 from .errors import BackendUnavailable, Conflict, DockitError, KeyMaterialError
 from .keycrypt import PLAINTEXT, KeyProtector
 from .keys import Algorithm, SigningKey, bundle_certificates, from_stored, generate_key, to_stored
 from .keys import bundle_pem as _bundle_pem
-from .tokens import Clock, utc_now
+from .model import StoredKey
 
 __all__ = ["KeyRing", "KeySource", "ensure_active_key"]
 

@@ -35,9 +35,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
-from .backends.base import KeyState, StoredKey
 from .errors import KeyMaterialError
 from .keycrypt import PLAINTEXT, KeyProtector
+from .model import KeyState, StoredKey
 
 __all__ = [
     "ALGORITHMS",

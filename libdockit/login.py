@@ -29,9 +29,9 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from types import TracebackType
 
-from .backends.base import Authenticator, LoginFailures, RememberingAuthenticator
+from .backends.base import Authenticator, RememberingAuthenticator
 from .errors import AuthenticationFailed, PermissionDenied
-from .model import Identity, RefreshToken, normalize_name
+from .model import Identity, LoginFailures, RefreshToken, normalize_name
 from .refresh import RefreshTokens, looks_like_refresh_token
 from .secret import Secret
 from .single_flight import SingleFlight

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Annotated, Any, Generic, TypedDict, TypeVar, get_args, get_type_hints
+from typing import Annotated, Any, Generic, Literal, TypedDict, TypeVar, get_args, get_type_hints
 
 from .errors import ValidationError
 from .scope import ALL, DELETE, KNOWN_ACTIONS, MAX_RESOURCE_TYPE_LENGTH, PULL, PUSH
@@ -265,11 +266,6 @@ def check_audit_filter(where: AuditFilter) -> AuditFilter:
     return where
 
 
-def as_utc(value: datetime) -> datetime:
-    """Aware UTC; a naive value is taken to be UTC already (as the SQL backend stores it)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 #: json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False), without building
 #: an encoder per call (every token decision is dumped).
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False).encode
@@ -295,3 +291,71 @@ def load_json_object(text: str | None) -> dict[str, Any] | None:
         return None
     value: dict[str, Any] = json.loads(text)
     return value
+
+
+KeyState = Literal["pending", "active", "retired"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """A signing key as persisted: PEM private key and PEM certificate chain (leaf first)."""
+
+    kid: str
+    algorithm: str
+    private_key_pem: bytes
+    certificate_chain_pem: bytes
+    state: KeyState
+    created_at: datetime
+    not_after: datetime
+    activated_at: datetime | None = None
+    retired_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFailures:
+    """Failed logins counted under one key (``user:NAME`` or ``client:ADDRESS``).
+
+    ``failures`` counts since ``window_start``; ``blocked_until`` (if set) is when logins
+    under this key are allowed again. ``checking`` counts attempts reserved under this key
+    whose secret is still being checked: their failures are counted ahead (see
+    :meth:`LoginFailureStore.reserve_login_attempt`), so a block while it is above 0 may
+    still be taken back.
+    """
+
+    key: str
+    failures: int
+    window_start: datetime
+    blocked_until: datetime | None = None
+    checking: int = 0
+
+    def blocked_at(self, moment: datetime) -> bool:
+        """Blocked at ``moment`` by failures already known to be failures."""
+        return self.checking <= 0 and self.blocked_until is not None and self.blocked_until > moment
+
+
+#: Given the failure count just reached, how long to block (None: not at all).
+BackoffRule = Callable[[int], timedelta | None]
+
+
+@dataclass(frozen=True, slots=True)
+class LoginReservation:
+    """What :meth:`LoginFailureStore.reserve_login_attempt` did.
+
+    ``blocked_until``: a key was blocked, nothing changed; ``checking`` says the block may
+    yet be taken back, since attempts still being checked made it. Else ``counted`` holds the
+    counters after this attempt (with ``blocks_before``, each one's ``blocked_until``
+    before it, to take the count back), and ``repeated`` the keys that had just seen this
+    very wrong secret and did not count it.
+    """
+
+    fingerprint: str | None
+    blocked_until: datetime | None = None
+    checking: bool = False
+    counted: tuple[LoginFailures, ...] = ()
+    blocks_before: tuple[datetime | None, ...] = ()
+    repeated: tuple[str, ...] = ()
+
+    @property
+    def known_wrong(self) -> bool:
+        """Every key saw this secret fail a moment ago, so nothing was counted."""
+        return self.blocked_until is None and not self.counted and bool(self.repeated)

@@ -49,10 +49,10 @@ from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from .backends.base import RefreshTokenStore, UserStore
+from .clock import Clock, utc_now
 from .errors import AuthenticationFailed, NotFound, ValidationError
 from .model import Identity, RefreshToken, validate_name
 from .secret import Secret
-from .tokens import Clock, utc_now
 
 __all__ = [
     "DEFAULT_REFRESH_LIFETIME",

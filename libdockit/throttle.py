@@ -50,11 +50,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .backends.base import LoginFailures, LoginFailureStore, LoginReservation
+from .backends.base import LoginFailureStore
+from .clock import Clock, utc_now
 from .errors import DockitError, TooManyAttempts, ValidationError
-from .model import validate_name
+from .model import LoginFailures, LoginReservation, validate_name
 from .secret import Secret
-from .tokens import Clock, utc_now
 
 log = logging.getLogger("dockit.throttle")
 

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
+from .clock import Clock, utc_now
 from .errors import ConfigError, InvalidRequest, KeyMaterialError
 from .jws import JwsSigner, b64url
 from .keys import SigningKey
@@ -45,16 +46,10 @@ __all__ = [
     "utc_now",
 ]
 
-Clock = Callable[[], datetime]
 JtiSource = Callable[[], str]
 
 MIN_LIFETIME = 60  # clients raise a shorter expires_in to 60 s anyway
 _MAX_CACHED_KEYS = 32
-
-
-def utc_now() -> datetime:
-    """The default clock: the current time, timezone-aware UTC."""
-    return datetime.now(UTC)
 
 
 def random_jti() -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import NotRequired, TypedDict
 
-from .backends.base import KeyState, StoredKey
-from .model import Grant, Group, User
+from .clock import rfc3339 as clock_rfc3339
+from .model import Grant, Group, KeyState, StoredKey, User
 
 
 class UserView(TypedDict):
@@ -56,10 +56,8 @@ class KeyView(TypedDict):
 
 
 def rfc3339(moment: datetime | None) -> str | None:
-    """UTC, second precision, ``Z`` suffix (e.g. ``2024-05-01T12:00:00Z``)."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """:func:`libdockit.clock.rfc3339`, or None for no time."""
+    return None if moment is None else clock_rfc3339(moment)
 
 
 def user_view(user: User) -> UserView:

@@ -32,13 +32,12 @@ logs or echoes a password or a refresh token.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any
 
 import falcon
 
+from libdockit.clock import rfc3339
 from libdockit.errors import DockitError, InvalidRequest
 from libdockit.secret import Secret
 from libdockit.service import TokenService
@@ -52,11 +51,6 @@ from .token_form import OAuthForm, read_form
 #: refresh token), nothing JSON escapes, so they are quoted as they are (scanning a 1 KB
 #: token for characters to escape cost 2 us, twice per answer).
 _TOKEN_FIELDS = frozenset({"token", "access_token", "refresh_token"})
-
-
-@lru_cache(maxsize=4)  # every token issued in one second shares it: strftime costs more
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _is_true(value: str | None) -> bool:

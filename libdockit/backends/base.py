@@ -14,42 +14,30 @@ Contracts shared by every implementation (checked by :mod:`libdockit.testing.con
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Protocol, Unpack, runtime_checkable
+from typing import Protocol, Unpack, runtime_checkable
 
 from ..model import (
     AuditEvent,
     AuditFilter,
+    BackoffRule,
     Grant,
     Group,
     Identity,
+    KeyState,
+    LoginFailures,
     LoginRecord,
+    LoginReservation,
     Page,
     RefreshToken,
+    StoredKey,
     User,
 )
 from ..secret import Secret
 
-KeyState = Literal["pending", "active", "retired"]
 KEY_STATES: tuple[KeyState, ...] = ("pending", "active", "retired")
-
-
-@dataclass(frozen=True, slots=True)
-class StoredKey:
-    """A signing key as persisted: PEM private key and PEM certificate chain (leaf first)."""
-
-    kid: str
-    algorithm: str
-    private_key_pem: bytes
-    certificate_chain_pem: bytes
-    state: KeyState
-    created_at: datetime
-    not_after: datetime
-    activated_at: datetime | None = None
-    retired_at: datetime | None = None
 
 
 @runtime_checkable
@@ -296,56 +284,6 @@ class RefreshTokenStore(Protocol):
         name keeps theirs.
         """
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class LoginFailures:
-    """Failed logins counted under one key (``user:NAME`` or ``client:ADDRESS``).
-
-    ``failures`` counts since ``window_start``; ``blocked_until`` (if set) is when logins
-    under this key are allowed again. ``checking`` counts attempts reserved under this key
-    whose secret is still being checked: their failures are counted ahead (see
-    :meth:`LoginFailureStore.reserve_login_attempt`), so a block while it is above 0 may
-    still be taken back.
-    """
-
-    key: str
-    failures: int
-    window_start: datetime
-    blocked_until: datetime | None = None
-    checking: int = 0
-
-    def blocked_at(self, moment: datetime) -> bool:
-        """Blocked at ``moment`` by failures already known to be failures."""
-        return self.checking <= 0 and self.blocked_until is not None and self.blocked_until > moment
-
-
-#: Given the failure count just reached, how long to block (None: not at all).
-BackoffRule = Callable[[int], timedelta | None]
-
-
-@dataclass(frozen=True, slots=True)
-class LoginReservation:
-    """What :meth:`LoginFailureStore.reserve_login_attempt` did.
-
-    ``blocked_until``: a key was blocked, nothing changed; ``checking`` says the block may
-    yet be taken back, since attempts still being checked made it. Else ``counted`` holds the
-    counters after this attempt (with ``blocks_before``, each one's ``blocked_until``
-    before it, to take the count back), and ``repeated`` the keys that had just seen this
-    very wrong secret and did not count it.
-    """
-
-    fingerprint: str | None
-    blocked_until: datetime | None = None
-    checking: bool = False
-    counted: tuple[LoginFailures, ...] = ()
-    blocks_before: tuple[datetime | None, ...] = ()
-    repeated: tuple[str, ...] = ()
-
-    @property
-    def known_wrong(self) -> bool:
-        """Every key saw this secret fail a moment ago, so nothing was counted."""
-        return self.blocked_until is None and not self.counted and bool(self.repeated)
 
 
 @runtime_checkable

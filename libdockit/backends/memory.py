@@ -10,9 +10,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
+from ..clock import as_utc, utc_now
 from ..errors import Conflict, NotFound
 from ..model import (
     GROUP_PREFIX,
@@ -20,13 +21,13 @@ from ..model import (
     USER_PREFIX,
     Grant,
     Group,
+    KeyState,
     LoginRecord,
     Page,
     RefreshToken,
+    StoredKey,
     User,
-    as_utc,
 )
-from .base import KeyState, StoredKey
 from .memory_audit import MemoryAuditLog
 from .memory_throttle import MemoryLoginFailures
 
@@ -46,10 +47,6 @@ class _UserRow:
 class _GroupRow:
     group: Group
     members: set[str] = field(default_factory=set)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _page(items: list[T], offset: int, limit: int) -> Page[T]:
@@ -92,7 +89,7 @@ class MemoryBackend(MemoryAuditLog, MemoryLoginFailures):
         with self._lock:
             if username in self._users:
                 raise Conflict(f"user {username!r} exists already")
-            now = _now()
+            now = utc_now()
             user = User(username, enabled, is_admin, (), now, now)
             self._users[username] = _UserRow(user, password_hash, self._next_user_serial)
             self._next_user_serial += 1
@@ -128,7 +125,7 @@ class MemoryBackend(MemoryAuditLog, MemoryLoginFailures):
             row = self._users.get(username)
             if row is None:
                 raise NotFound(f"user {username!r} not found")
-            row.user = replace(row.user, updated_at=_now(), **changes)  # type: ignore[arg-type]
+            row.user = replace(row.user, updated_at=utc_now(), **changes)  # type: ignore[arg-type]
             row.credential_changes += 1
             return self._user_view(username)
 
@@ -170,7 +167,7 @@ class MemoryBackend(MemoryAuditLog, MemoryLoginFailures):
         with self._lock:
             if name in self._groups:
                 raise Conflict(f"group {name!r} exists already")
-            self._groups[name] = _GroupRow(Group(name, enabled, (), _now()))
+            self._groups[name] = _GroupRow(Group(name, enabled, (), utc_now()))
             return self._group_view(name)
 
     def get_group(self, name: str) -> Group:
@@ -251,7 +248,7 @@ class MemoryBackend(MemoryAuditLog, MemoryLoginFailures):
                         f"exists already (id {existing.id})",
                         detail={"id": existing.id},
                     )
-            stored = replace(grant, id=self._next_grant_id, created_at=_now())
+            stored = replace(grant, id=self._next_grant_id, created_at=utc_now())
             self._grants[self._next_grant_id] = stored
             self._next_grant_id += 1
             return stored

@@ -14,13 +14,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Unpack
 
+from ..clock import as_utc
 from ..errors import ValidationError
 from ..model import (
     AuditEvent,
     AuditFilter,
     Page,
     action_prefix,
-    as_utc,
     check_audit_filter,
     dump_json_object,
     load_json_object,

@@ -9,9 +9,9 @@ from typing import Any
 
 import peewee as pw
 
+from ..clock import utc_now
 from ..errors import Conflict, NotFound
-from ..model import Grant, Page
-from .base import KeyState, StoredKey
+from ..model import Grant, KeyState, Page, StoredKey
 from .sql_models import (
     ACTIVE,
     GrantRow,
@@ -21,7 +21,6 @@ from .sql_models import (
     key_values,
     time_from_column,
     to_db,
-    utc_now,
 )
 from .sql_session import SqlSession
 

@@ -21,8 +21,17 @@ from typing import Any
 
 import peewee as pw
 
-from ..model import AuditEvent, Grant, Group, RefreshToken, User, dump_json_object, load_json_object
-from .base import KeyState, StoredKey
+from ..model import (
+    AuditEvent,
+    Grant,
+    Group,
+    KeyState,
+    RefreshToken,
+    StoredKey,
+    User,
+    dump_json_object,
+    load_json_object,
+)
 
 SCHEMA_VERSION = 6
 ACTIVE = "active"
@@ -234,10 +243,6 @@ def time_from_column(value: object) -> datetime | None:
             return parsed_text.astimezone(UTC) if parsed_text.tzinfo else from_db(parsed_text)
     parsed = _TIME_COLUMN.python_value(value)  # type: ignore[no-untyped-call]
     return None if parsed is None else from_db(parsed)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def user_record(row: UserRow, groups: Sequence[str]) -> User:

@@ -18,7 +18,7 @@ from typing import Any
 
 import peewee as pw
 
-from .base import BackoffRule, LoginFailures, LoginReservation
+from ..model import BackoffRule, LoginFailures, LoginReservation
 from .sql_models import (
     LoginFailureRow,
     from_db,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import peewee as pw
 
+from ..clock import utc_now
 from ..errors import Conflict, NotFound
 from ..model import GROUP_PREFIX, USER_PREFIX, Group, LoginRecord, Page, User
 from .sql_models import (
@@ -19,7 +20,6 @@ from .sql_models import (
     members_of,
     to_db,
     user_record,
-    utc_now,
 )
 from .sql_session import SqlSession
 

@@ -11,12 +11,11 @@ import peewee as pw
 import pytest
 
 from libdockit.backends import sql_migrations
-from libdockit.backends.base import StoredKey
 from libdockit.backends.sql import SqlBackend
 from libdockit.backends.sql_migrations import SchemaRow
 from libdockit.backends.sql_models import SCHEMA_VERSION, TABLES
 from libdockit.errors import BackendUnavailable
-from libdockit.model import AuditEvent, Grant
+from libdockit.model import AuditEvent, Grant, StoredKey
 from libdockit.testing.conformance import make_refresh_token
 from tests.backends.schema_support import (
     Database,

@@ -16,8 +16,8 @@ from dockit_server.bootstrap import build_components, open_store, prepare
 from dockit_server.config import Settings
 from dockit_server.keysetup import retired_grace
 from libdockit.audit import Actor
-from libdockit.backends.base import StoredKey
 from libdockit.errors import ConfigError
+from libdockit.model import StoredKey
 from libdockit.secret import Secret
 from libdockit.testing.pki import issue_leaf, make_ca, make_chain
 from tests.support.dockit import base_env, basic_auth, run_dockit

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from libdockit import keyring as keyring_module
-from libdockit.backends.base import KeyState, StoredKey
 from libdockit.backends.memory import MemoryBackend
 from libdockit.errors import BackendUnavailable, Conflict, KeyMaterialError
 from libdockit.keycrypt import KeyProtector
 from libdockit.keyring import KeyRing, ensure_active_key
 from libdockit.keys import SigningKey, from_stored, generate_key, parse_bundle, to_stored
+from libdockit.model import KeyState, StoredKey
 from libdockit.testing.pki import make_chain
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)

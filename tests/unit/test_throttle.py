@@ -12,14 +12,13 @@ import pytest
 
 from libdockit.admin import AdminService
 from libdockit.audit import Actor, Auditor
-from libdockit.backends.base import LoginReservation
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory import MemoryBackend
 from libdockit.credcache import VerifiedCredentials
 from libdockit.errors import AuthenticationFailed, BackendUnavailable, TooManyAttempts
 from libdockit.keyring import KeyRing, ensure_active_key
 from libdockit.login import TOKEN_USERNAME
-from libdockit.model import Identity
+from libdockit.model import Identity, LoginReservation
 from libdockit.passwords import PasswordHasher
 from libdockit.refresh import LocalIdentityResolver, RefreshTokens
 from libdockit.secret import Secret

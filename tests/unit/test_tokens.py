@@ -11,10 +11,11 @@ from typing import Any
 import jwt
 import pytest
 
+from libdockit.clock import utc_now
 from libdockit.errors import ConfigError, InvalidRequest, KeyMaterialError
 from libdockit.keys import Algorithm, SigningKey, bundle_certificates, bundle_pem, generate_key
 from libdockit.testing.pki import make_chain
-from libdockit.tokens import IssuedToken, TokenSigner, access_json, random_jti, utc_now
+from libdockit.tokens import IssuedToken, TokenSigner, access_json, random_jti
 from tests.support.verifier import verify_token
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)

@@ -20,10 +20,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
+from libdockit.clock import rfc3339_exact
+
 from ..errors import ConflictError, UsageError
 from .common import Context
 from .key_common import RESTART_STEPS, create_body, list_keys, path, summary, warn_expiring
-from .support import format_duration, parse_duration, rfc3339
+from .support import format_duration, parse_duration
 
 #: Longer waits belong to --no-wait and a later ``dockit keys activate``.
 MAX_WAIT = timedelta(hours=24)
@@ -88,7 +90,7 @@ def wait(stream: TextIO, delay: timedelta, kid: str, *, terminal: bool) -> None:
     """Sleep ``delay``; on a terminal with a countdown line, elsewhere with one message."""
     seconds = delay.total_seconds()
     if not terminal:
-        until = rfc3339(datetime.now(UTC).replace(microsecond=0) + delay)
+        until = rfc3339_exact(datetime.now(UTC).replace(microsecond=0) + delay)
         stream.write(
             f"waiting {format_duration(delay)} (until {until}) before activating key {kid}; "
             "Ctrl-C leaves it pending\n"

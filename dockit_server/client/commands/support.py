@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from libdockit.clock import rfc3339_exact
 from libdockit.model import USER_PREFIX
 
 from ..errors import ApiError, NotFoundError, UsageError
@@ -49,18 +50,12 @@ def format_duration(value: timedelta) -> str:
     return "".join(parts) or "0s"
 
 
-def rfc3339(moment: datetime) -> str:
-    """``2024-05-01T12:00:00Z``: UTC, with fractions of a second only when there are any."""
-    text = moment.astimezone(UTC).isoformat()
-    return text.removesuffix("+00:00") + "Z"
-
-
 def parse_time(raw: str, option: str, now: Callable[[], datetime]) -> str:
     """An RFC 3339 UTC time from ``2024-05-01T12:00:00Z`` (no zone: UTC), ``2024-05-01``
     (midnight UTC) or a time ago such as ``90m``, ``1h`` or ``2d``."""
     text = raw.strip()
     if re.fullmatch(r"[0-9]+[dhms].*", text):
-        return rfc3339(now() - parse_duration(text))
+        return rfc3339_exact(now() - parse_duration(text))
     try:
         moment = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
@@ -70,7 +65,7 @@ def parse_time(raw: str, option: str, now: Callable[[], datetime]) -> str:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return rfc3339(moment)
+    return rfc3339_exact(moment)
 
 
 @contextmanager

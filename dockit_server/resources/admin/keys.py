@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import falcon
 
-from libdockit.backends.base import StoredKey
 from libdockit.keymanager import KeyManager
 from libdockit.keyring import KeyRing
+from libdockit.model import StoredKey
 
 from ...admin_refusals import admin_action
 from .auth import AdminAuth, AdminResource, actor_of, admin_only

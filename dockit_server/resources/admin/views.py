@@ -12,8 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from libdockit import views
-from libdockit.backends.base import StoredKey
-from libdockit.model import Grant, Group, User
+from libdockit.model import Grant, Group, StoredKey, User
 from libdockit.views import rfc3339
 
 from . import view_types

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta, timezone
 
-from ...backends.base import LoginFailures, LoginFailureStore, LoginReservation
+from ...backends.base import LoginFailureStore
+from ...model import LoginFailures, LoginReservation
 from .support import T0, in_threads
 
 WINDOW = timedelta(minutes=15)

@@ -13,13 +13,11 @@ from ...backends.base import (
     GrantStore,
     HealthCheck,
     KeyMaterialStore,
-    KeyState,
     LoginFailureStore,
     RefreshTokenStore,
-    StoredKey,
     UserStore,
 )
-from ...model import AuditEvent, Grant, RefreshToken
+from ...model import AuditEvent, Grant, KeyState, RefreshToken, StoredKey
 
 T = TypeVar("T")
 
