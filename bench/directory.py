@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from dockit_server.config import Settings
-from libdockit.backends.ldap import LdapAuthenticator
+from libdockit.backends.ldap.backend import LdapAuthenticator
 from libdockit.secret import Secret
 from tests.support.slapd import (
     GROUPS_DN,

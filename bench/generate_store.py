@@ -33,8 +33,8 @@ from typing import Any
 
 import peewee as pw
 
-from libdockit.backends.sql import SqlBackend
-from libdockit.backends.sql_models import GrantRow, GroupRow, MembershipRow, UserRow
+from libdockit.backends.sql.backend import SqlBackend
+from libdockit.backends.sql.models import GrantRow, GroupRow, MembershipRow, UserRow
 from libdockit.passwords import PasswordHasher
 from libdockit.secret import Secret
 

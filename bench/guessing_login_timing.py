@@ -17,9 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from libdockit.backends.local import LocalAuthenticator
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.errors import AuthenticationFailed, TooManyAttempts
-from libdockit.keyring import KeyRing, ensure_active_key
+from libdockit.keys.ring import KeyRing, ensure_active_key
 from libdockit.passwords import PasswordHasher
 from libdockit.secret import Secret
 from libdockit.service import TokenService

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from libdockit.audit import RequestInfo
-from libdockit.backends.sql import SqlBackend
+from libdockit.backends.sql.backend import SqlBackend
 from libdockit.model import Identity
 from libdockit.policy import decide, subjects_for
 from libdockit.scope import parse_scopes

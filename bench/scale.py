@@ -10,7 +10,7 @@ Sequential requests from Python add the client's own time (a fraction of a milli
 the same for every store), which makes the ratios slightly smaller than the server's alone.
 Target: p50 and p99 at most 1.5x the empty store's.
 
-Each server caches groups and grants per policy version (libdockit.backends.sql_cache), so
+Each server caches groups and grants per policy version (libdockit.backends.sql.cache), so
 the steady state reads two rows whatever the store's size. A second series interleaved
 with the first steps the store's policy version before each request (one UPDATE from this
 process, as any admin change would), so that request reads the user's groups and every

@@ -12,7 +12,7 @@ import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
-from libdockit.keys import generate_key
+from libdockit.keys.material import generate_key
 from libdockit.tokens import TokenSigner
 
 from .context import Bench, Probe

@@ -7,7 +7,7 @@ A write responder declares its action once, beside its code::
     def on_patch(self, req, resp, username): ...
 
 The change itself, once made, is recorded by the library under that same action (see
-:mod:`libdockit.admin` and :mod:`libdockit.keymanager`). The declaration names what a
+:mod:`libdockit.admin` and :mod:`libdockit.keys.manager`). The declaration names what a
 request *attempted* when it is refused before it could do anything: a wrong password or a
 malformed ``Authorization`` header (401), a user without the admin flag or a cross-site write
 (403), a throttled login (429). Such a refusal is an ``admin.refuse`` event with the user the

@@ -22,7 +22,7 @@ from libdockit.audit import Actor, Auditor, Retention
 from libdockit.backends.base import Authenticator, GroupSource, HealthCheck
 from libdockit.backends.chain import ChainAuthenticator
 from libdockit.backends.local import LocalAuthenticator
-from libdockit.backends.sql import SqlBackend
+from libdockit.backends.sql.backend import SqlBackend
 from libdockit.credcache import VerifiedCredentials
 from libdockit.errors import (
     BackendUnavailable,
@@ -31,9 +31,9 @@ from libdockit.errors import (
     KeyMaterialError,
     ValidationError,
 )
-from libdockit.keycrypt import KeyProtector
-from libdockit.keyring import KeySource, ensure_active_key
-from libdockit.keys import SigningKey, load_key, to_stored
+from libdockit.keys.crypt import KeyProtector
+from libdockit.keys.material import SigningKey, load_key, to_stored
+from libdockit.keys.ring import KeySource, ensure_active_key
 from libdockit.passwords import PasswordHasher
 from libdockit.refresh import lifetime_from_days
 from libdockit.secret import Secret
@@ -142,7 +142,7 @@ def _check_tls_files(settings: Settings) -> None:
 
 def _require_ldap_driver() -> None:
     """Fail at start, naming the setting, when LDAP is configured but ldap3 is missing."""
-    from libdockit.backends.ldap import require_driver
+    from libdockit.backends.ldap.backend import require_driver
 
     try:
         require_driver()
@@ -170,7 +170,7 @@ def _authentication(
     )
     if ldap_config is None:
         return local, store, store
-    from libdockit.backends.ldap import LdapAuthenticator
+    from libdockit.backends.ldap.backend import LdapAuthenticator
 
     # A login waiting on the directory gives its store connection back meanwhile: logins
     # waiting on a hanging directory must not use up the pool local users need.

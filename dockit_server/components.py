@@ -9,7 +9,7 @@ from libdockit.admin import AdminService
 from libdockit.assembly import Dockit
 from libdockit.audit import Auditor
 from libdockit.backends.base import HealthCheck
-from libdockit.keymanager import KeyManager
+from libdockit.keys.manager import KeyManager
 from libdockit.service import TokenService
 
 from .client_address import Network

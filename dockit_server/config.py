@@ -7,7 +7,7 @@ secrets). A bad value raises :class:`ConfigError` naming the dotted key.
 Keys may nest: ``ldap.user_search.base_dn`` is ``base_dn`` in the TOML table
 ``[ldap.user_search]`` and ``DOCKIT_LDAP_USER_SEARCH_BASE_DN`` in the environment. LDAP is on
 when ``ldap.urls`` is set; :attr:`Settings.ldap` is then the checked
-:class:`~libdockit.backends.ldap_config.LdapConfig`.
+:class:`~libdockit.backends.ldap.config.LdapConfig`.
 
 The names and parsers of the settings are in :mod:`.config_fields`, the reading of the file
 and the environment in :mod:`.config_sources`; here are their defaults and the checks that
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from libdockit.backends.ldap_config import (
+from libdockit.backends.ldap.config import (
     DEFAULT_GROUP_FILTER,
     DEFAULT_USER_FILTER,
     GroupSearch,
@@ -69,7 +69,7 @@ class Settings:
     keys_validity_days: int = 365
     keys_key_file: Path | None = None
     keys_cert_file: Path | None = None
-    #: Encrypts private keys at rest (see libdockit.keycrypt); None stores them unencrypted.
+    #: Encrypts private keys at rest (see libdockit.keys.crypt); None stores them unencrypted.
     keys_encryption_secret: Secret | None = None
     #: How long a retired key stays published; None: token.lifetime + 60 s (the safe value).
     keys_retired_grace_seconds: int | None = None
@@ -103,7 +103,7 @@ class Settings:
     logins_first_backoff_seconds: int = 1
     #: A wrong password sent again for the same user and client this soon counts once.
     logins_repeat_seconds: int = 60
-    # [ldap]: see libdockit.backends.ldap_config for what each one means.
+    # [ldap]: see libdockit.backends.ldap.config for what each one means.
     ldap_urls: tuple[str, ...] = ()
     ldap_start_tls: bool = False
     ldap_ca_file: Path | None = None

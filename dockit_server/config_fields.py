@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from libdockit.backends.ldap_config import (
+from libdockit.backends.ldap.config import (
     MAX_NESTING_DEPTH,
     MAX_PASSWORD_CACHE_SECONDS,
     MAX_TIMEOUT,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from libdockit.backends.ldap_config import UserMatcher
+from libdockit.backends.ldap.config import UserMatcher
 from libdockit.errors import ConfigError
-from libdockit.keycrypt import MIN_SECRET_LENGTH
+from libdockit.keys.crypt import MIN_SECRET_LENGTH
 from libdockit.secret import Secret
 
 from .client_address import parse_networks

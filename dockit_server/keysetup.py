@@ -27,10 +27,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from libdockit.backends.base import KeyMaterialStore
-from libdockit.backends.sql_database import create_private_file
+from libdockit.backends.sql.database import create_private_file
 from libdockit.errors import ConfigError
-from libdockit.keycrypt import KeyDecryptionError, KeyProtector, seal_stored_keys
-from libdockit.keyfiles import KeyFiles
+from libdockit.keys.crypt import KeyDecryptionError, KeyProtector, seal_stored_keys
+from libdockit.keys.files import KeyFiles
 
 from .config import Settings
 

@@ -23,7 +23,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from libdockit.errors import BackendUnavailable
-from libdockit.keyring import KeyRing
+from libdockit.keys.ring import KeyRing
 
 from .multiproc import MULTIPROC_ENV
 

@@ -31,7 +31,7 @@ from libdockit import (
     assemble,
     ensure_active_key,
 )
-from libdockit.backends.sql import SqlBackend
+from libdockit.backends.sql.backend import SqlBackend
 
 #: Who makes this app's changes, in the audit log.
 SETUP = Actor.system("falcon-mount-example")

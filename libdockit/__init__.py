@@ -21,10 +21,10 @@ from .backends.base import (
     UserStore,
 )
 from .backends.chain import ChainAuthenticator
-from .backends.ldap import LdapAuthenticator
-from .backends.ldap_config import GroupSearch, LdapConfig, UserMatcher, UserSearch
+from .backends.ldap.backend import LdapAuthenticator
+from .backends.ldap.config import GroupSearch, LdapConfig, UserMatcher, UserSearch
 from .backends.local import LocalAuthenticator
-from .backends.memory import MemoryBackend
+from .backends.memory.backend import MemoryBackend
 from .errors import (
     AuthenticationFailed,
     BackendUnavailable,
@@ -41,11 +41,11 @@ from .errors import (
     ValidationError,
 )
 from .explain import Explanation
-from .keycrypt import KeyDecryptionError, KeyProtector
-from .keyfiles import KeyFiles
-from .keymanager import KeyManager
-from .keyring import KeyRing, ensure_active_key
-from .keys import SigningKey, generate_key, load_key
+from .keys.crypt import KeyDecryptionError, KeyProtector
+from .keys.files import KeyFiles
+from .keys.manager import KeyManager
+from .keys.material import SigningKey, generate_key, load_key
+from .keys.ring import KeyRing, ensure_active_key
 from .login import Login, Logins
 from .model import AuditEvent, Grant, Group, Identity, Page, RefreshToken, StoredKey, User
 from .passwords import HashParameters, PasswordHasher

@@ -20,9 +20,9 @@ from .backends.base import Authenticator, GrantSource, GroupSource, ReleasesConn
 from .backends.local import LocalAuthenticator
 from .clock import Clock, utc_now
 from .credcache import VerifiedCredentials
-from .keycrypt import PLAINTEXT, KeyProtector
-from .keymanager import KeyManager
-from .keyring import DEFAULT_RETIRED_GRACE, KeyRing, KeySource
+from .keys.crypt import PLAINTEXT, KeyProtector
+from .keys.manager import KeyManager
+from .keys.ring import DEFAULT_RETIRED_GRACE, KeyRing, KeySource
 from .password_policy import PasswordPolicy
 from .passwords import PasswordHasher
 from .refresh import RefreshTokens, identity_resolver

@@ -82,7 +82,7 @@ class RequestInfo:
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who makes an admin change, and from where: every change made through
-    :class:`~libdockit.admin.AdminService` or :class:`~libdockit.keymanager.KeyManager` names
+    :class:`~libdockit.admin.AdminService` or :class:`~libdockit.keys.manager.KeyManager` names
     one, and the audit log records it. ``subject`` is ``user:NAME`` for a person (an admin
     over the Admin API) or ``system:NAME`` for a program acting on its own (``dockit
     bootstrap-admin``, the first admin made at start, an embedding app's setup)."""

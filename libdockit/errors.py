@@ -16,7 +16,7 @@ Tree::
     ├── BackendUnavailable        a store or directory cannot answer now (HTTP 503)
     ├── KeyMaterialError          a key or certificate cannot be loaded or used (HTTP 503)
     │   └── KeyDecryptionError    a stored key is encrypted and the secret is missing or
-    │                             wrong (defined in libdockit.keycrypt)
+    │                             wrong (defined in libdockit.keys.crypt)
     └── ConfigError               a setting is wrong; names the dotted key
 
 Each class carries a stable upper-case ``code`` that HTTP layers put into error bodies, so

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from .errors import KeyMaterialError
-from .keys import PrivateKey
+from .keys.material import PrivateKey
 
 __all__ = ["JwsSigner", "b64url"]
 

@@ -18,7 +18,7 @@ from .audit import Auditor, RequestInfo, TokenVia
 from .backends.base import Authenticator, GrantSource, GroupSource
 from .errors import DockitError, UnsupportedGrantType, ValidationError
 from .explain import Explanation, explain_decision
-from .keyring import KeyRing
+from .keys.ring import KeyRing
 from .login import Login, Logins
 from .model import ANONYMOUS, USER_PREFIX, Identity, validate_name
 from .policy import Decision, decide, subjects_for

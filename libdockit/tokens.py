@@ -34,7 +34,7 @@ from typing import Any
 from .clock import Clock, utc_now
 from .errors import ConfigError, InvalidRequest, KeyMaterialError
 from .jws import JwsSigner, b64url
-from .keys import SigningKey
+from .keys.material import SigningKey
 
 __all__ = [
     "MIN_LIFETIME",

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import falcon
 
-from libdockit.keyring import KeyRing
-from libdockit.keys import public_jwk
+from libdockit.keys.material import public_jwk
+from libdockit.keys.ring import KeyRing
 
 PEM_MEDIA_TYPE = "application/x-pem-file"
 #: How old the keys behind an answer may be, in seconds: read them for each answer.

@@ -24,8 +24,8 @@ import falcon
 
 from libdockit.backends.base import HealthCheck
 from libdockit.errors import DockitError, KeyMaterialError
-from libdockit.keyring import KeyRing
-from libdockit.keys import SigningKey
+from libdockit.keys.material import SigningKey
+from libdockit.keys.ring import KeyRing
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from ..keys import Algorithm, PrivateKey, SigningKey, load_key
+from ..keys.material import Algorithm, PrivateKey, SigningKey, load_key
 
 __all__ = ["Issued", "issue_leaf", "make_ca", "make_chain", "new_private_key"]
 
@@ -56,7 +56,7 @@ class Issued:
         return b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in chain)
 
     def signing_key(self, *, include_root: bool = True) -> SigningKey:
-        """This leaf as a :class:`~libdockit.keys.SigningKey` through ``load_key``."""
+        """This leaf as a :class:`~libdockit.keys.material.SigningKey` through ``load_key``."""
         return load_key(self.key_pem(), self.chain_pem(include_root=include_root))
 
 

@@ -2,7 +2,7 @@
 PostgreSQL databases reachable three ways, and a comparable description of a schema.
 
 The version-1 DDL below is what Dockit's version-1 ``migrate()`` sent (captured from its query
-log), kept independently of :mod:`libdockit.backends.sql_migrations`'s frozen copy.
+log), kept independently of :mod:`libdockit.backends.sql.migrations`'s frozen copy.
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ import pytest
 
 from libdockit import Actor, Options, assemble
 from libdockit.backends.base import Store
-from libdockit.backends.memory import MemoryBackend
-from libdockit.backends.sql import SqlBackend
+from libdockit.backends.memory.backend import MemoryBackend
+from libdockit.backends.sql.backend import SqlBackend
 from libdockit.errors import AuthenticationFailed, TooManyAttempts
-from libdockit.keyring import ensure_active_key
+from libdockit.keys.ring import ensure_active_key
 from libdockit.secret import Secret
 from libdockit.throttle import Attempt, ThrottlePolicy
 from libdockit.token_request import TokenRequest

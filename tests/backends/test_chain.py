@@ -16,9 +16,9 @@ from libdockit.admin import AdminService
 from libdockit.audit import Actor
 from libdockit.backends.base import Authenticator
 from libdockit.backends.chain import ChainAuthenticator
-from libdockit.backends.ldap import LdapAuthenticator
+from libdockit.backends.ldap.backend import LdapAuthenticator
 from libdockit.backends.local import LocalAuthenticator
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.credcache import VerifiedCredentials
 from libdockit.errors import BackendUnavailable
 from libdockit.model import Identity, LoginRecord, User

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from libdockit.backends.ldap import LdapAuthenticator
-from libdockit.backends.ldap_config import GroupSearch, UserMatcher, UserSearch
+from libdockit.backends.ldap.backend import LdapAuthenticator
+from libdockit.backends.ldap.config import GroupSearch, UserMatcher, UserSearch
 from libdockit.errors import BackendUnavailable
 from libdockit.secret import Secret
 from tests.support.procs import in_ci, wait_until
@@ -393,7 +393,7 @@ def test_group_cache_off(own_slapd: Slapd) -> None:
 
 
 def test_group_cache_is_per_user() -> None:
-    from libdockit.backends.ldap_groups import GroupCache
+    from libdockit.backends.ldap.groups import GroupCache
 
     clock = FakeClock()
     cache = GroupCache(10, clock=clock, max_entries=2)
@@ -598,8 +598,8 @@ def test_a_cached_login_survives_an_outage_only_while_its_groups_are_cached(
 
 def test_library_import_does_not_load_ldap3() -> None:
     code = (
-        "import sys, libdockit, libdockit.backends.ldap, libdockit.backends.chain, "
-        "libdockit.backends.ldap_config; "
+        "import sys, libdockit, libdockit.backends.ldap.backend, libdockit.backends.chain, "
+        "libdockit.backends.ldap.config; "
         "print(','.join(m for m in sys.modules if m.split('.')[0] in ('ldap3', 'pyasn1')))"
     )
     loaded = subprocess.run(
@@ -615,7 +615,7 @@ def test_library_import_does_not_load_ldap3() -> None:
 def test_missing_driver_names_the_extra(slapd: Slapd) -> None:
     code = (
         "import sys; sys.modules['ldap3'] = None\n"
-        "from libdockit.backends.ldap import LdapAuthenticator, LdapConfig, UserSearch\n"
+        "from libdockit.backends.ldap.backend import LdapAuthenticator, LdapConfig, UserSearch\n"
         f"config = LdapConfig(urls=({slapd.url!r},), user_search=UserSearch(base_dn='dc=x'))\n"
         "try:\n"
         "    LdapAuthenticator(config)\n"

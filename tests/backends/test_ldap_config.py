@@ -20,8 +20,8 @@ from dockit_server.bootstrap import build_components, prepare
 from dockit_server.components import Components
 from dockit_server.config import Settings
 from dockit_server.resources.health import ReadinessChecks
-from libdockit.backends.ldap import LdapAuthenticator
-from libdockit.backends.ldap_config import (
+from libdockit.backends.ldap.backend import LdapAuthenticator
+from libdockit.backends.ldap.config import (
     DEFAULT_GROUP_FILTER,
     GroupSearch,
     LdapConfig,

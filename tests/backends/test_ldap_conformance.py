@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from libdockit.backends.ldap import LdapAuthenticator
+from libdockit.backends.ldap.backend import LdapAuthenticator
 from libdockit.testing.auth_conformance import (
     Account,
     Accounts,

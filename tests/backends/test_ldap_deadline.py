@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from libdockit.backends.ldap import LdapAuthenticator
+from libdockit.backends.ldap.backend import LdapAuthenticator
 from libdockit.errors import BackendUnavailable
 from libdockit.secret import Secret
 from tests.support.procs import LOOPBACK, paused

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from libdockit.backends.ldap import LdapAuthenticator
+from libdockit.backends.ldap.backend import LdapAuthenticator
 from libdockit.errors import BackendUnavailable, ConfigError
 from libdockit.model import Identity
 from libdockit.secret import Secret

@@ -22,9 +22,9 @@ import pytest
 
 from libdockit.backends.base import Authenticator
 from libdockit.backends.chain import ChainAuthenticator
-from libdockit.backends.ldap import LdapAuthenticator
+from libdockit.backends.ldap.backend import LdapAuthenticator
 from libdockit.backends.local import LocalAuthenticator
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.passwords import PasswordHasher
 from libdockit.secret import Secret
 from tests.support.slapd import TLS_MODES, Slapd, directory_config

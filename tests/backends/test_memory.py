@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from libdockit.backends.memory import MemoryBackend
-from libdockit.backends.memory_audit import MemoryAuditLog
+from libdockit.backends.memory.audit import MemoryAuditLog
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.testing.conformance import AuditConformance, BackendConformance
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import peewee as pw
 import pytest
 
-from libdockit.backends import sql_migrations
-from libdockit.backends.sql import SqlBackend
-from libdockit.backends.sql_migrations import SchemaRow
-from libdockit.backends.sql_models import SCHEMA_VERSION, TABLES
+from libdockit.backends.sql import migrations as sql_migrations
+from libdockit.backends.sql.backend import SqlBackend
+from libdockit.backends.sql.migrations import SchemaRow
+from libdockit.backends.sql.models import SCHEMA_VERSION, TABLES
 from libdockit.errors import BackendUnavailable
 from libdockit.model import AuditEvent, Grant, StoredKey
 from libdockit.testing.conformance import make_refresh_token

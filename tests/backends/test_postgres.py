@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 
-from libdockit.backends.sql import SqlBackend
-from libdockit.backends.sql_database import open_database
-from libdockit.backends.sql_models import SCHEMA_VERSION
+from libdockit.backends.sql.backend import SqlBackend
+from libdockit.backends.sql.database import open_database
+from libdockit.backends.sql.models import SCHEMA_VERSION
 from libdockit.errors import BackendUnavailable, ConfigError
 from libdockit.testing.conformance import BackendConformance
 from tests.support.postgres import TEST_PASSWORD, PostgresServer

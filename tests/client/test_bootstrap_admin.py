@@ -15,7 +15,7 @@ from dockit_server.config import Settings
 from libdockit.admin import AdminService
 from libdockit.audit import Actor
 from libdockit.backends.local import LocalAuthenticator
-from libdockit.backends.sql import SqlBackend
+from libdockit.backends.sql.backend import SqlBackend
 from libdockit.model import User
 from libdockit.passwords import PasswordHasher
 from libdockit.secret import Secret

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from libdockit.backends.sql import SqlBackend
+from libdockit.backends.sql.backend import SqlBackend
 from tests.support.dockit import DockitServer
 
 SERVICE = "registry.test"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from libdockit.backends.sql import SqlBackend
+from libdockit.backends.sql.backend import SqlBackend
 from tests.support.dockit import DockitServer
 from tests.support.procs import LOOPBACK, ManagedProcess, free_port, port_open
 from tests.support.verifier import verify_token

@@ -11,7 +11,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from libdockit.backends.ldap_groups import group_name
+from libdockit.backends.ldap.groups import group_name
 from tests.support.dockit import API, DockitServer
 from tests.support.slapd import (
     GROUPS_DN,

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
-from libdockit.backends.sql import SqlBackend
-from libdockit.keycrypt import KeyProtector
+from libdockit.backends.sql.backend import SqlBackend
+from libdockit.keys.crypt import KeyProtector
 from libdockit.secret import Secret
 from libdockit.testing.pki import make_chain
 from tests.support.dockit import DockitServer, Response, http_request

@@ -19,7 +19,7 @@ import pytest
 from dockit_server.app import create_app
 from dockit_server.components import Components
 from libdockit.assembly import Dockit, Options, assemble
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.passwords import PasswordHasher
 from libdockit.secret import Secret
 from libdockit.service import TokenService

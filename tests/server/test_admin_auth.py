@@ -8,7 +8,7 @@ import falcon.testing
 import pytest
 
 from dockit_server.resources.admin.openapi_doc import OPENAPI_DOCUMENT
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 
 from .conftest import ADMIN, ADMIN_AUTH, ADMIN_PASSWORD, USER_AUTH, Api, assert_error, basic
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.scope import parse_scopes
 from libdockit.secret import Secret
 from libdockit.service import TokenService

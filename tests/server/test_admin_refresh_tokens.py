@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 import falcon.testing
 import pytest
 
-from libdockit.backends.memory import MemoryBackend
-from libdockit.keyring import ensure_active_key
+from libdockit.backends.memory.backend import MemoryBackend
+from libdockit.keys.ring import ensure_active_key
 from libdockit.refresh import hash_refresh_token
 
 from .conftest import ADMIN, ADMIN_PASSWORD, USER, USER_PASSWORD, Api, assert_error, basic

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.errors import AuthenticationFailed
 from libdockit.secret import Secret
 from libdockit.service import TokenService

@@ -15,9 +15,9 @@ from dockit_server.app import create_app
 from dockit_server.components import Components
 from libdockit.audit import Auditor, RequestInfo, Retention
 from libdockit.backends.local import LocalAuthenticator
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.errors import BackendUnavailable
-from libdockit.keyring import ensure_active_key
+from libdockit.keys.ring import ensure_active_key
 from libdockit.model import AuditEvent
 from libdockit.passwords import PasswordHasher
 from libdockit.service import TokenService

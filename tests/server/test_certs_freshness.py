@@ -9,9 +9,9 @@ import falcon.testing
 
 from dockit_server.app import create_app
 from dockit_server.components import Components
-from libdockit.backends.memory import MemoryBackend
-from libdockit.keyring import ensure_active_key
-from libdockit.keys import parse_bundle
+from libdockit.backends.memory.backend import MemoryBackend
+from libdockit.keys.material import parse_bundle
+from libdockit.keys.ring import ensure_active_key
 from libdockit.passwords import PasswordHasher
 
 from .conftest import ADMIN_AUTH, API, assemble_for_tests

@@ -8,8 +8,8 @@ from typing import Any
 import falcon.testing
 import pytest
 
-from libdockit.backends.memory import MemoryBackend
-from libdockit.keyring import ensure_active_key
+from libdockit.backends.memory.backend import MemoryBackend
+from libdockit.keys.ring import ensure_active_key
 from libdockit.model import Grant
 from tests.support.verifier import verify_token
 

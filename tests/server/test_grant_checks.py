@@ -7,7 +7,7 @@ import pytest
 
 from libdockit.admin import AdminService
 from libdockit.audit import Actor
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.errors import ValidationError
 from libdockit.passwords import PasswordHasher
 

@@ -15,9 +15,9 @@ from dockit_server.client_address import parse_networks
 from dockit_server.components import Components
 from dockit_server.config import Settings
 from libdockit.backends.local import LocalAuthenticator
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.errors import ConfigError
-from libdockit.keyring import ensure_active_key
+from libdockit.keys.ring import ensure_active_key
 from libdockit.passwords import PasswordHasher
 from libdockit.service import TokenService
 from libdockit.throttle import LoginThrottle, ThrottlePolicy

@@ -12,8 +12,8 @@ import pytest
 from dockit_server.app import create_app
 from dockit_server.components import Components
 from dockit_server.metrics import Metrics
-from libdockit.backends.memory import MemoryBackend
-from libdockit.keyring import ensure_active_key
+from libdockit.backends.memory.backend import MemoryBackend
+from libdockit.keys.ring import ensure_active_key
 from tests.support.promtext import sample_value
 
 from .conftest import USER_AUTH, USER_PASSWORD

@@ -16,8 +16,8 @@ from dockit_server.bootstrap import build_components, prepare
 from dockit_server.components import Components
 from dockit_server.config import Settings
 from dockit_server.resources.health import with_certificate_expiry
-from libdockit.backends.memory import MemoryBackend
-from libdockit.keys import SigningKey, generate_key, to_stored
+from libdockit.backends.memory.backend import MemoryBackend
+from libdockit.keys.material import SigningKey, generate_key, to_stored
 from libdockit.model import KeyState
 from libdockit.passwords import PasswordHasher
 

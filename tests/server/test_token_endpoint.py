@@ -12,8 +12,8 @@ import pytest
 from dockit_server.app import create_app
 from dockit_server.components import Components
 from dockit_server.resources.token import answer_json
-from libdockit.backends.memory import MemoryBackend
-from libdockit.keyring import ensure_active_key
+from libdockit.backends.memory.backend import MemoryBackend
+from libdockit.keys.ring import ensure_active_key
 from libdockit.model import Grant
 from libdockit.passwords import PasswordHasher
 from tests.server.conftest import Hashes, assemble_for_tests, basic

@@ -40,7 +40,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from libdockit.backends.ldap_config import GroupSearch, LdapConfig, UserMatcher, UserSearch
+from libdockit.backends.ldap.config import GroupSearch, LdapConfig, UserMatcher, UserSearch
 from libdockit.secret import Secret
 from libdockit.testing.pki import Issued, make_ca, new_private_key
 from tests.support.procs import LOOPBACK, ManagedProcess, free_port, port_open, require_binary

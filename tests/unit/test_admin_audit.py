@@ -13,10 +13,10 @@ import pytest
 
 from libdockit.admin import AdminService
 from libdockit.audit import Actor, Auditor, RequestInfo
-from libdockit.backends.sql import SqlBackend
+from libdockit.backends.sql.backend import SqlBackend
 from libdockit.errors import Conflict, NotFound, ValidationError
-from libdockit.keymanager import KeyManager
-from libdockit.keyring import ensure_active_key
+from libdockit.keys.manager import KeyManager
+from libdockit.keys.ring import ensure_active_key
 from libdockit.model import AuditEvent, RefreshToken
 from libdockit.passwords import PasswordHasher
 from libdockit.secret import Secret

@@ -17,8 +17,8 @@ import pytest
 
 from libdockit.audit import Auditor, RequestInfo
 from libdockit.audit_writer import BatchedAuditWriter
-from libdockit.backends.memory import MemoryBackend
-from libdockit.backends.sql import SqlBackend
+from libdockit.backends.memory.backend import MemoryBackend
+from libdockit.backends.sql.backend import SqlBackend
 from libdockit.errors import BackendUnavailable
 from libdockit.model import AuditEvent
 from libdockit.testing.conformance import make_event
@@ -205,7 +205,7 @@ def test_a_normal_exit_writes_what_is_queued(tmp_path: Path) -> None:
         backend.migrate()
     script = f"""
 from libdockit.audit import Auditor, RequestInfo
-from libdockit.backends.sql import SqlBackend
+from libdockit.backends.sql.backend import SqlBackend
 auditor = Auditor(SqlBackend({url!r}), flush_seconds=3600)
 for number in range(250):
     auditor.token_decision(actor="user:alice", service="registry", requested=[str(number)],

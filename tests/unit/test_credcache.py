@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from libdockit.backends.local import LocalAuthenticator
-from libdockit.backends.memory import MemoryBackend
-from libdockit.backends.sql import SqlBackend
+from libdockit.backends.memory.backend import MemoryBackend
+from libdockit.backends.sql.backend import SqlBackend
 from libdockit.credcache import VerifiedCredentials
 from libdockit.passwords import PasswordHasher, VerifyResult
 from libdockit.secret import Secret

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from libdockit.errors import KeyMaterialError
 from libdockit.jws import JwsSigner, b64url
-from libdockit.keys import generate_key
+from libdockit.keys.material import generate_key
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
 

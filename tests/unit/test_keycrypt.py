@@ -11,18 +11,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from libdockit.audit import Actor
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.errors import KeyMaterialError
-from libdockit.keycrypt import (
+from libdockit.keys.crypt import (
     MIN_SECRET_LENGTH,
     PLAINTEXT,
     KeyDecryptionError,
     KeyProtector,
     seal_stored_keys,
 )
-from libdockit.keymanager import KeyManager
-from libdockit.keyring import KeyRing, ensure_active_key
-from libdockit.keys import SigningKey, from_stored, generate_key, to_stored
+from libdockit.keys.manager import KeyManager
+from libdockit.keys.material import SigningKey, from_stored, generate_key, to_stored
+from libdockit.keys.ring import KeyRing, ensure_active_key
 from libdockit.secret import Secret
 
 TEST_ACTOR = Actor.system("tests")

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.errors import BackendUnavailable, Conflict
-from libdockit.keycrypt import PLAINTEXT, KeyProtector
-from libdockit.keyfiles import KeyFiles
-from libdockit.keyring import KeyRing
-from libdockit.keys import parse_bundle, to_stored
+from libdockit.keys.crypt import PLAINTEXT, KeyProtector
+from libdockit.keys.files import KeyFiles
+from libdockit.keys.material import parse_bundle, to_stored
+from libdockit.keys.ring import KeyRing
 from libdockit.model import KeyState, StoredKey
 from libdockit.secret import Secret
 from libdockit.testing.pki import Issued, issue_leaf, make_ca

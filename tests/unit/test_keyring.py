@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from libdockit import keyring as keyring_module
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.errors import BackendUnavailable, Conflict, KeyMaterialError
-from libdockit.keycrypt import KeyProtector
-from libdockit.keyring import KeyRing, ensure_active_key
-from libdockit.keys import SigningKey, from_stored, generate_key, parse_bundle, to_stored
+from libdockit.keys import ring as keyring_module
+from libdockit.keys.crypt import KeyProtector
+from libdockit.keys.material import SigningKey, from_stored, generate_key, parse_bundle, to_stored
+from libdockit.keys.ring import KeyRing, ensure_active_key
 from libdockit.model import KeyState, StoredKey
 from libdockit.testing.pki import make_chain
 
@@ -195,7 +195,7 @@ def test_unusable_stored_key_is_left_out_and_logged_once(
         private_key_pem=b"-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n",
     )
     store.add_key(broken)
-    with caplog.at_level(logging.ERROR, logger="libdockit.keyring"):
+    with caplog.at_level(logging.ERROR, logger="libdockit.keys.ring"):
         assert [k.kid for k in ring.published()] == [good.kid]
         mono.advance(10)
         assert [k.kid for k in ring.published()] == [good.kid]

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from libdockit.errors import KeyMaterialError
-from libdockit.keys import (
+from libdockit.keys.material import (
     Algorithm,
     SigningKey,
     bundle_certificates,

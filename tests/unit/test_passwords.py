@@ -4,7 +4,7 @@ import pytest
 from argon2 import PasswordHasher as Argon2Hasher
 
 from libdockit.backends.local import LocalAuthenticator
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.errors import ConfigError, ValidationError
 from libdockit.passwords import HashParameters, PasswordHasher
 from libdockit.secret import Secret

@@ -22,7 +22,7 @@ def test_all_matches_public_names() -> None:
 
 def test_library_imports_neither_server_nor_ldap_driver() -> None:
     code = (
-        "import sys, libdockit, libdockit.backends.sql; "
+        "import sys, libdockit, libdockit.backends.sql.backend; "
         "print(','.join(sorted(m for m in sys.modules "
         "if m.split('.')[0] in ('dockit_server', 'falcon', 'gunicorn', 'ldap3'))))"
     )

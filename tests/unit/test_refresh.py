@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.errors import AuthenticationFailed, BackendUnavailable
 from libdockit.model import Identity
 from libdockit.refresh import (

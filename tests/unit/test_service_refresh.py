@@ -10,7 +10,7 @@ import pytest
 from libdockit.admin import AdminService
 from libdockit.audit import Actor
 from libdockit.backends.local import LocalAuthenticator
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -18,7 +18,7 @@ from libdockit.errors import (
     PermissionDenied,
     ValidationError,
 )
-from libdockit.keyring import KeyRing, ensure_active_key
+from libdockit.keys.ring import KeyRing, ensure_active_key
 from libdockit.login import TOKEN_USERNAME
 from libdockit.model import Grant, Identity
 from libdockit.passwords import PasswordHasher

@@ -13,10 +13,10 @@ import pytest
 from libdockit.admin import AdminService
 from libdockit.audit import Actor, Auditor
 from libdockit.backends.local import LocalAuthenticator
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.credcache import VerifiedCredentials
 from libdockit.errors import AuthenticationFailed, BackendUnavailable, TooManyAttempts
-from libdockit.keyring import KeyRing, ensure_active_key
+from libdockit.keys.ring import KeyRing, ensure_active_key
 from libdockit.login import TOKEN_USERNAME
 from libdockit.model import Identity, LoginReservation
 from libdockit.passwords import PasswordHasher

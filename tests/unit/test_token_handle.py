@@ -13,8 +13,8 @@ import pytest
 from libdockit.audit import Auditor
 from libdockit.backends.base import GrantSource
 from libdockit.backends.local import LocalAuthenticator
-from libdockit.backends.memory import MemoryBackend
-from libdockit.backends.sql import SqlBackend
+from libdockit.backends.memory.backend import MemoryBackend
+from libdockit.backends.sql.backend import SqlBackend
 from libdockit.errors import (
     AuthenticationFailed,
     DockitError,
@@ -22,7 +22,7 @@ from libdockit.errors import (
     UnknownService,
     UnsupportedGrantType,
 )
-from libdockit.keyring import KeyRing, ensure_active_key
+from libdockit.keys.ring import KeyRing, ensure_active_key
 from libdockit.model import AuditEvent, Grant
 from libdockit.passwords import PasswordHasher
 from libdockit.refresh import LocalIdentityResolver, RefreshTokens

@@ -16,7 +16,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from libdockit.keys import SigningKey, bundle_certificates, bundle_pem, generate_key
+from libdockit.keys.material import SigningKey, bundle_certificates, bundle_pem, generate_key
 from libdockit.testing.pki import Issued, make_chain
 from tests.support.verifier import TokenRejected, libtrust_key_id, verify_token
 

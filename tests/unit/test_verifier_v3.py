@@ -18,7 +18,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from libdockit.keys import (
+from libdockit.keys.material import (
     SigningKey,
     bundle_certificates,
     bundle_pem,

@@ -18,7 +18,7 @@ from typing import Annotated, ClassVar, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from libdockit.keymanager import ALGORITHMS, MAX_VALIDITY_DAYS
+from libdockit.keys.manager import ALGORITHMS, MAX_VALIDITY_DAYS
 from libdockit.model import MAX_NAME_LENGTH
 from libdockit.passwords import MAX_PASSWORD_LENGTH
 from libdockit.scope import KNOWN_ACTIONS, MAX_RESOURCE_TYPE_LENGTH

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import falcon
 
-from libdockit.keymanager import KeyManager
-from libdockit.keyring import KeyRing
+from libdockit.keys.manager import KeyManager
+from libdockit.keys.ring import KeyRing
 from libdockit.model import StoredKey
 
 from ...admin_refusals import admin_action

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from msgspec import Meta
 
-from libdockit.keymanager import ALGORITHMS
+from libdockit.keys.manager import ALGORITHMS
 from libdockit.model import AUDIT_KINDS
 from libdockit.paging import MAX_PAGE_SIZE
 from libdockit.scope import KNOWN_ACTIONS

@@ -15,9 +15,9 @@ from dockit_server.components import Components
 from libdockit.admin import AdminService
 from libdockit.audit import Auditor
 from libdockit.backends.local import LocalAuthenticator
-from libdockit.backends.memory import MemoryBackend
-from libdockit.keymanager import KeyManager
-from libdockit.keyring import KeyRing, ensure_active_key
+from libdockit.backends.memory.backend import MemoryBackend
+from libdockit.keys.manager import KeyManager
+from libdockit.keys.ring import KeyRing, ensure_active_key
 from libdockit.model import Grant
 from libdockit.passwords import PasswordHasher
 from libdockit.refresh import LocalIdentityResolver, RefreshTokens

@@ -7,7 +7,7 @@ from __future__ import annotations
 import falcon.testing
 import pytest
 
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.refresh import hash_refresh_token
 from tests.server.conftest import USER, USER_PASSWORD, assert_error, basic
 from tests.server.token.flow import (

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import falcon.testing
 import pytest
 
-from libdockit.backends.memory import MemoryBackend
+from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.model import Grant
 from libdockit.refresh import hash_refresh_token
 from tests.server.conftest import USER, USER_PASSWORD, assert_error

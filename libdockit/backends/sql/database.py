@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 import peewee as pw
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 URL_KEY = "database.url"
 
@@ -90,7 +90,7 @@ def open_database(
     if parts.scheme not in ("postgresql", "postgres"):
         raise ConfigError(URL_KEY, "must start with sqlite:/// or postgresql://")
     try:
-        from . import sql_wait  # imports psycopg2, an optional driver: lazily
+        from . import wait as sql_wait  # imports psycopg2, an optional driver: lazily
     except ImportError as exc:
         raise ImportError(
             "PostgreSQL support needs psycopg2: pip install 'dockit[postgres]'"

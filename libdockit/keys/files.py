@@ -2,7 +2,7 @@
 
 For cert-manager style renewal: something rewrites the private key and the certificate
 chain (leaf first, then intermediates) in place, and Dockit starts signing with the new
-key without a restart. :class:`KeyFiles` is a :class:`~libdockit.keyring.KeySource`: the key
+key without a restart. :class:`KeyFiles` is a :class:`~libdockit.keys.ring.KeySource`: the key
 ring calls :meth:`KeyFiles.check` on its refresh path (at most once per refresh interval,
 never per request), which costs two ``stat`` calls unless a file changed.
 
@@ -39,12 +39,12 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from .backends.base import KeyStore
-from .clock import Clock, utc_now
-from .errors import Conflict, DockitError, KeyMaterialError
-from .keycrypt import PLAINTEXT, KeyProtector
-from .keys import SigningKey, bundle_certificates, load_key, to_stored
-from .model import StoredKey
+from ..backends.base import KeyStore
+from ..clock import Clock, utc_now
+from ..errors import Conflict, DockitError, KeyMaterialError
+from ..model import StoredKey
+from .crypt import PLAINTEXT, KeyProtector
+from .material import SigningKey, bundle_certificates, load_key, to_stored
 
 __all__ = ["KeyFiles"]
 

@@ -1,6 +1,6 @@
 """The ldap3 side of the LDAP backend: connections, failover, searches and binds.
 
-Imported only when an LDAP authenticator is built (see :mod:`libdockit.backends.ldap`), so
+Imported only when an LDAP authenticator is built (see :mod:`libdockit.backends.ldap.backend`), so
 ``import libdockit`` never loads ldap3.
 
 * Searches run on *service* connections (bound as ``bind_dn``, or anonymous) kept in a small
@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from ..errors import BackendUnavailable
-from .ldap_config import LdapConfig
-from .ldap_deadline import CallLimit, DeadlinePassed, arm, remaining
-from .ldap_driver import LDAPException, ldap3
-from .ldap_tls import VerifyingTls, no_delay, tls_context
+from ...errors import BackendUnavailable
+from .config import LdapConfig
+from .deadline import CallLimit, DeadlinePassed, arm, remaining
+from .driver import LDAPException, ldap3
+from .tls import VerifyingTls, no_delay, tls_context
 
 __all__ = ["Directory", "Entry"]
 

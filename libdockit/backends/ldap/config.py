@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError, ValidationError
-from ..model import validate_name
-from ..secret import Secret
+from ...errors import ConfigError, ValidationError
+from ...model import validate_name
+from ...secret import Secret
 
 Scope = Literal["sub", "one"]
 SCOPES: tuple[Scope, ...] = ("sub", "one")

@@ -7,7 +7,7 @@ The model classes are bound to no database (``Meta.database = None``): each
 one process and in several threads without rebinding shared classes.
 
 These models are what queries use; the tables are created by the migration steps in
-:mod:`libdockit.backends.sql_migrations`, which keep their own frozen copy of each version's
+:mod:`libdockit.backends.sql.migrations`, which keep their own frozen copy of each version's
 DDL. To change the schema: change the models here, bump :data:`SCHEMA_VERSION`, and add a step
 there. A test checks that a database built by the steps has exactly the tables, columns and
 indexes these models would create.
@@ -21,7 +21,7 @@ from typing import Any
 
 import peewee as pw
 
-from ..model import (
+from ...model import (
     AuditEvent,
     Grant,
     Group,
@@ -197,7 +197,7 @@ class PolicyVersionRow(_Base):
     """One row (``id`` 1) whose ``version`` steps at the start of every transaction that
     writes users, groups, memberships or grants: what lets each process cache groups and
     grants and still see another process's change on its next request (see
-    :mod:`libdockit.backends.sql_cache`)."""
+    :mod:`libdockit.backends.sql.cache`)."""
 
     id = pw.IntegerField(primary_key=True)
     version = pw.BigIntegerField()

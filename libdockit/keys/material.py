@@ -35,9 +35,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
-from .errors import KeyMaterialError
-from .keycrypt import PLAINTEXT, KeyProtector
-from .model import KeyState, StoredKey
+from ..errors import KeyMaterialError
+from ..model import KeyState, StoredKey
+from .crypt import PLAINTEXT, KeyProtector
 
 __all__ = [
     "ALGORITHMS",
@@ -350,7 +350,7 @@ def to_stored(
     protector: KeyProtector = PLAINTEXT,
 ) -> StoredKey:
     """The persisted form of ``key``: PKCS#8 PEM sealed by ``protector`` (unencrypted by
-    default; see :mod:`libdockit.keycrypt`) and the PEM chain.
+    default; see :mod:`libdockit.keys.crypt`) and the PEM chain.
 
     An ``active`` key gets ``activated_at`` and a ``retired`` one ``retired_at`` equal to
     ``created_at``.

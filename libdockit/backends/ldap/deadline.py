@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import BackendUnavailable
+from ...errors import BackendUnavailable
 
 __all__ = ["CallLimit", "DeadlinePassed", "arm", "remaining"]
 

@@ -11,9 +11,9 @@ from datetime import datetime
 
 import peewee as pw
 
-from ..errors import Conflict, NotFound
-from ..model import LOCAL_SOURCE, Page, RefreshToken
-from .sql_models import (
+from ...errors import Conflict, NotFound
+from ...model import LOCAL_SOURCE, Page, RefreshToken
+from .models import (
     RefreshTokenRow,
     UserRow,
     refresh_token_record,
@@ -21,7 +21,7 @@ from .sql_models import (
     time_from_column,
     to_db,
 )
-from .sql_session import SqlSession
+from .session import SqlSession
 
 _FIND_BY_HASH = (
     'SELECT "id", "token_hash", "username", "service", "client_id", "created_at", '

@@ -7,7 +7,7 @@ at its old version), and records the new version.
 
 Every step is frozen: it creates exactly the tables its version introduced, from its own
 copies of their definitions below, never from the current models in
-:mod:`~libdockit.backends.sql_models`. So a fresh database runs step 1 then step 2 and ends up
+:mod:`~libdockit.backends.sql.models`. So a fresh database runs step 1 then step 2 and ends up
 where a version-1 database that runs step 2 ends up. To change the schema:
 
 1. change the models in ``sql_models`` and bump its ``SCHEMA_VERSION``;
@@ -36,9 +36,9 @@ from collections.abc import Callable, Mapping
 
 import peewee as pw
 
-from ..errors import ConfigError
-from .sql_database import URL_KEY
-from .sql_models import SCHEMA_VERSION, NeverReusedId
+from ...errors import ConfigError
+from .database import URL_KEY
+from .models import SCHEMA_VERSION, NeverReusedId
 
 _ADVISORY_LOCK = 0x646F636B6974  # "dockit": one migrator at a time on a PostgreSQL database
 

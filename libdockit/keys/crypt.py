@@ -3,7 +3,7 @@
 A :class:`KeyProtector` turns a private key into the PEM a KeyStore keeps (:meth:`seal`) and
 back (:meth:`unseal`). Everything that writes a key to a store (``to_stored``, the key
 manager, ``ensure_active_key``, the key-file watcher) and everything that reads one
-(``from_stored``, :class:`~libdockit.keyring.KeyRing`) takes the same protector.
+(``from_stored``, :class:`~libdockit.keys.ring.KeyRing`) takes the same protector.
 
 Format. With a secret, a stored key is a standard encrypted PKCS#8 PEM (``ENCRYPTED PRIVATE
 KEY``: PBES2 with PBKDF2-HMAC-SHA256, a random salt and IV per key, AES-256-CBC), as
@@ -39,9 +39,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from .backends.base import KeyMaterialStore
-from .errors import KeyMaterialError
-from .secret import Secret
+from ..backends.base import KeyMaterialStore
+from ..errors import KeyMaterialError
+from ..secret import Secret
 
 __all__ = [
     "MIN_SECRET_LENGTH",

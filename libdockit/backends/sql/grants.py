@@ -9,10 +9,10 @@ from typing import Any
 
 import peewee as pw
 
-from ..clock import utc_now
-from ..errors import Conflict, NotFound
-from ..model import Grant, KeyState, Page, StoredKey
-from .sql_models import (
+from ...clock import utc_now
+from ...errors import Conflict, NotFound
+from ...model import Grant, KeyState, Page, StoredKey
+from .models import (
     ACTIVE,
     GrantRow,
     KeyRow,
@@ -22,7 +22,7 @@ from .sql_models import (
     time_from_column,
     to_db,
 )
-from .sql_session import SqlSession
+from .session import SqlSession
 
 _GRANTS_OF = (
     'SELECT "id", "subject", "resource_type", "pattern", "actions", "created_at" '

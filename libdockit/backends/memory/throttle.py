@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from ..clock import as_utc
-from ..model import BackoffRule, LoginFailures, LoginReservation
+from ...clock import as_utc
+from ...model import BackoffRule, LoginFailures, LoginReservation
 
 
 def _active(row: LoginFailures, at: datetime, window: timedelta) -> bool:

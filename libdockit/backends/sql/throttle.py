@@ -18,8 +18,8 @@ from typing import Any
 
 import peewee as pw
 
-from ..model import BackoffRule, LoginFailures, LoginReservation
-from .sql_models import (
+from ...model import BackoffRule, LoginFailures, LoginReservation
+from .models import (
     LoginFailureRow,
     from_db,
     maybe_from_db,
@@ -27,7 +27,7 @@ from .sql_models import (
     time_from_column,
     to_db,
 )
-from .sql_session import SqlSession
+from .session import SqlSession
 
 _LOOKUP_SQL = (
     'SELECT "key", "failures", "window_start", "blocked_until", "checking" '

@@ -64,12 +64,12 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from ..credcache import VerifiedCredentials
-from ..errors import ValidationError
-from ..model import Identity, normalize_name, validate_name
-from ..passwords import MAX_PASSWORD_LENGTH
-from ..secret import Secret
-from .ldap_config import (
+from ...credcache import VerifiedCredentials
+from ...errors import ValidationError
+from ...model import Identity, normalize_name, validate_name
+from ...passwords import MAX_PASSWORD_LENGTH
+from ...secret import Secret
+from .config import (
     DN,
     GroupSearch,
     LdapConfig,
@@ -78,8 +78,8 @@ from .ldap_config import (
 )
 
 if TYPE_CHECKING:
-    from .ldap_directory import Directory, Entry
-    from .ldap_groups import GroupCache, GroupResolver
+    from .directory import Directory, Entry
+    from .groups import GroupCache, GroupResolver
 
 __all__ = [
     "DN",
@@ -102,7 +102,9 @@ INSTALL_HINT = "LDAP support needs the ldap3 package: pip install 'dockit[ldap]'
 def require_driver() -> tuple[ModuleType, ModuleType, ModuleType]:
     """Import the ldap3-based modules; ImportError naming the extra to install if missing."""
     try:
-        from . import ldap_directory, ldap_driver, ldap_groups
+        from . import directory as ldap_directory
+        from . import driver as ldap_driver
+        from . import groups as ldap_groups
     except ImportError as exc:
         if (exc.name or "").split(".")[0] in ("ldap3", "pyasn1"):
             raise ImportError(INSTALL_HINT, name=exc.name) from exc

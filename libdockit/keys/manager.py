@@ -4,10 +4,10 @@ A new key starts *pending*: it is published in the bundle and the JWKS but does 
 so registries can restart with its certificate before it is used. Activating it makes it
 the one key that signs and retires the previous active key in the same store transaction;
 a retired key stays published until the tokens it signed have expired (see
-:class:`~libdockit.keyring.KeyRing`). The active key cannot be retired directly: activate
+:class:`~libdockit.keys.ring.KeyRing`). The active key cannot be retired directly: activate
 its successor, so there is never a moment with no key that signs.
 
-New keys are stored sealed by the manager's :class:`~libdockit.keycrypt.KeyProtector`
+New keys are stored sealed by the manager's :class:`~libdockit.keys.crypt.KeyProtector`
 (encrypted at rest when it has a secret).
 
 Every change names who makes it (``actor``) and is recorded in the audit log when the
@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .audit import Actor, Auditor
-from .backends.base import KeyStore
-from .clock import Clock, utc_now
-from .errors import Conflict, NotFound, ValidationError
-from .keycrypt import PLAINTEXT, KeyProtector
-from .keys import Algorithm, generate_key, to_stored
-from .model import StoredKey
-from .views import key_view
+from ..audit import Actor, Auditor
+from ..backends.base import KeyStore
+from ..clock import Clock, utc_now
+from ..errors import Conflict, NotFound, ValidationError
+from ..model import StoredKey
+from ..views import key_view
+from .crypt import PLAINTEXT, KeyProtector
+from .material import Algorithm, generate_key, to_stored
 
 ALGORITHMS: tuple[Algorithm, ...] = ("ES256", "RS256")
 MAX_VALIDITY_DAYS = 3650

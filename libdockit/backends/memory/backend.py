@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
-from ..clock import as_utc, utc_now
-from ..errors import Conflict, NotFound
-from ..model import (
+from ...clock import as_utc, utc_now
+from ...errors import Conflict, NotFound
+from ...model import (
     GROUP_PREFIX,
     LOCAL_SOURCE,
     USER_PREFIX,
@@ -28,8 +28,8 @@ from ..model import (
     StoredKey,
     User,
 )
-from .memory_audit import MemoryAuditLog
-from .memory_throttle import MemoryLoginFailures
+from .audit import MemoryAuditLog
+from .throttle import MemoryLoginFailures
 
 T = TypeVar("T")
 GENERATION = 1 << 32  # credential_version: a user's serial counts in units of this

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Unpack
 
-from ..clock import as_utc
-from ..errors import ValidationError
-from ..model import (
+from ...clock import as_utc
+from ...errors import ValidationError
+from ...model import (
     AuditEvent,
     AuditFilter,
     Page,

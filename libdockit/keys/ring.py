@@ -13,9 +13,9 @@ A refresh that fails because the store cannot answer keeps serving the keys read
 tries again after the interval); with nothing read yet, the error propagates. A stored key
 that cannot be parsed is left out (logged once) rather than breaking the whole bundle.
 
-Private keys are unsealed by the ring's :class:`~libdockit.keycrypt.KeyProtector` (stored
+Private keys are unsealed by the ring's :class:`~libdockit.keys.crypt.KeyProtector` (stored
 encrypted when it has a secret). A :class:`KeySource` (such as
-:class:`~libdockit.keyfiles.KeyFiles`, a key brought in files) is checked on the same
+:class:`~libdockit.keys.files.KeyFiles`, a key brought in files) is checked on the same
 refresh path, so at most once per interval and never per request; when it changes the store,
 the ring reads the store again at once.
 """
@@ -30,13 +30,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from .backends.base import KeyStore
-from .clock import Clock, utc_now
-from .errors import BackendUnavailable, Conflict, DockitError, KeyMaterialError
-from .keycrypt import PLAINTEXT, KeyProtector
-from .keys import Algorithm, SigningKey, bundle_certificates, from_stored, generate_key, to_stored
-from .keys import bundle_pem as _bundle_pem
-from .model import StoredKey
+from ..backends.base import KeyStore
+from ..clock import Clock, utc_now
+from ..errors import BackendUnavailable, Conflict, DockitError, KeyMaterialError
+from ..model import StoredKey
+from .crypt import PLAINTEXT, KeyProtector
+from .material import (
+    Algorithm,
+    SigningKey,
+    bundle_certificates,
+    from_stored,
+    generate_key,
+    to_stored,
+)
+from .material import bundle_pem as _bundle_pem
 
 __all__ = ["KeyRing", "KeySource", "ensure_active_key"]
 

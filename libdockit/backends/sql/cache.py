@@ -3,7 +3,7 @@ groups and each subject's grants.
 
 Every entry belongs to a *policy version*, the one row of ``policy_version``: every
 transaction that writes users, groups, memberships or grants steps it before anything else
-(:meth:`~libdockit.backends.sql_session.SqlSession._policy_write`), and every lookup reads it
+(:meth:`~libdockit.backends.sql.session.SqlSession._policy_write`), and every lookup reads it
 before it trusts an entry (a login reads it in the same statement as the user's row). So a
 change made by another process, or another machine on the same PostgreSQL, is seen on the
 next request, and a warm request costs one or two reads by primary key instead of a join per

@@ -22,11 +22,11 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..errors import ValidationError
-from ..model import validate_name
-from .ldap_config import GroupSearch
-from .ldap_directory import Directory, Entry
-from .ldap_driver import LDAPException, escape, parse_dn
+from ...errors import ValidationError
+from ...model import validate_name
+from .config import GroupSearch
+from .directory import Directory, Entry
+from .driver import LDAPException, escape, parse_dn
 
 log = logging.getLogger("dockit.ldap")
 

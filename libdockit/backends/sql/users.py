@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import peewee as pw
 
-from ..clock import utc_now
-from ..errors import Conflict, NotFound
-from ..model import GROUP_PREFIX, USER_PREFIX, Group, LoginRecord, Page, User
-from .sql_models import (
+from ...clock import utc_now
+from ...errors import Conflict, NotFound
+from ...model import GROUP_PREFIX, USER_PREFIX, Group, LoginRecord, Page, User
+from .models import (
     GrantRow,
     GroupRow,
     MembershipRow,
@@ -21,7 +21,7 @@ from .sql_models import (
     to_db,
     user_record,
 )
-from .sql_session import SqlSession
+from .session import SqlSession
 
 GENERATION = 1 << 32  # credential_version: a user row's id counts in units of this
 _ENABLED_GROUPS_SQL = (

@@ -17,12 +17,12 @@ from typing import Any, Self
 import peewee as pw
 from playhouse.pool import MaxConnectionsExceeded
 
-from ..errors import BackendUnavailable, Conflict
-from ..model import Grant
-from .sql_cache import VersionedCache
-from .sql_database import open_database
-from .sql_migrations import migrate_schema, read_schema_version
-from .sql_models import SCHEMA_VERSION
+from ...errors import BackendUnavailable, Conflict
+from ...model import Grant
+from .cache import VersionedCache
+from .database import open_database
+from .migrations import migrate_schema, read_schema_version
+from .models import SCHEMA_VERSION
 
 _UNAVAILABLE = (pw.OperationalError, pw.InterfaceError, MaxConnectionsExceeded)
 _STEP_POLICY_VERSION = 'UPDATE "policy_version" SET "version" = "version" + 1 WHERE "id" = 1'
@@ -52,7 +52,7 @@ class SqlSession:
         self._timeout = timeout
         self._deadline: Callable[[float], AbstractContextManager[None]] = _no_deadline
         if self._postgres:
-            from .sql_wait import deadline  # psycopg2 is there: the database opened
+            from .wait import deadline  # psycopg2 is there: the database opened
 
             self._deadline = deadline
         self._schema_ok = False  # checked on first use

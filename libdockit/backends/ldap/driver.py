@@ -1,6 +1,6 @@
 """The one place ldap3 is imported, for the LDAP backend's modules.
 
-Imported only when an LDAP authenticator is built (see :mod:`libdockit.backends.ldap`), so
+Imported only when an LDAP authenticator is built (see :mod:`libdockit.backends.ldap.backend`), so
 ``import libdockit`` never loads ldap3.
 """
 

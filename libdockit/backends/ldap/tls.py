@@ -13,10 +13,10 @@ import socket
 import ssl
 from typing import Any
 
-from ..errors import ConfigError
-from .ldap_config import LdapConfig
-from .ldap_deadline import arm
-from .ldap_driver import ldap3
+from ...errors import ConfigError
+from .config import LdapConfig
+from .deadline import arm
+from .driver import ldap3
 
 __all__ = ["VerifyingTls", "no_delay", "tls_context"]
 

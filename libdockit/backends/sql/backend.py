@@ -24,11 +24,11 @@ sessions, and one mixin per concern holds the queries: :mod:`.sql_users`, :mod:`
 
 from __future__ import annotations
 
-from .sql_audit import SqlAuditLog
-from .sql_grants import SqlGrantsAndKeys
-from .sql_refresh_tokens import SqlRefreshTokens
-from .sql_throttle import SqlLoginFailures
-from .sql_users import SqlUsers
+from .audit import SqlAuditLog
+from .grants import SqlGrantsAndKeys
+from .refresh_tokens import SqlRefreshTokens
+from .throttle import SqlLoginFailures
+from .users import SqlUsers
 
 
 class SqlBackend(SqlUsers, SqlGrantsAndKeys, SqlAuditLog, SqlRefreshTokens, SqlLoginFailures):
