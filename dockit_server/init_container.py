@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import IO
 
 from libdockit.errors import KeyMaterialError
-from libdockit.keys.material import parse_bundle
+from libdockit.keys.bundle import parse_bundle
 
 from .connection_hints import certificate_hint, strip_api_suffix, wrong_scheme_hint
 

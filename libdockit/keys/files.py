@@ -43,8 +43,9 @@ from ..backends.base import KeyStore
 from ..clock import Clock, utc_now
 from ..errors import Conflict, DockitError, KeyMaterialError
 from ..model import StoredKey
+from .bundle import bundle_certificates
 from .crypt import PLAINTEXT, KeyProtector
-from .material import SigningKey, bundle_certificates, load_key, to_stored
+from .material import SigningKey, load_key, to_stored
 
 __all__ = ["KeyFiles"]
 

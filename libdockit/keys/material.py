@@ -46,14 +46,11 @@ __all__ = [
     "PrivateKey",
     "PublicKey",
     "SigningKey",
-    "bundle_certificates",
-    "bundle_pem",
     "from_stored",
     "generate_key",
     "jwk_thumbprint",
     "libtrust_kid",
     "load_key",
-    "parse_bundle",
     "public_jwk",
     "to_stored",
 ]
@@ -67,7 +64,6 @@ PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 
 # Curves libtrust (and so registry 2.8) can turn into a trusted key; others crash it at start.
-_BUNDLE_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 _PEM_CERTIFICATE = re.compile(
     rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.DOTALL
 )
@@ -262,7 +258,7 @@ def generate_key(
     )
 
 
-def _load_certificates(pem: bytes, what: str) -> list[x509.Certificate]:
+def load_certificates(pem: bytes, what: str) -> list[x509.Certificate]:
     """Every CERTIFICATE block of ``pem``, in order; other PEM blocks are skipped."""
     certificates = []
     for index, match in enumerate(_PEM_CERTIFICATE.finditer(pem), start=1):
@@ -321,7 +317,7 @@ def _assemble(loaded: object, chain_pem: bytes) -> SigningKey:
     algorithm = _algorithm_for(loaded)
     if not isinstance(loaded, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):  # pragma: no cover
         raise KeyMaterialError("the private key is neither EC nor RSA")
-    chain = _load_certificates(chain_pem, "certificate chain")
+    chain = load_certificates(chain_pem, "certificate chain")
     if _spki(chain[0].public_key()) != _spki(loaded.public_key()):
         raise KeyMaterialError(
             "the private key does not match the first certificate of the chain (the leaf)"
@@ -338,7 +334,7 @@ def _assemble(loaded: object, chain_pem: bytes) -> SigningKey:
 # -- persistence ------------------------------------------------------------------------
 
 
-def _chain_pem(chain: Iterable[x509.Certificate]) -> bytes:
+def chain_pem(chain: Iterable[x509.Certificate]) -> bytes:
     return b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in chain)
 
 
@@ -359,7 +355,7 @@ def to_stored(
         kid=key.kid,
         algorithm=key.algorithm,
         private_key_pem=protector.seal(key.private_key),
-        certificate_chain_pem=_chain_pem(key.chain),
+        certificate_chain_pem=chain_pem(key.chain),
         state=state,
         created_at=created_at,
         not_after=key.not_after,
@@ -382,45 +378,3 @@ def from_stored(stored: StoredKey, *, protector: KeyProtector = PLAINTEXT) -> Si
             f"stored key {stored.kid} says {stored.algorithm} but is a {key.algorithm} key"
         )
     return key
-
-
-# -- bundle -----------------------------------------------------------------------------
-
-
-def bundle_certificates(keys: Iterable[SigningKey]) -> list[x509.Certificate]:
-    """The certificates the registry should trust: each key's leaf and, for a longer chain,
-    its last certificate (the CA); de-duplicated, in first-seen order."""
-    seen: dict[bytes, x509.Certificate] = {}
-    for key in keys:
-        wanted = [key.chain[0]]
-        if len(key.chain) > 1:
-            wanted.append(key.chain[-1])
-        for cert in wanted:
-            seen.setdefault(cert.public_bytes(serialization.Encoding.DER), cert)
-    return list(seen.values())
-
-
-def bundle_pem(certs: Iterable[x509.Certificate]) -> bytes:
-    """Certificates as concatenated PEM, the ``rootcertbundle`` format."""
-    return _chain_pem(certs)
-
-
-def parse_bundle(pem: bytes) -> list[x509.Certificate]:
-    """The certificates of a bundle, checked the way registry 2.8 reads ``rootcertbundle``.
-
-    KeyMaterialError if there is no certificate, one cannot be parsed, or one holds a key
-    the registry cannot use (it would refuse to start).
-    """
-    certificates = _load_certificates(pem, "bundle")
-    for index, cert in enumerate(certificates, start=1):
-        public_key = cert.public_key()
-        if isinstance(public_key, rsa.RSAPublicKey):
-            continue
-        if isinstance(public_key, ec.EllipticCurvePublicKey) and isinstance(
-            public_key.curve, _BUNDLE_CURVES
-        ):
-            continue
-        raise KeyMaterialError(
-            f"certificate {index} of the bundle holds a key the registry cannot use"
-        )
-    return certificates

@@ -34,16 +34,10 @@ from ..backends.base import KeyStore
 from ..clock import Clock, utc_now
 from ..errors import BackendUnavailable, Conflict, DockitError, KeyMaterialError
 from ..model import StoredKey
+from .bundle import bundle_certificates
+from .bundle import bundle_pem as _bundle_pem
 from .crypt import PLAINTEXT, KeyProtector
-from .material import (
-    Algorithm,
-    SigningKey,
-    bundle_certificates,
-    from_stored,
-    generate_key,
-    to_stored,
-)
-from .material import bundle_pem as _bundle_pem
+from .material import Algorithm, SigningKey, from_stored, generate_key, to_stored
 
 __all__ = ["KeyRing", "KeySource", "ensure_active_key"]
 

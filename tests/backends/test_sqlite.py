@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from libdockit.backends.sql.backend import SqlBackend
-from libdockit.backends.sql.models import SCHEMA_VERSION, time_from_column
+from libdockit.backends.sql.models import SCHEMA_VERSION
+from libdockit.backends.sql.records import time_from_column
 from libdockit.errors import BackendUnavailable, ConfigError
 from libdockit.model import AuditEvent, Grant
 from libdockit.testing.conformance import T0, BackendConformance, make_key

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from libdockit.keys.material import parse_bundle
+from libdockit.keys.bundle import parse_bundle
 from libdockit.testing.pki import issue_leaf, make_ca
 from tests.e2e.conftest import OciImage, write_bundle
 from tests.support import skopeo

@@ -10,7 +10,7 @@ import pytest
 from dockit_server.bootstrap import build_components, open_store, prepare
 from dockit_server.config import Settings
 from libdockit.errors import ConfigError
-from libdockit.keys.material import parse_bundle
+from libdockit.keys.bundle import parse_bundle
 from libdockit.secret import Secret
 from libdockit.testing.pki import make_chain
 

@@ -10,7 +10,7 @@ import falcon.testing
 from dockit_server.app import create_app
 from dockit_server.components import Components
 from libdockit.backends.memory.backend import MemoryBackend
-from libdockit.keys.material import parse_bundle
+from libdockit.keys.bundle import parse_bundle
 from libdockit.keys.ring import ensure_active_key
 from libdockit.passwords import PasswordHasher
 

@@ -13,7 +13,7 @@ import pytest
 from dockit_server.app import create_app
 from dockit_server.components import Components
 from libdockit.backends.memory.backend import MemoryBackend
-from libdockit.keys.material import parse_bundle
+from libdockit.keys.bundle import parse_bundle
 from libdockit.keys.ring import ensure_active_key
 from libdockit.passwords import PasswordHasher
 from tests.support.verifier import verify_token

@@ -12,9 +12,10 @@ from cryptography.hazmat.primitives import serialization
 
 from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.errors import BackendUnavailable, Conflict
+from libdockit.keys.bundle import parse_bundle
 from libdockit.keys.crypt import PLAINTEXT, KeyProtector
 from libdockit.keys.files import KeyFiles
-from libdockit.keys.material import parse_bundle, to_stored
+from libdockit.keys.material import to_stored
 from libdockit.keys.ring import KeyRing
 from libdockit.model import KeyState, StoredKey
 from libdockit.secret import Secret

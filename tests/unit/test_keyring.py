@@ -14,8 +14,9 @@ import pytest
 from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.errors import BackendUnavailable, Conflict, KeyMaterialError
 from libdockit.keys import ring as keyring_module
+from libdockit.keys.bundle import parse_bundle
 from libdockit.keys.crypt import KeyProtector
-from libdockit.keys.material import SigningKey, from_stored, generate_key, parse_bundle, to_stored
+from libdockit.keys.material import SigningKey, from_stored, generate_key, to_stored
 from libdockit.keys.ring import KeyRing, ensure_active_key
 from libdockit.model import KeyState, StoredKey
 from libdockit.testing.pki import make_chain

@@ -15,17 +15,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from libdockit.errors import KeyMaterialError
+from libdockit.keys.bundle import bundle_certificates, bundle_pem, parse_bundle
 from libdockit.keys.material import (
     Algorithm,
     SigningKey,
-    bundle_certificates,
-    bundle_pem,
     from_stored,
     generate_key,
     jwk_thumbprint,
     libtrust_kid,
     load_key,
-    parse_bundle,
     public_jwk,
     to_stored,
 )

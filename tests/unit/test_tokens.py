@@ -13,13 +13,8 @@ import pytest
 
 from libdockit.clock import utc_now
 from libdockit.errors import ConfigError, InvalidRequest, KeyMaterialError
-from libdockit.keys.material import (
-    Algorithm,
-    SigningKey,
-    bundle_certificates,
-    bundle_pem,
-    generate_key,
-)
+from libdockit.keys.bundle import bundle_certificates, bundle_pem
+from libdockit.keys.material import Algorithm, SigningKey, generate_key
 from libdockit.testing.pki import make_chain
 from libdockit.tokens import IssuedToken, TokenSigner, access_json, random_jti
 from tests.support.verifier import verify_token

@@ -16,7 +16,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from libdockit.keys.material import SigningKey, bundle_certificates, bundle_pem, generate_key
+from libdockit.keys.bundle import bundle_certificates, bundle_pem
+from libdockit.keys.material import SigningKey, generate_key
 from libdockit.testing.pki import Issued, make_chain
 from tests.support.verifier import TokenRejected, libtrust_key_id, verify_token
 

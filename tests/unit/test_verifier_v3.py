@@ -18,14 +18,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from libdockit.keys.material import (
-    SigningKey,
-    bundle_certificates,
-    bundle_pem,
-    generate_key,
-    jwk_thumbprint,
-    public_jwk,
-)
+from libdockit.keys.bundle import bundle_certificates, bundle_pem
+from libdockit.keys.material import SigningKey, generate_key, jwk_thumbprint, public_jwk
 from libdockit.testing.pki import Issued, make_chain
 from libdockit.tokens import TokenSigner
 from tests.support.jwt_parts import jwt_header

@@ -20,7 +20,8 @@ import peewee as pw
 from ...clock import as_utc, utc_now
 from ...errors import ValidationError
 from ...model import AuditEvent, AuditFilter, Page, action_prefix, check_audit_filter
-from .models import EVENT_COLUMNS, AuditEventRow, event_record, event_row, event_values, to_db
+from .models import AuditEventRow
+from .records import EVENT_COLUMNS, event_record, event_row, event_values, to_db
 from .session import SqlSession
 
 _ROWS_PER_INSERT = 50  # 10 columns each: far below every SQLite's limit on parameters

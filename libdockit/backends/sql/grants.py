@@ -12,16 +12,8 @@ import peewee as pw
 from ...clock import utc_now
 from ...errors import Conflict, NotFound
 from ...model import Grant, KeyState, Page, StoredKey
-from .models import (
-    ACTIVE,
-    GrantRow,
-    KeyRow,
-    grant_record,
-    key_record,
-    key_values,
-    time_from_column,
-    to_db,
-)
+from .models import ACTIVE, GrantRow, KeyRow
+from .records import grant_record, key_record, key_values, time_from_column, to_db
 from .session import SqlSession
 
 _GRANTS_OF = (

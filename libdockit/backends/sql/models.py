@@ -1,5 +1,5 @@
-"""The SQL backend's tables as they are now (schema version :data:`SCHEMA_VERSION`), and the
-conversions between rows and records.
+"""The SQL backend's tables as they are now (schema version :data:`SCHEMA_VERSION`); the
+conversions between rows and records are in :mod:`libdockit.backends.sql.records`.
 
 The model classes are bound to no database (``Meta.database = None``): each
 :class:`~libdockit.backends.sql.SqlBackend` runs every query against its own database with
@@ -15,23 +15,9 @@ indexes these models would create.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import peewee as pw
-
-from ...model import (
-    AuditEvent,
-    Grant,
-    Group,
-    KeyState,
-    RefreshToken,
-    StoredKey,
-    User,
-    dump_json_object,
-    load_json_object,
-)
 
 SCHEMA_VERSION = 6
 ACTIVE = "active"
@@ -206,200 +192,7 @@ class PolicyVersionRow(_Base):
         table_name = "policy_version"
 
 
-# -- rows <-> records ----------------------------------------------------------------------
-# Every database stores naive UTC (SQLite has no time zones); records carry aware UTC.
-
-
-def to_db(value: datetime) -> datetime:
-    """Naive UTC (a naive value is taken to be UTC already)."""
-    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
-
-
-def from_db(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC)
-
-
-def maybe_to_db(value: datetime | None) -> datetime | None:
-    return None if value is None else to_db(value)
-
-
-def maybe_from_db(value: datetime | None) -> datetime | None:
-    return None if value is None else from_db(value)
-
-
-_TIME_COLUMN = pw.DateTimeField()
-
-
-def time_from_column(value: object) -> datetime | None:
-    """A time column read by hand-written SQL (SQLite gives text, PostgreSQL a naive
-    datetime), as aware UTC; None stays None. Text as peewee writes it parses with
-    ``fromisoformat`` (peewee's own parser tries strptime formats in turn, ten times slower)."""
-    if isinstance(value, str):
-        try:
-            parsed_text = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            return parsed_text.astimezone(UTC) if parsed_text.tzinfo else from_db(parsed_text)
-    parsed = _TIME_COLUMN.python_value(value)  # type: ignore[no-untyped-call]
-    return None if parsed is None else from_db(parsed)
-
-
-def user_record(row: UserRow, groups: Sequence[str]) -> User:
-    created, updated = from_db(row.created_at), from_db(row.updated_at)
-    return User(row.username, row.enabled, row.is_admin, tuple(sorted(groups)), created, updated)
-
-
-def group_record(row: GroupRow, members: Sequence[str]) -> Group:
-    return Group(row.name, row.enabled, tuple(sorted(members)), from_db(row.created_at))
-
-
-def grant_record(row: GrantRow) -> Grant:
-    actions = tuple(a for a in row.actions.split(",") if a)
-    created = from_db(row.created_at)
-    return Grant(row.subject, row.resource_type, row.pattern, actions, row.id, created)
-
-
-def key_record(row: KeyRow) -> StoredKey:
-    state: KeyState = row.state  # type: ignore[assignment]
-    return StoredKey(
-        kid=row.kid,
-        algorithm=row.algorithm,
-        private_key_pem=bytes(row.private_key_pem),  # PostgreSQL gives a memoryview
-        certificate_chain_pem=bytes(row.certificate_chain_pem),
-        state=state,
-        created_at=from_db(row.created_at),
-        not_after=from_db(row.not_after),
-        activated_at=maybe_from_db(row.activated_at),
-        retired_at=maybe_from_db(row.retired_at),
-    )
-
-
-def key_values(key: StoredKey) -> dict[str, object]:
-    return {
-        "kid": key.kid,
-        "algorithm": key.algorithm,
-        "private_key_pem": key.private_key_pem,
-        "certificate_chain_pem": key.certificate_chain_pem,
-        "state": key.state,
-        "created_at": to_db(key.created_at),
-        "not_after": to_db(key.not_after),
-        "activated_at": maybe_to_db(key.activated_at),
-        "retired_at": maybe_to_db(key.retired_at),
-    }
-
-
-#: The fields of an audit event's row, in the order :func:`event_row` gives their values.
-EVENT_COLUMNS = (
-    "at",
-    "kind",
-    "actor",
-    "action",
-    "target",
-    "before_json",
-    "after_json",
-    "detail_json",
-    "client_address",
-    "request_id",
-)
-
-
-def event_row(event: AuditEvent, at: datetime) -> tuple[object, ...]:
-    """The row for ``event`` recorded ``at``, in :data:`EVENT_COLUMNS` order; the JSON is
-    checked before anything is written. Every value but ``at`` (a naive UTC datetime) is
-    text or None."""
-    return (
-        to_db(at),
-        event.kind,
-        event.actor,
-        event.action,
-        event.target,
-        dump_json_object("before", event.before),
-        dump_json_object("after", event.after),
-        dump_json_object("detail", event.detail),
-        event.client_address,
-        event.request_id,
-    )
-
-
-def event_values(event: AuditEvent, at: datetime) -> dict[str, object]:
-    """:func:`event_row` by field name."""
-    return dict(zip(EVENT_COLUMNS, event_row(event, at), strict=True))
-
-
-def event_record(row: AuditEventRow) -> AuditEvent:
-    return AuditEvent(
-        kind=row.kind,
-        actor=row.actor,
-        action=row.action,
-        target=row.target,
-        before=load_json_object(row.before_json),
-        after=load_json_object(row.after_json),
-        detail=load_json_object(row.detail_json),
-        client_address=row.client_address,
-        request_id=row.request_id,
-        at=from_db(row.at),
-        id=row.id,
-    )
-
-
-def refresh_token_values(token: RefreshToken) -> dict[str, object]:
-    return {
-        "id": token.id,
-        "token_hash": token.token_hash,
-        "username": token.username,
-        "service": token.service,
-        "client_id": token.client_id,
-        "created_at": to_db(token.created_at),
-        "last_used_at": maybe_to_db(token.last_used_at),
-        "expires_at": maybe_to_db(token.expires_at),
-        "source": token.source,
-    }
-
-
-def refresh_token_record(row: RefreshTokenRow) -> RefreshToken:
-    return RefreshToken(
-        id=row.id,
-        token_hash=row.token_hash,
-        username=row.username,
-        service=row.service,
-        client_id=row.client_id,
-        created_at=from_db(row.created_at),
-        last_used_at=maybe_from_db(row.last_used_at),
-        expires_at=maybe_from_db(row.expires_at),
-        source=row.source,
-    )
-
-
-def _names_by_id(
-    db: pw.Database,
-    ids: Sequence[int],
-    owner: pw.Field[Any],
-    name: pw.Field[Any],
-    on: pw.Expression,
-) -> dict[int, list[str]]:
-    """``{owner id: [name, ...]}`` over memberships, in one query."""
-    found: dict[int, list[str]] = {i: [] for i in ids}
-    if ids:
-        query = MembershipRow.select(owner, name).join(name.model, on=on)
-        for owner_id, value in query.where(owner.in_(list(ids))).tuples().execute(db):
-            found[owner_id].append(value)
-    return found
-
-
-def groups_of(db: pw.Database, user_ids: Sequence[int]) -> dict[int, list[str]]:
-    """Names of every group (enabled or not) of each user, by user id."""
-    on = MembershipRow.group == GroupRow.id
-    return _names_by_id(db, user_ids, MembershipRow.user, GroupRow.name, on)
-
-
-def members_of(db: pw.Database, group_ids: Sequence[int]) -> dict[int, list[str]]:
-    """Usernames of the members of each group, by group id."""
-    on = MembershipRow.user == UserRow.id
-    return _names_by_id(db, group_ids, MembershipRow.group, UserRow.username, on)
-
-
-# Every data table (``dockit_schema`` belongs to sql_migrations), referenced ones first.
+# Every data table (``dockit_schema`` belongs to migrations), referenced ones first.
 TABLES: tuple[type[pw.Model], ...] = (
     UserRow,
     GroupRow,

@@ -13,14 +13,8 @@ import peewee as pw
 
 from ...errors import Conflict, NotFound
 from ...model import LOCAL_SOURCE, Page, RefreshToken
-from .models import (
-    RefreshTokenRow,
-    UserRow,
-    refresh_token_record,
-    refresh_token_values,
-    time_from_column,
-    to_db,
-)
+from .models import RefreshTokenRow, UserRow
+from .records import refresh_token_record, refresh_token_values, time_from_column, to_db
 from .session import SqlSession
 
 _FIND_BY_HASH = (

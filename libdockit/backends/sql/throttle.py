@@ -19,14 +19,8 @@ from typing import Any
 import peewee as pw
 
 from ...model import BackoffRule, LoginFailures, LoginReservation
-from .models import (
-    LoginFailureRow,
-    from_db,
-    maybe_from_db,
-    maybe_to_db,
-    time_from_column,
-    to_db,
-)
+from .models import LoginFailureRow
+from .records import from_db, maybe_from_db, maybe_to_db, time_from_column, to_db
 from .session import SqlSession
 
 _LOOKUP_SQL = (

@@ -9,18 +9,8 @@ import peewee as pw
 from ...clock import utc_now
 from ...errors import Conflict, NotFound
 from ...model import GROUP_PREFIX, USER_PREFIX, Group, LoginRecord, Page, User
-from .models import (
-    GrantRow,
-    GroupRow,
-    MembershipRow,
-    RefreshTokenRow,
-    UserRow,
-    group_record,
-    groups_of,
-    members_of,
-    to_db,
-    user_record,
-)
+from .models import GrantRow, GroupRow, MembershipRow, RefreshTokenRow, UserRow
+from .records import group_record, groups_of, members_of, to_db, user_record
 from .session import SqlSession
 
 GENERATION = 1 << 32  # credential_version: a user row's id counts in units of this
