@@ -20,7 +20,7 @@ from libdockit.backends.ldap.backend import LdapAuthenticator
 from libdockit.backends.ldap.config import GroupSearch, UserMatcher, UserSearch
 from libdockit.errors import BackendUnavailable
 from libdockit.secret import Secret
-from tests.support.procs import in_ci, wait_until
+from tests.support.procs import wait_until
 from tests.support.slapd import (
     GROUPS_DN,
     PEOPLE_DN,
@@ -30,6 +30,7 @@ from tests.support.slapd import (
     Slapd,
     directory_config,
     group_dn,
+    require_memberof,
     user_dn,
 )
 
@@ -81,15 +82,6 @@ def test_group_of_names_member(ldap: LdapAuthenticator) -> None:
 
 def test_posix_group_member_uid(ldap: LdapAuthenticator) -> None:
     assert login(ldap, "bob") == ("bob", ("ops",), False)
-
-
-def require_memberof(slapd: Slapd) -> None:
-    """Debian's slapd ships the memberof overlay; under CI its absence is a failure."""
-    if not slapd.memberof:
-        message = "this slapd has no memberof overlay"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def test_member_of_alone(slapd: Slapd) -> None:

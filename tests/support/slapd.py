@@ -36,6 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -43,7 +44,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from libdockit.backends.ldap.config import GroupSearch, LdapConfig, UserMatcher, UserSearch
 from libdockit.secret import Secret
 from libdockit.testing.pki import Issued, make_ca, new_private_key
-from tests.support.procs import LOOPBACK, ManagedProcess, free_port, port_open, require_binary
+from tests.support.procs import (
+    LOOPBACK,
+    ManagedProcess,
+    free_port,
+    in_ci,
+    port_open,
+    require_binary,
+)
 
 SUFFIX = "dc=dockit,dc=test"
 ROOT_DN = f"cn=admin,{SUFFIX}"
@@ -491,3 +499,12 @@ def directory_config(
         receive_timeout=5,
     )
     return replace(config, **changes)
+
+
+def require_memberof(slapd: Slapd) -> None:
+    """Debian's slapd ships the memberof overlay; under CI its absence is a failure."""
+    if not slapd.memberof:
+        message = "this slapd has no memberof overlay"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
