@@ -165,13 +165,12 @@ class TokenService:
 
     def _grant(self, request: TokenRequest, grant_type: str, service: str) -> Login:
         """The login of a POST's grant: a password, or a refresh token."""
+        attempt = Attempt(request.client_address, request.request_id)
         if grant_type == "password":
             username = required(request.username, "username")
             password = required(request.password, "password")
-            attempt = Attempt(request.client_address, request.request_id)
             return self._logins.login(username, password, service=service, attempt=attempt)
         value = required(request.refresh_token, "refresh_token")
-        attempt = Attempt(request.client_address, request.request_id)
         return self._logins.redeem_refresh_token(value, service=service, attempt=attempt)
 
     def _refresh_token(
