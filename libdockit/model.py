@@ -359,3 +359,32 @@ class LoginReservation:
     def known_wrong(self) -> bool:
         """Every key saw this secret fail a moment ago, so nothing was counted."""
         return self.blocked_until is None and not self.counted and bool(self.repeated)
+
+
+# -- robot accounts and personal access tokens -------------------------------------------------
+#: A robot account (its own name and grants) or a personal access token (its owner's rights,
+#: narrowed to its scopes).
+CredentialKind = Literal["robot", "pat"]
+CREDENTIAL_KINDS: tuple[CredentialKind, ...] = ("robot", "pat")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessCredential:
+    """A robot's or personal access token's secret, stored as the SHA-256 of its value (see
+    :mod:`libdockit.access_secrets`): a 256-bit random secret needs no slow hash, so the
+    check is one lookup by hash. ``owner`` is a subject (``user:NAME``; robots may also be
+    owned by ``group:NAME``), vouched for by ``owner_source`` like a refresh token's user."""
+
+    id: str  # public, non-secret identifier (for listing, rotating and revoking)
+    kind: CredentialKind
+    name: str  # robot: its login name (unique among robots); PAT: the owner's label for it
+    owner: str
+    secret_hash: str  # hex SHA-256 of the whole secret, prefix included
+    created_at: datetime
+    expires_at: datetime | None  # None: never (robots only where an admin setting allows it)
+    scopes: tuple[str, ...] = ()  # PAT: scope texts it is narrowed to; () means none given
+    enabled: bool = True
+    access_token_lifetime: timedelta | None = None  # None: the service's default
+    last_used_at: datetime | None = None
+    last_used_from: str | None = None  # client address of that last use
+    owner_source: str = LOCAL_SOURCE

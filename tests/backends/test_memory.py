@@ -6,10 +6,14 @@ import pytest
 
 from libdockit.backends.memory.audit import MemoryAuditLog
 from libdockit.backends.memory.backend import MemoryBackend
-from libdockit.testing.conformance import AuditConformance, BackendConformance
+from libdockit.testing.conformance import (
+    AccessCredentialConformance,
+    AuditConformance,
+    BackendConformance,
+)
 
 
-class TestMemoryBackend(BackendConformance):
+class TestMemoryBackend(BackendConformance, AccessCredentialConformance):
     @pytest.fixture
     def backend(self) -> MemoryBackend:
         return MemoryBackend()

@@ -29,6 +29,7 @@ from ...model import (
     User,
 )
 from .audit import MemoryAuditLog
+from .credentials import MemoryAccessCredentials
 from .throttle import MemoryLoginFailures
 
 T = TypeVar("T")
@@ -54,14 +55,15 @@ def _page(items: list[T], offset: int, limit: int) -> Page[T]:
     return Page(items=items[start : start + max(limit, 0)], total=len(items))
 
 
-class MemoryBackend(MemoryAuditLog, MemoryLoginFailures):
+class MemoryBackend(MemoryAuditLog, MemoryLoginFailures, MemoryAccessCredentials):
     """Implements UserStore, GroupSource, GrantStore, KeyMaterialStore, AuditStore,
-    RefreshTokenStore, LoginFailureStore and HealthCheck in memory."""
+    RefreshTokenStore, AccessCredentialStore, LoginFailureStore and HealthCheck in memory."""
 
     def __init__(self) -> None:
         MemoryAuditLog.__init__(self)
         MemoryLoginFailures.__init__(self)
         self._lock = threading.RLock()
+        MemoryAccessCredentials.__init__(self, self._lock)
         self._users: dict[str, _UserRow] = {}
         self._next_user_serial = 1
         self._refresh_tokens: dict[str, RefreshToken] = {}  # by id
@@ -148,6 +150,7 @@ class MemoryBackend(MemoryAuditLog, MemoryLoginFailures):
                 group.members.discard(username)
             self._drop_grants_of(USER_PREFIX + username)
             self.revoke_user_refresh_tokens(username, source=LOCAL_SOURCE)
+            self._drop_credentials_of(USER_PREFIX + username)
 
     def credential_version(self, username: str) -> int | None:
         with self._lock:
@@ -155,6 +158,11 @@ class MemoryBackend(MemoryAuditLog, MemoryLoginFailures):
             if row is None:
                 return None
             return row.serial * GENERATION + row.credential_changes
+
+    def _local_owner_exists(self, owner: str) -> bool:
+        if owner.startswith(USER_PREFIX):
+            return owner[len(USER_PREFIX) :] in self._users
+        return owner.startswith(GROUP_PREFIX) and owner[len(GROUP_PREFIX) :] in self._groups
 
     # -- groups -------------------------------------------------------------------------
     def _group_view(self, name: str) -> Group:
@@ -190,6 +198,7 @@ class MemoryBackend(MemoryAuditLog, MemoryLoginFailures):
             if self._groups.pop(name, None) is None:
                 raise NotFound(f"group {name!r} not found")
             self._drop_grants_of(GROUP_PREFIX + name)
+            self._drop_credentials_of(GROUP_PREFIX + name)
 
     def add_member(self, group: str, username: str) -> Group:
         with self._lock:

@@ -15,7 +15,8 @@ backend is the reference these tests were written against.
 
 The tests live in one mixin per concern (``users``, ``groups``, ``grants``, ``keys``,
 ``audit``, ``refresh_tokens``, ``login_failures``, ``shared_store``, ``concurrency``), which
-:class:`BackendConformance` combines.
+:class:`BackendConformance` combines. ``access_credentials`` (robots and personal access
+tokens) is mixed in by each backend that implements it until every backend does.
 A store that implements only some protocols can subclass just those mixins, e.g. an audit
 log on its own: ``class TestMyAuditLog(AuditConformance)``. This is a package, so the
 ``register_assert_rewrite("libdockit.testing.conformance")`` in a conftest covers every
@@ -24,6 +25,7 @@ mixin module.
 
 from __future__ import annotations
 
+from .access_credentials import AccessCredentialConformance, make_credential
 from .audit import AuditConformance
 from .concurrency import HealthAndConcurrencyConformance
 from .grants import GrantConformance
@@ -51,6 +53,7 @@ __all__ = [
     "AWKWARD_NAMES",
     "STORED_HASH",
     "T0",
+    "AccessCredentialConformance",
     "AuditConformance",
     "BackendConformance",
     "ConformingBackend",
@@ -64,6 +67,7 @@ __all__ = [
     "UserConformance",
     "UsersAndRefreshTokens",
     "in_threads",
+    "make_credential",
     "make_event",
     "make_grant",
     "make_key",

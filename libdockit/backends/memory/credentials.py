@@ -1,0 +1,140 @@
+"""Robot and personal-access-token secrets in memory: the AccessCredentialStore of
+:class:`~libdockit.backends.memory.MemoryBackend`.
+
+Kept by id with an index by secret hash, so a login's lookup is one dict read. Whether an
+owner exists is the backend's to say (:meth:`MemoryAccessCredentials._local_owner_exists`),
+and the backend drops a deleted owner's credentials (:meth:`_drop_credentials_of`).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import datetime
+
+from ...clock import as_utc
+from ...errors import Conflict, NotFound
+from ...model import LOCAL_SOURCE, AccessCredential, CredentialKind, Page
+
+
+def _stored(credential: AccessCredential) -> AccessCredential:
+    """Times as aware UTC, as every store hands them back."""
+
+    def utc(at: datetime | None) -> datetime | None:
+        return None if at is None else as_utc(at)
+
+    return replace(
+        credential,
+        created_at=as_utc(credential.created_at),
+        expires_at=utc(credential.expires_at),
+        last_used_at=utc(credential.last_used_at),
+        scopes=tuple(credential.scopes),
+    )
+
+
+class MemoryAccessCredentials:
+    """Implements AccessCredentialStore; needs a backend to say which owners exist."""
+
+    def __init__(self, lock: threading.RLock) -> None:
+        self._credentials_lock = lock
+        self._credentials: dict[str, AccessCredential] = {}  # by id
+        self._credential_ids: dict[str, str] = {}  # secret hash -> id
+
+    def _local_owner_exists(self, owner: str) -> bool:
+        raise NotImplementedError
+
+    def _get(self, credential_id: str) -> AccessCredential:
+        credential = self._credentials.get(credential_id)
+        if credential is None:
+            raise NotFound(f"access credential {credential_id!r} not found")
+        return credential
+
+    def add_access_credential(self, credential: AccessCredential) -> AccessCredential:
+        with self._credentials_lock:
+            if credential.owner_source == LOCAL_SOURCE and not self._local_owner_exists(
+                credential.owner
+            ):
+                raise NotFound(f"owner {credential.owner!r} not found")
+            if credential.id in self._credentials:
+                raise Conflict("an access credential with this id exists already")
+            if credential.secret_hash in self._credential_ids:
+                raise Conflict("an access credential with this secret exists already")
+            if credential.kind == "robot" and any(
+                c.kind == "robot" and c.name == credential.name for c in self._credentials.values()
+            ):
+                raise Conflict(f"robot {credential.name!r} exists already")
+            stored = _stored(credential)
+            self._credentials[stored.id] = stored
+            self._credential_ids[stored.secret_hash] = stored.id
+            return stored
+
+    def find_access_credential(self, secret_hash: str) -> AccessCredential | None:
+        with self._credentials_lock:
+            credential_id = self._credential_ids.get(secret_hash)
+            return None if credential_id is None else self._credentials[credential_id]
+
+    def get_access_credential(self, credential_id: str) -> AccessCredential:
+        with self._credentials_lock:
+            return self._get(credential_id)
+
+    def list_access_credentials(
+        self,
+        *,
+        owner: str | None = None,
+        kind: CredentialKind | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> Page[AccessCredential]:
+        with self._credentials_lock:
+            matching = sorted(
+                (
+                    c
+                    for c in self._credentials.values()
+                    if owner in (None, c.owner) and kind in (None, c.kind)
+                ),
+                key=lambda c: (c.created_at, c.id),
+                reverse=True,
+            )
+        start = max(offset, 0)
+        return Page(matching[start : start + max(limit, 0)], len(matching))
+
+    def set_access_credential_enabled(self, credential_id: str, enabled: bool) -> AccessCredential:
+        with self._credentials_lock:
+            changed = replace(self._get(credential_id), enabled=enabled)
+            self._credentials[credential_id] = changed
+            return changed
+
+    def replace_access_credential_secret(
+        self, credential_id: str, secret_hash: str, *, expires_at: datetime | None
+    ) -> AccessCredential:
+        with self._credentials_lock:
+            old = self._get(credential_id)
+            if self._credential_ids.get(secret_hash, credential_id) != credential_id:
+                raise Conflict("an access credential with this secret exists already")
+            changed = _stored(replace(old, secret_hash=secret_hash, expires_at=expires_at))
+            del self._credential_ids[old.secret_hash]
+            self._credential_ids[secret_hash] = credential_id
+            self._credentials[credential_id] = changed
+            return changed
+
+    def touch_access_credential(
+        self, credential_id: str, *, at: datetime, address: str | None
+    ) -> None:
+        with self._credentials_lock:
+            self._credentials[credential_id] = replace(
+                self._get(credential_id), last_used_at=as_utc(at), last_used_from=address
+            )
+
+    def delete_access_credential(self, credential_id: str) -> AccessCredential:
+        with self._credentials_lock:
+            credential = self._get(credential_id)
+            del self._credentials[credential_id]
+            del self._credential_ids[credential.secret_hash]
+            return credential
+
+    def _drop_credentials_of(self, owner: str) -> None:
+        """Delete the local credentials ``owner`` (a deleted user or group) had."""
+        with self._credentials_lock:
+            for credential in list(self._credentials.values()):
+                if credential.owner == owner and credential.owner_source == LOCAL_SOURCE:
+                    self.delete_access_credential(credential.id)
