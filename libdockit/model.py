@@ -384,7 +384,7 @@ class AccessCredential:
     expires_at: datetime | None  # None: never (robots only where an admin setting allows it)
     scopes: tuple[str, ...] = ()  # PAT: scope texts it is narrowed to; () means none given
     enabled: bool = True
-    access_token_lifetime: timedelta | None = None  # None: the service's default
+    access_token_lifetime: timedelta | None = None  # whole seconds; None: service's default
     last_used_at: datetime | None = None
     last_used_from: str | None = None  # client address of that last use
     owner_source: str = LOCAL_SOURCE

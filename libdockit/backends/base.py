@@ -294,7 +294,8 @@ class AccessCredentialStore(Protocol):
     value, never the value (:class:`~libdockit.model.AccessCredential`)."""
 
     def add_access_credential(self, credential: AccessCredential) -> AccessCredential:
-        """Store a credential and return it. Conflict if its id or hash is taken, or if it
+        """Store a credential and return it (its access-token lifetime cut to whole
+        seconds). Conflict if its id or hash is taken, or if it
         is a robot whose name another robot has; NotFound if its ``owner_source`` is
         ``local`` and its owner (``user:NAME`` or ``group:NAME``) does not exist."""
         ...
@@ -433,6 +434,7 @@ class Store(
     GrantStore,
     KeyMaterialStore,
     RefreshTokenStore,
+    AccessCredentialStore,
     LoginFailureStore,
     AuditStore,
     HealthCheck,

@@ -6,14 +6,10 @@ import pytest
 
 from libdockit.backends.memory.audit import MemoryAuditLog
 from libdockit.backends.memory.backend import MemoryBackend
-from libdockit.testing.conformance import (
-    AccessCredentialConformance,
-    AuditConformance,
-    BackendConformance,
-)
+from libdockit.testing.conformance import AuditConformance, BackendConformance
 
 
-class TestMemoryBackend(BackendConformance, AccessCredentialConformance):
+class TestMemoryBackend(BackendConformance):
     @pytest.fixture
     def backend(self) -> MemoryBackend:
         return MemoryBackend()

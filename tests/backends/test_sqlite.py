@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from libdockit.backends.sql.access_credentials import _FIND_BY_HASH
 from libdockit.backends.sql.backend import SqlBackend
 from libdockit.backends.sql.models import SCHEMA_VERSION
-from libdockit.backends.sql.records import time_from_column
+from libdockit.backends.sql.records import ACCESS_CREDENTIAL_COLUMNS, time_from_column
 from libdockit.errors import BackendUnavailable, ConfigError
 from libdockit.model import AuditEvent, Grant
 from libdockit.testing.conformance import T0, BackendConformance, make_key
@@ -336,3 +337,9 @@ def test_time_columns_read_by_hand_are_aware_utc(
     stored: str | None, expected: datetime | None
 ) -> None:
     assert time_from_column(stored) == expected
+
+
+def test_the_hand_written_credential_lookup_lists_the_record_columns() -> None:
+    """find_access_credential's SELECT names the columns its conversion takes, in order."""
+    listed = _FIND_BY_HASH.split("SELECT ", 1)[1].split(" FROM ", 1)[0]
+    assert [c.strip().strip('"') for c in listed.split(",")] == list(ACCESS_CREDENTIAL_COLUMNS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ...clock import as_utc
 from ...errors import Conflict, NotFound
@@ -18,7 +18,7 @@ from ...model import LOCAL_SOURCE, AccessCredential, CredentialKind, Page
 
 
 def _stored(credential: AccessCredential) -> AccessCredential:
-    """Times as aware UTC, as every store hands them back."""
+    """Times as aware UTC and the lifetime in whole seconds, as every store hands them back."""
 
     def utc(at: datetime | None) -> datetime | None:
         return None if at is None else as_utc(at)
@@ -29,7 +29,13 @@ def _stored(credential: AccessCredential) -> AccessCredential:
         expires_at=utc(credential.expires_at),
         last_used_at=utc(credential.last_used_at),
         scopes=tuple(credential.scopes),
+        access_token_lifetime=whole_seconds(credential.access_token_lifetime),
     )
+
+
+def whole_seconds(lifetime: timedelta | None) -> timedelta | None:
+    second = timedelta(seconds=1)
+    return None if lifetime is None else lifetime // second * second
 
 
 class MemoryAccessCredentials:

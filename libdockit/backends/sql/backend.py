@@ -19,11 +19,13 @@ SQLite database lives in one connection that threads take turns with.
 Layout: :mod:`.sql_database` opens a URL, :mod:`.sql_models` has the tables and row
 conversions, :mod:`.sql_migrations` the schema versions, :mod:`.sql_session` the per-call
 sessions, and one mixin per concern holds the queries: :mod:`.sql_users`, :mod:`.sql_grants`,
-:mod:`.sql_audit`, :mod:`.sql_refresh_tokens`, :mod:`.sql_throttle`.
+:mod:`.sql_audit`, :mod:`.sql_refresh_tokens`, :mod:`.sql_throttle`,
+:mod:`.access_credentials`.
 """
 
 from __future__ import annotations
 
+from .access_credentials import SqlAccessCredentials
 from .audit import SqlAuditLog
 from .grants import SqlGrantsAndKeys
 from .refresh_tokens import SqlRefreshTokens
@@ -31,6 +33,13 @@ from .throttle import SqlLoginFailures
 from .users import SqlUsers
 
 
-class SqlBackend(SqlUsers, SqlGrantsAndKeys, SqlAuditLog, SqlRefreshTokens, SqlLoginFailures):
+class SqlBackend(
+    SqlUsers,
+    SqlGrantsAndKeys,
+    SqlAuditLog,
+    SqlRefreshTokens,
+    SqlAccessCredentials,
+    SqlLoginFailures,
+):
     """Implements UserStore, GroupSource, GrantStore, KeyMaterialStore, AuditStore,
-    RefreshTokenStore, LoginFailureStore and HealthCheck over SQL."""
+    RefreshTokenStore, AccessCredentialStore, LoginFailureStore and HealthCheck over SQL."""

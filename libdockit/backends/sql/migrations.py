@@ -28,6 +28,7 @@ Version history:
    users hold refresh tokens too).
 6. ``login_failures.wrong_secret`` and ``wrong_secret_at`` (a wrong secret sent again counts
    once); ``login_failures.checking`` (attempts counted before their check, still checking).
+7. ``access_credentials`` (robot accounts' and personal access tokens' hashed secrets).
 """
 
 from __future__ import annotations
@@ -266,6 +267,40 @@ def _upgrade_to_version_6(db: pw.Database) -> None:
         db.execute_sql(statement).close()  # type: ignore[no-untyped-call]
 
 
+# -- version 7 (frozen) -------------------------------------------------------------------------
+class _AccessCredentialV7(_Frozen):
+    id = pw.TextField(primary_key=True)
+    kind = pw.TextField()
+    name = pw.TextField()
+    owner = pw.TextField(index=True)
+    owner_source = pw.TextField()
+    secret_hash = pw.TextField(unique=True)
+    scopes = pw.TextField()
+    created_at = pw.DateTimeField()
+    expires_at = pw.DateTimeField(null=True)
+    enabled = pw.BooleanField()
+    access_token_lifetime_seconds = pw.IntegerField(null=True)
+    last_used_at = pw.DateTimeField(null=True)
+    last_used_from = pw.TextField(null=True)
+
+    class Meta:
+        table_name = "access_credentials"
+
+
+_AccessCredentialV7.add_index(
+    _AccessCredentialV7.index(
+        _AccessCredentialV7.name,
+        unique=True,
+        where=(_AccessCredentialV7.kind == "robot"),
+        name="one_robot_per_name",
+    )
+)
+
+
+def _upgrade_to_version_7(db: pw.Database) -> None:
+    pw.SchemaManager(_AccessCredentialV7, db).create_all(safe=False)  # a leftover is an error
+
+
 Migration = Callable[[pw.Database], None]
 
 # version -> the step that moves a database from version - 1 to version.
@@ -276,6 +311,7 @@ MIGRATIONS: Mapping[int, Migration] = {
     4: _upgrade_to_version_4,
     5: _upgrade_to_version_5,
     6: _upgrade_to_version_6,
+    7: _upgrade_to_version_7,
 }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import peewee as pw
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 ACTIVE = "active"
 
 
@@ -192,6 +192,40 @@ class PolicyVersionRow(_Base):
         table_name = "policy_version"
 
 
+class AccessCredentialRow(_Base):
+    """Robots' and personal access tokens' secrets (see AccessCredentialStore), found by
+    ``secret_hash`` on every such login. ``owner`` is a subject (``user:NAME`` or
+    ``group:NAME``) with no foreign key, like refresh tokens' users: deleting a local owner
+    deletes its rows by hand. ``scopes`` is a JSON list; a robot's name is unique among
+    robots (a partial index)."""
+
+    id = pw.TextField(primary_key=True)
+    kind = pw.TextField()
+    name = pw.TextField()
+    owner = pw.TextField(index=True)
+    owner_source = pw.TextField()
+    secret_hash = pw.TextField(unique=True)
+    scopes = pw.TextField()
+    created_at = pw.DateTimeField()
+    expires_at = pw.DateTimeField(null=True)
+    enabled = pw.BooleanField()
+    access_token_lifetime_seconds = pw.IntegerField(null=True)
+    last_used_at = pw.DateTimeField(null=True)
+    last_used_from = pw.TextField(null=True)
+
+    class Meta:
+        table_name = "access_credentials"
+
+
+AccessCredentialRow.add_index(
+    AccessCredentialRow.index(
+        AccessCredentialRow.name,
+        unique=True,
+        where=(AccessCredentialRow.kind == "robot"),
+        name="one_robot_per_name",
+    )
+)
+
 # Every data table (``dockit_schema`` belongs to migrations), referenced ones first.
 TABLES: tuple[type[pw.Model], ...] = (
     UserRow,
@@ -203,4 +237,5 @@ TABLES: tuple[type[pw.Model], ...] = (
     RefreshTokenRow,
     LoginFailureRow,
     PolicyVersionRow,
+    AccessCredentialRow,
 )

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import peewee as pw
 
 from ...model import (
+    AccessCredential,
     AuditEvent,
     Grant,
     Group,
@@ -21,6 +23,7 @@ from ...model import (
     load_json_object,
 )
 from .models import (
+    AccessCredentialRow,
     AuditEventRow,
     GrantRow,
     GroupRow,
@@ -190,6 +193,74 @@ def refresh_token_record(row: RefreshTokenRow) -> RefreshToken:
         expires_at=maybe_from_db(row.expires_at),
         source=row.source,
     )
+
+
+#: The columns of ``access_credentials`` in the order :func:`access_credential_from_columns`
+#: takes them (what a hand-written SELECT lists).
+ACCESS_CREDENTIAL_COLUMNS = (
+    "id",
+    "kind",
+    "name",
+    "owner",
+    "owner_source",
+    "secret_hash",
+    "scopes",
+    "created_at",
+    "expires_at",
+    "enabled",
+    "access_token_lifetime_seconds",
+    "last_used_at",
+    "last_used_from",
+)
+
+
+def access_credential_values(credential: AccessCredential) -> dict[str, object]:
+    lifetime = credential.access_token_lifetime
+    return {
+        "id": credential.id,
+        "kind": credential.kind,
+        "name": credential.name,
+        "owner": credential.owner,
+        "owner_source": credential.owner_source,
+        "secret_hash": credential.secret_hash,
+        "scopes": json.dumps(list(credential.scopes)),
+        "created_at": to_db(credential.created_at),
+        "expires_at": maybe_to_db(credential.expires_at),
+        "enabled": credential.enabled,
+        "access_token_lifetime_seconds": None
+        if lifetime is None
+        else lifetime // timedelta(seconds=1),
+        "last_used_at": maybe_to_db(credential.last_used_at),
+        "last_used_from": credential.last_used_from,
+    }
+
+
+def access_credential_from_columns(values: Sequence[Any]) -> AccessCredential:
+    """A row as :data:`ACCESS_CREDENTIAL_COLUMNS` lists it, from peewee or hand-written SQL
+    (times as text or naive datetimes, booleans as 0/1 or bool)."""
+    (id_, kind, name, owner, source, secret_hash, scopes, created, expires, enabled, lifetime,
+     last_used, last_from) = values  # fmt: skip
+    created_at = time_from_column(created)
+    assert created_at is not None  # NOT NULL
+    return AccessCredential(
+        id=id_,
+        kind=kind,
+        name=name,
+        owner=owner,
+        secret_hash=secret_hash,
+        created_at=created_at,
+        expires_at=time_from_column(expires),
+        scopes=tuple(json.loads(scopes)),
+        enabled=bool(enabled),
+        access_token_lifetime=None if lifetime is None else timedelta(seconds=lifetime),
+        last_used_at=time_from_column(last_used),
+        last_used_from=last_from,
+        owner_source=source,
+    )
+
+
+def access_credential_record(row: AccessCredentialRow) -> AccessCredential:
+    return access_credential_from_columns([getattr(row, c) for c in ACCESS_CREDENTIAL_COLUMNS])
 
 
 def _names_by_id(

@@ -9,6 +9,7 @@ import peewee as pw
 from ...clock import utc_now
 from ...errors import Conflict, NotFound
 from ...model import GROUP_PREFIX, USER_PREFIX, Group, LoginRecord, Page, User
+from .access_credentials import delete_credentials_of
 from .models import GrantRow, GroupRow, MembershipRow, RefreshTokenRow, UserRow
 from .records import group_record, groups_of, members_of, to_db, user_record
 from .session import SqlSession
@@ -124,6 +125,7 @@ class SqlUsers(SqlSession):
             RefreshTokenRow.delete().where(
                 (RefreshTokenRow.username == username) & (RefreshTokenRow.source == "local")
             ).execute(db)
+            delete_credentials_of(db, USER_PREFIX + username)
 
     def credential_version(self, username: str) -> int | None:
         """``id * 2**32 + credential_version``: ids are never reused, so a user created again
@@ -177,6 +179,7 @@ class SqlUsers(SqlSession):
             row = self._group_row(db, name)
             GrantRow.delete().where(GrantRow.subject == GROUP_PREFIX + name).execute(db)
             GroupRow.delete().where(GroupRow.id == row.id).execute(db)  # memberships cascade
+            delete_credentials_of(db, GROUP_PREFIX + name)
 
     def add_member(self, group: str, username: str) -> Group:
         with self._policy_write() as db:

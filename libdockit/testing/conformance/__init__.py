@@ -15,8 +15,8 @@ backend is the reference these tests were written against.
 
 The tests live in one mixin per concern (``users``, ``groups``, ``grants``, ``keys``,
 ``audit``, ``refresh_tokens``, ``login_failures``, ``shared_store``, ``concurrency``), which
-:class:`BackendConformance` combines. ``access_credentials`` (robots and personal access
-tokens) is mixed in by each backend that implements it until every backend does.
+:class:`BackendConformance` combines (``access_credentials``: robots and personal access
+tokens).
 A store that implements only some protocols can subclass just those mixins, e.g. an audit
 log on its own: ``class TestMyAuditLog(AuditConformance)``. This is a package, so the
 ``register_assert_rewrite("libdockit.testing.conformance")`` in a conftest covers every
@@ -78,6 +78,7 @@ __all__ = [
 
 class BackendConformance(
     UserConformance,
+    AccessCredentialConformance,
     GroupConformance,
     GrantConformance,
     KeyConformance,

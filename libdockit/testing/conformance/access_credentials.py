@@ -69,6 +69,10 @@ class AccessCredentialConformance:
         backend.add_access_credential(bare)
         assert backend.get_access_credential("robot-1") == bare
         assert (bare.scopes, bare.access_token_lifetime, bare.last_used_at) == ((), None, None)
+        fraction = make_credential("p2", access_token_lifetime=timedelta(seconds=90.75))
+        kept = backend.add_access_credential(fraction)
+        assert kept.access_token_lifetime == timedelta(seconds=90)  # whole seconds are kept
+        assert backend.get_access_credential("p2") == kept
 
     def test_unknown_secret_or_id(self, backend: UsersAndAccessCredentials) -> None:
         assert backend.find_access_credential(token_hash("nope")) is None
