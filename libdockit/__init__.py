@@ -21,6 +21,7 @@ from .backends.base import (
     UserStore,
 )
 from .backends.chain import ChainAuthenticator
+from .backends.credential_store import AccessCredentialStore
 from .backends.ldap.backend import LdapAuthenticator
 from .backends.ldap.config import GroupSearch, LdapConfig, UserMatcher, UserSearch
 from .backends.local import LocalAuthenticator
@@ -47,7 +48,17 @@ from .keys.manager import KeyManager
 from .keys.material import SigningKey, generate_key, load_key
 from .keys.ring import KeyRing, ensure_active_key
 from .login import Login, Logins
-from .model import AuditEvent, Grant, Group, Identity, Page, RefreshToken, StoredKey, User
+from .model import (
+    AccessCredential,
+    AuditEvent,
+    Grant,
+    Group,
+    Identity,
+    Page,
+    RefreshToken,
+    StoredKey,
+    User,
+)
 from .passwords import HashParameters, PasswordHasher
 from .patterns import compile_pattern
 from .policy import Decision, ScopeDecision, decide
@@ -59,6 +70,8 @@ from .token_request import TokenOutcome, TokenRequest
 from .tokens import IssuedToken, TokenSigner
 
 __all__ = [
+    "AccessCredential",
+    "AccessCredentialStore",
     "Actor",
     "AdminService",
     "AuditEvent",

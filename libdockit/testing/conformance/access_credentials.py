@@ -9,7 +9,8 @@ from typing import Protocol
 
 import pytest
 
-from ...backends.base import AccessCredentialStore, UserStore
+from ...backends.base import UserStore
+from ...backends.credential_store import AccessCredentialStore
 from ...errors import Conflict, NotFound
 from ...model import AccessCredential, CredentialKind, Page
 from .support import T0, in_threads, token_hash
