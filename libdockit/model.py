@@ -382,7 +382,7 @@ class AccessCredential:
     secret_hash: str  # hex SHA-256 of the whole secret, prefix included
     created_at: datetime
     expires_at: datetime | None  # None: never (robots only where an admin setting allows it)
-    scopes: tuple[str, ...] = ()  # PAT: scope texts it is narrowed to; () means none given
+    scopes: tuple[str, ...] = ()  # PAT: TYPE:PATTERN:ACTIONS it is narrowed to; (): not narrowed
     enabled: bool = True
     access_token_lifetime: timedelta | None = None  # whole seconds; None: service's default
     last_used_at: datetime | None = None
