@@ -19,9 +19,11 @@ from .clock import as_utc
 from .errors import ValidationError
 from .model import (
     LOCAL_SOURCE,
+    MAX_NAME_LENGTH,
     AccessCredential,
     CredentialKind,
     normalize_actions,
+    validate_name,
     validate_resource_type,
 )
 from .patterns import compile_pattern
@@ -46,8 +48,12 @@ def new_access_credential(
 ) -> tuple[AccessCredential, Secret]:
     """A new credential and its secret (show it once; only its hash is on the record).
 
-    ``expires_at`` must be after ``now``; ``scopes`` are checked and made canonical.
+    A robot's ``name`` is its login name, checked like a user name (no shell
+    metacharacters, so ``docker login -u NAME`` needs no quoting); a personal token's is a
+    label of 1-64 printable characters. ``expires_at`` must be after ``now``; ``scopes`` are
+    checked and made canonical.
     """
+    name = validate_name(name) if kind == "robot" else _label(name)
     if expires_at is not None and as_utc(expires_at) <= as_utc(now):
         raise ValidationError("expires_at", "must be in the future")
     if access_token_lifetime is not None and access_token_lifetime < timedelta(seconds=1):
@@ -66,6 +72,13 @@ def new_access_credential(
         owner_source=owner_source,
     )
     return credential, secret
+
+
+def _label(raw: str) -> str:
+    label = raw.strip()
+    if not 1 <= len(label) <= MAX_NAME_LENGTH or not label.isprintable():
+        raise ValidationError("name", f"must be 1-{MAX_NAME_LENGTH} printable characters")
+    return label
 
 
 def credential_refusal(credential: AccessCredential, at: datetime) -> str | None:

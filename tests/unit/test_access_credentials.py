@@ -49,6 +49,20 @@ def test_a_new_credential_holds_the_hash_of_its_secret_only() -> None:
     assert other_secret != secret
 
 
+def test_robot_names_are_login_names_and_token_names_labels() -> None:
+    later = NOW + timedelta(days=1)
+    robot, _ = new_access_credential("robot", "CI-Bot", "user:alice", now=NOW, expires_at=later)
+    assert robot.name == "ci-bot"  # normalised like a user name
+    for bad in ("robot$ci", "ci bot", "ci;rm", "-ci", ""):
+        with pytest.raises(ValidationError):
+            new_access_credential("robot", bad, "user:alice", now=NOW, expires_at=later)
+    pat, _ = new_access_credential("pat", "  My laptop  ", "user:alice", now=NOW, expires_at=later)
+    assert pat.name == "My laptop"
+    for bad in ("", "   ", "x" * 65, "tab\there"):
+        with pytest.raises(ValidationError):
+            new_access_credential("pat", bad, "user:alice", now=NOW, expires_at=later)
+
+
 @pytest.mark.parametrize(
     ("expires_at", "lifetime"),
     [(NOW, None), (NOW - timedelta(seconds=1), None), (None, timedelta(milliseconds=500))],
