@@ -43,6 +43,11 @@ class AccessCredentialStore(Protocol):
         ``created_at``, then ``id`` in code point order, both descending."""
         ...
 
+    def access_credentials_expiring(self, before: datetime) -> list[AccessCredential]:
+        """The enabled credentials with an expiry before ``before`` (strictly), expired ones
+        included, soonest first (then by ``id``): what expiry reminders count."""
+        ...
+
     def set_access_credential_enabled(self, credential_id: str, enabled: bool) -> AccessCredential:
         """Enable or disable a credential; NotFound if there is none."""
         ...

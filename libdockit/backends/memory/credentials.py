@@ -104,6 +104,16 @@ class MemoryAccessCredentials:
         start = max(offset, 0)
         return Page(matching[start : start + max(limit, 0)], len(matching))
 
+    def access_credentials_expiring(self, before: datetime) -> list[AccessCredential]:
+        limit = as_utc(before)
+        with self._credentials_lock:
+            expiring = [
+                c
+                for c in self._credentials.values()
+                if c.enabled and c.expires_at is not None and c.expires_at < limit
+            ]
+        return sorted(expiring, key=lambda c: (c.expires_at, c.id))
+
     def set_access_credential_enabled(self, credential_id: str, enabled: bool) -> AccessCredential:
         with self._credentials_lock:
             changed = replace(self._get(credential_id), enabled=enabled)

@@ -113,6 +113,20 @@ class SqlAccessCredentials(SqlSession):
             rows = newest_first.offset(max(offset, 0)).limit(max(limit, 0)).bind(db)
             return Page([access_credential_record(r) for r in rows], total)
 
+    def access_credentials_expiring(self, before: datetime) -> list[AccessCredential]:
+        with self._session() as db:
+            rows = (
+                AccessCredentialRow.select()
+                .where(
+                    AccessCredentialRow.enabled
+                    & AccessCredentialRow.expires_at.is_null(False)
+                    & (AccessCredentialRow.expires_at < to_db(before))
+                )
+                .order_by(AccessCredentialRow.expires_at, self._by_name(AccessCredentialRow.id))
+                .bind(db)
+            )
+            return [access_credential_record(r) for r in rows]
+
     def _update(self, db: pw.Database, credential_id: str, **values: object) -> AccessCredential:
         query = AccessCredentialRow.update(**values)
         if not query.where(AccessCredentialRow.id == credential_id).execute(db):

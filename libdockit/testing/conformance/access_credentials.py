@@ -154,6 +154,21 @@ class AccessCredentialConformance:
         assert backend.list_access_credentials(offset=1, limit=2) == Page([a2, tie], 5)
         assert backend.list_access_credentials(offset=5) == Page([], 5)
 
+    def test_expiring_credentials_soonest_first(self, backend: UsersAndAccessCredentials) -> None:
+        backend.create_user("alice", "h")
+        gone = make_credential("gone", expires_at=T0 - timedelta(days=1))
+        soon_b = make_credential("b", expires_at=T0 + timedelta(days=2))
+        soon_a = make_credential("a", expires_at=T0 + timedelta(days=2))
+        edge = make_credential("edge", expires_at=T0 + timedelta(days=7))
+        later = make_credential("later", expires_at=T0 + timedelta(days=30))
+        never = make_credential("never", kind="robot", expires_at=None)
+        off = make_credential("off", enabled=False, expires_at=T0 + timedelta(days=1))
+        for credential in (gone, soon_b, soon_a, edge, later, never, off):
+            backend.add_access_credential(credential)
+        week = (T0 + timedelta(days=7)).astimezone(PLUS_TWO)
+        assert backend.access_credentials_expiring(week) == [gone, soon_a, soon_b]
+        assert backend.access_credentials_expiring(T0 - timedelta(days=2)) == []
+
     def test_enable_and_disable(self, backend: UsersAndAccessCredentials) -> None:
         backend.create_user("alice", "h")
         credential = make_credential("c1")
