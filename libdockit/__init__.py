@@ -26,6 +26,7 @@ from .backends.ldap.backend import LdapAuthenticator
 from .backends.ldap.config import GroupSearch, LdapConfig, UserMatcher, UserSearch
 from .backends.local import LocalAuthenticator
 from .backends.memory.backend import MemoryBackend
+from .delegation import CredentialExchange, Delegation
 from .errors import (
     AuthenticationFailed,
     BackendUnavailable,
@@ -83,7 +84,9 @@ __all__ = [
     "ChainAuthenticator",
     "ConfigError",
     "Conflict",
+    "CredentialExchange",
     "Decision",
+    "Delegation",
     "Dockit",
     "DockitError",
     "Explanation",

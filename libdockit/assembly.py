@@ -20,6 +20,7 @@ from .backends.base import Authenticator, GrantSource, GroupSource, ReleasesConn
 from .backends.local import LocalAuthenticator
 from .clock import Clock, utc_now
 from .credcache import VerifiedCredentials
+from .delegation import CredentialExchange
 from .keys.crypt import PLAINTEXT, KeyProtector
 from .keys.manager import KeyManager
 from .keys.ring import DEFAULT_RETIRED_GRACE, KeyRing, KeySource
@@ -111,11 +112,13 @@ def assemble(
     groups: GroupSource | None = None,
     hasher: PasswordHasher | None = None,
     instruments: Instruments | None = None,
+    exchanges: Sequence[CredentialExchange] = (),
 ) -> Dockit:
     """A Dockit on ``store``. ``authenticator`` says who users are (default: the store's
     local users, with argon2id and the verified-credentials cache); ``groups`` who is in
     which group without a password, for ``explain`` (default: the authenticator when it can
-    tell, else the store)."""
+    tell, else the store); ``exchanges`` log in with credentials other than passwords (see
+    :mod:`libdockit.delegation`), tried in order before a password."""
     options = options or Options()
     instruments = instruments or Instruments()
     hasher = hasher or PasswordHasher()
@@ -160,6 +163,7 @@ def assemble(
         audit=auditor,
         unknown_service_hint=options.unknown_service_hint,
         while_waiting=_while_waiting(store),
+        exchanges=exchanges,
     )
     admin = AdminService(
         store,

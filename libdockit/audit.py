@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Unpack
@@ -228,9 +228,12 @@ class Auditor:
         reason: str | None = None,
         message: str | None = None,
         via: TokenVia | None = None,
+        credential: Mapping[str, str] | None = None,
     ) -> None:
         """``granted`` None means no token was issued (``reason`` is the error code, and
-        ``message`` the error's message, as the client got them)."""
+        ``message`` the error's message, as the client got them). ``credential``: which
+        robot, personal token or trust policy logged in (see
+        :meth:`libdockit.delegation.Delegation.audit_detail`)."""
         if not self._record_tokens:
             return
         detail: dict[str, Any] = {
@@ -249,6 +252,8 @@ class Auditor:
             detail["method"] = via.method
             if via.grant_type is not None:
                 detail["grant_type"] = via.grant_type
+        if credential is not None:
+            detail["credential"] = dict(credential)
         self._record_batched(
             AuditEvent(
                 kind="token",

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from .backends.base import Authenticator, RememberingAuthenticator
+from .delegation import CredentialExchange, Delegation
 from .errors import AuthenticationFailed, PermissionDenied
 from .model import Identity, LoginFailures, RefreshToken, normalize_name
 from .refresh import RefreshTokens, looks_like_refresh_token
@@ -37,16 +38,26 @@ from .secret import Secret
 from .single_flight import SingleFlight
 from .throttle import Attempt, LoginThrottle, client_key, user_key
 
+#: How a delegated login's kind is named in the Admin API's refusal.
+_DELEGATION_NAMES = {
+    "robot": "robot account",
+    "pat": "personal access token",
+    "federation": "federated",
+}
+
 #: The user name docker's credential helpers report for an identity (refresh) token.
 TOKEN_USERNAME = "<token>"  # noqa: S105 - a marker name, not a password
 
 
 @dataclass(frozen=True, slots=True)
 class Login:
-    """Who authenticated; ``refresh_token`` is the token they used instead of a password."""
+    """Who authenticated; ``refresh_token`` is the token they used instead of a password;
+    ``delegation`` says how a login by another kind of credential (a robot's or personal
+    token's secret, a federated OIDC token) acts (see :mod:`libdockit.delegation`)."""
 
     identity: Identity
     refresh_token: RefreshToken | None = None
+    delegation: Delegation | None = None
 
 
 class _CountFailures:
@@ -83,6 +94,8 @@ class _CountFailures:
 class Logins:
     """Checks passwords (through ``authenticator``) and refresh tokens (``refresh_tokens``;
     None: none are accepted), with failed logins limited by ``throttle`` (None: no limit).
+    ``exchanges`` log in with other kinds of credential, tried in order before a password
+    (see :mod:`libdockit.delegation`); what they refuse counts as a failure of the client.
     ``while_waiting`` is entered while a login waits for the same credentials' check in
     another request (see :mod:`libdockit.single_flight`)."""
 
@@ -93,8 +106,10 @@ class Logins:
         refresh_tokens: RefreshTokens | None = None,
         throttle: LoginThrottle | None = None,
         while_waiting: Callable[[], AbstractContextManager[object]] = nullcontext,
+        exchanges: Sequence[CredentialExchange] = (),
     ) -> None:
         self._authenticator = authenticator
+        self._exchanges = tuple(exchanges)
         self._remembered = (
             authenticator.remembered_identity
             if isinstance(authenticator, RememberingAuthenticator)
@@ -126,6 +141,12 @@ class Logins:
         user = user_key(username) if username not in ("", TOKEN_USERNAME) else None
         found = self._lookup(client, user)
         self._enforce(found, client)
+        if password:
+            for exchange in self._exchanges:
+                with self._counting_failures((client,), attempt, ("exchange", password.reveal())):
+                    exchanged = exchange.exchange(username, password, service=service)
+                if exchanged is not None:
+                    return exchanged
         if self._refresh is not None and password and looks_like_refresh_token(password.reveal()):
             record = self._refresh.find(password)
             if record is not None:
@@ -219,10 +240,18 @@ class Logins:
     ) -> Identity:
         """The caller's identity; AuthenticationFailed for bad credentials.
 
-        A refresh token of any service is accepted as the password (see the module docs).
+        A refresh token of any service is accepted as the password (see the module docs);
+        a delegated login (a robot, a personal access token, a federated token) is refused
+        with PermissionDenied: those credentials are for registries, not for managing Dockit.
         BackendUnavailable from the authenticator propagates: "cannot tell" is not "no".
         """
-        return self.login(username, password, service=None, attempt=attempt).identity
+        login = self.login(username, password, service=None, attempt=attempt)
+        if login.delegation is not None:
+            raise PermissionDenied(
+                f"a {_DELEGATION_NAMES.get(login.delegation.kind, 'delegated')} login cannot "
+                "use the Admin API; log in with a password"
+            )
+        return login.identity
 
     def authenticate_admin(
         self, username: str, password: Secret, *, attempt: Attempt | None = None

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 from .audit import Auditor, RequestInfo, TokenVia
 from .backends.base import Authenticator, GrantSource, GroupSource
+from .delegation import CredentialExchange, Delegation, narrow
 from .errors import DockitError, UnsupportedGrantType, ValidationError
 from .explain import Explanation, explain_decision
 from .keys.ring import KeyRing
@@ -55,6 +56,9 @@ class TokenService:
     accepted. ``throttle`` limits failed logins. ``audit`` records every token decision
     (None: none are). ``while_waiting`` is entered while a login waits for the same
     credentials' check in another request (see :mod:`libdockit.single_flight`).
+    ``exchanges`` log in with credentials other than passwords (robot and personal token
+    secrets, federated tokens; see :mod:`libdockit.delegation`): such a login gets what its
+    :class:`~libdockit.delegation.Delegation` allows, for its lifetime, never a refresh token.
     """
 
     def __init__(
@@ -71,12 +75,14 @@ class TokenService:
         audit: Auditor | None = None,
         unknown_service_hint: str = "",
         while_waiting: Callable[[], AbstractContextManager[object]] = nullcontext,
+        exchanges: Sequence[CredentialExchange] = (),
     ) -> None:
         self._logins = Logins(
             authenticator,
             refresh_tokens=refresh_tokens,
             throttle=throttle,
             while_waiting=while_waiting,
+            exchanges=exchanges,
         )
         self._grants = grants
         self._keys = keys
@@ -132,16 +138,26 @@ class TokenService:
                     )
                     check_account(login.identity, request.account)
             identity = login.identity if login is not None else None
-            decision = self.decide(identity, scopes)
+            delegation = login.delegation if login is not None else None
+            if delegation is None:
+                decision = self.decide(identity, scopes)
+                subject = identity.username if identity is not None else ""
+                lifetime = None
+            else:
+                assert identity is not None  # a delegation comes with a login
+                decision = self.decide_delegated(identity, delegation, scopes)
+                subject = delegation.token_subject or identity.username
+                lifetime = delegation.token_lifetime
             token = self._signer.sign(
                 self._keys.active(),
-                subject=identity.username if identity is not None else "",
+                subject=subject,
                 audience=service,
                 access=decision.access(),
+                lifetime=lifetime,
             )
             refresh_token = (
                 self._refresh_token(request, login, service, client_id)
-                if request.offline and login is not None
+                if request.offline and login is not None and delegation is None
                 else None
             )
         except Exception as exc:
@@ -157,6 +173,7 @@ class TokenService:
                 outcome="issued",
                 via=TokenVia(request.method, request.grant_type),
                 request=RequestInfo(request.client_address, request.request_id),
+                credential=delegation.audit_detail() if delegation is not None else None,
             )
         return TokenOutcome(token, decision, identity, refresh_token)
 
@@ -196,7 +213,11 @@ class TokenService:
             message = error.message if status != 500 else "internal error"
         else:
             status, reason, message = 500, None, "internal error"
-        if login is not None:
+        credential = None
+        if login is not None and login.delegation is not None:
+            actor = login.delegation.actor
+            credential = login.delegation.audit_detail()
+        elif login is not None:
             actor = USER_PREFIX + login.identity.username
         elif status in _REFUSED_LOGINS:
             actor = _claimed(request.username)
@@ -213,6 +234,7 @@ class TokenService:
             message=message,
             via=TokenVia(request.method, grant_type),
             request=RequestInfo(request.client_address, request.request_id),
+            credential=credential,
         )
 
     def authenticate(
@@ -236,6 +258,27 @@ class TokenService:
             return Decision(subject=subject, scopes=())
         subjects = subjects_for(identity)
         return decide(identity, self._grants.grants_for_subjects(subjects), scopes, subjects)
+
+    def decide_delegated(
+        self, identity: Identity, delegation: Delegation, scopes: Sequence[ResourceScope]
+    ) -> Decision:
+        """What a delegated login (see :mod:`libdockit.delegation`) gets for ``scopes``: the
+        grants it names (or those of the subjects it names), narrowed by its scopes, with
+        its actor as the decision's subject."""
+        subjects = (
+            delegation.subjects if delegation.subjects is not None else subjects_for(identity)
+        )
+        if not scopes:
+            return Decision(subject=delegation.actor, scopes=())
+        grants = (
+            delegation.grants
+            if delegation.grants is not None
+            else self._grants.grants_for_subjects(subjects)
+        )
+        decision = narrow(
+            decide(identity, grants, scopes, subjects), delegation.scopes, identity.username
+        )
+        return Decision(delegation.actor, decision.scopes)
 
     def explain(self, username: str | None, scopes: Sequence[ResourceScope]) -> Explanation:
         """What ``username`` (None: anonymous) would be granted for ``scopes``, and why.

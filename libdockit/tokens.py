@@ -173,8 +173,10 @@ class TokenSigner:
         subject: str,
         audience: str,
         access: list[dict[str, Any]],
+        lifetime: int | None = None,
     ) -> IssuedToken:
-        """A token for ``subject`` ("" for anonymous) to present to service ``audience``.
+        """A token for ``subject`` ("" for anonymous) to present to service ``audience``,
+        valid for ``lifetime`` seconds (None: the signer's), never past its certificate.
 
         Raises KeyMaterialError if the key's certificate has expired.
         """
@@ -182,7 +184,9 @@ class TokenSigner:
             raise InvalidRequest("a token needs an audience: the registry's service name")
         prepared = self._prepare(key, with_x5c=audience not in self.jwks_audiences)
         issued_at = _timestamp(self._clock())
-        expires_at = min(issued_at + self.lifetime, prepared.not_after)
+        expires_at = min(
+            issued_at + (self.lifetime if lifetime is None else lifetime), prepared.not_after
+        )
         if expires_at <= issued_at:
             raise KeyMaterialError(
                 f"the certificate of signing key {key.kid} expired at {key.not_after.isoformat()}"

@@ -1,0 +1,96 @@
+"""Logins that act with less (or other) than their owner's rights: robot accounts, personal
+access tokens and federated (OIDC) logins.
+
+A :class:`CredentialExchange` turns a credential that is not a password (a robot's or a
+personal token's secret, an external OIDC token) into a :class:`~libdockit.login.Login`
+carrying a :class:`Delegation`: whose grants apply, or which grants exactly, how the result
+is narrowed, how long the access token lives, and what the audit log records. The token
+path (:meth:`libdockit.service.TokenService.handle`) reads it; the exchanges plug into
+:class:`~libdockit.login.Logins` in order, before the password check.
+
+A delegated login never gets a refresh token (the credential itself is what a client keeps)
+and never authenticates to the Admin API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from .access_credentials import actions_within_scopes
+from .model import Grant
+from .policy import Decision, GrantMatch, ScopeDecision
+
+if TYPE_CHECKING:
+    from .login import Login
+    from .secret import Secret
+
+
+@dataclass(frozen=True, slots=True)
+class Delegation:
+    """What a login by a credential other than a password may do, and how it is named.
+
+    ``kind``: ``robot``, ``pat`` or ``federation``. ``credential``: what the audit log and
+    explanations name as the credential that granted access (``robot:ci``, ``pat:ID``,
+    ``federation:POLICY``). ``actor``: the audit log's actor and the decision's subject.
+    ``subjects``: the grant subjects whose stored grants apply (None: the login identity's,
+    as for a password). ``grants``: exactly these grants instead of stored ones (a trust
+    policy's grants, filled in from the token's claims). ``scopes``: ``TYPE:PATTERN:ACTIONS``
+    texts that narrow whatever the grants give (see
+    :func:`libdockit.access_credentials.actions_within_scopes`; empty: not narrowed).
+    ``token_subject``: the access token's ``sub`` (None: the identity's username).
+    ``token_lifetime``: the access token's lifetime in seconds (None: the service's).
+    ``detail``: more for the audit log (an issuer, an external ``sub`` and ``jti``).
+    """
+
+    kind: str
+    credential: str
+    actor: str
+    subjects: tuple[str, ...] | None = None
+    grants: tuple[Grant, ...] | None = None
+    scopes: tuple[str, ...] = ()
+    token_subject: str | None = None
+    token_lifetime: int | None = None
+    detail: Mapping[str, str] = field(default_factory=dict)
+
+    def audit_detail(self) -> dict[str, str]:
+        """The audit event's ``credential`` entry."""
+        return {"kind": self.kind, "id": self.credential, **self.detail}
+
+
+class CredentialExchange(Protocol):
+    """Logs in with one kind of credential that is not a password."""
+
+    def exchange(self, username: str, password: Secret, *, service: str | None) -> Login | None:
+        """The login for ``password`` when it is this exchange's kind of credential; None
+        when it is not (the next exchange, then the password check, is tried).
+
+        Raises AuthenticationFailed when it is and is refused (unknown, revoked, expired,
+        disabled, an owner who may no longer log in): the throttle counts it as a failed
+        login of the client. ``service``: the registry service the token is for (None: the
+        Admin API asks). BackendUnavailable when it cannot tell.
+        """
+        ...
+
+
+def narrow(decision: Decision, scopes: Sequence[str], username: str) -> Decision:
+    """``decision`` with every granted action outside ``scopes`` taken away (``${user}`` in
+    a scope's pattern is ``username``); unchanged when ``scopes`` is empty."""
+    if not scopes:
+        return decision
+    narrowed = []
+    for scope in decision.scopes:
+        requested = scope.requested
+        allowed = actions_within_scopes(scopes, requested.type, requested.name, username)
+        if allowed is None:  # pragma: no cover - scopes is not empty
+            narrowed.append(scope)
+            continue
+        matches = []
+        for match in scope.matches:
+            kept = tuple([action for action in match.actions if action in allowed])
+            if kept:
+                matches.append(GrantMatch(match.grant, kept))
+        granted = tuple([action for action in scope.granted if action in allowed])
+        narrowed.append(ScopeDecision(requested, granted, tuple(matches)))
+    return Decision(decision.subject, tuple(narrowed))
