@@ -23,6 +23,8 @@ ANONYMOUS = "anonymous"
 AUTHENTICATED = "authenticated"
 USER_PREFIX = "user:"
 GROUP_PREFIX = "group:"
+#: A robot account's grants (see :mod:`libdockit.access_credentials`).
+ROBOT_PREFIX = "robot:"
 
 MAX_NAME_LENGTH = 64
 T = TypeVar("T")
@@ -60,14 +62,15 @@ def validate_name(raw: str, *, field_name: str = "name") -> str:
 
 
 def parse_subject(raw: str) -> str:
-    """Canonical subject: ``user:NAME``, ``group:NAME``, ``anonymous`` or ``authenticated``."""
+    """Canonical subject: ``user:NAME``, ``group:NAME``, ``robot:NAME``, ``anonymous`` or
+    ``authenticated``."""
     if raw in (ANONYMOUS, AUTHENTICATED):
         return raw
-    for prefix in (USER_PREFIX, GROUP_PREFIX):
+    for prefix in (USER_PREFIX, GROUP_PREFIX, ROBOT_PREFIX):
         if raw.startswith(prefix):
             return prefix + validate_name(raw[len(prefix) :], field_name="subject")
     raise ValidationError(
-        "subject", "must be user:NAME, group:NAME, 'anonymous' or 'authenticated'"
+        "subject", "must be user:NAME, group:NAME, robot:NAME, 'anonymous' or 'authenticated'"
     )
 
 

@@ -36,13 +36,16 @@ def test_invalid_names(raw: str) -> None:
         ("authenticated", "authenticated"),
         ("user:Alice", "user:alice"),
         ("group:devs", "group:devs"),
+        ("robot:CI-Bot", "robot:ci-bot"),
     ],
 )
 def test_subjects(raw: str, expected: str) -> None:
     assert parse_subject(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "alice", "user:", "team:x", "group:a b", "Anonymous"])
+@pytest.mark.parametrize(
+    "raw", ["", "alice", "user:", "team:x", "group:a b", "Anonymous", "robot:a$b", "robot:"]
+)
 def test_invalid_subjects(raw: str) -> None:
     with pytest.raises(ValidationError) as caught:
         parse_subject(raw)
