@@ -26,7 +26,8 @@ from .backends.ldap.backend import LdapAuthenticator
 from .backends.ldap.config import GroupSearch, LdapConfig, UserMatcher, UserSearch
 from .backends.local import LocalAuthenticator
 from .backends.memory.backend import MemoryBackend
-from .delegation import CredentialExchange, Delegation
+from .credential_login import AccessCredentialExchange
+from .delegation import CredentialExchange, CredentialRefused, Delegation
 from .errors import (
     AuthenticationFailed,
     BackendUnavailable,
@@ -72,6 +73,7 @@ from .tokens import IssuedToken, TokenSigner
 
 __all__ = [
     "AccessCredential",
+    "AccessCredentialExchange",
     "AccessCredentialStore",
     "Actor",
     "AdminService",
@@ -85,6 +87,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "CredentialExchange",
+    "CredentialRefused",
     "Decision",
     "Delegation",
     "Dockit",

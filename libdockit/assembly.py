@@ -17,9 +17,11 @@ from datetime import timedelta
 from .admin import AdminService
 from .audit import Auditor, Retention
 from .backends.base import Authenticator, GrantSource, GroupSource, ReleasesConnection, Store
+from .backends.credential_store import AccessCredentialStore
 from .backends.local import LocalAuthenticator
 from .clock import Clock, utc_now
 from .credcache import VerifiedCredentials
+from .credential_login import DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME, AccessCredentialExchange
 from .delegation import CredentialExchange
 from .keys.crypt import PLAINTEXT, KeyProtector
 from .keys.manager import KeyManager
@@ -49,6 +51,12 @@ class Options:
     #: Refresh tokens (docker's identity tokens) on, and how long they live (None: forever).
     refresh_tokens: bool = True
     refresh_lifetime: timedelta | None = timedelta(days=90)
+    #: Robot accounts and personal access tokens log in (their ``dkt_`` secrets), when the
+    #: store keeps them (see :mod:`libdockit.credential_login`).
+    access_credentials: bool = True
+    #: The longest access token (seconds) a robot or personal token's own lifetime may ask
+    #: for; None: no cap. Without one of its own, a credential gets ``token_lifetime``.
+    max_credential_token_lifetime: int | None = DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME
     #: Failed-login limits; None turns them off.
     throttle: ThrottlePolicy | None = field(default_factory=ThrottlePolicy)
     #: Keys the throttle's hashes of wrong secrets; instances sharing a store share it.
@@ -118,7 +126,8 @@ def assemble(
     local users, with argon2id and the verified-credentials cache); ``groups`` who is in
     which group without a password, for ``explain`` (default: the authenticator when it can
     tell, else the store); ``exchanges`` log in with credentials other than passwords (see
-    :mod:`libdockit.delegation`), tried in order before a password."""
+    :mod:`libdockit.delegation`), tried in order before a password, after the store's robot
+    accounts and personal access tokens (:attr:`Options.access_credentials`)."""
     options = options or Options()
     instruments = instruments or Instruments()
     hasher = hasher or PasswordHasher()
@@ -163,7 +172,7 @@ def assemble(
         audit=auditor,
         unknown_service_hint=options.unknown_service_hint,
         while_waiting=_while_waiting(store),
-        exchanges=exchanges,
+        exchanges=(*_access_credentials(store, authenticator, options), *exchanges),
     )
     admin = AdminService(
         store,
@@ -185,6 +194,21 @@ def assemble(
         authenticator=authenticator,
         hasher=hasher,
     )
+
+
+def _access_credentials(
+    store: Store, authenticator: Authenticator, options: Options
+) -> tuple[CredentialExchange, ...]:
+    if not options.access_credentials or not isinstance(store, AccessCredentialStore):
+        return ()
+    exchange = AccessCredentialExchange(
+        store,
+        identity_resolver(authenticator, store),
+        store,
+        max_token_lifetime=options.max_credential_token_lifetime,
+        clock=options.clock,
+    )
+    return (exchange,)
 
 
 def _local_users(store: Store, hasher: PasswordHasher, options: Options) -> Authenticator:

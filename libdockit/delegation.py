@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from .access_credentials import actions_within_scopes
+from .errors import AuthenticationFailed
 from .model import Grant
 from .policy import Decision, GrantMatch, ScopeDecision
 
@@ -59,17 +60,38 @@ class Delegation:
         return {"kind": self.kind, "id": self.credential, **self.detail}
 
 
+class CredentialRefused(AuthenticationFailed):
+    """A known credential that may not log in (disabled, expired, its owner gone, sent with
+    another name): the audit log names the credential's ``actor`` and ``credential``
+    (:meth:`Delegation.audit_detail`'s shape) rather than the name the client claimed."""
+
+    def __init__(self, message: str, *, actor: str, credential: Mapping[str, str]) -> None:
+        super().__init__(message)
+        self.actor = actor
+        self.credential = dict(credential)
+
+
 class CredentialExchange(Protocol):
     """Logs in with one kind of credential that is not a password."""
 
-    def exchange(self, username: str, password: Secret, *, service: str | None) -> Login | None:
+    def exchange(
+        self,
+        username: str,
+        password: Secret,
+        *,
+        service: str | None,
+        client_address: str | None = None,
+    ) -> Login | None:
         """The login for ``password`` when it is this exchange's kind of credential; None
         when it is not (the next exchange, then the password check, is tried).
 
         Raises AuthenticationFailed when it is and is refused (unknown, revoked, expired,
         disabled, an owner who may no longer log in): the throttle counts it as a failed
-        login of the client. ``service``: the registry service the token is for (None: the
-        Admin API asks). BackendUnavailable when it cannot tell.
+        login of the client; :class:`CredentialRefused` when the credential is known, so
+        the audit log names it. ``service``: the registry service the token is for (None:
+        the Admin API asks). ``client_address``: where the request came from (None:
+        unknown), for the credential's record of its last use. BackendUnavailable when it
+        cannot tell.
         """
         ...
 

@@ -144,7 +144,9 @@ class Logins:
         if password:
             for exchange in self._exchanges:
                 with self._counting_failures((client,), attempt, ("exchange", password.reveal())):
-                    exchanged = exchange.exchange(username, password, service=service)
+                    exchanged = exchange.exchange(
+                        username, password, service=service, client_address=attempt.client_address
+                    )
                 if exchanged is not None:
                     return exchanged
         if self._refresh is not None and password and looks_like_refresh_token(password.reveal()):

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 from .audit import Auditor, RequestInfo, TokenVia
 from .backends.base import Authenticator, GrantSource, GroupSource
-from .delegation import CredentialExchange, Delegation, narrow
+from .delegation import CredentialExchange, CredentialRefused, Delegation, narrow
 from .errors import DockitError, UnsupportedGrantType, ValidationError
 from .explain import Explanation, explain_decision
 from .keys.ring import KeyRing
@@ -219,6 +219,9 @@ class TokenService:
             credential = login.delegation.audit_detail()
         elif login is not None:
             actor = USER_PREFIX + login.identity.username
+        elif isinstance(error, CredentialRefused):
+            actor = error.actor
+            credential = error.credential
         elif status in _REFUSED_LOGINS:
             actor = _claimed(request.username)
         else:

@@ -44,7 +44,14 @@ class WordExchange:
         self.delegation = Delegation(kind="pat", credential="pat:t1", actor="user:alice")
         self.services: list[str | None] = []
 
-    def exchange(self, username: str, password: Secret, *, service: str | None) -> Login | None:
+    def exchange(
+        self,
+        username: str,
+        password: Secret,
+        *,
+        service: str | None,
+        client_address: str | None = None,
+    ) -> Login | None:
         value = password.reveal()
         if not value.startswith("word:"):
             return None
