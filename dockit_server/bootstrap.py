@@ -303,6 +303,7 @@ def _options(
         services=settings.token_services,
         unknown_service_hint=UNKNOWN_SERVICE_HINT,
         token_lifetime=settings.token_lifetime,
+        max_credential_token_lifetime=settings.token_max_credential_lifetime,
         jwks_audiences=settings.token_jwks_services,
         refresh_lifetime=lifetime_from_days(settings.token_refresh_lifetime_days),
         throttle=_throttle_policy(settings),

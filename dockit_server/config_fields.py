@@ -52,6 +52,11 @@ _GENERAL_FIELDS: tuple[Field, ...] = (
     Field("token.jwks_services", "DOCKIT_JWKS_SERVICES", kinds.names),
     Field("token.lifetime", "DOCKIT_TOKEN_LIFETIME", kinds.integer(60, 86400)),
     Field(
+        "token.max_credential_lifetime",
+        "DOCKIT_MAX_CREDENTIAL_TOKEN_LIFETIME",
+        kinds.integer(60, 86400),
+    ),
+    Field(
         "token.refresh_lifetime_days", "DOCKIT_REFRESH_TOKEN_LIFETIME_DAYS", kinds.integer(0, 3650)
     ),
     Field("keys.algorithm", "DOCKIT_KEY_ALGORITHM", kinds.choice("ES256", "RS256")),

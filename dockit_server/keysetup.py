@@ -12,7 +12,8 @@ before workers fork), the rest in each worker.
   (SQLite gives its -wal and -shm files the same mode); an existing one readable by others
   is reported, not changed.
 * ``keys.retired_grace_seconds`` shortens (or lengthens) how long a retired key stays
-  published. The safe value, and the default, is ``token.lifetime`` + 60 s (the registry's
+  published. The safe value, and the default, is the longest token lifetime
+  (``token.lifetime``, or ``token.max_credential_lifetime`` when longer) + 60 s (the registry's
   leeway): shorter means tokens the old key signed are refused before they expire once the
   registries restart without it (what you want for a compromised key, and for tests).
 """
@@ -61,14 +62,21 @@ def secure_stored_keys(store: KeyMaterialStore, protector: KeyProtector) -> None
         log.info("encrypted %d stored private key(s) with %s", len(sealed), ENCRYPTION_SETTING)
 
 
+def longest_token_lifetime(settings: Settings) -> int:
+    """The longest an access token may live: the service's lifetime, or a robot's or
+    personal token's own lifetime up to its cap (seconds)."""
+    return max(settings.token_lifetime, settings.token_max_credential_lifetime)
+
+
 def retired_grace(settings: Settings) -> timedelta:
-    safe = settings.token_lifetime + REGISTRY_LEEWAY
+    safe = longest_token_lifetime(settings) + REGISTRY_LEEWAY
     chosen = settings.keys_retired_grace_seconds
     if chosen is None:
         return timedelta(seconds=safe)
     if chosen < safe:
         log.warning(
-            "keys.retired_grace_seconds=%d is shorter than token.lifetime + %d s (%d s): "
+            "keys.retired_grace_seconds=%d is shorter than the longest token lifetime "
+            "(token.lifetime, token.max_credential_lifetime) + %d s (%d s): "
             "tokens signed by a retired key are refused before they expire once the "
             "registries restart without it",
             chosen,

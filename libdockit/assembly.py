@@ -25,7 +25,7 @@ from .credential_login import DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME, AccessCrede
 from .delegation import CredentialExchange
 from .keys.crypt import PLAINTEXT, KeyProtector
 from .keys.manager import KeyManager
-from .keys.ring import DEFAULT_RETIRED_GRACE, KeyRing, KeySource
+from .keys.ring import REGISTRY_LEEWAY_SECONDS, KeyRing, KeySource
 from .password_policy import PasswordPolicy
 from .passwords import PasswordHasher
 from .refresh import RefreshTokens, identity_resolver
@@ -75,8 +75,10 @@ class Options:
     audit_flush_seconds: float = 0.0
     #: How signing keys are encrypted at rest.
     key_protector: KeyProtector = PLAINTEXT
-    #: How long a retired key stays in the bundle.
-    retired_grace: timedelta = DEFAULT_RETIRED_GRACE
+    #: How long a retired key stays in the bundle; None: the longest an access token may
+    #: live (``token_lifetime``, or ``max_credential_token_lifetime`` when longer) + 60 s,
+    #: the registry's leeway, so no token outlives the key that signed it.
+    retired_grace: timedelta | None = None
     #: Keys that come from files (bring your own key) rather than the store.
     key_source: KeySource | None = None
     #: How often a process re-reads the store's signing keys (seconds).
@@ -140,7 +142,7 @@ def assemble(
         store,
         clock=options.clock,
         refresh_interval=options.key_refresh_seconds,
-        retired_grace=options.retired_grace,
+        retired_grace=_retired_grace(options),
         protector=options.key_protector,
         source=options.key_source,
     )
@@ -209,6 +211,13 @@ def _access_credentials(
         clock=options.clock,
     )
     return (exchange,)
+
+
+def _retired_grace(options: Options) -> timedelta:
+    if options.retired_grace is not None:
+        return options.retired_grace
+    longest = max(options.token_lifetime, options.max_credential_token_lifetime or 0)
+    return timedelta(seconds=longest + REGISTRY_LEEWAY_SECONDS)
 
 
 def _local_users(store: Store, hasher: PasswordHasher, options: Options) -> Authenticator:

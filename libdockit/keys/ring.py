@@ -44,8 +44,10 @@ __all__ = ["KeyRing", "KeySource", "ensure_active_key"]
 log = logging.getLogger(__name__)
 
 Monotonic = Callable[[], float]
-#: Default token lifetime (300 s) plus the registry's 60 s leeway.
-DEFAULT_RETIRED_GRACE = timedelta(seconds=360)
+#: The registry accepts a token up to this long after its ``exp``.
+REGISTRY_LEEWAY_SECONDS = 60
+#: Default token lifetime (300 s) plus the registry's leeway.
+DEFAULT_RETIRED_GRACE = timedelta(seconds=300 + REGISTRY_LEEWAY_SECONDS)
 
 
 class KeySource(Protocol):

@@ -162,11 +162,15 @@ def test_bad_key_settings(tmp_path: Path, env: dict[str, str], key: str) -> None
 
 def test_retired_grace(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert retired_grace(settings_for(tmp_path, DOCKIT_TOKEN_LIFETIME="600")) == timedelta(
-        seconds=660
+        seconds=3660  # a robot's or personal token's access token may live an hour
     )
-    longer = settings_for(tmp_path, DOCKIT_KEY_RETIRED_GRACE_SECONDS="3600")
+    short = settings_for(
+        tmp_path, DOCKIT_TOKEN_LIFETIME="600", DOCKIT_MAX_CREDENTIAL_TOKEN_LIFETIME="120"
+    )
+    assert retired_grace(short) == timedelta(seconds=660)
+    longer = settings_for(tmp_path, DOCKIT_KEY_RETIRED_GRACE_SECONDS="7200")
     with caplog.at_level(logging.WARNING):
-        assert retired_grace(longer) == timedelta(seconds=3600)
+        assert retired_grace(longer) == timedelta(seconds=7200)
     assert caplog.text == ""
     shorter = settings_for(
         tmp_path, DOCKIT_TOKEN_LIFETIME="3600", DOCKIT_KEY_RETIRED_GRACE_SECONDS="10"
