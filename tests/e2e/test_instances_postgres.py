@@ -39,6 +39,7 @@ from cryptography import x509
 
 from tests.e2e.conftest import OciImage, unique, write_bundle
 from tests.support import skopeo
+from tests.support.access_credentials import CredentialStore
 from tests.support.dockit import (
     DEFAULT_ADMIN,
     DockitServer,
@@ -347,6 +348,40 @@ def test_password_changed_on_one_is_required_by_the_other_at_once(pair: Pair) ->
     assert_logins(pair.a, new, 200, "A, new password, right after the change on B")
     assert_logins(pair.b, old, 401, "B, old password, right after the change on B")
     assert_logins(pair.b, new, 200, "B, new password, right after the change on B")
+
+
+def test_personal_token_follows_its_owner_and_its_own_state_across_instances(
+    pair: Pair,
+) -> None:
+    """A personal access token's rights are its owner's now, whichever instance answers: a
+    grant revoked or an owner disabled through one, or the token disabled or deleted in the
+    database, decides the next token of the other."""
+    store = CredentialStore(pair.a.environment()["DOCKIT_DATABASE_URL"])
+    alice = new_user(pair.a, "alice")
+    repo = f"{alice[0]}/app"
+    grant_id = pair.a.grant(f"user:{alice[0]}", f"repository:{alice[0]}/*:pull,push")
+    pat = store.make("pat", "ci", f"user:{alice[0]}", scopes=[f"repository:{repo}:push"])
+    token = (alice[0], pat.secret)
+    assert_actions(pair.b, token, repo, ["pull", "push"], "B through the token")
+
+    pair.a.revoke(grant_id)
+    assert_actions(pair.b, token, repo, [], "B right after the revoke on A")
+    pair.b.grant(f"user:{alice[0]}", f"repository:{alice[0]}/*:pull")
+    assert_actions(pair.a, token, repo, ["pull"], "A right after a pull grant on B")
+
+    pair.b.set_user(alice[0], enabled=False)
+    assert_logins(pair.a, token, 401, "A right after disabling the owner on B")
+    pair.a.set_user(alice[0], enabled=True)
+    assert_logins(pair.b, token, 200, "B right after enabling the owner on A")
+
+    store.set_enabled(pat.record.id, False)
+    assert_logins(pair.a, token, 401, "A right after disabling the token")
+    assert_logins(pair.b, token, 401, "B right after disabling the token")
+    store.set_enabled(pat.record.id, True)
+    assert_logins(pair.b, token, 200, "B right after enabling the token")
+    store.delete(pat.record.id)
+    assert_logins(pair.a, token, 401, "A right after deleting the token")
+    assert_logins(pair.b, token, 401, "B right after deleting the token")
 
 
 # -- 3. key activation is atomic across instances ------------------------------------------
