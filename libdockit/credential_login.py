@@ -41,7 +41,7 @@ from .backends.base import UserStore
 from .backends.credential_store import AccessCredentialStore
 from .clock import Clock, utc_now
 from .delegation import CredentialRefused, Delegation
-from .errors import AuthenticationFailed, NotFound
+from .errors import NotFound
 from .login import Login
 from .model import (
     ANONYMOUS,
@@ -63,6 +63,8 @@ DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME = 3600
 DEFAULT_TOUCH_INTERVAL = timedelta(seconds=60)
 
 _UNKNOWN = "unknown or revoked access token"
+#: What the audit log records as the credential of a secret no credential has.
+UNKNOWN_CREDENTIAL = {"kind": "access_credential", "id": "unknown"}
 _KIND_NAMES = {"robot": "robot account", "pat": "personal access token"}
 
 
@@ -105,7 +107,7 @@ class AccessCredentialExchange:
             return None
         record = self._store.find_access_credential(credential_secret_hash(password))
         if record is None:
-            raise AuthenticationFailed(_UNKNOWN)
+            raise CredentialRefused(_UNKNOWN, actor=None, credential=UNKNOWN_CREDENTIAL)
         now = self._clock()
         refusal = credential_refusal(record, now)
         if refusal is not None:
@@ -119,7 +121,9 @@ class AccessCredentialExchange:
             try:
                 self._store.touch_access_credential(record.id, at=now, address=client_address)
             except NotFound:  # deleted between the lookup and now
-                raise AuthenticationFailed(_UNKNOWN) from None
+                raise CredentialRefused(
+                    _UNKNOWN, actor=None, credential=UNKNOWN_CREDENTIAL
+                ) from None
         return login
 
     def _robot(self, record: AccessCredential, username: str) -> Login:

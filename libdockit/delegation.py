@@ -61,11 +61,12 @@ class Delegation:
 
 
 class CredentialRefused(AuthenticationFailed):
-    """A known credential that may not log in (disabled, expired, its owner gone, sent with
-    another name): the audit log names the credential's ``actor`` and ``credential``
-    (:meth:`Delegation.audit_detail`'s shape) rather than the name the client claimed."""
+    """A credential that may not log in (unknown, disabled, expired, its owner gone, sent
+    with another name): the audit log names the credential's ``actor`` and ``credential``
+    (:meth:`Delegation.audit_detail`'s shape); ``actor`` None (an unknown credential's)
+    names the user the client claimed to be."""
 
-    def __init__(self, message: str, *, actor: str, credential: Mapping[str, str]) -> None:
+    def __init__(self, message: str, *, actor: str | None, credential: Mapping[str, str]) -> None:
         super().__init__(message)
         self.actor = actor
         self.credential = dict(credential)

@@ -220,7 +220,7 @@ class TokenService:
         elif login is not None:
             actor = USER_PREFIX + login.identity.username
         elif isinstance(error, CredentialRefused):
-            actor = error.actor
+            actor = error.actor or _claimed(request.username)
             credential = error.credential
         elif status in _REFUSED_LOGINS:
             actor = _claimed(request.username)

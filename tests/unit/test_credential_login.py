@@ -247,6 +247,12 @@ def test_expired_disabled_and_revoked_credentials_are_refused_on_the_next_reques
     store.delete_access_credential(record.id)
     with pytest.raises(AuthenticationFailed, match="unknown or revoked"):
         ask(dockit, user, secret, scope)
+    # Whose it was is no longer known: the claimed user, and that it was such a secret.
+    event = last_token_event(dockit)
+    assert (event["actor"], event["credential"]) == (
+        f"user:{user}",
+        {"kind": "access_credential", "id": "unknown"},
+    )
 
 
 def test_a_password_is_still_checked_as_a_password(dockit: Dockit) -> None:
