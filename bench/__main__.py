@@ -6,7 +6,8 @@ same run, the target and whether it was met. Scenarios (see the issue "Performan
 scale-out" and "Serving model"): 1 /healthz, 2 warm token, 3 anonymous token, 4 refresh-token
 POST, 5 cold password check, 6 RS256 vs ES256, 7 scale, 8 LDAP, 9 two instances on
 PostgreSQL, 10 a storm of 500 clients, 11 serving models compared (sync, gthread, gevent,
-Dockit's gevent worker) under slow clients, a hung directory and a storm. Every rate is
+Dockit's gevent worker) under slow clients, a hung directory and a storm, 12 robot token
+(beside the warm token, on the same server as 1-4). Every rate is
 measured with a new connection per request and with kept-alive connections.
 
 Every process it starts is stopped by PID when its scenario ends, also on an error, Ctrl-C
@@ -31,18 +32,18 @@ from .context import Bench, Options
 from .results import ERROR, Report, Row, text_table
 from .wrk import WrkError, wrk_binary
 
-ALL = tuple(range(1, 12))
+ALL = tuple(range(1, 13))
 #: Scenarios whose figures are ratios to the /healthz baseline (scenario 1).
-NEEDS_BASELINE = {2, 3, 4, 6, 8}
+NEEDS_BASELINE = {2, 3, 4, 6, 8, 12}
 
 
 def _numbers(text: str) -> set[int]:
     try:
         wanted = {int(part) for part in text.split(",") if part.strip()}
     except ValueError:
-        raise argparse.ArgumentTypeError("a comma-separated list of 1-11, e.g. 1,2,3") from None
+        raise argparse.ArgumentTypeError("a comma-separated list of 1-12, e.g. 1,2,3") from None
     if not wanted or not wanted <= set(ALL):
-        raise argparse.ArgumentTypeError("scenarios are numbered 1 to 11")
+        raise argparse.ArgumentTypeError("scenarios are numbered 1 to 12")
     return wanted
 
 
@@ -114,10 +115,11 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def _steps(wanted: set[int]) -> list[tuple[str, set[int], Callable[[Bench], None]]]:
-    http = wanted & {1, 2, 3, 4}
+    http = wanted & {1, 2, 3, 4, 12}
     steps: list[tuple[str, set[int], Callable[[Bench], None]]] = []
     if http:
-        steps.append(("1-4", http, lambda bench: http_scenarios.run(bench, http)))
+        label = "1-4, 12" if 12 in http else "1-4"
+        steps.append((label, http, lambda bench: http_scenarios.run(bench, http)))
     modules = ((5, cold), (6, signing), (7, scale), (8, directory), (9, multi), (10, storm))
     for number, module in (*modules, (11, serving)):
         if number in wanted:

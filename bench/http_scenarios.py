@@ -4,6 +4,8 @@
 2. warm token request: Basic auth with cached credentials, ES256, one repository scope;
 3. anonymous token on a public repository;
 4. refresh-token ``POST /v2/token`` (``grant_type=refresh_token``);
+12. robot token: Basic auth with a robot account's ``dkt_`` secret (a hashed lookup, no
+    argon2), ES256, one repository scope, also as a ratio to the warm token;
 
 and the limit of this stack: :mod:`bench.minimal_app`, a Falcon app that only signs a fixed
 ES256 token, served the same way. Every rate is measured twice, with a new connection per
@@ -31,7 +33,8 @@ USER, PASSWORD = "bench", "bench-pw-0123456789"
 SCOPE = "repository:bench/app:pull"
 PUBLIC_SCOPE = "repository:public/app:pull"
 CLIENT_ID = "bench"
-TARGETS = {2: 0.6, 3: 0.6, 4: 0.5}
+TARGETS = {2: 0.6, 3: 0.6, 4: 0.5, 12: 0.6}
+ROBOT = profile_app.ROBOT
 
 
 def prepare(server: DockitServer, user: str = USER, password: str = PASSWORD) -> None:
@@ -48,6 +51,14 @@ def token_url(server: DockitServer, scope: str, **extra: str) -> str:
 def warm_token_load(server: DockitServer, user: str = USER, password: str = PASSWORD) -> Load:
     """Scenario 2's request, checked once (200 with a token) before it is used for load."""
     load = Load(token_url(server, SCOPE), headers=(basic(user, password),))
+    _expect_token(load)
+    return load
+
+
+def robot_token_load(server: DockitServer) -> Load:
+    """Scenario 12's request: the warm token's, by a robot with the bench user's grant."""
+    secret = profile_app.add_robot(f"sqlite:///{server.database_path}")
+    load = Load(token_url(server, SCOPE), headers=(basic(ROBOT, secret),))
     _expect_token(load)
     return load
 
@@ -136,6 +147,7 @@ NAMES = {
     2: "warm token (Basic, cached, ES256)",
     3: "anonymous token (public repo)",
     4: "refresh-token POST",
+    12: "robot token (dkt_ secret, ES256)",
 }
 
 
@@ -148,6 +160,8 @@ def _loads(server: DockitServer, wanted: set[int]) -> tuple[dict[int, Load], lis
     if 3 in wanted:
         loads[3] = Load(token_url(server, PUBLIC_SCOPE))
         _expect_token(loads[3])
+    if 12 in wanted:
+        loads[12] = robot_token_load(server)
     if 4 in wanted:
         refresh = _refresh_load(server)
         if isinstance(refresh, str):
@@ -185,6 +199,14 @@ def run(bench: Bench, wanted: set[int]) -> None:
             )
             report.add(_rate_row(bench, number, NAMES[number], pair.keepalive, keepalive=True))
         _minimal_rows(bench, pairs[-1], measured.get(2))
+        if 12 in measured and 2 in measured:
+            robot, warm = measured[12], measured[2]
+            report.note(
+                "Robot token (scenario 12) against the warm password token (2): "
+                f"{robot.new_connection.rate / warm.new_connection.rate:.2f}x with a new "
+                f"connection per request, {robot.keepalive.rate / warm.keepalive.rate:.2f}x "
+                "kept alive."
+            )
         for row in unavailable:
             report.add(row)
         rounds = measured[1].new_connection.round_rates
@@ -201,7 +223,7 @@ def run(bench: Bench, wanted: set[int]) -> None:
         _load_generator_check(
             bench, server, loads[1].with_keepalive(False), measured[1].new_connection
         )
-    if wanted & {2, 3, 4}:
+    if wanted & {2, 3, 4, 12}:
         _where_the_time_goes(bench)
 
 
@@ -226,7 +248,7 @@ def _where_the_time_goes(bench: Bench) -> None:
     bench.report.note(
         f"In process, a warm token costs {token['defaults']:,.0f} us ({token['audit off']:,.0f} "
         f"us with the audit log off); /healthz {found.table['/healthz']['defaults']:,.0f} us. "
-        f"Profiled: {found.share_text()}."
+        f"Profiled: {found.share_text()}. In process, {found.robot_text()}."
     )
 
 

@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -39,6 +40,7 @@ from falcon import testing
 
 from dockit_server.components import Components
 from dockit_server.multiproc import remove_metrics_dir, use_fresh_metrics_dir
+from tests.support.access_credentials import CredentialStore
 
 from .context import basic
 from .generate_store import BENCH_PASSWORD, BENCH_USER
@@ -56,14 +58,18 @@ GRANTS = (
     ("anonymous", "repository:public/*:pull"),
 )
 ROUNDS = 7
+#: A robot account with the bench user's grant on ``bench/**``, logging in with its secret.
+ROBOT = "bench-robot"
 
 
 @dataclass(frozen=True, slots=True)
 class BenchApp:
-    """The WSGI app a worker serves, and the collaborators it was built from."""
+    """The WSGI app a worker serves, the collaborators it was built from, and the secret of
+    a robot account that may do what the bench user may (:data:`ROBOT`)."""
 
     app: WsgiApp
     components: Components
+    robot_secret: str
 
     def settle(self) -> None:
         """Write the audit events queued so far (the writer thread would, within 1 s)."""
@@ -90,12 +96,22 @@ def build(workdir: Path, **settings: Any) -> BenchApp:
     components.admin.create_user(BENCH_USER, Secret(BENCH_PASSWORD), actor=bench)
     for subject, scope in GRANTS:
         components.admin.add_grant_from_scope(subject, scope, actor=bench)
-    return BenchApp(create_app(components), components)
+    robot = add_robot(str(config.database_url.reveal()))
+    return BenchApp(create_app(components), components, robot)
+
+
+def add_robot(database_url: str) -> str:
+    """:data:`ROBOT`, owned by the bench user, with its grant on ``bench/**``; its secret."""
+    store = CredentialStore(database_url)
+    made = store.make("robot", ROBOT, "user:" + BENCH_USER, expires_in=timedelta(days=1))
+    store.grant("robot:" + ROBOT, "repository", "bench/**", "pull", "push")
+    return made.secret
 
 
 def requests_of(bench: BenchApp) -> dict[str, Callable[[], Environ]]:
     """A fresh WSGI environ per call (a POST body is a stream, read once)."""
     auth = dict([basic(BENCH_USER, BENCH_PASSWORD)])
+    robot = dict([basic(ROBOT, bench.robot_secret)])
     offline = testing.create_environ(
         path="/v2/token",
         query_string=f"service={SERVICE}&offline_token=true&client_id=bench",
@@ -115,6 +131,9 @@ def requests_of(bench: BenchApp) -> dict[str, Callable[[], Environ]]:
         "/healthz": lambda: testing.create_environ(path="/healthz"),
         "warm token": lambda: testing.create_environ(
             path="/v2/token", query_string=f"service={SERVICE}&scope={SCOPE}", headers=auth
+        ),
+        "robot token": lambda: testing.create_environ(
+            path="/v2/token", query_string=f"service={SERVICE}&scope={SCOPE}", headers=robot
         ),
         "anonymous token": lambda: testing.create_environ(
             path="/v2/token", query_string=f"service={SERVICE}&scope={PUBLIC_SCOPE}"
@@ -196,6 +215,16 @@ class Breakdown:
                 f"| {kind} | " + " | ".join(f"{cells[v]:,.0f} us" for v in VARIANTS) + " |"
             )
         return "\n".join(lines)
+
+    def robot_text(self) -> str:
+        """The robot token's cost against /healthz and the warm (password) token."""
+        robot, warm = self.table["robot token"], self.table["warm token"]
+        health = self.table["/healthz"]
+        return (
+            f"robot token: {robot['defaults']:,.0f} us, "
+            f"{robot['defaults'] / warm['defaults']:.2f}x the warm token's CPU, "
+            f"{robot['defaults'] / health['defaults']:.2f}x /healthz's"
+        )
 
     def share_text(self) -> str:
         shares = ", ".join(f"{name} {share:.0%}" for name, share in self.shares.items())
@@ -293,6 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"in-process CPU microseconds per request (no gunicorn), {args.requests} each:")
     print(result.markdown())
     print(f"warm token, share of profiled time: {result.share_text()}")
+    print(result.robot_text())
     if result.parts:
         print(result.parts_markdown())
     if result.areas:
