@@ -23,6 +23,7 @@ import pytest
 
 from tests.e2e.conftest import ISSUER, SERVICE, TOKEN_LIFETIME, OciImage
 from tests.support import skopeo
+from tests.support.access_credentials import CredentialStore
 from tests.support.docker_cli import docker_login, read_docker_config
 from tests.support.dockit import DockitServer, Response, moby_refresh
 from tests.support.jwt_parts import jwt_claims
@@ -322,5 +323,54 @@ def test_docker_login_as_a_directory_user_stores_an_identity_token(
             dockit.admin("GET", f"/users/{directory_user.name}/refresh-tokens", expect=404).status
             == 404
         )
+    finally:
+        dockit.revoke(grant)
+
+
+def test_a_directory_user_owns_a_personal_access_token(
+    dockit: DockitServer,
+    registry: Registry,
+    oci_image: OciImage,
+    slapd: Slapd,
+    directory_user: DirectoryUser,
+    tmp_path: Path,
+) -> None:
+    """A personal token of a directory user carries the user's current directory groups,
+    within its scopes; the directory's "cannot tell" is a 503; once the directory no longer
+    has the user, the token is refused."""
+    group = directory_user.group
+    grant = dockit.grant(f"group:{group}", f"repository:{group}/*:*")
+    try:
+        repo = f"{group}/app"
+        assert_pushed(push(oci_image, registry, repo, directory_user.creds), registry)
+        pat = CredentialStore(f"sqlite:///{dockit.database_path}").make(
+            "pat",
+            "laptop",
+            f"user:{directory_user.name}",
+            scopes=[f"repository:{group}/*:pull"],
+            owner_source="ldap",
+        )
+        token = (directory_user.name, pat.secret)
+        pulled = skopeo.pull(registry.host, repo, oci_image.tag, tmp_path / "out", creds=token)
+        assert pulled.ok, pulled
+        assert_denied(push(oci_image, registry, f"{group}/other", token))
+        answer = dockit.token(SERVICE, [f"repository:{repo}:pull,push"], token)
+        assert jwt_claims(answer.token)["access"][0]["actions"] == ["pull"]
+
+        slapd.stop()
+        try:
+            time.sleep(GROUP_CACHE_SECONDS + 0.5)  # the directory must be asked again
+            down = dockit.token(SERVICE, [f"repository:{repo}:pull"], token)
+            assert down.status == 503, down
+            assert down.error_codes() == ["UNAVAILABLE"], down
+        finally:
+            slapd.start()
+
+        slapd.modify(f"dn: {directory_user.dn}\nchangetype: delete\n")
+        time.sleep(GROUP_CACHE_SECONDS + 0.5)
+        refused = dockit.token(SERVICE, [f"repository:{repo}:pull"], token)
+        assert refused.status == 401, refused
+        assert "owner is disabled or no longer exists" in str(refused.json), refused
+        assert pat.secret not in dockit.all_logs()
     finally:
         dockit.revoke(grant)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from libdockit.access_credentials import new_access_credential
 from libdockit.backends.sql.backend import SqlBackend
-from libdockit.model import AccessCredential, CredentialKind, Grant
+from libdockit.model import LOCAL_SOURCE, AccessCredential, CredentialKind, Grant
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class CredentialStore:
         expires_in: timedelta | None = timedelta(days=1),
         scopes: Iterable[str] = (),
         access_token_lifetime: timedelta | None = None,
+        owner_source: str = LOCAL_SOURCE,
     ) -> Made:
         now = datetime.now(UTC)
         record, secret = new_access_credential(
@@ -47,6 +48,7 @@ class CredentialStore:
             expires_at=None if expires_in is None else now + expires_in,
             scopes=scopes,
             access_token_lifetime=access_token_lifetime,
+            owner_source=owner_source,
         )
         with SqlBackend(self.url) as store:
             return Made(store.add_access_credential(record), secret.reveal())
