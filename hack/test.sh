@@ -54,6 +54,10 @@ missing_packages() {
     { command -v containerd >/dev/null 2>&1 && command -v ctr >/dev/null 2>&1; } || echo containerd
     { command -v dockerd >/dev/null 2>&1 && docker --version >/dev/null 2>&1; } || echo docker.io
     command -v podman >/dev/null 2>&1 || echo podman
+    # The federation tests' independent OIDC issuer is an npm package (installed by the
+    # tests with npm ci from tests/support/oidc_issuer_js/package-lock.json).
+    command -v node >/dev/null 2>&1 || echo nodejs
+    command -v npm >/dev/null 2>&1 || echo npm
     return 0
 }
 
