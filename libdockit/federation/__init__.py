@@ -1,20 +1,36 @@
 """Workload identity federation: external OIDC tokens (CI jobs, Kubernetes pods) checked
 against trust policies. See :mod:`.trust`, :mod:`.jwks` and :mod:`.verifier`."""
 
+from .claims import ClaimCondition, interpolate, unmet_conditions
 from .jwks import IssuerKey, KeySource, RemoteKeys, StaticKeys, fetch_url, parse_jwks
-from .trust import ASYMMETRIC_ALGORITHMS, MAX_LEEWAY_SECONDS, TrustPolicy
+from .matching import FEDERATION_PREFIX, PolicyMatch, match_policy
+from .trust import (
+    ASYMMETRIC_ALGORITHMS,
+    MAX_LEEWAY_SECONDS,
+    MAX_TOKEN_LIFETIME_SECONDS,
+    GrantTemplate,
+    TrustPolicy,
+)
 from .verifier import FederatedToken, FederatedTokenVerifier
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
+    "FEDERATION_PREFIX",
     "MAX_LEEWAY_SECONDS",
+    "MAX_TOKEN_LIFETIME_SECONDS",
+    "ClaimCondition",
     "FederatedToken",
     "FederatedTokenVerifier",
+    "GrantTemplate",
     "IssuerKey",
     "KeySource",
+    "PolicyMatch",
     "RemoteKeys",
     "StaticKeys",
     "TrustPolicy",
     "fetch_url",
+    "interpolate",
+    "match_policy",
     "parse_jwks",
+    "unmet_conditions",
 ]

@@ -2,8 +2,9 @@
 
 A :class:`TrustPolicy` names one issuer (found by OIDC discovery, or pinned to a static JWKS
 for sites that cannot reach it), the audiences and signature algorithms it accepts, and how
-much clock skew it forgives. Claim conditions and what a match is granted come later; this
-record holds what the signature check (:mod:`libdockit.federation.verifier`) needs.
+much clock skew it forgives (what the signature check, :mod:`.verifier`, needs); then the
+claim conditions a verified token must meet, the grants a match gets (patterns with
+``${claim.NAME}`` filled in, see :mod:`.claims`) and the longest access token it may have.
 
 Only asymmetric algorithms are allowed: ``none`` proves nothing, and an HS* token would be
 checked with a shared secret, which for a public issuer means its public key (the classic
@@ -17,8 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ValidationError
+from ..model import normalize_actions
+from .claims import ClaimCondition, validate_template
 
-__all__ = ["ASYMMETRIC_ALGORITHMS", "MAX_LEEWAY_SECONDS", "TrustPolicy"]
+__all__ = [
+    "ASYMMETRIC_ALGORITHMS",
+    "MAX_LEEWAY_SECONDS",
+    "MAX_TOKEN_LIFETIME_SECONDS",
+    "GrantTemplate",
+    "TrustPolicy",
+]
 
 #: Every algorithm a trust policy may accept: RSA, RSA-PSS, ECDSA and EdDSA signatures.
 ASYMMETRIC_ALGORITHMS = frozenset(
@@ -26,6 +35,21 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 )
 #: The most clock skew a policy may forgive on ``exp`` and ``nbf``.
 MAX_LEEWAY_SECONDS = 300
+#: The longest access token a federated login may get (an hour, like the CI tokens).
+MAX_TOKEN_LIFETIME_SECONDS = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class GrantTemplate:
+    """What a match gets on repositories: ``actions`` on names matching ``pattern`` once its
+    ``${claim.NAME}`` placeholders are filled (e.g. ``ci/${claim.repository}/**``)."""
+
+    pattern: str
+    actions: Sequence[str]
+
+    def __post_init__(self) -> None:
+        validate_template(self.pattern)
+        object.__setattr__(self, "actions", normalize_actions(list(self.actions)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +67,9 @@ class TrustPolicy:
     algorithms: Sequence[str] = ("RS256", "ES256")
     leeway_seconds: int = 60
     static_jwks: Mapping[str, Any] | None = field(default=None, compare=False)
+    conditions: Sequence[ClaimCondition] = ()
+    grants: Sequence[GrantTemplate] = ()
+    max_token_lifetime_seconds: int = 300
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.strip():
@@ -65,5 +92,12 @@ class TrustPolicy:
             )
         if self.static_jwks is not None and not isinstance(self.static_jwks.get("keys"), list):
             raise ValidationError("static_jwks", 'must be a JWKS document: {"keys": [...]}')
+        if not 1 <= self.max_token_lifetime_seconds <= MAX_TOKEN_LIFETIME_SECONDS:
+            raise ValidationError(
+                "max_token_lifetime_seconds",
+                f"must be between 1 and {MAX_TOKEN_LIFETIME_SECONDS} seconds",
+            )
         object.__setattr__(self, "audiences", tuple(self.audiences))
+        object.__setattr__(self, "conditions", tuple(self.conditions))
+        object.__setattr__(self, "grants", tuple(self.grants))
         object.__setattr__(self, "algorithms", tuple(self.algorithms))

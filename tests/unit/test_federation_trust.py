@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from libdockit.errors import ValidationError
-from libdockit.federation import TrustPolicy
+from libdockit.federation import ClaimCondition, GrantTemplate, TrustPolicy
 
 GOOD: dict[str, Any] = {"name": "github", "issuer": "https://issuer.test", "audiences": ["d"]}
 
@@ -35,9 +35,37 @@ def test_defaults_accept_rs256_and_es256_with_a_minute_of_leeway() -> None:
         ("leeway_seconds", -1),
         ("leeway_seconds", 301),
         ("static_jwks", {"kid": "x"}),
+        ("max_token_lifetime_seconds", 0),
+        ("max_token_lifetime_seconds", 3601),
     ],
 )
 def test_bad_fields_are_refused_by_name(field: str, value: Any) -> None:
     with pytest.raises(ValidationError) as caught:
         TrustPolicy(**{**GOOD, field: value})
+    assert caught.value.field == field
+
+
+def test_conditions_and_grants_are_kept_as_tuples() -> None:
+    policy = TrustPolicy(
+        **GOOD,
+        conditions=[ClaimCondition("ref", "refs/heads/*")],
+        grants=[GrantTemplate("ci/${claim.repository}/**", ["push"])],
+    )
+    assert policy.conditions == (ClaimCondition("ref", "refs/heads/*"),)
+    assert policy.grants[0].actions == ("push",)
+    assert policy.max_token_lifetime_seconds == 300
+
+
+@pytest.mark.parametrize(
+    ("pattern", "actions", "field"),
+    [
+        ("ci/${claim.repository}/***", ["push"], "grants"),
+        ("ci/${secret.x}", ["pull"], "grants"),
+        ("ci/${claim.repository}", [], "actions"),
+        ("ci/${claim.repository}", ["own"], "actions"),
+    ],
+)
+def test_bad_grant_templates_are_refused(pattern: str, actions: list[str], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        GrantTemplate(pattern, actions)
     assert caught.value.field == field
