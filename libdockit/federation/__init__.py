@@ -2,7 +2,15 @@
 against trust policies. See :mod:`.trust`, :mod:`.jwks` and :mod:`.verifier`."""
 
 from .claims import ClaimCondition, interpolate, unmet_conditions
-from .jwks import IssuerKey, KeySource, RemoteKeys, StaticKeys, fetch_url, parse_jwks
+from .jwks import (
+    IssuerKey,
+    KeySource,
+    RemoteKeys,
+    StaticKeys,
+    fetch_url,
+    is_trusted_url,
+    parse_jwks,
+)
 from .matching import FEDERATION_PREFIX, PolicyMatch, match_policy
 from .trust import (
     ASYMMETRIC_ALGORITHMS,
@@ -30,6 +38,7 @@ __all__ = [
     "TrustPolicy",
     "fetch_url",
     "interpolate",
+    "is_trusted_url",
     "match_policy",
     "parse_jwks",
     "unmet_conditions",

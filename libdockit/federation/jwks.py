@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ __all__ = [
     "RemoteKeys",
     "StaticKeys",
     "fetch_url",
+    "is_trusted_url",
     "parse_jwks",
 ]
 
@@ -41,6 +43,16 @@ __all__ = [
 Fetch = Callable[[str], bytes]
 
 _MAX_DOCUMENT_BYTES = 256 * 1024
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def is_trusted_url(url: str) -> bool:
+    """https, or plain http to a loopback host only (tests, a sidecar): keys fetched over
+    plain http from anywhere else could be swapped on the way."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.netloc:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +200,8 @@ class RemoteKeys:
         jwks_uri = discovery.get("jwks_uri")
         if not isinstance(jwks_uri, str):
             raise ValueError("the discovery document has no jwks_uri")
+        if not is_trusted_url(jwks_uri):
+            raise ValueError("the discovery document's jwks_uri is neither https nor loopback")
         return parse_jwks(_json_object(self._fetch(jwks_uri)))
 
 

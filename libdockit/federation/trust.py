@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import ValidationError
 from ..model import normalize_actions
 from .claims import ClaimCondition, validate_template
+from .jwks import is_trusted_url
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
@@ -74,8 +75,10 @@ class TrustPolicy:
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.strip():
             raise ValidationError("name", "must be non-empty, without surrounding spaces")
-        if not self.issuer.startswith(("https://", "http://")):
-            raise ValidationError("issuer", "must be an http(s) URL (the tokens' iss claim)")
+        if not is_trusted_url(self.issuer):
+            raise ValidationError(
+                "issuer", "must be an https URL (http only to a loopback host): the tokens' iss"
+            )
         if isinstance(self.audiences, str) or not self.audiences or not all(self.audiences):
             raise ValidationError("audiences", "must be a non-empty list of non-empty names")
         if isinstance(self.algorithms, str) or not self.algorithms:

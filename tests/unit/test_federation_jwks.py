@@ -171,6 +171,7 @@ def test_never_fetched_and_unreachable_is_unavailable() -> None:
         b"[]",
         json.dumps({"issuer": "https://other.example.test", "jwks_uri": "x"}).encode(),
         json.dumps({"issuer": ISSUER}).encode(),
+        json.dumps({"issuer": ISSUER, "jwks_uri": "http://keys.example.test/jwks"}).encode(),
     ],
 )
 def test_a_bad_discovery_document_is_unavailable(discovery: bytes) -> None:

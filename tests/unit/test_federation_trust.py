@@ -25,6 +25,8 @@ def test_defaults_accept_rs256_and_es256_with_a_minute_of_leeway() -> None:
         ("name", ""),
         ("name", " github"),
         ("issuer", "token.actions.githubusercontent.com"),
+        ("issuer", "http://token.actions.githubusercontent.com"),
+        ("issuer", "ftp://issuer.test"),
         ("audiences", []),
         ("audiences", "dockit"),
         ("audiences", [""]),
@@ -69,3 +71,10 @@ def test_bad_grant_templates_are_refused(pattern: str, actions: list[str], field
     with pytest.raises(ValidationError) as caught:
         GrantTemplate(pattern, actions)
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    "issuer", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9"]
+)
+def test_plain_http_is_allowed_to_loopback_only(issuer: str) -> None:
+    assert TrustPolicy(**{**GOOD, "issuer": issuer}).issuer == issuer
