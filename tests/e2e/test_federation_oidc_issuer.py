@@ -22,7 +22,15 @@ from cryptography.hazmat.primitives import serialization
 from jwt.algorithms import RSAAlgorithm
 
 from libdockit.errors import AuthenticationFailed, BackendUnavailable
-from libdockit.federation import FederatedTokenVerifier, RemoteKeys, StaticKeys, TrustPolicy
+from libdockit.federation import (
+    ClaimCondition,
+    FederatedTokenVerifier,
+    GrantTemplate,
+    RemoteKeys,
+    StaticKeys,
+    TrustPolicy,
+    match_policy,
+)
 from tests.support.oidc_issuer import OidcIssuer, installed_issuer
 
 AUDIENCE = "https://registry.example.test"
@@ -168,3 +176,20 @@ def test_an_issuer_going_away_affects_only_its_own_tokens(
     with pytest.raises(BackendUnavailable, match="cannot be fetched"):
         _verifier(leaving).verify(token)  # never fetched: cannot tell, 503
     assert _verifier(issuer).verify(issuer.mint(GITHUB)).subject == GITHUB["sub"]
+
+
+def test_claims_from_the_issuer_fill_grants_or_fail_conditions(issuer: OidcIssuer) -> None:
+    policy = TrustPolicy(
+        name="k8s-ci",
+        issuer=issuer.url,
+        audiences=[AUDIENCE],
+        conditions=[ClaimCondition("kubernetes.io/namespace", "ci")],
+        grants=[GrantTemplate("k8s/${claim.kubernetes.io/serviceaccount/name}/**", ["push"])],
+    )
+    verifier = FederatedTokenVerifier(policy, RemoteKeys(issuer.url))
+    matched = match_policy(policy, verifier.verify(issuer.mint(KUBERNETES)).claims)
+    assert [g.pattern for g in matched.grants] == ["k8s/builder/**"]
+    other_namespace = {**KUBERNETES, "kubernetes.io": {"namespace": "prod"}}
+    refused = match_policy(policy, verifier.verify(issuer.mint(other_namespace)).claims)
+    assert not refused.matched
+    assert refused.grants == ()
