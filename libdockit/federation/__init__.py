@@ -11,6 +11,7 @@ from .jwks import (
     is_trusted_url,
     parse_jwks,
 )
+from .logins import FederatedLogin, Federation, looks_like_jwt
 from .matching import FEDERATION_PREFIX, PolicyMatch, match_policy
 from .trust import (
     ASYMMETRIC_ALGORITHMS,
@@ -27,8 +28,10 @@ __all__ = [
     "MAX_LEEWAY_SECONDS",
     "MAX_TOKEN_LIFETIME_SECONDS",
     "ClaimCondition",
+    "FederatedLogin",
     "FederatedToken",
     "FederatedTokenVerifier",
+    "Federation",
     "GrantTemplate",
     "IssuerKey",
     "KeySource",
@@ -39,6 +42,7 @@ __all__ = [
     "fetch_url",
     "interpolate",
     "is_trusted_url",
+    "looks_like_jwt",
     "match_policy",
     "parse_jwks",
     "unmet_conditions",
