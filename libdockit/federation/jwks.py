@@ -9,7 +9,7 @@ with none, :class:`~libdockit.errors.BackendUnavailable` (503) says "cannot tell
 this issuer's tokens are affected.
 
 The fetch is injectable (``fetch(url) -> bytes``); the default uses urllib with a timeout
-and a size cap, and follows no redirect to another scheme.
+and a size cap, and fetches (and follows redirects to) https or loopback http URLs only.
 """
 
 from __future__ import annotations
@@ -74,12 +74,33 @@ class KeySource(Protocol):
         ...
 
 
+class _TrustedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to an https (or loopback http) URL."""
+
+    def redirect_request(  # noqa: PLR0917 - urllib calls it with these positionals
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if not is_trusted_url(newurl):
+            raise ValueError(f"refused a redirect to {newurl!r}: neither https nor loopback")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_TrustedRedirects())
+
+
 def fetch_url(url: str, *, timeout: float = 5.0) -> bytes:
-    """GET ``url`` (http or https only) and return at most 256 KiB of body."""
-    if not url.startswith(("https://", "http://")):
-        raise ValueError(f"not an http(s) URL: {url!r}")
+    """GET ``url`` (https, or http to loopback) and return its body, at most 256 KiB;
+    redirects are followed only to such URLs."""
+    if not is_trusted_url(url):
+        raise ValueError(f"refused to fetch {url!r}: neither https nor loopback")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+    with _OPENER.open(request, timeout=timeout) as response:
         body: bytes = response.read(_MAX_DOCUMENT_BYTES + 1)
     if len(body) > _MAX_DOCUMENT_BYTES:
         raise ValueError(f"{url} answered more than {_MAX_DOCUMENT_BYTES} bytes")

@@ -7,7 +7,10 @@ issuer and a test clock; fetching from a real issuer is the acceptance tests' jo
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from libdockit.errors import BackendUnavailable
-from libdockit.federation import RemoteKeys, StaticKeys, parse_jwks
+from libdockit.federation import RemoteKeys, StaticKeys, fetch_url, parse_jwks
 
 ISSUER = "https://issuer.example.test"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -178,3 +181,61 @@ def test_a_bad_discovery_document_is_unavailable(discovery: bytes) -> None:
     keys = RemoteKeys(ISSUER, fetch=lambda url: discovery, clock=Clock())
     with pytest.raises(BackendUnavailable):
         keys.key("k1")
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """/doc answers JSON; /big more than the cap; /to-doc and /to-remote redirect."""
+
+    def do_GET(self) -> None:
+        host = f"http://{self.headers['Host']}"
+        routes = {
+            "/to-doc": f"{host}/doc",
+            "/to-remote": "http://keys.example.test/doc",
+        }
+        if self.path in routes:
+            self.send_response(302)
+            self.send_header("Location", routes[self.path])
+            self.end_headers()
+            return
+        body = b'{"ok": true}' if self.path == "/doc" else b" " * (300 * 1024)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_fetch_reads_loopback_http_and_follows_trusted_redirects(web: str) -> None:
+    assert json.loads(fetch_url(f"{web}/doc")) == {"ok": True}
+    assert json.loads(fetch_url(f"{web}/to-doc")) == {"ok": True}
+
+
+def test_fetch_refuses_a_redirect_to_plain_http_elsewhere(web: str) -> None:
+    with pytest.raises(ValueError, match="redirect"):
+        fetch_url(f"{web}/to-remote")
+
+
+def test_fetch_refuses_an_oversized_document(web: str) -> None:
+    with pytest.raises(ValueError, match="more than"):
+        fetch_url(f"{web}/big")
+
+
+@pytest.mark.parametrize("url", ["http://keys.example.test/jwks", "file:///etc/passwd", "jwks"])
+def test_fetch_refuses_untrusted_urls(url: str) -> None:
+    with pytest.raises(ValueError, match="refused"):
+        fetch_url(url)
