@@ -2,6 +2,12 @@
 against trust policies. See :mod:`.trust`, :mod:`.jwks` and :mod:`.verifier`."""
 
 from .claims import ClaimCondition, interpolate, unmet_conditions
+from .exchange import (
+    FEDERATION_SOURCE,
+    FederationExchange,
+    FederationSource,
+    federated_delegation,
+)
 from .jwks import (
     IssuerKey,
     KeySource,
@@ -11,7 +17,7 @@ from .jwks import (
     is_trusted_url,
     parse_jwks,
 )
-from .logins import FederatedLogin, Federation, looks_like_jwt
+from .logins import FederatedLogin, Federation, IssuerKeys, looks_like_jwt
 from .matching import FEDERATION_PREFIX, PolicyMatch, match_policy
 from .trust import (
     ASYMMETRIC_ALGORITHMS,
@@ -25,6 +31,7 @@ from .verifier import FederatedToken, FederatedTokenVerifier
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "FEDERATION_PREFIX",
+    "FEDERATION_SOURCE",
     "MAX_LEEWAY_SECONDS",
     "MAX_TOKEN_LIFETIME_SECONDS",
     "ClaimCondition",
@@ -32,13 +39,17 @@ __all__ = [
     "FederatedToken",
     "FederatedTokenVerifier",
     "Federation",
+    "FederationExchange",
+    "FederationSource",
     "GrantTemplate",
     "IssuerKey",
+    "IssuerKeys",
     "KeySource",
     "PolicyMatch",
     "RemoteKeys",
     "StaticKeys",
     "TrustPolicy",
+    "federated_delegation",
     "fetch_url",
     "interpolate",
     "is_trusted_url",

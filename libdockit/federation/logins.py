@@ -6,14 +6,15 @@ name the same issuer share its cached keys, and an issuer that cannot be reached
 :class:`~libdockit.errors.BackendUnavailable` for its own policies only. A policy with a
 static JWKS never fetches. :meth:`Federation.login` verifies the token, matches the claims
 and returns what the token service needs: who (the policy, ``sub``, ``jti``), the grants,
-and the access-token lifetime. Not yet called by :class:`~libdockit.login.Logins`.
+and the access-token lifetime; :mod:`.exchange` turns that into a delegated login.
 """
 
 from __future__ import annotations
 
 import binascii
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,7 +26,7 @@ from .matching import PolicyMatch, match_policy
 from .trust import TrustPolicy
 from .verifier import FederatedToken, FederatedTokenVerifier
 
-__all__ = ["FederatedLogin", "Federation", "looks_like_jwt"]
+__all__ = ["FederatedLogin", "Federation", "IssuerKeys", "looks_like_jwt"]
 
 
 def looks_like_jwt(password: str) -> bool:
@@ -55,8 +56,60 @@ class FederatedLogin:
     token_lifetime: int
 
 
+class IssuerKeys:
+    """One :class:`~.jwks.RemoteKeys` per issuer URL, shared by every policy that names it
+    and kept when the policies are reloaded, so a reload neither refetches keys nor forgets
+    the ones that keep an unreachable issuer's tokens working."""
+
+    def __init__(
+        self,
+        *,
+        fetch: Fetch = fetch_url,
+        clock: Clock = utc_now,
+        max_age: timedelta = timedelta(hours=1),
+        min_refetch_interval: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._max_age = max_age
+        self._min_refetch = min_refetch_interval
+        self._issuers: dict[str, RemoteKeys] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def of(self, issuer: str) -> RemoteKeys:
+        """The (cached) keys of ``issuer``."""
+        with self._lock:
+            keys = self._issuers.get(issuer)
+            if keys is None:
+                keys = RemoteKeys(
+                    issuer,
+                    fetch=self._fetch,
+                    clock=self._clock,
+                    max_age=self._max_age,
+                    min_refetch_interval=self._min_refetch,
+                )
+                self._issuers[issuer] = keys
+            return keys
+
+    def keep_only(self, issuers: Iterable[str]) -> None:
+        """Forget the issuers no policy names any more."""
+        wanted = set(issuers)
+        with self._lock:
+            for issuer in [i for i in self._issuers if i not in wanted]:
+                del self._issuers[issuer]
+
+
 class Federation:
-    """The trust policies, by name, and their issuers' keys (see the module docs)."""
+    """The trust policies, by name, and their issuers' keys (see the module docs).
+
+    ``issuers``: the issuers' key caches to use (and keep), e.g. across reloads of the
+    policies; by default a new one, made with ``fetch``, ``clock``, ``key_max_age`` and
+    ``min_refetch_interval``.
+    """
 
     def __init__(
         self,
@@ -66,8 +119,15 @@ class Federation:
         clock: Clock = utc_now,
         key_max_age: timedelta = timedelta(hours=1),
         min_refetch_interval: timedelta = timedelta(seconds=30),
+        issuers: IssuerKeys | None = None,
     ) -> None:
-        issuers: dict[str, RemoteKeys] = {}
+        if issuers is None:
+            issuers = IssuerKeys(
+                fetch=fetch,
+                clock=clock,
+                max_age=key_max_age,
+                min_refetch_interval=min_refetch_interval,
+            )
         self._verifiers: dict[str, FederatedTokenVerifier] = {}
         for index, policy in enumerate(policies):
             if policy.name in self._verifiers:
@@ -76,17 +136,16 @@ class Federation:
             if policy.static_jwks is not None:
                 keys = StaticKeys(policy.static_jwks)
             else:
-                keys = issuers.setdefault(
-                    policy.issuer,
-                    RemoteKeys(
-                        policy.issuer,
-                        fetch=fetch,
-                        clock=clock,
-                        max_age=key_max_age,
-                        min_refetch_interval=min_refetch_interval,
-                    ),
-                )
-            self._verifiers[policy.name] = FederatedTokenVerifier(policy, keys, clock=clock)
+                keys = issuers.of(policy.issuer)
+            self._verifiers[policy.name] = FederatedTokenVerifier(policy, keys, clock=issuers.clock)
+
+    def current(self) -> Federation:
+        """Itself: a fixed set of policies is its own :class:`FederationSource`."""
+        return self
+
+    @property
+    def policies(self) -> list[TrustPolicy]:
+        return [verifier.policy for verifier in self._verifiers.values()]
 
     def policy(self, name: str) -> TrustPolicy | None:
         verifier = self._verifiers.get(name)

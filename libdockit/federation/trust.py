@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ValidationError
-from ..model import normalize_actions
+from ..model import normalize_actions, validate_name
 from .claims import ClaimCondition, validate_template
 from .jwks import is_trusted_url
 
@@ -55,7 +55,9 @@ class GrantTemplate:
 
 @dataclass(frozen=True, slots=True)
 class TrustPolicy:
-    """One external issuer Dockit trusts. ``name`` is what clients send as the user name.
+    """One external issuer Dockit trusts. ``name`` is what clients send as the user name, so
+    it follows the user-name rules (normalised to lower case, no shell metacharacters:
+    ``docker login -u NAME`` needs no quoting).
 
     ``static_jwks``: the issuer's keys as a JWKS document; when given, Dockit never fetches
     discovery or keys (air-gapped sites). Otherwise keys come from the ``jwks_uri`` of
@@ -73,8 +75,7 @@ class TrustPolicy:
     max_token_lifetime_seconds: int = 300
 
     def __post_init__(self) -> None:
-        if not self.name or self.name != self.name.strip():
-            raise ValidationError("name", "must be non-empty, without surrounding spaces")
+        object.__setattr__(self, "name", validate_name(self.name))
         if not is_trusted_url(self.issuer):
             raise ValidationError(
                 "issuer", "must be an https URL (http only to a loopback host): the tokens' iss"

@@ -24,6 +24,8 @@ def test_defaults_accept_rs256_and_es256_with_a_minute_of_leeway() -> None:
     [
         ("name", ""),
         ("name", " github"),
+        ("name", "git hub"),
+        ("name", "github;rm"),
         ("issuer", "token.actions.githubusercontent.com"),
         ("issuer", "http://token.actions.githubusercontent.com"),
         ("issuer", "ftp://issuer.test"),
@@ -78,3 +80,7 @@ def test_bad_grant_templates_are_refused(pattern: str, actions: list[str], field
 )
 def test_plain_http_is_allowed_to_loopback_only(issuer: str) -> None:
     assert TrustPolicy(**{**GOOD, "issuer": issuer}).issuer == issuer
+
+
+def test_the_name_is_a_login_name_in_its_canonical_form() -> None:
+    assert TrustPolicy(**{**GOOD, "name": "GitHub-Main"}).name == "github-main"
