@@ -26,6 +26,7 @@ from .backends.ldap.backend import LdapAuthenticator
 from .backends.ldap.config import GroupSearch, LdapConfig, UserMatcher, UserSearch
 from .backends.local import LocalAuthenticator
 from .backends.memory.backend import MemoryBackend
+from .backends.trust_store import TrustPolicyStore
 from .credential_login import AccessCredentialExchange
 from .delegation import CredentialExchange, CredentialRefused, Delegation
 from .errors import (
@@ -141,6 +142,7 @@ __all__ = [
     "TokenService",
     "TokenSigner",
     "TokenVia",
+    "TrustPolicyStore",
     "UnknownService",
     "UnsupportedGrantType",
     "User",

@@ -37,6 +37,7 @@ from ..model import (
 )
 from ..secret import Secret
 from .credential_store import AccessCredentialStore
+from .trust_store import TrustPolicyStore
 
 KEY_STATES: tuple[KeyState, ...] = ("pending", "active", "retired")
 
@@ -376,6 +377,7 @@ class Store(
     KeyMaterialStore,
     RefreshTokenStore,
     AccessCredentialStore,
+    TrustPolicyStore,
     LoginFailureStore,
     AuditStore,
     HealthCheck,

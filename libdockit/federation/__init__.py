@@ -25,6 +25,8 @@ from .trust import (
     MAX_TOKEN_LIFETIME_SECONDS,
     GrantTemplate,
     TrustPolicy,
+    policy_document,
+    policy_from_document,
 )
 from .verifier import FederatedToken, FederatedTokenVerifier
 
@@ -56,5 +58,7 @@ __all__ = [
     "looks_like_jwt",
     "match_policy",
     "parse_jwks",
+    "policy_document",
+    "policy_from_document",
     "unmet_conditions",
 ]

@@ -28,6 +28,8 @@ __all__ = [
     "MAX_TOKEN_LIFETIME_SECONDS",
     "GrantTemplate",
     "TrustPolicy",
+    "policy_document",
+    "policy_from_document",
 ]
 
 #: Every algorithm a trust policy may accept: RSA, RSA-PSS, ECDSA and EdDSA signatures.
@@ -105,3 +107,83 @@ class TrustPolicy:
         object.__setattr__(self, "conditions", tuple(self.conditions))
         object.__setattr__(self, "grants", tuple(self.grants))
         object.__setattr__(self, "algorithms", tuple(self.algorithms))
+
+
+def policy_document(policy: TrustPolicy) -> dict[str, Any]:
+    """``policy`` as a JSON-ready document: what stores keep, the Admin API and the CLI
+    take and show (``conditions``: ``{"claim", "value"}``; ``grants``: ``{"pattern",
+    "actions"}``)."""
+    return {
+        "name": policy.name,
+        "issuer": policy.issuer,
+        "audiences": list(policy.audiences),
+        "algorithms": list(policy.algorithms),
+        "leeway_seconds": policy.leeway_seconds,
+        "static_jwks": None if policy.static_jwks is None else dict(policy.static_jwks),
+        "conditions": [{"claim": c.claim, "value": c.value} for c in policy.conditions],
+        "grants": [{"pattern": g.pattern, "actions": list(g.actions)} for g in policy.grants],
+        "max_token_lifetime_seconds": policy.max_token_lifetime_seconds,
+    }
+
+
+_REQUIRED = ("name", "issuer", "audiences")
+_OPTIONAL = (
+    "algorithms",
+    "leeway_seconds",
+    "static_jwks",
+    "conditions",
+    "grants",
+    "max_token_lifetime_seconds",
+)
+
+
+def policy_from_document(document: Mapping[str, Any]) -> TrustPolicy:
+    """The policy a :func:`policy_document` describes; ValidationError naming the field
+    that is missing, unknown or wrong."""
+    if not isinstance(document, Mapping):
+        raise ValidationError("policy", "must be an object")
+    unknown = sorted(set(document) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise ValidationError(unknown[0], "is not a trust policy field")
+    for name in _REQUIRED:
+        if name not in document:
+            raise ValidationError(name, "is required")
+    fields = {name: document[name] for name in (*_REQUIRED, *_OPTIONAL) if name in document}
+    for name in ("name", "issuer"):
+        _expect(fields, name, str, "a string")
+    for name in ("audiences", "algorithms", "conditions", "grants"):
+        _expect(fields, name, list, "a list")
+    for name in ("leeway_seconds", "max_token_lifetime_seconds"):
+        if isinstance(fields.get(name), bool):
+            raise ValidationError(name, "must be a whole number")
+        _expect(fields, name, int, "a whole number")
+    if fields.get("static_jwks") is not None:
+        _expect(fields, "static_jwks", Mapping, "a JWKS document")
+    if "conditions" in fields:
+        fields["conditions"] = [_condition(entry) for entry in fields["conditions"]]
+    if "grants" in fields:
+        fields["grants"] = [_template(entry) for entry in fields["grants"]]
+    return TrustPolicy(**fields)
+
+
+def _expect(fields: Mapping[str, Any], name: str, kind: type, words: str) -> None:
+    if name in fields and not isinstance(fields[name], kind):
+        raise ValidationError(name, f"must be {words}")
+
+
+def _condition(entry: Any) -> ClaimCondition:
+    if not isinstance(entry, Mapping) or set(entry) != {"claim", "value"}:
+        raise ValidationError("conditions", 'each must be {"claim": ..., "value": ...}')
+    claim, value = entry["claim"], entry["value"]
+    if not isinstance(claim, str) or not isinstance(value, str):
+        raise ValidationError("conditions", "claim and value must be strings")
+    return ClaimCondition(claim, value)
+
+
+def _template(entry: Any) -> GrantTemplate:
+    if not isinstance(entry, Mapping) or set(entry) != {"pattern", "actions"}:
+        raise ValidationError("grants", 'each must be {"pattern": ..., "actions": [...]}')
+    pattern, actions = entry["pattern"], entry["actions"]
+    if not isinstance(pattern, str) or not isinstance(actions, list):
+        raise ValidationError("grants", "pattern must be a string and actions a list")
+    return GrantTemplate(pattern, actions)

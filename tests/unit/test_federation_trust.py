@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from libdockit.errors import ValidationError
-from libdockit.federation import ClaimCondition, GrantTemplate, TrustPolicy
+from libdockit.federation import (
+    ClaimCondition,
+    GrantTemplate,
+    TrustPolicy,
+    policy_document,
+    policy_from_document,
+)
+from libdockit.testing.conformance import full_trust_policy
 
 GOOD: dict[str, Any] = {"name": "github", "issuer": "https://issuer.test", "audiences": ["d"]}
 
@@ -84,3 +92,31 @@ def test_plain_http_is_allowed_to_loopback_only(issuer: str) -> None:
 
 def test_the_name_is_a_login_name_in_its_canonical_form() -> None:
     assert TrustPolicy(**{**GOOD, "name": "GitHub-Main"}).name == "github-main"
+
+
+def test_a_document_round_trips_every_field() -> None:
+    policy = full_trust_policy()
+    again = policy_from_document(json.loads(json.dumps(policy_document(policy))))
+    assert again == policy
+    assert again.static_jwks == policy.static_jwks
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ({"issuer": "https://i.test", "audiences": ["d"]}, "name"),
+        ({**GOOD, "color": "red"}, "color"),
+        ({**GOOD, "audiences": "d"}, "audiences"),
+        ({**GOOD, "leeway_seconds": "60"}, "leeway_seconds"),
+        ({**GOOD, "leeway_seconds": True}, "leeway_seconds"),
+        ({**GOOD, "conditions": [{"claim": "sub"}]}, "conditions"),
+        ({**GOOD, "conditions": [{"claim": "sub", "value": 3}]}, "conditions"),
+        ({**GOOD, "grants": [{"pattern": "ci/*", "actions": "push"}]}, "grants"),
+        ({**GOOD, "grants": [{"pattern": "ci/${claim.x", "actions": ["push"]}]}, "grants"),
+        ({**GOOD, "static_jwks": ["k"]}, "static_jwks"),
+    ],
+)
+def test_bad_documents_are_refused_by_field(document: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        policy_from_document(document)
+    assert caught.value.field == field

@@ -31,6 +31,7 @@ from ...model import (
 from .audit import MemoryAuditLog
 from .credentials import MemoryAccessCredentials
 from .throttle import MemoryLoginFailures
+from .trust_policies import MemoryTrustPolicies
 
 T = TypeVar("T")
 GENERATION = 1 << 32  # credential_version: a user's serial counts in units of this
@@ -55,15 +56,19 @@ def _page(items: list[T], offset: int, limit: int) -> Page[T]:
     return Page(items=items[start : start + max(limit, 0)], total=len(items))
 
 
-class MemoryBackend(MemoryAuditLog, MemoryLoginFailures, MemoryAccessCredentials):
+class MemoryBackend(
+    MemoryAuditLog, MemoryLoginFailures, MemoryAccessCredentials, MemoryTrustPolicies
+):
     """Implements UserStore, GroupSource, GrantStore, KeyMaterialStore, AuditStore,
-    RefreshTokenStore, AccessCredentialStore, LoginFailureStore and HealthCheck in memory."""
+    RefreshTokenStore, AccessCredentialStore, TrustPolicyStore, LoginFailureStore and
+    HealthCheck in memory."""
 
     def __init__(self) -> None:
         MemoryAuditLog.__init__(self)
         MemoryLoginFailures.__init__(self)
         self._lock = threading.RLock()
         MemoryAccessCredentials.__init__(self, self._lock)
+        MemoryTrustPolicies.__init__(self, self._lock)
         self._users: dict[str, _UserRow] = {}
         self._next_user_serial = 1
         self._refresh_tokens: dict[str, RefreshToken] = {}  # by id

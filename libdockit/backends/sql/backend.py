@@ -20,7 +20,7 @@ Layout: :mod:`.sql_database` opens a URL, :mod:`.sql_models` has the tables and 
 conversions, :mod:`.sql_migrations` the schema versions, :mod:`.sql_session` the per-call
 sessions, and one mixin per concern holds the queries: :mod:`.sql_users`, :mod:`.sql_grants`,
 :mod:`.sql_audit`, :mod:`.sql_refresh_tokens`, :mod:`.sql_throttle`,
-:mod:`.access_credentials`.
+:mod:`.access_credentials`, :mod:`.trust_policies`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from .audit import SqlAuditLog
 from .grants import SqlGrantsAndKeys
 from .refresh_tokens import SqlRefreshTokens
 from .throttle import SqlLoginFailures
+from .trust_policies import SqlTrustPolicies
 from .users import SqlUsers
 
 
@@ -39,7 +40,9 @@ class SqlBackend(
     SqlAuditLog,
     SqlRefreshTokens,
     SqlAccessCredentials,
+    SqlTrustPolicies,
     SqlLoginFailures,
 ):
     """Implements UserStore, GroupSource, GrantStore, KeyMaterialStore, AuditStore,
-    RefreshTokenStore, AccessCredentialStore, LoginFailureStore and HealthCheck over SQL."""
+    RefreshTokenStore, AccessCredentialStore, TrustPolicyStore, LoginFailureStore and
+    HealthCheck over SQL."""

@@ -29,6 +29,7 @@ Version history:
 6. ``login_failures.wrong_secret`` and ``wrong_secret_at`` (a wrong secret sent again counts
    once); ``login_failures.checking`` (attempts counted before their check, still checking).
 7. ``access_credentials`` (robot accounts' and personal access tokens' hashed secrets).
+8. ``trust_policies`` (workload-identity federation: trusted OIDC issuers and their terms).
 """
 
 from __future__ import annotations
@@ -301,6 +302,20 @@ def _upgrade_to_version_7(db: pw.Database) -> None:
     pw.SchemaManager(_AccessCredentialV7, db).create_all(safe=False)  # a leftover is an error
 
 
+# -- version 8 (frozen) -------------------------------------------------------------------------
+class _TrustPolicyV8(_Frozen):
+    name = pw.TextField(primary_key=True)
+    issuer = pw.TextField()
+    document = pw.TextField()
+
+    class Meta:
+        table_name = "trust_policies"
+
+
+def _upgrade_to_version_8(db: pw.Database) -> None:
+    pw.SchemaManager(_TrustPolicyV8, db).create_all(safe=False)  # a leftover is an error
+
+
 Migration = Callable[[pw.Database], None]
 
 # version -> the step that moves a database from version - 1 to version.
@@ -312,6 +327,7 @@ MIGRATIONS: Mapping[int, Migration] = {
     5: _upgrade_to_version_5,
     6: _upgrade_to_version_6,
     7: _upgrade_to_version_7,
+    8: _upgrade_to_version_8,
 }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import peewee as pw
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 ACTIVE = "active"
 
 
@@ -226,6 +226,19 @@ AccessCredentialRow.add_index(
     )
 )
 
+
+class TrustPolicyRow(_Base):
+    """Workload-identity trust policies (see TrustPolicyStore) by name: the issuer for
+    listings, the whole policy as its JSON document (``policy_document``)."""
+
+    name = pw.TextField(primary_key=True)
+    issuer = pw.TextField()
+    document = pw.TextField()
+
+    class Meta:
+        table_name = "trust_policies"
+
+
 # Every data table (``dockit_schema`` belongs to migrations), referenced ones first.
 TABLES: tuple[type[pw.Model], ...] = (
     UserRow,
@@ -238,4 +251,5 @@ TABLES: tuple[type[pw.Model], ...] = (
     LoginFailureRow,
     PolicyVersionRow,
     AccessCredentialRow,
+    TrustPolicyRow,
 )

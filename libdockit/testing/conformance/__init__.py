@@ -16,7 +16,7 @@ backend is the reference these tests were written against.
 The tests live in one mixin per concern (``users``, ``groups``, ``grants``, ``keys``,
 ``audit``, ``refresh_tokens``, ``login_failures``, ``shared_store``, ``concurrency``), which
 :class:`BackendConformance` combines (``access_credentials``: robots and personal access
-tokens).
+tokens; ``trust_policies``: workload-identity federation).
 A store that implements only some protocols can subclass just those mixins, e.g. an audit
 log on its own: ``class TestMyAuditLog(AuditConformance)``. This is a package, so the
 ``register_assert_rewrite("libdockit.testing.conformance")`` in a conftest covers every
@@ -47,6 +47,7 @@ from .support import (
     make_refresh_token,
     token_hash,
 )
+from .trust_policies import TrustPolicyConformance, full_trust_policy, make_trust_policy
 from .users import UserConformance
 
 __all__ = [
@@ -64,14 +65,17 @@ __all__ = [
     "LoginFailureConformance",
     "RefreshTokenConformance",
     "SharedStoreConformance",
+    "TrustPolicyConformance",
     "UserConformance",
     "UsersAndRefreshTokens",
+    "full_trust_policy",
     "in_threads",
     "make_credential",
     "make_event",
     "make_grant",
     "make_key",
     "make_refresh_token",
+    "make_trust_policy",
     "token_hash",
 ]
 
@@ -79,6 +83,7 @@ __all__ = [
 class BackendConformance(
     UserConformance,
     AccessCredentialConformance,
+    TrustPolicyConformance,
     GroupConformance,
     GrantConformance,
     KeyConformance,
