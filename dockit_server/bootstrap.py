@@ -7,6 +7,7 @@ each worker and only opens what it needs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -31,6 +32,7 @@ from libdockit.errors import (
     KeyMaterialError,
     ValidationError,
 )
+from libdockit.federation import FederationOptions, fetch_url
 from libdockit.keys.crypt import KeyProtector
 from libdockit.keys.material import SigningKey, load_key, to_stored
 from libdockit.keys.ring import KeySource, ensure_active_key
@@ -318,6 +320,18 @@ def _options(
         # A retired key stays in the bundle while tokens it signed may still be presented.
         retired_grace=retired_grace(settings),
         key_source=source,
+        federation=_federation(settings),
+    )
+
+
+def _federation(settings: Settings) -> FederationOptions | None:
+    if not settings.federation_enabled:
+        return None
+    timeout = settings.federation_fetch_timeout
+    return FederationOptions(
+        key_max_age=timedelta(seconds=settings.federation_jwks_max_age_seconds),
+        min_refetch_interval=timedelta(seconds=settings.federation_jwks_refetch_seconds),
+        fetch=functools.partial(fetch_url, timeout=timeout),
     )
 
 

@@ -105,6 +105,14 @@ class Settings:
     logins_first_backoff_seconds: int = 1
     #: A wrong password sent again for the same user and client this soon counts once.
     logins_repeat_seconds: int = 60
+    #: Federated logins: trust policies' tokens as passwords (see libdockit.federation).
+    federation_enabled: bool = True
+    #: Issuers' keys are trusted this long without a refetch (and outlive an outage as long).
+    federation_jwks_max_age_seconds: int = 3600
+    #: A token with an unknown kid refetches its issuer's keys at most this often.
+    federation_jwks_refetch_seconds: int = 30
+    #: How long fetching a discovery document or JWKS may take.
+    federation_fetch_timeout: float = 5.0
     # [ldap]: see libdockit.backends.ldap.config for what each one means.
     ldap_urls: tuple[str, ...] = ()
     ldap_start_tls: bool = False

@@ -99,6 +99,23 @@ _GENERAL_FIELDS: tuple[Field, ...] = (
 )
 
 
+#: Workload identity federation (trust policies themselves live in the database).
+FEDERATION_FIELDS: tuple[Field, ...] = (
+    Field("federation.enabled", "DOCKIT_FEDERATION", kinds.boolean),
+    Field(
+        "federation.jwks_max_age_seconds",
+        "DOCKIT_FEDERATION_JWKS_MAX_AGE_SECONDS",
+        kinds.integer(60, 86400),
+    ),
+    Field(
+        "federation.jwks_refetch_seconds",
+        "DOCKIT_FEDERATION_JWKS_REFETCH_SECONDS",
+        kinds.integer(1, 3600),
+    ),
+    Field("federation.fetch_timeout", "DOCKIT_FEDERATION_FETCH_TIMEOUT", kinds.seconds(0.5, 30)),
+)
+
+
 def _ldap(key: str, parse: Callable[[str, object], Any], *, secret: bool = False) -> Field:
     return Field(f"ldap.{key}", "DOCKIT_LDAP_" + key.upper().replace(".", "_"), parse, secret)
 
@@ -136,7 +153,7 @@ LDAP_FIELDS: tuple[Field, ...] = (
     _ldap("group_search.max_depth", kinds.integer(1, MAX_NESTING_DEPTH)),
 )
 #: Every setting, in the order ``dockit api-server --help`` lists them.
-FIELDS = _GENERAL_FIELDS + LDAP_FIELDS
+FIELDS = _GENERAL_FIELDS + FEDERATION_FIELDS + LDAP_FIELDS
 
 #: Every setting by its dotted key.
 KNOWN = {field.key: field for field in FIELDS}

@@ -23,6 +23,8 @@ from .clock import Clock, utc_now
 from .credcache import VerifiedCredentials
 from .credential_login import DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME, AccessCredentialExchange
 from .delegation import CredentialExchange
+from .federation.exchange import FederationExchange
+from .federation.stored import FederationOptions, StoredFederation
 from .keys.crypt import PLAINTEXT, KeyProtector
 from .keys.manager import KeyManager
 from .keys.ring import REGISTRY_LEEWAY_SECONDS, KeyRing, KeySource
@@ -85,6 +87,8 @@ class Options:
     key_refresh_seconds: float = 5.0
     #: What "now" is, for every part (tests move it).
     clock: Clock = utc_now
+    #: Federated logins (trust policies in the store); None turns them off.
+    federation: FederationOptions | None = field(default_factory=FederationOptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,8 @@ class Dockit:
     #: Who users are (before any instrument): the store's local users unless given.
     authenticator: Authenticator
     hasher: PasswordHasher
+    #: The store's trust policies as federated logins see them (None: turned off).
+    federation: StoredFederation | None = None
 
 
 def assemble(
@@ -129,7 +135,8 @@ def assemble(
     which group without a password, for ``explain`` (default: the authenticator when it can
     tell, else the store); ``exchanges`` log in with credentials other than passwords (see
     :mod:`libdockit.delegation`), tried in order before a password, after the store's robot
-    accounts and personal access tokens (:attr:`Options.access_credentials`)."""
+    accounts and personal access tokens (:attr:`Options.access_credentials`); then federated
+    logins under the store's trust policies, unless ``options.federation`` is None."""
     options = options or Options()
     instruments = instruments or Instruments()
     hasher = hasher or PasswordHasher()
@@ -138,6 +145,16 @@ def assemble(
     if groups is None:
         groups = authenticator if isinstance(authenticator, GroupSource) else store
     auditor = _auditor(store, options, instruments)
+    federation = (
+        StoredFederation(store, options.federation, clock=options.clock)
+        if options.federation is not None
+        else None
+    )
+    if federation is not None:
+        exchanges = [
+            *exchanges,
+            FederationExchange(federation, max_lifetime=options.token_lifetime),
+        ]
     keys = KeyRing(
         store,
         clock=options.clock,
@@ -195,6 +212,7 @@ def assemble(
         auditor=auditor,
         authenticator=authenticator,
         hasher=hasher,
+        federation=federation,
     )
 
 

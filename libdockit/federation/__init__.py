@@ -19,6 +19,7 @@ from .jwks import (
 )
 from .logins import FederatedLogin, Federation, IssuerKeys, looks_like_jwt
 from .matching import FEDERATION_PREFIX, PolicyMatch, match_policy
+from .stored import FederationOptions, StoredFederation
 from .trust import (
     ASYMMETRIC_ALGORITHMS,
     MAX_LEEWAY_SECONDS,
@@ -42,6 +43,7 @@ __all__ = [
     "FederatedTokenVerifier",
     "Federation",
     "FederationExchange",
+    "FederationOptions",
     "FederationSource",
     "GrantTemplate",
     "IssuerKey",
@@ -50,6 +52,7 @@ __all__ = [
     "PolicyMatch",
     "RemoteKeys",
     "StaticKeys",
+    "StoredFederation",
     "TrustPolicy",
     "federated_delegation",
     "fetch_url",
