@@ -8,18 +8,12 @@ login and skopeo come when federated logins are wired in.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from jwt.algorithms import RSAAlgorithm
 
 from libdockit.errors import AuthenticationFailed, BackendUnavailable
 from libdockit.federation import (
@@ -31,7 +25,13 @@ from libdockit.federation import (
     TrustPolicy,
     match_policy,
 )
-from tests.support.oidc_issuer import OidcIssuer, installed_issuer
+from tests.support.oidc_issuer import (
+    OidcIssuer,
+    hs256_with_public_key,
+    installed_issuer,
+    unsigned,
+    with_kid,
+)
 
 AUDIENCE = "https://registry.example.test"
 
@@ -84,10 +84,6 @@ def _verifier(issuer: OidcIssuer, **keys: Any) -> FederatedTokenVerifier:
     return FederatedTokenVerifier(policy, RemoteKeys(issuer.url, **keys))
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def _refused(verifier: FederatedTokenVerifier, token: str) -> str:
     with pytest.raises(AuthenticationFailed) as caught:
         verifier.verify(token)
@@ -129,29 +125,17 @@ def test_expired_is_refused(issuer: OidcIssuer) -> None:
 
 
 def test_alg_none_is_refused(issuer: OidcIssuer) -> None:
-    header, payload, _signature = issuer.mint(GITHUB).split(".")
-    unsigned = {**json.loads(base64.urlsafe_b64decode(header + "==")), "alg": "none"}
-    assert "'none'" in _refused(
-        _verifier(issuer), f"{_b64(json.dumps(unsigned).encode())}.{payload}."
-    )
+    assert "'none'" in _refused(_verifier(issuer), unsigned(issuer.mint(GITHUB)))
 
 
 def test_unknown_kid_is_refused(issuer: OidcIssuer) -> None:
-    header, payload, signature = issuer.mint(GITHUB).split(".")
-    renamed = {**json.loads(base64.urlsafe_b64decode(header + "==")), "kid": "no-such-key"}
-    token = f"{_b64(json.dumps(renamed).encode())}.{payload}.{signature}"
+    token = with_kid(issuer.mint(GITHUB), "no-such-key")
     assert "kid" in _refused(_verifier(issuer), token)
 
 
 def test_hs256_signed_with_the_issuers_public_key_is_refused(issuer: OidcIssuer) -> None:
-    jwk = issuer.jwks()["keys"][0]
-    pem = RSAAlgorithm.from_jwk(jwk).public_bytes(  # type: ignore[union-attr]
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": jwk["kid"]}).encode())
-    _h, payload, _s = issuer.mint(GITHUB).split(".")
-    mac = hmac.new(pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    assert "'HS256'" in _refused(_verifier(issuer), f"{header}.{payload}.{_b64(mac)}")
+    forged = hs256_with_public_key(issuer, issuer.mint(GITHUB))
+    assert "'HS256'" in _refused(_verifier(issuer), forged)
 
 
 def test_a_key_rotation_at_the_issuer_is_picked_up(issuer: OidcIssuer) -> None:

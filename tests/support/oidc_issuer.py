@@ -12,7 +12,9 @@ lockfile's hash. Node or npm missing skips locally and fails under ``CI=true``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -21,6 +23,9 @@ import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from jwt.algorithms import RSAAlgorithm
 
 from .procs import LOOPBACK, ManagedProcess, free_port, port_open, require_binary
 
@@ -121,3 +126,42 @@ class OidcIssuer:
 
     def log(self) -> str:
         return self._process.log()
+
+
+# -- tokens a relying party must refuse, made from one the issuer signed ------------------------
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _header(token: str) -> dict[str, Any]:
+    header: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(token.split(".", maxsplit=1)[0] + "==")
+    )
+    return header
+
+
+def unsigned(token: str) -> str:
+    """``token`` with ``alg: none`` and no signature."""
+    _header_part, payload, _signature = token.split(".")
+    header = {**_header(token), "alg": "none"}
+    return f"{_b64(json.dumps(header).encode())}.{payload}."
+
+
+def with_kid(token: str, kid: str) -> str:
+    """``token`` whose header names another key (its signature left as it was)."""
+    _header_part, payload, signature = token.split(".")
+    header = {**_header(token), "kid": kid}
+    return f"{_b64(json.dumps(header).encode())}.{payload}.{signature}"
+
+
+def hs256_with_public_key(issuer: OidcIssuer, token: str) -> str:
+    """``token``'s claims, HS256-signed with the issuer's public RSA key (PEM) as the
+    secret: the algorithm-confusion attack."""
+    jwk = issuer.jwks()["keys"][0]
+    pem = RSAAlgorithm.from_jwk(jwk).public_bytes(  # type: ignore[union-attr]
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": jwk["kid"]}).encode())
+    payload = token.split(".")[1]
+    mac = hmac.new(pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64(mac)}"
