@@ -21,7 +21,7 @@ nor a grant's or key's secret (their views have none)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .audit import Actor, Auditor
 from .backends.base import GrantStore, LoginFailureStore, RefreshTokenStore, UserStore
@@ -47,6 +47,9 @@ from .patterns import compile_pattern
 from .secret import Secret
 from .throttle import USER_KEY
 from .views import grant_view, group_view, user_view
+
+if TYPE_CHECKING:  # only named: federation imports the token path
+    from .federation.admin import TrustPolicyAdmin
 
 MAX_TOKEN_ID_LENGTH = 128
 
@@ -78,10 +81,12 @@ class AdminService:
         login_failures: LoginFailureStore | None = None,
         password_policy: PasswordPolicy | None = None,
         audit: Auditor | None = None,
+        trust_policies: TrustPolicyAdmin | None = None,
     ) -> None:
         """``directory`` names a directory (e.g. ``"LDAP"``) whose users and groups are
         real grant subjects without a local row (see :mod:`libdockit.grant_checks`).
-        ``audit`` records every change; None records nothing."""
+        ``audit`` records every change; None records nothing. ``trust_policies`` manages
+        workload-identity trust policies (see :mod:`libdockit.federation.admin`)."""
         self.users = users
         self.directory = directory
         self.grants = grants
@@ -94,6 +99,7 @@ class AdminService:
             login_failures = users
         self.login_failures = login_failures
         self.audit = audit
+        self.trust_policies = trust_policies
 
     # -- users --------------------------------------------------------------------------
     def create_user(

@@ -23,6 +23,7 @@ from .clock import Clock, utc_now
 from .credcache import VerifiedCredentials
 from .credential_login import DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME, AccessCredentialExchange
 from .delegation import CredentialExchange
+from .federation.admin import TrustPolicyAdmin
 from .federation.exchange import FederationExchange
 from .federation.stored import FederationOptions, StoredFederation
 from .keys.crypt import PLAINTEXT, KeyProtector
@@ -200,6 +201,7 @@ def assemble(
         directory=options.directory,
         password_policy=options.password_policy,
         audit=auditor,
+        trust_policies=TrustPolicyAdmin(store, audit=auditor, federation=federation),
     )
     return Dockit(
         store=store,

@@ -151,6 +151,14 @@ class Federation:
         verifier = self._verifiers.get(name)
         return verifier.policy if verifier is not None else None
 
+    def verify(self, policy_name: str, token: Secret) -> FederatedToken:
+        """``token`` checked under the policy named ``policy_name`` (its claims not matched
+        yet); AuthenticationFailed or BackendUnavailable as :meth:`login`."""
+        verifier = self._verifiers.get(policy_name)
+        if verifier is None:
+            raise AuthenticationFailed("federated token refused: no such trust policy")
+        return verifier.verify(token.reveal())
+
     def login(self, policy_name: str, token: Secret) -> FederatedLogin:
         """Verify ``token`` under the policy named ``policy_name`` and match its claims.
 

@@ -186,4 +186,9 @@ def _template(entry: Any) -> GrantTemplate:
     pattern, actions = entry["pattern"], entry["actions"]
     if not isinstance(pattern, str) or not isinstance(actions, list):
         raise ValidationError("grants", "pattern must be a string and actions a list")
-    return GrantTemplate(pattern, actions)
+    try:
+        return GrantTemplate(pattern, actions)
+    except ValidationError as error:
+        if error.field == "grants":
+            raise
+        raise ValidationError("grants", f"{pattern!r}: {error.message}") from error

@@ -225,6 +225,13 @@ TEXT = {**ADMIN_AUTH, "Content-Type": "text/plain"}
 JSON_TYPED = {**ADMIN_AUTH, "Content-Type": "application/json"}
 FORM = {**ADMIN_AUTH, "Content-Type": "application/x-www-form-urlencoded"}
 CROSS_SITE = {**ADMIN_AUTH, "Sec-Fetch-Site": "cross-site"}
+POLICY_FIELDS = {
+    "issuer": "https://token.actions.githubusercontent.com",
+    "audiences": ["dockit"],
+    "conditions": [{"claim": "repository_owner", "value": "acme"}],
+    "grants": [{"pattern": "ci/${claim.repository}/**", "actions": ["push"]}],
+}
+GH = {"name": "gh"}
 STEPS = [
     Step("GET", "/openapi.json", 200, headers={}),
     Step("GET", "/users", 200),
@@ -277,6 +284,26 @@ STEPS = [
     Step("GET", "/keys/{kid}", 404, {"kid": "NOPE"}),
     Step("POST", "/keys/{kid}/activate", 404, {"kid": "NOPE"}),
     Step("POST", "/keys/{kid}/retire", 404, {"kid": "NOPE"}),
+    Step("POST", "/trust-policies", 201, json={"name": "gh", **POLICY_FIELDS}),
+    Step("POST", "/trust-policies", 409, json={"name": "gh", **POLICY_FIELDS}),
+    Step(
+        "POST", "/trust-policies", 400, json={"name": "x", **POLICY_FIELDS, "leeway_seconds": 900}
+    ),
+    Step("GET", "/trust-policies", 200),
+    Step("GET", "/trust-policies/{name}", 200, GH),
+    Step("GET", "/trust-policies/{name}", 404, {"name": "nobody"}),
+    Step("PUT", "/trust-policies/{name}", 200, GH, json={**POLICY_FIELDS, "leeway_seconds": 5}),
+    Step("PUT", "/trust-policies/{name}", 404, {"name": "nobody"}, json=POLICY_FIELDS),
+    Step(
+        "POST",
+        "/trust-policies/{name}/explain",
+        200,
+        GH,
+        json={"claims": {"repository_owner": "acme", "repository": "acme/app"}},
+    ),
+    Step("POST", "/trust-policies/{name}/explain", 400, GH, json={}),
+    Step("DELETE", "/trust-policies/{name}", 204, GH),
+    Step("DELETE", "/trust-policies/{name}", 404, GH),
     Step("DELETE", "/groups/{name}", 204, TEAM),
     Step("DELETE", "/users/{username}", 204, BOB),
 ]

@@ -321,6 +321,66 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
             description="409 for the active key: activate its successor instead.",
         ),
     },
+    "/trust-policies": {
+        "get": _op(
+            "listTrustPolicies",
+            "List trust policies",
+            "federation",
+            {"200": _ok("A page of trust policies, by name.", "TrustPolicyList")},
+        ),
+        "post": _op(
+            "createTrustPolicy",
+            "Create a trust policy",
+            "federation",
+            {"201": _ok("The new trust policy.", "TrustPolicy", headers=_LOCATION)},
+            errors=("409",),
+            body="TrustPolicyCreate",
+            description="From its next login on, every instance accepts tokens of the "
+            "issuer as the password of the policy's name.",
+        ),
+    },
+    "/trust-policies/{name}": {
+        "parameters": _params("policyName"),
+        "get": _op(
+            "getTrustPolicy",
+            "Get a trust policy",
+            "federation",
+            {"200": _ok("The trust policy.", "TrustPolicy")},
+            errors=("404",),
+        ),
+        "put": _op(
+            "replaceTrustPolicy",
+            "Replace every field of a trust policy",
+            "federation",
+            {"200": _ok("The trust policy as it is now.", "TrustPolicy")},
+            errors=("404",),
+            body="TrustPolicyUpdate",
+        ),
+        "delete": _op(
+            "deleteTrustPolicy",
+            "Delete a trust policy",
+            "federation",
+            _NO_CONTENT,
+            errors=("404",),
+        ),
+    },
+    "/trust-policies/{name}/explain": {
+        "parameters": _params("policyName"),
+        "post": _op(
+            "explainTrustPolicy",
+            "Explain claims or a token under a trust policy",
+            "federation",
+            {
+                "200": _ok(
+                    "Each condition met or not, each grant as filled.", "FederatedExplanation"
+                )
+            },
+            errors=("404",),
+            body="TrustPolicyExplain",
+            description="Changes nothing. A token is verified against the issuer's keys; "
+            "whether it verified is part of the answer (503 when the keys cannot be had).",
+        ),
+    },
     "/openapi.json": {
         "get": {
             "operationId": "getOpenApiDocument",
@@ -337,6 +397,7 @@ _LISTS = {
     "/users/{username}/refresh-tokens": (),
     "/groups": (),
     "/grants": ("subject",),
+    "/trust-policies": (),
 }
 for _path, _filters in _LISTS.items():
     _RELATIVE_PATHS[_path]["get"]["parameters"] = _params(*_filters, "offset", "limit")
@@ -369,6 +430,11 @@ OPENAPI_DOCUMENT: dict[str, Any] = {
         {"name": "keys", "description": "Signing keys and their rotation."},
         {"name": "tokens", "description": "Refresh tokens: docker's identity tokens."},
         {"name": "audit", "description": "Admin changes and token decisions."},
+        {
+            "name": "federation",
+            "description": "Trust policies: external OIDC issuers (CI jobs, Kubernetes) "
+            "whose tokens log in as a policy's name.",
+        },
         {"name": "meta", "description": "About the API itself."},
     ],
     "paths": PATHS,

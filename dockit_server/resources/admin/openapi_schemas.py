@@ -19,6 +19,7 @@ from libdockit.secret import Secret
 from .bodies import MAX_BODY_BYTES
 from .body_types import NAME_RULE, REQUEST_BODIES, Subject
 from .paging import DEFAULT_LIMIT, DEFAULT_OFFSET
+from .trust_policy_types import TRUST_POLICY_ANSWERS, TRUST_POLICY_BODIES
 from .view_types import ANSWERS
 
 JSON = "application/json"
@@ -74,10 +75,12 @@ def _tidy(node: Any) -> Any:
 def _declared_schemas() -> dict[str, Schema]:
     """Every request body's and answer's schema, from its declaration."""
     _, components = msgspec.json.schema_components(
-        (*REQUEST_BODIES, *ANSWERS), schema_hook=_custom_schema, ref_template=_REF_TEMPLATE
+        (*REQUEST_BODIES, *TRUST_POLICY_BODIES, *ANSWERS, *TRUST_POLICY_ANSWERS),
+        schema_hook=_custom_schema,
+        ref_template=_REF_TEMPLATE,
     )
     schemas: dict[str, Schema] = {name: _tidy(schema) for name, schema in components.items()}
-    for body in REQUEST_BODIES:
+    for body in (*REQUEST_BODIES, *TRUST_POLICY_BODIES):
         schema = schemas[body.__name__]
         if body.min_fields:
             schema["minProperties"] = body.min_fields
@@ -232,6 +235,13 @@ PARAMETERS: dict[str, Schema] = {
         "required": True,
         "description": "A grant's id; anything but a positive integer is INVALID_FIELD.",
         "schema": {"type": "integer", "minimum": 1},
+    },
+    "policyName": {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "description": "A trust policy's name (what clients send as the user name). " + NAME_RULE,
+        "schema": {"type": "string"},
     },
     "tokenId": {
         "name": "token_id",

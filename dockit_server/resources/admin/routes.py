@@ -15,6 +15,11 @@ from .grants import GrantResource, GrantsResource
 from .groups import GroupMemberResource, GroupResource, GroupsResource
 from .keys import KeyActivateResource, KeyResource, KeyRetireResource, KeysResource
 from .refresh_tokens import RefreshTokenResource, UserRefreshTokensResource
+from .trust_policies import (
+    TrustPoliciesResource,
+    TrustPolicyExplainResource,
+    TrustPolicyResource,
+)
 from .users import UserPasswordResource, UserResource, UsersResource
 
 ResourceFactory = Callable[[Components, AdminAuth], object]
@@ -23,6 +28,11 @@ ResourceFactory = Callable[[Components, AdminAuth], object]
 def _admin(resource: Callable[..., object]) -> ResourceFactory:
     """For resources built from the AdminService alone."""
     return lambda components, auth: resource(components.admin, auth)
+
+
+def _trust(resource: Callable[..., object]) -> ResourceFactory:
+    """For resources built from the trust-policy admin (workload identity federation)."""
+    return lambda components, auth: resource(components.admin.trust_policies, auth)
 
 
 ADMIN_ROUTES: tuple[tuple[str, ResourceFactory], ...] = (
@@ -42,5 +52,8 @@ ADMIN_ROUTES: tuple[tuple[str, ResourceFactory], ...] = (
     ("/keys/{kid}", lambda c, auth: KeyResource(c.key_manager, auth)),
     ("/keys/{kid}/activate", lambda c, a: KeyActivateResource(c.key_manager, c.tokens.keys, a)),
     ("/keys/{kid}/retire", lambda c, a: KeyRetireResource(c.key_manager, c.tokens.keys, a)),
+    ("/trust-policies", _trust(TrustPoliciesResource)),
+    ("/trust-policies/{name}", _trust(TrustPolicyResource)),
+    ("/trust-policies/{name}/explain", _trust(TrustPolicyExplainResource)),
 )
 OPENAPI_ROUTE = "/openapi.json"
