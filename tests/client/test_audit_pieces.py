@@ -248,3 +248,22 @@ def test_long_details_are_cut() -> None:
     text = detail_text(token({"service": "registry.test", "requested": scopes, "granted": scopes}))
     assert len(text) == 80
     assert text.endswith("…")
+
+
+def test_a_delegated_logins_credential_is_shown_whole() -> None:
+    scopes = [f"repository:ci/acme/app{n}:push" for n in range(10)]
+    credential = {
+        "kind": "federation",
+        "id": "federation:gh",
+        "issuer": "https://token.actions.githubusercontent.com",
+        "sub": "repo:acme/app:ref:refs/heads/main",
+        "jti": "7b1e7c2a-0d3c-4f8e-9a51-3c1f0e1b2a4d",
+    }
+    detail = {"service": "registry.test", "requested": scopes, "granted": scopes}
+    text = detail_text(token({**detail, "credential": credential}))
+    cut, shown = text.split(" [", 1)
+    assert len(cut) == 80
+    assert shown == (
+        "federation iss=https://token.actions.githubusercontent.com "
+        "sub=repo:acme/app:ref:refs/heads/main jti=7b1e7c2a-0d3c-4f8e-9a51-3c1f0e1b2a4d]"
+    )

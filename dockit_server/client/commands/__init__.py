@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import audit, explain, grants, groups, keys, tokens, users
+from . import audit, explain, grants, groups, keys, tokens, trust_policies, users
 from .common import common_options, run
 
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ __all__ = ["register", "run"]
 
 def register(commands: Subparsers) -> None:
     """Add ``user``, ``group``, ``grant``, ``revoke``, ``grants``, ``permissions``,
-    ``explain``, ``keys``, ``audit`` and ``tokens``."""
+    ``explain``, ``keys``, ``audit``, ``tokens`` and ``trust-policy``."""
     common = common_options()
     users.register(commands, common)
     groups.register(commands, common)
@@ -24,3 +24,4 @@ def register(commands: Subparsers) -> None:
     keys.register(commands, common)
     audit.register(commands, common)
     tokens.register(commands, common)
+    trust_policies.register(commands, common)

@@ -204,7 +204,21 @@ def detail_text(event: dict[str, Any]) -> str:
         text = _admin_detail(event.get("before"), event.get("after"), event.get("target"))
     if len(text) > DETAIL_WIDTH:
         text = text[: DETAIL_WIDTH - 1] + "…"
+    credential = detail.get("credential") if isinstance(detail, dict) else None
+    if isinstance(credential, dict):  # who exactly, never cut: what an audit is read for
+        text += " " + _credential_text(credential)
     return text
+
+
+def _credential_text(credential: dict[str, Any]) -> str:
+    """``[federation iss=URL sub=SUB jti=JTI]``: the credential of a delegated login
+    beyond what the actor names (the issuer, ``sub`` and ``jti`` of a federated token)."""
+    first = ("issuer", "sub", "jti")
+    keys = [key for key in first if key in credential]
+    keys += sorted(key for key in credential if key not in (*first, "kind", "id"))
+    parts = [str(credential.get("kind", "credential"))]
+    parts += [f"{'iss' if key == 'issuer' else key}={_value(credential[key])}" for key in keys]
+    return "[" + " ".join(parts) + "]"
 
 
 def event_rows(events: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:

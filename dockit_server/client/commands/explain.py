@@ -4,17 +4,25 @@
 ``scope`` parameter per SCOPE); ``dockit explain --anonymous SCOPE...`` asks for a caller
 without credentials. The answer comes from the same policy as ``/v2/token``, without the
 user's password. ``-o json`` prints the Admin API's answer as it is.
+
+``dockit explain --federated POLICY --claims FILE`` (or ``--token FILE``, ``-`` for stdin)
+asks ``POST /api/v1/trust-policies/POLICY/explain``: which of the trust policy's conditions
+the claims meet, what its grants become, and for a token whether it verifies.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import output
 from ..errors import UsageError
+from ..http import quote
 from .common import Context, add_command
 from .support import username
+from .trust_policies import read_document
 
 if TYPE_CHECKING:
     from .common import Subparsers
@@ -36,12 +44,82 @@ def _words(args: argparse.Namespace) -> tuple[str | None, list[str]]:
 
 
 def explain(ctx: Context) -> int:
+    if ctx.args.federated is not None:
+        return explain_federated(ctx)
+    if ctx.args.claims is not None or ctx.args.token is not None:
+        raise UsageError("--claims and --token go with --federated POLICY")
     user, scopes = _words(ctx.args)
     query: list[tuple[str, str]] = [] if user is None else [("user", user)]
     query.extend(("scope", scope) for scope in scopes)
     answer = ctx.client().get("/explain", query)
     ctx.output.emit(answer, lambda: explanation_text(answer))
     return 0
+
+
+def explain_federated(ctx: Context) -> int:
+    args = ctx.args
+    if args.words or args.anonymous:
+        raise UsageError("--federated POLICY takes no USER or SCOPE: give --claims or --token")
+    if (args.claims is None) == (args.token is None):
+        raise UsageError("give --claims FILE or --token FILE (- for stdin) with --federated")
+    body: dict[str, Any]
+    if args.claims is not None:
+        claims = read_document(args.claims, "--claims")
+        if not isinstance(claims, dict):
+            raise UsageError(f"--claims {args.claims} must hold one object (the token's claims)")
+        body = {"claims": claims}
+    else:
+        token = read_document_text(args.token)
+        body = {"token": token}
+    path = f"/trust-policies/{quote(args.federated)}/explain"
+    answer = ctx.client().post(path, body)
+    ctx.output.emit(answer, lambda: federated_text(answer))
+    return 0
+
+
+def read_document_text(source: str) -> str:
+    """A token from a file (``-``: stdin), surrounding white space removed."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot read --token {source}: {error.strerror}") from None
+    return text.strip()
+
+
+def federated_text(answer: dict[str, Any]) -> str:
+    token = answer.get("token")
+    pairs = [("trust policy", output.text(answer.get("policy")))]
+    if isinstance(token, dict):
+        if token.get("verified"):
+            who = ", ".join(f"{key} {token.get(key)}" for key in ("issuer", "sub", "jti", "kid"))
+            pairs.append(("token", f"verified ({who})"))
+        else:
+            pairs.append(("token", f"NOT verified: {token.get('reason')}"))
+    pairs.append(("conditions", "all met" if answer.get("matched") else "NOT all met"))
+    pairs.append(("token lifetime", f"at most {answer.get('token_lifetime')}s"))
+    conditions = output.table(
+        ["CLAIM", "MUST", "MET"],
+        [
+            [
+                str(c.get("claim")),
+                ("match " if c.get("glob") else "equal ") + str(c.get("value")),
+                output.yes_no(c.get("met")),
+            ]
+            for c in answer.get("conditions") or []
+        ],
+    )
+    grants = output.table(
+        ["TEMPLATE", "ACTIONS", "BECOMES"],
+        [
+            [
+                str(g.get("template")),
+                ",".join(g.get("actions") or []),
+                str(g.get("pattern")) if g.get("pattern") is not None else "- (claim unusable)",
+            ]
+            for g in answer.get("grants") or []
+        ],
+    )
+    return output.fields(pairs) + "\n\n" + conditions + "\n\n" + grants
 
 
 def _account(answer: dict[str, Any]) -> str:
@@ -98,11 +176,12 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         "carry it and which grants (with their subject) give it, from the same policy as "
         "/v2/token. Also the groups that were considered and notes such as a disabled user.",
         usage="dockit explain [options] USER SCOPE [SCOPE ...]\n"
-        "       dockit explain [options] --anonymous SCOPE [SCOPE ...]",
+        "       dockit explain [options] --anonymous SCOPE [SCOPE ...]\n"
+        "       dockit explain [options] --federated POLICY (--claims FILE | --token FILE)",
     )
     parser.add_argument(
         "words",
-        nargs="+",
+        nargs="*",
         metavar="USER SCOPE",
         help="a user name (or user:NAME), then one or more scopes: " + SCOPE_HELP,
     )
@@ -110,4 +189,18 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         "--anonymous",
         action="store_true",
         help="explain for a caller without credentials: every argument is a SCOPE",
+    )
+    parser.add_argument(
+        "--federated",
+        metavar="POLICY",
+        help="explain a workload's token under trust policy POLICY: which conditions its "
+        "claims meet and what its grants become",
+    )
+    parser.add_argument(
+        "--claims", metavar="FILE", help="with --federated: the claims, JSON or YAML (- stdin)"
+    )
+    parser.add_argument(
+        "--token",
+        metavar="FILE",
+        help="with --federated: a token (JWT) to verify and explain (- for stdin)",
     )
