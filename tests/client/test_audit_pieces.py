@@ -260,10 +260,17 @@ def test_a_delegated_logins_credential_is_shown_whole() -> None:
         "jti": "7b1e7c2a-0d3c-4f8e-9a51-3c1f0e1b2a4d",
     }
     detail = {"service": "registry.test", "requested": scopes, "granted": scopes}
-    text = detail_text(token({**detail, "credential": credential}))
-    cut, shown = text.split(" [", 1)
+    item = {**token({**detail, "credential": credential}), "actor": "federation:gh"}
+    cut, shown = detail_text(item).split(" [", 1)
     assert len(cut) == 80
     assert shown == (
         "federation iss=https://token.actions.githubusercontent.com "
         "sub=repo:acme/app:ref:refs/heads/main jti=7b1e7c2a-0d3c-4f8e-9a51-3c1f0e1b2a4d]"
     )
+
+
+def test_a_personal_tokens_id_is_shown_when_the_actor_is_its_owner() -> None:
+    detail = {"requested": ["repository:a/b:pull"], "granted": ["repository:a/b:pull"]}
+    pat = {**token(detail), "actor": "user:alice"}
+    pat["detail"] = {**detail, "credential": {"kind": "pat", "id": "pat:Ab3"}}
+    assert detail_text(pat).endswith(" [pat pat:Ab3]")

@@ -206,17 +206,20 @@ def detail_text(event: dict[str, Any]) -> str:
         text = text[: DETAIL_WIDTH - 1] + "…"
     credential = detail.get("credential") if isinstance(detail, dict) else None
     if isinstance(credential, dict):  # who exactly, never cut: what an audit is read for
-        text += " " + _credential_text(credential)
+        text += " " + _credential_text(credential, event.get("actor"))
     return text
 
 
-def _credential_text(credential: dict[str, Any]) -> str:
-    """``[federation iss=URL sub=SUB jti=JTI]``: the credential of a delegated login
-    beyond what the actor names (the issuer, ``sub`` and ``jti`` of a federated token)."""
+def _credential_text(credential: dict[str, Any], actor: object) -> str:
+    """``[federation iss=URL sub=SUB jti=JTI]``, ``[pat pat:ID]``: the credential of a
+    delegated login beyond what the actor names (its id when that is not the actor; the
+    issuer, ``sub`` and ``jti`` of a federated token)."""
     first = ("issuer", "sub", "jti")
     keys = [key for key in first if key in credential]
     keys += sorted(key for key in credential if key not in (*first, "kind", "id"))
     parts = [str(credential.get("kind", "credential"))]
+    if credential.get("id") not in (None, actor):
+        parts.append(_value(credential["id"]))
     parts += [f"{'iss' if key == 'issuer' else key}={_value(credential[key])}" for key in keys]
     return "[" + " ".join(parts) + "]"
 
