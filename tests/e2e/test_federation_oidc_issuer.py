@@ -3,7 +3,7 @@
 The issuer (oauth2-mock-server from npm, see tests/support/oidc_issuer.py) serves discovery
 and its JWKS over HTTP and signs GitHub-, GitLab- and Kubernetes-shaped tokens; Dockit
 fetches its keys as it would in production. Library level: the token endpoint, docker
-login and skopeo come when federated logins are wired in.
+login, skopeo and dockerd are in test_federation_registry.py and engines/.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from typing import Any
 from libdockit.model import AUDIT_FILTERS
 
 from .openapi_schemas import JSON, PARAMETERS, RESPONSES, SCHEMAS, Schema, audit_parameter, ref
+from .openapi_trust_policies import trust_policy_paths
 from .views import API_PREFIX
 
 OPENAPI_VERSION = "3.1.0"
@@ -321,66 +322,6 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
             description="409 for the active key: activate its successor instead.",
         ),
     },
-    "/trust-policies": {
-        "get": _op(
-            "listTrustPolicies",
-            "List trust policies",
-            "federation",
-            {"200": _ok("A page of trust policies, by name.", "TrustPolicyList")},
-        ),
-        "post": _op(
-            "createTrustPolicy",
-            "Create a trust policy",
-            "federation",
-            {"201": _ok("The new trust policy.", "TrustPolicy", headers=_LOCATION)},
-            errors=("409",),
-            body="TrustPolicyCreate",
-            description="From its next login on, every instance accepts tokens of the "
-            "issuer as the password of the policy's name.",
-        ),
-    },
-    "/trust-policies/{name}": {
-        "parameters": _params("policyName"),
-        "get": _op(
-            "getTrustPolicy",
-            "Get a trust policy",
-            "federation",
-            {"200": _ok("The trust policy.", "TrustPolicy")},
-            errors=("404",),
-        ),
-        "put": _op(
-            "replaceTrustPolicy",
-            "Replace every field of a trust policy",
-            "federation",
-            {"200": _ok("The trust policy as it is now.", "TrustPolicy")},
-            errors=("404",),
-            body="TrustPolicyUpdate",
-        ),
-        "delete": _op(
-            "deleteTrustPolicy",
-            "Delete a trust policy",
-            "federation",
-            _NO_CONTENT,
-            errors=("404",),
-        ),
-    },
-    "/trust-policies/{name}/explain": {
-        "parameters": _params("policyName"),
-        "post": _op(
-            "explainTrustPolicy",
-            "Explain claims or a token under a trust policy",
-            "federation",
-            {
-                "200": _ok(
-                    "Each condition met or not, each grant as filled.", "FederatedExplanation"
-                )
-            },
-            errors=("404",),
-            body="TrustPolicyExplain",
-            description="Changes nothing. A token is verified against the issuer's keys; "
-            "whether it verified is part of the answer (503 when the keys cannot be had).",
-        ),
-    },
     "/openapi.json": {
         "get": {
             "operationId": "getOpenApiDocument",
@@ -391,6 +332,10 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
         }
     },
 }
+
+_RELATIVE_PATHS.update(
+    trust_policy_paths(_op, _ok, _params, no_content=_NO_CONTENT, location=_LOCATION)
+)
 
 _LISTS = {
     "/users": (),
