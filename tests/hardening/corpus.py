@@ -411,6 +411,13 @@ VALID_BASES: dict[str, dict[str, Any]] = {
         "actions": ["pull"],
     },
     "GrantScope": {"subject": "user:alice", "scope": "repository:corpus/*:pull"},
+    "TrustPolicyCreate": {
+        "name": "corpus-policy",
+        "issuer": "https://issuer.corpus.test",
+        "audiences": ["dockit"],
+    },
+    "TrustPolicyUpdate": {"issuer": "https://issuer.corpus.test", "audiences": ["dockit"]},
+    "TrustPolicyExplain": {"claims": {"sub": "corpus"}},
 }
 
 

@@ -3,8 +3,8 @@
 Every entry goes over a raw socket, so malformed bytes reach gunicorn and Dockit as written.
 For every entry: a 4xx (never a 5xx), a distribution-style error body when Dockit answers,
 no injected header, a request id that is safe to echo; for the whole run: the store is
-unchanged (users, groups, grants, keys), the audit log holds no new admin change, and the
-server's log has no Traceback.
+unchanged (users, groups, grants, keys, trust policies), the audit log holds no new admin
+change, and the server's log has no Traceback.
 """
 
 from __future__ import annotations
@@ -25,7 +25,13 @@ USER = "alice"
 USER_PASSWORD = "alice-pw-1"
 GROUP = "devs"
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-SNAPSHOT_PATHS = ("/users?limit=1000", "/groups?limit=1000", "/grants?limit=1000", "/keys")
+SNAPSHOT_PATHS = (
+    "/users?limit=1000",
+    "/groups?limit=1000",
+    "/grants?limit=1000",
+    "/keys",
+    "/trust-policies?limit=1000",
+)
 
 
 def _snapshot(server: DockitServer) -> dict[str, Any]:
