@@ -32,7 +32,7 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "store connection (pool)",
         ("playhouse/pool.py:", "peewee.py:", "release_connection", "hold_connection"),
     ),
-    ("SQL backend (Python)", ("backends/sql_",)),
+    ("SQL backend (Python)", ("backends/sql/",)),
     ("audit on the request", ("libdockit/audit.py", "submit")),
     ("metrics", ("metrics.py:", "prometheus_client", "instrument.py")),
     ("claims, base64url, token id", ("libdockit/tokens.py", "jws.py:", "base64.py")),
