@@ -12,6 +12,7 @@ from libdockit.backends.sql.database import open_database
 from libdockit.backends.sql.models import SCHEMA_VERSION
 from libdockit.errors import BackendUnavailable, ConfigError
 from libdockit.testing.conformance import BackendConformance
+from tests.backends.held_login import HeldLoginReads
 from tests.support.postgres import TEST_PASSWORD, PostgresServer
 from tests.support.procs import LOOPBACK, free_port
 
@@ -42,6 +43,19 @@ class TestPostgresBackend(BackendConformance):
     @pytest.fixture
     def other_handle(self, postgres_server: PostgresServer, database: str) -> Iterator[SqlBackend]:
         """The same database opened again, as another Dockit instance would."""
+        with SqlBackend(postgres_server.url_for(database)) as other:
+            yield other
+
+
+class TestPostgresHeldLogin(HeldLoginReads):
+    @pytest.fixture
+    def sql_backend(self, pg_backend: SqlBackend) -> SqlBackend:
+        return pg_backend
+
+    @pytest.fixture
+    def other_sql_handle(
+        self, postgres_server: PostgresServer, database: str
+    ) -> Iterator[SqlBackend]:
         with SqlBackend(postgres_server.url_for(database)) as other:
             yield other
 

@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,9 @@ from libdockit.backends.sql.records import ACCESS_CREDENTIAL_COLUMNS, time_from_
 from libdockit.errors import BackendUnavailable, ConfigError
 from libdockit.model import AuditEvent, Grant
 from libdockit.testing.conformance import T0, BackendConformance, make_key
+from tests.backends.held_login import HeldLoginReads
+
+WINDOW = timedelta(minutes=15)
 
 
 def url(path: Path) -> str:
@@ -51,6 +54,17 @@ class TestSqliteBackend(BackendConformance):
     @pytest.fixture
     def other_handle(self, db_path: Path) -> Iterator[SqlBackend]:
         """The same file opened again, as another worker process would."""
+        with SqlBackend(url(db_path)) as other:
+            yield other
+
+
+class TestSqliteHeldLogin(HeldLoginReads):
+    @pytest.fixture
+    def sql_backend(self, sqlite_backend: SqlBackend) -> SqlBackend:
+        return sqlite_backend
+
+    @pytest.fixture
+    def other_sql_handle(self, db_path: Path) -> Iterator[SqlBackend]:
         with SqlBackend(url(db_path)) as other:
             yield other
 
@@ -276,6 +290,27 @@ def test_a_warm_token_path_reads_two_statements(
     backend.login_record("alice")
     backend.grants_for_subjects(subjects)
     assert len(statements.statements) == 4, statements.statements  # each re-read its data
+
+
+def test_a_held_warm_login_reads_one_statement(
+    alice_in_devs: SqlBackend, statements: StatementLog
+) -> None:
+    """In a request that holds its connection, the failed-login lookup reads the login record
+    and the policy version with the counters: with the grants cached, one statement."""
+    backend = alice_in_devs
+    subjects = ["user:alice", "group:devs", "authenticated", "anonymous"]
+    backend.record_login_failure("client:192.0.2.7", at=T0, window=WINDOW, backoff=lambda n: None)
+    backend.login_record("alice")
+    backend.grants_for_subjects(subjects)
+    with backend.pinned():
+        statements.statements.clear()
+        found = backend.login_failures(["client:192.0.2.7", "user:alice"])
+        record = backend.login_record("alice")
+        backend.grants_for_subjects(subjects)
+    assert len(statements.statements) == 1, statements.statements
+    assert [(counter.key, counter.failures) for counter in found] == [("client:192.0.2.7", 1)]
+    assert record is not None
+    assert record.groups == ("devs",)
 
 
 def test_without_the_policy_version_row_nothing_is_cached(

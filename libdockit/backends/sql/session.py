@@ -99,11 +99,13 @@ class SqlSession:
         """
         self._pin.active = True
         self._pin.version = None
+        self._pin.ahead = None
 
     def release_connection(self) -> None:
         """Give back the connection :meth:`hold_connection` kept (if one was taken)."""
         self._pin.active = False
         self._pin.version = None
+        self._pin.ahead = None
         if not self._db.is_closed():
             try:  # noqa: SIM105 - suppress() would add a context manager to every request
                 self._db.close()
@@ -131,6 +133,25 @@ class SqlSession:
                 db.close()
         yield
 
+    def _holding(self) -> bool:
+        """Whether this thread holds its connection (see :meth:`hold_connection`)."""
+        return bool(getattr(self._pin, "active", False))
+
+    def _read_ahead(self, username: str, login: tuple[Any, ...] | None) -> None:
+        """Keep a login record's columns (None: no such user), read ahead of
+        :meth:`_take_read_ahead` in the same held connection (see ``login_failures``)."""
+        self._pin.ahead = (username, login)
+
+    def _take_read_ahead(self, username: str) -> tuple[tuple[Any, ...] | None] | None:
+        """The login columns read ahead for ``username`` in this held connection, once, as a
+        1-tuple (holding None for no such user); None when there are none to take. Any
+        other call of the backend in between drops them (see :meth:`_session`)."""
+        ahead = getattr(self._pin, "ahead", None)
+        if ahead is None:
+            return None
+        self._pin.ahead = None
+        return (ahead[1],) if ahead[0] == username else None
+
     def _connection(self) -> AbstractContextManager[object]:
         db = self._db
         if getattr(self._pin, "active", False):
@@ -147,6 +168,8 @@ class SqlSession:
         mode), which is all a single-statement write needs: no BEGIN/COMMIT round trips.
         """
         db = self._db
+        if getattr(self._pin, "ahead", None) is not None:
+            self._pin.ahead = None  # a write may change the user read ahead: read it again
         try:
             with self._deadline(self._timeout), self._connection():
                 if check and not self._schema_ok:

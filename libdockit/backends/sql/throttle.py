@@ -19,9 +19,11 @@ from typing import Any
 import peewee as pw
 
 from ...model import BackoffRule, LoginFailures, LoginReservation
+from ...throttle import USER_KEY
 from .models import LoginFailureRow
 from .records import from_db, maybe_from_db, maybe_to_db, time_from_column, to_db
 from .session import SqlSession
+from .users import LOGIN_COLUMNS
 
 _LOOKUP_SQL = (
     'SELECT "key", "failures", "window_start", "blocked_until", "checking" '
@@ -34,6 +36,24 @@ _LOOKUP_ONE_SQL = (
 #: Up to this many keys are looked up one by one in a UNION ALL: SQLite answers an IN list
 #: of two or more values through a temporary table, which cost a login 4x the two lookups.
 _MAX_UNION_KEYS = 8
+_FAILURE_COLUMNS = ("key", "failures", "window_start", "blocked_until", "checking")
+#: A login's counters with the user's row and the policy version (see login_failures): one
+#: row whatever exists, each counter and the user LEFT JOINed to a constant row.
+_WITH_LOGIN_SQL = (
+    "SELECT {login}, {failures} "
+    'FROM (SELECT 1 AS "one") AS "one" LEFT JOIN "users" u ON u."username" = ? {joins}'
+)
+
+
+def _with_login_sql(count: int) -> str:
+    """The SQL of a login's ``count`` counters read with its user's row, keys as parameters
+    after the user name."""
+    failures = ", ".join(f'f{n}."{column}"' for n in range(count) for column in _FAILURE_COLUMNS)
+    joins = " ".join(f'LEFT JOIN "login_failures" f{n} ON f{n}."key" = ?' for n in range(count))
+    return _WITH_LOGIN_SQL.format(login=LOGIN_COLUMNS, failures=failures, joins=joins)
+
+
+_WITH_LOGIN = {count: _with_login_sql(count) for count in (1, 2)}
 
 
 def _from_columns(
@@ -54,9 +74,17 @@ class SqlLoginFailures(SqlSession):
     """LoginFailureStore."""
 
     def login_failures(self, keys: Sequence[str]) -> list[LoginFailures]:
+        """While a request holds its connection (see ``hold_connection``), a lookup with one
+        user's key (``user:NAME``, the throttle's) also reads that user's login record in the
+        same statement, for the :meth:`login_record` that follows: a warm login is then one
+        statement."""
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return []
+        if len(wanted) in _WITH_LOGIN and self._holding():
+            users = [key[len(USER_KEY) :] for key in wanted if key.startswith(USER_KEY)]
+            if len(users) == 1:
+                return self._with_login(users[0], wanted)
         # Hand-written: every login reads this, and there is rarely a row to find.
         if len(wanted) <= _MAX_UNION_KEYS:
             sql = " UNION ALL ".join([_LOOKUP_ONE_SQL] * len(wanted))
@@ -65,6 +93,14 @@ class SqlLoginFailures(SqlSession):
             sql = _LOOKUP_SQL + f"({marks})"  # only "?" placeholders are joined in
         rows = self._read(sql, tuple(wanted))
         return [_from_columns(*row) for row in rows]
+
+    def _with_login(self, username: str, keys: list[str]) -> list[LoginFailures]:
+        [row] = self._read(_WITH_LOGIN[len(keys)], (username, *keys))
+        login, counters = row[:6], row[6:]
+        self._read_ahead(username, tuple(login) if login[0] is not None else None)
+        width = len(_FAILURE_COLUMNS)
+        found = (counters[start : start + width] for start in range(0, len(counters), width))
+        return [_from_columns(*columns) for columns in found if columns[0] is not None]
 
     def record_login_failure(
         self, key: str, *, at: datetime, window: timedelta, backoff: BackoffRule

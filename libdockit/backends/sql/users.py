@@ -20,12 +20,13 @@ _ENABLED_GROUPS_SQL = (
     'WHERE m."user_id" = ? AND g."enabled"'
 )
 _ALL = "*"  # the one key of the disabled-groups cache: every disabled group, by name
-# The policy version is read in the same statement as the row, before the groups it guards.
-_LOGIN_SQL = (
-    'SELECT u."id", u."username", u."password_hash", u."enabled", u."is_admin", '
-    '(SELECT p."version" FROM "policy_version" p WHERE p."id" = 1) '
-    'FROM "users" u WHERE u."username" = ?'
+#: A login record's columns (users ``u``): the user's row, then the policy version, read in
+#: the same statement, before the groups it guards.
+LOGIN_COLUMNS = (
+    'u."id", u."username", u."password_hash", u."enabled", u."is_admin", '
+    '(SELECT p."version" FROM "policy_version" p WHERE p."id" = 1)'
 )
+_LOGIN_SQL = f'SELECT {LOGIN_COLUMNS} FROM "users" u WHERE u."username" = ?'  # noqa: S608
 
 
 class SqlUsers(SqlSession):
@@ -72,12 +73,18 @@ class SqlUsers(SqlSession):
 
     def login_record(self, username: str) -> LoginRecord | None:
         """One statement while nothing changed: the user's row and the policy version, then
-        the enabled groups from this process's cache (see :mod:`.sql_cache`)."""
+        the enabled groups from this process's cache (see :mod:`.sql_cache`). None when the
+        failed-login lookup of this request read them already (see ``login_failures``)."""
         with self._call_deadline():
-            rows = self._read(_LOGIN_SQL, (username,))
-            if not rows:
+            ahead = self._take_read_ahead(username)
+            if ahead is not None:
+                row = ahead[0]
+            else:
+                rows = self._read(_LOGIN_SQL, (username,))
+                row = rows[0] if rows else None
+            if row is None:
                 return None
-            user_id, name, password_hash, enabled, is_admin, version = rows[0]
+            user_id, name, password_hash, enabled, is_admin, version = row
             self._saw_version(version)  # the grants read later in a held request use it too
             groups = self._groups_cache.get(version, user_id)
             if groups is None:
