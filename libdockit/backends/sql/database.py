@@ -17,11 +17,14 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import peewee as pw
-from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from ...errors import ConfigError
 
 URL_KEY = "database.url"
+#: peewee's mapping of driver errors to its own (a module global whose name a class body
+#: would mangle).
+_DRIVER_ERRORS = getattr(pw, "__exception_wrapper__")  # noqa: B009
 
 
 class OpenedDatabase(NamedTuple):
@@ -40,6 +43,51 @@ def create_private_file(path: str) -> None:
     except OSError:
         return
     os.close(descriptor)
+
+
+class _QuickCheckout:
+    """Checking a pooled connection out and back in without peewee's database-wide lock and
+    bookkeeping around the pool's own (its lock, its idle heap, its stale and closed
+    checks, which stay): every web request does both once, and under gevent each lock is
+    a greenlet lock. A first connection, a full pool or an open transaction take
+    peewee's usual way."""
+
+    _state: Any
+    _connections: list[Any]
+    deferred: bool
+    server_version: Any
+
+    def connect(self, reuse_if_open: bool = False) -> bool:
+        state = self._state
+        if state.closed and self._connections and self.server_version is not None:
+            try:
+                with _DRIVER_ERRORS:
+                    conn = self._connect()  # type: ignore[attr-defined]
+            except MaxConnectionsExceeded:  # taken meanwhile: wait for one peewee's way
+                pass
+            else:
+                state.set_connection(conn)
+                return True
+        return bool(super().connect(reuse_if_open))  # type: ignore[misc]
+
+    def close(self) -> bool:
+        state = self._state
+        if state.closed or state.transactions or self.deferred:
+            return bool(super().close())  # type: ignore[misc]
+        try:
+            with _DRIVER_ERRORS:
+                self._close(state.conn)  # type: ignore[attr-defined]
+        finally:
+            state.reset()
+        return True
+
+
+class _SqlitePool(_QuickCheckout, PooledSqliteDatabase):  # type: ignore[misc]
+    pass
+
+
+class _PostgresPool(_QuickCheckout, PooledPostgresqlDatabase):  # type: ignore[misc]
+    pass
 
 
 def _connection_state() -> Any:
@@ -75,7 +123,7 @@ def open_database(
             # crash; only the last commits before a power loss may be lost. It saves an fsync
             # per commit (about 140 us here), and the token path commits an audit event.
             pragmas.append(("synchronous", "normal"))
-        db = PooledSqliteDatabase(  # type: ignore[no-untyped-call]
+        db = _SqlitePool(  # type: ignore[no-untyped-call]
             path,
             pragmas=pragmas,
             lock_type="IMMEDIATE",  # writers take the lock up front and queue on busy_timeout
@@ -85,7 +133,7 @@ def open_database(
             timeout=max(busy_timeout, 1.0) * 2,  # how long to wait for a free connection
             autoconnect=False,
         )
-        db._state = _connection_state()  # type: ignore[attr-defined]
+        db._state = _connection_state()
         return OpenedDatabase(db, url, "")
     if parts.scheme not in ("postgresql", "postgres"):
         raise ConfigError(URL_KEY, "must start with sqlite:/// or postgresql://")
@@ -118,7 +166,7 @@ def open_database(
     query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)])
     safe_url = parts._replace(netloc=netloc, query=query).geturl()
     params["connection_factory"] = sql_wait.connection_class(timeout)
-    pg_db = PooledPostgresqlDatabase(  # type: ignore[no-untyped-call]
+    pg_db = _PostgresPool(  # type: ignore[no-untyped-call]
         dbname,
         max_connections=max_connections,
         stale_timeout=600,
@@ -126,5 +174,5 @@ def open_database(
         autoconnect=False,
         **params,
     )
-    pg_db._state = _connection_state()  # type: ignore[attr-defined]
+    pg_db._state = _connection_state()
     return OpenedDatabase(pg_db, safe_url, password)
