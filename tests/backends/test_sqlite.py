@@ -313,6 +313,22 @@ def test_a_held_warm_login_reads_one_statement(
     assert record.groups == ("devs",)
 
 
+def test_a_count_bound_the_log_cannot_exceed_is_not_walked(
+    sqlite_backend: SqlBackend, statements: StatementLog
+) -> None:
+    """Retention runs every prune_every events: while the span of ids is within keep_last,
+    finding the cut (a walk of keep_last events by time) is left out, and the result is
+    the same; beyond it the cut is found and applied."""
+    backend = sqlite_backend
+    event = AuditEvent(kind="token", actor="anonymous", action="token.issue", at=T0)
+    backend.record_events([event] * 3)
+    statements.statements.clear()
+    assert backend.prune_events(keep_last=3, kind="token") == 0
+    assert not [sql for sql in statements.statements if "OFFSET" in sql], statements.statements
+    assert backend.prune_events(keep_last=2, kind="token") == 1
+    assert [sql for sql in statements.statements if "OFFSET" in sql]
+
+
 def test_without_the_policy_version_row_nothing_is_cached(
     sqlite_backend: SqlBackend, db_path: Path
 ) -> None:

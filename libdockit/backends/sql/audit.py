@@ -32,6 +32,11 @@ _INSERT_EVENTS = (  # the model's own column names; values only ever go in as pa
     + ") VALUES "
 )
 _ROW_MARKS = "(" + ", ".join("?" for _ in _EVENT_FIELDS) + ")"
+#: Each bound in a query of its own: SQLite reads MIN or MAX of the key from the index only
+#: when it is the whole query, else it scans the table.
+_ID_SPAN = (
+    'SELECT (SELECT MAX("id") FROM "audit_events") - (SELECT MIN("id") FROM "audit_events") + 1'
+)
 
 
 def _sqlite_row(row: tuple[object, ...]) -> tuple[object, ...]:
@@ -120,7 +125,7 @@ class SqlAuditLog(SqlSession):
             doomed: list[pw.Expression] = []
             if before is not None:
                 doomed.append(row.at < to_db(before))
-            if keep_last is not None:
+            if keep_last is not None and self._may_hold_more_than(db, keep_last):
                 # The newest event beyond the kept ones; it and everything older goes.
                 newest_first = row.select(row.at, row.id).order_by(row.at.desc(), row.id.desc())
                 if kind is not None:
@@ -136,3 +141,12 @@ class SqlAuditLog(SqlSession):
             if kind is not None:
                 condition = (row.kind == kind) & condition
             return int(row.delete().where(condition).execute(db))
+
+    def _may_hold_more_than(self, db: pw.Database, count: int) -> bool:
+        """False when the log certainly holds at most ``count`` events (of all kinds): ids
+        are never reused, so there are no more rows than the span of ids. Two reads of the
+        primary key, where finding the cut walks the newest ``count`` events by time: a
+        prune runs every ``prune_every`` events, and that walk cost each event about 13 us at
+        50,000 events, 80 us at 300,000."""
+        [(span,)] = self._rows(db, _ID_SPAN)
+        return span is not None and int(span) > count
