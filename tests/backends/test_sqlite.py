@@ -244,12 +244,15 @@ class StatementLog(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.statements: list[str] = []
+        self.sent: list[tuple[str, tuple[object, ...]]] = []  # with their parameters
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name != "peewee":  # not peewee.pool's connection bookkeeping
             return
         sql = record.msg[0] if isinstance(record.msg, tuple) else str(record.msg)
+        params = tuple(record.msg[1] or ()) if isinstance(record.msg, tuple) else ()
         self.statements.append(str(sql))
+        self.sent.append((str(sql), params))
 
 
 @pytest.fixture
@@ -313,20 +316,32 @@ def test_a_held_warm_login_reads_one_statement(
     assert record.groups == ("devs",)
 
 
-def test_a_count_bound_the_log_cannot_exceed_is_not_walked(
+def test_a_prune_past_the_count_bound_walks_only_the_events_beyond_it(
     sqlite_backend: SqlBackend, statements: StatementLog
 ) -> None:
-    """Retention runs every prune_every events: while the span of ids is within keep_last,
-    finding the cut (a walk of keep_last events by time) is left out, and the result is
-    the same; beyond it the cut is found and applied."""
+    """Retention runs every prune_every events: the cut is found from the oldest end of the
+    kind, by skipping the events beyond keep_last (about prune_every), never the keep_last
+    kept; within the bound nothing is walked."""
     backend = sqlite_backend
-    event = AuditEvent(kind="token", actor="anonymous", action="token.issue", at=T0)
-    backend.record_events([event] * 3)
-    statements.statements.clear()
-    assert backend.prune_events(keep_last=3, kind="token") == 0
-    assert not [sql for sql in statements.statements if "OFFSET" in sql], statements.statements
-    assert backend.prune_events(keep_last=2, kind="token") == 1
-    assert [sql for sql in statements.statements if "OFFSET" in sql]
+    admin = AuditEvent(kind="admin", actor="user:root", action="user.create", at=T0)
+    token = AuditEvent(kind="token", actor="anonymous", action="token.issue", at=T0)
+    backend.record_events([admin] * 5 + [token] * 50)
+
+    def skipped() -> list[object]:
+        """The OFFSET of every query that walked events to find a cut."""
+        walks = [p for sql, p in statements.sent if "OFFSET" in sql and "audit_events" in sql]
+        statements.sent.clear()
+        return [params[-1] for params in walks]
+
+    statements.sent.clear()
+    assert backend.prune_events(keep_last=50, kind="token") == 0
+    assert backend.prune_events(keep_last=5, kind="admin") == 0
+    assert skipped() == []
+    assert backend.prune_events(keep_last=46, kind="token") == 4
+    assert skipped() == [3]  # the fourth oldest token event: it and the older three go
+    assert backend.prune_events(keep_last=40, kind="token") == 6
+    assert skipped() == [5]
+    assert backend.query_events(kind="admin").total == 5
 
 
 def test_without_the_policy_version_row_nothing_is_cached(

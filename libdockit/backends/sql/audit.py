@@ -1,13 +1,22 @@
 """The audit log over SQL: the AuditStore of :class:`~libdockit.backends.sql.SqlBackend`.
 
-Recording is one autocommitted INSERT (the token path records every decision). The JSON
+Recording is an INSERT and an UPSERT of its kind's count in one transaction (a batch from
+the token path's writer: multi-row INSERTs and one UPSERT per kind). The JSON
 fields are text made by :func:`~libdockit.model.dump_json_object`. Listing is newest first
 by ``at`` then ``id``, served by the ``at``, ``(actor, at)`` and ``(target, at)`` indexes.
+
+Retention's count bound keeps the newest ``keep_last`` events of a kind by ``at`` then ``id``.
+``audit_event_counts`` holds how many events of each kind the log has (every write and prune
+here moves it in its own transaction), so the cut is found from the oldest end: a walk of
+the events beyond the bound, about ``prune_every`` of them, on the ``(kind, at, id)`` index,
+whatever the size of the log. Events deleted by hand leave the count too high, and a prune
+then deletes that many more of the oldest: delete events through Dockit only.
 """
 
 from __future__ import annotations
 
 import operator
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -32,11 +41,12 @@ _INSERT_EVENTS = (  # the model's own column names; values only ever go in as pa
     + ") VALUES "
 )
 _ROW_MARKS = "(" + ", ".join("?" for _ in _EVENT_FIELDS) + ")"
-#: Each bound in a query of its own: SQLite reads MIN or MAX of the key from the index only
-#: when it is the whole query, else it scans the table.
-_ID_SPAN = (
-    'SELECT (SELECT MAX("id") FROM "audit_events") - (SELECT MIN("id") FROM "audit_events") + 1'
+#: Every write and prune of the log moves its kind's count in the same transaction.
+_COUNT_EVENTS = (
+    'INSERT INTO "audit_event_counts" ("kind", "events") VALUES (?, ?) ON CONFLICT ("kind")'
+    ' DO UPDATE SET "events" = "audit_event_counts"."events" + excluded."events"'
 )
+_EVENT_COUNTS = 'SELECT "kind", "events" FROM "audit_event_counts"'
 
 
 def _sqlite_row(row: tuple[object, ...]) -> tuple[object, ...]:
@@ -75,8 +85,9 @@ class SqlAuditLog(SqlSession):
     def record_event(self, event: AuditEvent) -> AuditEvent:
         at = utc_now() if event.at is None else as_utc(event.at)
         values = event_values(event, at)  # a ValidationError before anything is sent
-        with self._session() as db:  # one INSERT, committed on its own
+        with self._session(write=True) as db:  # the event and its kind's count
             event_id = AuditEventRow.insert(**values).execute(db)
+            self._rows(db, _COUNT_EVENTS, (values["kind"], 1))
         return replace(event, at=at, id=int(event_id))
 
     def record_events(self, events: Sequence[AuditEvent]) -> int:
@@ -94,6 +105,8 @@ class SqlAuditLog(SqlSession):
                 chunk = rows[start : start + _ROWS_PER_INSERT]
                 sql = _INSERT_EVENTS + ", ".join([_ROW_MARKS] * len(chunk))
                 self._rows(db, sql, tuple(chain.from_iterable(chunk)))
+            for kind, added in sorted(Counter(e.kind for e in events).items()):
+                self._rows(db, _COUNT_EVENTS, (kind, added))
         return len(rows)
 
     def query_events(
@@ -122,31 +135,33 @@ class SqlAuditLog(SqlSession):
             return 0
         row = AuditEventRow
         with self._session(write=True) as db:
+            counts: dict[str, int] = {k: int(n) for k, n in self._rows(db, _EVENT_COUNTS)}
+            kinds = sorted(counts) if kind is None else [kind]
             doomed: list[pw.Expression] = []
+            bounds: list[datetime] = []
             if before is not None:
                 doomed.append(row.at < to_db(before))
-            if keep_last is not None and self._may_hold_more_than(db, keep_last):
+                bounds.append(to_db(before))
+            held = sum(counts.get(k, 0) for k in kinds)
+            if keep_last is not None and held > keep_last:
                 # The newest event beyond the kept ones; it and everything older goes.
-                newest_first = row.select(row.at, row.id).order_by(row.at.desc(), row.id.desc())
+                oldest_first = row.select(row.at, row.id).order_by(row.at, row.id)
                 if kind is not None:
-                    newest_first = newest_first.where(row.kind == kind)
+                    oldest_first = oldest_first.where(row.kind == kind)
                 # (Not get_or_none: it would reset the offset.)
-                found = list(newest_first.offset(keep_last).limit(1).bind(db))
+                found = list(oldest_first.offset(held - keep_last - 1).limit(1).bind(db))
                 if found:
                     cut = found[0]
                     doomed.append((row.at < cut.at) | ((row.at == cut.at) & (row.id <= cut.id)))
+                    bounds.append(cut.at)
             if not doomed:
                 return 0
-            condition = reduce(operator.or_, doomed)
-            if kind is not None:
-                condition = (row.kind == kind) & condition
-            return int(row.delete().where(condition).execute(db))
-
-    def _may_hold_more_than(self, db: pw.Database, count: int) -> bool:
-        """False when the log certainly holds at most ``count`` events (of all kinds): ids
-        are never reused, so there are no more rows than the span of ids. Two reads of the
-        primary key, where finding the cut walks the newest ``count`` events by time: a
-        prune runs every ``prune_every`` events, and that walk cost each event about 13 us at
-        50,000 events, 80 us at 300,000."""
-        [(span,)] = self._rows(db, _ID_SPAN)
-        return span is not None and int(span) > count
+            # The range on ``at`` lets the (kind, at, id) index serve the DELETE.
+            condition = reduce(operator.or_, doomed) & (row.at <= max(bounds))
+            deleted = 0
+            for each in kinds:  # one kind at a time: each count moves by what it lost
+                gone = int(row.delete().where((row.kind == each) & condition).execute(db))
+                if gone:
+                    self._rows(db, _COUNT_EVENTS, (each, -gone))
+                deleted += gone
+            return deleted

@@ -30,6 +30,8 @@ Version history:
    once); ``login_failures.checking`` (attempts counted before their check, still checking).
 7. ``access_credentials`` (robot accounts' and personal access tokens' hashed secrets).
 8. ``trust_policies`` (workload-identity federation: trusted OIDC issuers and their terms).
+9. ``audit_event_counts`` (events per kind, counted from the log) and the ``(kind, at, id)``
+   index on ``audit_events``: retention finds its count cut from the oldest end.
 """
 
 from __future__ import annotations
@@ -316,6 +318,25 @@ def _upgrade_to_version_8(db: pw.Database) -> None:
     pw.SchemaManager(_TrustPolicyV8, db).create_all(safe=False)  # a leftover is an error
 
 
+# -- version 9 (frozen) -------------------------------------------------------------------------
+class _AuditEventCountV9(_Frozen):
+    kind = pw.TextField(primary_key=True)
+    events = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "audit_event_counts"
+
+
+def _upgrade_to_version_9(db: pw.Database) -> None:
+    pw.SchemaManager(_AuditEventCountV9, db).create_all(safe=False)  # a leftover is an error
+    for statement in (
+        'CREATE INDEX "audit_events_kind_at_id" ON "audit_events" ("kind", "at", "id")',
+        'INSERT INTO "audit_event_counts" ("kind", "events")'
+        ' SELECT "kind", COUNT(*) FROM "audit_events" GROUP BY "kind"',
+    ):
+        db.execute_sql(statement).close()  # type: ignore[no-untyped-call]
+
+
 Migration = Callable[[pw.Database], None]
 
 # version -> the step that moves a database from version - 1 to version.
@@ -328,6 +349,7 @@ MIGRATIONS: Mapping[int, Migration] = {
     6: _upgrade_to_version_6,
     7: _upgrade_to_version_7,
     8: _upgrade_to_version_8,
+    9: _upgrade_to_version_9,
 }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import peewee as pw
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 ACTIVE = "active"
 
 
@@ -141,7 +141,20 @@ class AuditEventRow(_Base):
             (("at",), False),
             (("actor", "at"), False),
             (("target", "at"), False),
+            (("kind", "at", "id"), False),  # retention's cut: the oldest of a kind first
         )
+
+
+class AuditEventCountRow(_Base):
+    """How many events of each kind ``audit_events`` holds, kept in the transaction of every
+    write and prune of the log: the count bound's cut is then the oldest events beyond it,
+    found by walking those few, not the newest ``keep_last`` (see :mod:`.audit`)."""
+
+    kind = pw.TextField(primary_key=True)
+    events = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "audit_event_counts"
 
 
 class RefreshTokenRow(_Base):
@@ -247,6 +260,7 @@ TABLES: tuple[type[pw.Model], ...] = (
     GrantRow,
     KeyRow,
     AuditEventRow,
+    AuditEventCountRow,
     RefreshTokenRow,
     LoginFailureRow,
     PolicyVersionRow,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from itertools import count
 from typing import Any
 
 import pytest
@@ -335,6 +336,44 @@ class AuditConformance:
         assert backend.prune_events(before=T0 + 20 * MINUTE, kind="admin") == 3
         assert backend.prune_events(before=T0 + DAY, kind="admin") == 0
         assert actions(backend) == ["t.4", "t.3"]
+
+    def test_prune_past_the_bound_again_and_again(self, backend: AuditStore) -> None:
+        """As retention does on a busy log: every prune past a kind's bound keeps its newest
+        events by time, ties by recording order, however they were recorded (batches out of
+        time order, single events, a prune by age in between) and whatever the other kind
+        holds."""
+        recorded: dict[str, list[tuple[datetime, int, str]]] = {"token": [], "admin": []}
+        order = count()  # recording order decides ties in time
+
+        def expect(kind: str, keep: int) -> list[str]:
+            newest = sorted(recorded[kind], reverse=True)[:keep]
+            gone = len(recorded[kind]) - len(newest)
+            recorded[kind] = newest
+            assert backend.prune_events(keep_last=keep, kind=kind) == gone
+            return [action for _, _, action in newest]
+
+        for r in range(6):
+            batch = [(T0 + ((r * 7 + i) * 5 % 11) * MINUTE, f"t.{r}.{i}") for i in range(7)]
+            backend.record_events([make_event(a, kind="token", at=at) for at, a in batch])
+            backend.record_event(make_event(f"t.{r}.single", kind="token", at=T0 + 3 * MINUTE))
+            backend.record_event(make_event(f"a.{r}", kind="admin", at=T0 + r * MINUTE))
+            for at, action in [*batch, (T0 + 3 * MINUTE, f"t.{r}.single")]:
+                recorded["token"].append((at, next(order), action))
+            recorded["admin"].append((T0 + r * MINUTE, next(order), f"a.{r}"))
+            if r == 3:  # by age: everything older than 2 minutes goes
+                old = [e for e in recorded["token"] if e[0] < T0 + 2 * MINUTE]
+                assert backend.prune_events(before=T0 + 2 * MINUTE, kind="token") == len(old)
+                recorded["token"] = [e for e in recorded["token"] if e not in old]
+            for kind, keep in (("token", 10), ("admin", 4)):
+                kept = expect(kind, keep)
+                assert actions(backend, kind=kind) == kept
+        both = sorted([*recorded["token"], *recorded["admin"]], reverse=True)
+        assert backend.prune_events(keep_last=3) == 11  # both kinds together: by time alone
+        assert actions(backend) == [action for _, _, action in both[:3]]
+        assert backend.prune_events(keep_last=2, kind="admin") == 0  # the counts held up
+        tokens = len(actions(backend, kind="token"))
+        assert backend.prune_events(keep_last=0, kind="token") == tokens
+        assert actions(backend) == actions(backend, kind="admin")
 
     def test_prune_without_rules_deletes_nothing(self, backend: AuditStore) -> None:
         for n in range(3):
