@@ -36,11 +36,13 @@ class AccessCredentialStore(Protocol):
         *,
         owner: str | None = None,
         kind: CredentialKind | None = None,
+        name: str | None = None,
         offset: int = 0,
         limit: int = 100,
     ) -> Page[AccessCredential]:
-        """Credentials (of one owner, of one kind, if given), newest first: by
-        ``created_at``, then ``id`` in code point order, both descending."""
+        """Credentials (of one owner, of one kind, of one name, if given), newest first: by
+        ``created_at``, then ``id`` in code point order, both descending. A robot is found
+        by its name this way (``kind="robot", name=NAME``: at most one)."""
         ...
 
     def access_credentials_expiring(self, before: datetime) -> list[AccessCredential]:
@@ -67,7 +69,10 @@ class AccessCredentialStore(Protocol):
         ...
 
     def delete_access_credential(self, credential_id: str) -> AccessCredential:
-        """Delete a credential and return it; NotFound if there is none.
+        """Delete a credential and return it; NotFound if there is none. Deleting a robot
+        deletes its grants (subject ``robot:NAME``) in the same transaction, so a robot made
+        again under that name starts with none.
 
-        Deleting a local user or group deletes the ``local`` credentials it owns too."""
+        Deleting a local user or group deletes the ``local`` credentials it owns too (and the
+        grants of the robots among them)."""
         ...

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from ...clock import as_utc
 from ...errors import Conflict, NotFound
-from ...model import LOCAL_SOURCE, AccessCredential, CredentialKind, Page
+from ...model import LOCAL_SOURCE, ROBOT_PREFIX, AccessCredential, CredentialKind, Page
 
 
 def _stored(credential: AccessCredential) -> AccessCredential:
@@ -47,6 +47,10 @@ class MemoryAccessCredentials:
         self._credential_ids: dict[str, str] = {}  # secret hash -> id
 
     def _local_owner_exists(self, owner: str) -> bool:
+        raise NotImplementedError
+
+    def _drop_grants_of(self, subject: str) -> None:
+        """Delete every grant to ``subject`` (a deleted robot's); the backend's to do."""
         raise NotImplementedError
 
     def _get(self, credential_id: str) -> AccessCredential:
@@ -88,6 +92,7 @@ class MemoryAccessCredentials:
         *,
         owner: str | None = None,
         kind: CredentialKind | None = None,
+        name: str | None = None,
         offset: int = 0,
         limit: int = 100,
     ) -> Page[AccessCredential]:
@@ -96,7 +101,9 @@ class MemoryAccessCredentials:
                 (
                     c
                     for c in self._credentials.values()
-                    if owner in (None, c.owner) and kind in (None, c.kind)
+                    if owner in (None, c.owner)
+                    and kind in (None, c.kind)
+                    and name in (None, c.name)
                 ),
                 key=lambda c: (c.created_at, c.id),
                 reverse=True,
@@ -146,6 +153,8 @@ class MemoryAccessCredentials:
             credential = self._get(credential_id)
             del self._credentials[credential_id]
             del self._credential_ids[credential.secret_hash]
+            if credential.kind == "robot":
+                self._drop_grants_of(ROBOT_PREFIX + credential.name)
             return credential
 
     def _drop_credentials_of(self, owner: str) -> None:

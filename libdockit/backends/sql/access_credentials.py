@@ -16,8 +16,16 @@ from typing import Any
 import peewee as pw
 
 from ...errors import Conflict, NotFound
-from ...model import GROUP_PREFIX, LOCAL_SOURCE, USER_PREFIX, AccessCredential, CredentialKind, Page
-from .models import AccessCredentialRow, GroupRow, UserRow
+from ...model import (
+    GROUP_PREFIX,
+    LOCAL_SOURCE,
+    ROBOT_PREFIX,
+    USER_PREFIX,
+    AccessCredential,
+    CredentialKind,
+    Page,
+)
+from .models import AccessCredentialRow, GrantRow, GroupRow, UserRow
 from .records import (
     access_credential_from_columns,
     access_credential_record,
@@ -96,6 +104,7 @@ class SqlAccessCredentials(SqlSession):
         *,
         owner: str | None = None,
         kind: CredentialKind | None = None,
+        name: str | None = None,
         offset: int = 0,
         limit: int = 100,
     ) -> Page[AccessCredential]:
@@ -105,6 +114,8 @@ class SqlAccessCredentials(SqlSession):
                 query = query.where(AccessCredentialRow.owner == owner)
             if kind is not None:
                 query = query.where(AccessCredentialRow.kind == kind)
+            if name is not None:
+                query = query.where(AccessCredentialRow.name == name)
             total = query.count(db)
             newest_first = query.order_by(
                 AccessCredentialRow.created_at.desc(),
@@ -165,7 +176,8 @@ class SqlAccessCredentials(SqlSession):
                 raise NotFound(f"access credential {credential_id!r} not found")
 
     def delete_access_credential(self, credential_id: str) -> AccessCredential:
-        with self._session(write=True) as db:
+        # A policy write: a robot's grants go with it, and cached grants must see that.
+        with self._policy_write() as db:
             credential = self._credential(db, credential_id)
             # Deleted by this call, not by a concurrent delete that got there first.
             if (
@@ -174,11 +186,24 @@ class SqlAccessCredentials(SqlSession):
                 .execute(db)
             ):
                 raise NotFound(f"access credential {credential_id!r} not found")
+            if credential.kind == "robot":
+                GrantRow.delete().where(GrantRow.subject == ROBOT_PREFIX + credential.name).execute(
+                    db
+                )
             return credential
 
 
 def delete_credentials_of(db: pw.Database, owner: str) -> int:
-    """Delete the local credentials of ``owner`` (a local user or group being deleted)."""
+    """Delete the local credentials of ``owner`` (a local user or group being deleted) and
+    the grants of the robots among them; called inside a policy write."""
+    robots = AccessCredentialRow.select(AccessCredentialRow.name).where(
+        (AccessCredentialRow.owner == owner)
+        & (AccessCredentialRow.owner_source == LOCAL_SOURCE)
+        & (AccessCredentialRow.kind == "robot")
+    )
+    subjects = [ROBOT_PREFIX + row.name for row in robots.bind(db)]
+    if subjects:
+        GrantRow.delete().where(GrantRow.subject.in_(subjects)).execute(db)
     return int(
         AccessCredentialRow.delete()
         .where(

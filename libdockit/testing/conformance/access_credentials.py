@@ -9,17 +9,17 @@ from typing import Protocol
 
 import pytest
 
-from ...backends.base import UserStore
+from ...backends.base import GrantStore, UserStore
 from ...backends.credential_store import AccessCredentialStore
 from ...errors import Conflict, NotFound
-from ...model import AccessCredential, CredentialKind, Page
+from ...model import AccessCredential, CredentialKind, Grant, Page
 from .support import T0, in_threads, token_hash
 
 PLUS_TWO = timezone(timedelta(hours=2))
 
 
-class UsersAndAccessCredentials(UserStore, AccessCredentialStore, Protocol):
-    """What these tests need: credentials belong to users or groups."""
+class UsersAndAccessCredentials(UserStore, GrantStore, AccessCredentialStore, Protocol):
+    """What these tests need: credentials belong to users or groups; robots hold grants."""
 
 
 def make_credential(
@@ -153,6 +153,9 @@ class AccessCredentialConformance:
         assert backend.list_access_credentials(owner="user:nobody") == Page([], 0)
         assert backend.list_access_credentials(offset=1, limit=2) == Page([a2, tie], 5)
         assert backend.list_access_credentials(offset=5) == Page([], 5)
+        assert backend.list_access_credentials(kind="robot", name="r") == Page([robot], 1)
+        assert backend.list_access_credentials(name="a2") == Page([a2], 1)
+        assert backend.list_access_credentials(kind="robot", name="a2") == Page([], 0)
 
     def test_expiring_credentials_soonest_first(self, backend: UsersAndAccessCredentials) -> None:
         backend.create_user("alice", "h")
@@ -235,6 +238,39 @@ class AccessCredentialConformance:
             backend.delete_access_credential("c1")
         again = make_credential("c2", kind="robot", name="ci")  # the name is free again
         assert backend.add_access_credential(again) == again
+
+    def test_deleting_a_robot_deletes_its_grants(self, backend: UsersAndAccessCredentials) -> None:
+        """A robot made again under a deleted one's name starts with no grants."""
+        backend.create_user("alice", "h")
+        backend.create_user("ci", "h")  # a user's grants are not the robot's
+        backend.add_access_credential(make_credential("r1", kind="robot", name="ci"))
+        backend.add_access_credential(make_credential("r2", kind="robot", name="other"))
+        robots = backend.add_grant(Grant("robot:ci", "repository", "ci/*", ("push",)))
+        others = backend.add_grant(Grant("robot:other", "repository", "ci/*", ("pull",)))
+        users = backend.add_grant(Grant("user:ci", "repository", "ci/*", ("pull",)))
+        assert backend.grants_for_subjects(["robot:ci"]) == [robots]
+        backend.delete_access_credential("r1")
+        assert backend.grants_for_subjects(["robot:ci", "robot:other", "user:ci"]) == [
+            others,
+            users,
+        ]
+        backend.add_access_credential(make_credential("p1"))  # a PAT named like nothing
+        backend.delete_access_credential("p1")
+        assert backend.list_grants().total == 2
+
+    def test_deleting_a_robots_owner_deletes_the_robots_grants(
+        self, backend: UsersAndAccessCredentials
+    ) -> None:
+        backend.create_user("alice", "h")
+        backend.create_group("devs")
+        backend.add_access_credential(make_credential("r1", "group:devs", kind="robot", name="ci"))
+        backend.add_access_credential(make_credential("r2", kind="robot", name="build"))
+        backend.add_grant(Grant("robot:ci", "repository", "ci/*", ("push",)))
+        kept = backend.add_grant(Grant("robot:build", "repository", "ci/*", ("push",)))
+        backend.delete_group("devs")
+        assert backend.list_grants().items == [kept]
+        backend.delete_user("alice")
+        assert backend.list_grants().total == 0
 
     def test_deleting_an_owner_deletes_its_local_credentials(
         self, backend: UsersAndAccessCredentials
