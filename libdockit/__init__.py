@@ -27,6 +27,7 @@ from .backends.ldap.config import GroupSearch, LdapConfig, UserMatcher, UserSear
 from .backends.local import LocalAuthenticator
 from .backends.memory.backend import MemoryBackend
 from .backends.trust_store import TrustPolicyStore
+from .credential_admin import CredentialAdmin, CredentialLimits
 from .credential_login import AccessCredentialExchange
 from .delegation import CredentialExchange, CredentialRefused, Delegation
 from .errors import (
@@ -87,7 +88,9 @@ __all__ = [
     "ChainAuthenticator",
     "ConfigError",
     "Conflict",
+    "CredentialAdmin",
     "CredentialExchange",
+    "CredentialLimits",
     "CredentialRefused",
     "Decision",
     "Delegation",

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from .audit import Actor, Auditor
 from .backends.base import GrantStore, LoginFailureStore, RefreshTokenStore, UserStore
-from .errors import DockitError, NotFound, ValidationError
+from .backends.credential_store import AccessCredentialStore
+from .errors import Conflict, DockitError, NotFound, ValidationError
 from .grant_checks import check_grant
 from .model import (
     LOCAL_SOURCE,
@@ -98,6 +99,8 @@ class AdminService:
         if login_failures is None and isinstance(users, LoginFailureStore):
             login_failures = users
         self.login_failures = login_failures
+        #: Robots share login names with local users (see :mod:`libdockit.credential_admin`).
+        self.robots = users if isinstance(users, AccessCredentialStore) else None
         self.audit = audit
         self.trust_policies = trust_policies
 
@@ -113,6 +116,15 @@ class AdminService:
     ) -> User:
         name = validate_name(username, field_name="username")
         self.password_policy.check(password)
+        if (
+            self.robots is not None
+            and self.robots.list_access_credentials(kind="robot", name=name, limit=1).items
+        ):
+            raise Conflict(
+                f"a robot account is named {name!r}: users and robots share login names "
+                "(docker login -u NAME), so pick another name",
+                detail={"username": name},
+            )
         password_hash = self.hasher.hash(password)
         user = self.users.create_user(name, password_hash, is_admin=is_admin, enabled=enabled)
         self._record(actor, "user.create", f"user:{user.username}", after=user_view(user))
@@ -292,7 +304,11 @@ class AdminService:
             actions=normalize_actions(actions),
         )
         notes = check_grant(
-            grant, self.users, allow_unknown_type=allow_unknown_type, directory=self.directory
+            grant,
+            self.users,
+            allow_unknown_type=allow_unknown_type,
+            directory=self.directory,
+            robots=self.robots,
         )
         added = AddedGrant(self.grants.add_grant(grant), notes)
         after = grant_view(added.grant)

@@ -21,6 +21,7 @@ from .backends.credential_store import AccessCredentialStore
 from .backends.local import LocalAuthenticator
 from .clock import Clock, utc_now
 from .credcache import VerifiedCredentials
+from .credential_admin import CredentialAdmin, CredentialLimits
 from .credential_login import DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME, AccessCredentialExchange
 from .delegation import CredentialExchange
 from .federation.admin import TrustPolicyAdmin
@@ -76,6 +77,8 @@ class Options:
     audit_tokens: bool = True
     #: Write audit events from a background thread every this many seconds (0: at once).
     audit_flush_seconds: float = 0.0
+    #: The longest robots and personal access tokens may live (None: no cap; "never" allowed).
+    credential_limits: CredentialLimits = field(default_factory=CredentialLimits)
     #: How signing keys are encrypted at rest.
     key_protector: KeyProtector = PLAINTEXT
     #: How long a retired key stays in the bundle; None: the longest an access token may
@@ -114,6 +117,8 @@ class Dockit:
     keys: KeyRing
     key_manager: KeyManager
     auditor: Auditor | None
+    #: Robot accounts and personal access tokens.
+    credentials: CredentialAdmin
     #: Who users are (before any instrument): the store's local users unless given.
     authenticator: Authenticator
     hasher: PasswordHasher
@@ -212,6 +217,13 @@ def assemble(
             store, clock=options.clock, protector=options.key_protector, audit=auditor
         ),
         auditor=auditor,
+        credentials=CredentialAdmin(
+            store,
+            limits=options.credential_limits,
+            directory=options.directory,
+            audit=auditor,
+            clock=options.clock,
+        ),
         authenticator=authenticator,
         hasher=hasher,
         federation=federation,

@@ -11,8 +11,10 @@ A grant is stored only when some token request could use it:
   reference grammar), only a ``host[:port]`` first component may hold capitals;
 * a ``registry`` grant gives what the catalog asks for: a pattern matching ``catalog`` and
   the action ``*`` (the registry asks for exactly ``registry:catalog:*``);
-* its subject exists: a local user or group. With a directory (LDAP) configured, users and
-  groups have no local row, so an unknown name is taken to be the directory's, with a note.
+* its subject exists: a local user or group, or a robot account (``robot:NAME``). With a
+  directory (LDAP) configured, users and groups have no local row, so an unknown name is
+  taken to be the directory's, with a note; robots live only in Dockit, so a missing one is
+  always refused.
 
 Each refusal is a :class:`~libdockit.errors.ValidationError` naming the field and the fix.
 """
@@ -23,8 +25,9 @@ import difflib
 import re
 
 from .backends.base import UserStore
+from .backends.credential_store import AccessCredentialStore
 from .errors import NotFound, ValidationError
-from .model import GROUP_PREFIX, USER_PREFIX, Grant
+from .model import GROUP_PREFIX, ROBOT_PREFIX, USER_PREFIX, Grant
 from .patterns import compile_pattern
 from .scope import ALL
 
@@ -43,13 +46,19 @@ def check_grant(
     *,
     allow_unknown_type: bool = False,
     directory: str | None = None,
+    robots: AccessCredentialStore | None = None,
 ) -> tuple[str, ...]:
     """Raise :class:`ValidationError` for a grant that can never match; return notes about
-    what was accepted on trust (a directory subject), for the caller to show."""
+    what was accepted on trust (a directory subject), for the caller to show. ``robots``:
+    where robot accounts are (None: a ``robot:`` subject is not checked)."""
     check_resource_type(grant.resource_type, allow_unknown_type=allow_unknown_type)
     check_pattern_case(grant.pattern)
     if grant.resource_type == REGISTRY:
         check_catalog_grant(grant)
+    if grant.subject.startswith(ROBOT_PREFIX):
+        if robots is not None:
+            check_robot_exists(grant.subject, robots)
+        return ()
     note = check_subject_exists(grant.subject, users, directory=directory)
     return (note,) if note else ()
 
@@ -135,3 +144,19 @@ def check_subject_exists(subject: str, users: UserStore, *, directory: str | Non
             f"{subject} does not exist: create the {kind} first with {create}, then grant",
         ) from None
     return None
+
+
+def check_robot_exists(subject: str, robots: AccessCredentialStore) -> None:
+    """:class:`ValidationError` unless the robot ``robot:NAME`` exists (a directory has no
+    robots, so none is taken on trust)."""
+    name = subject[len(ROBOT_PREFIX) :]
+    if robots.list_access_credentials(kind="robot", name=name, limit=1).items:
+        return
+    known = [robot.name for robot in robots.list_access_credentials(kind="robot", limit=1000).items]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {ROBOT_PREFIX}{close[0]}?)" if close else ""
+    raise ValidationError(
+        "subject",
+        f"{subject} does not exist{hint}: create the robot first with dockit robot create "
+        f"{name} (POST /api/v1/robots), then grant",
+    )

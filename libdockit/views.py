@@ -4,7 +4,8 @@ and what the audit log records as a change's *before* and *after*, so both show 
 Each view is a :class:`~typing.TypedDict`, so mypy checks every key written here; the Admin
 API's documented answers (``dockit_server.resources.admin.view_types``) are checked against
 these by mypy as well. A user view never carries a password hash
-(:class:`~libdockit.model.User` has none to give); a key view carries public facts only.
+(:class:`~libdockit.model.User` has none to give); a key view carries public facts only; a
+robot's or personal access token's view never its secret nor the secret's hash.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from typing import NotRequired, TypedDict
 
 from .clock import rfc3339 as clock_rfc3339
-from .model import Grant, Group, KeyState, StoredKey, User
+from .model import AccessCredential, Grant, Group, KeyState, StoredKey, User
 
 
 class UserView(TypedDict):
@@ -42,6 +43,30 @@ class GrantView(TypedDict):
     created_at: str | None
     #: Only for a grant just added, when something was accepted on trust.
     notes: NotRequired[list[str]]
+
+
+class CredentialUse(TypedDict):
+    created_at: str | None
+    expires_at: str | None
+    enabled: bool
+    access_token_lifetime: int | None
+    last_used_at: str | None
+    last_used_from: str | None
+
+
+class RobotView(CredentialUse):
+    name: str
+    id: str
+    owner: str
+    owner_source: str
+
+
+class TokenView(CredentialUse):
+    id: str
+    name: str
+    owner: str
+    owner_source: str
+    scopes: list[str]
 
 
 class KeyView(TypedDict):
@@ -95,6 +120,41 @@ def grant_view(grant: Grant) -> GrantView:
         "actions": list(grant.actions),
         "scope": grant_scope(grant),
         "created_at": rfc3339(grant.created_at),
+    }
+
+
+def _use(credential: AccessCredential) -> CredentialUse:
+    lifetime = credential.access_token_lifetime
+    return {
+        "created_at": rfc3339(credential.created_at),
+        "expires_at": rfc3339(credential.expires_at),
+        "enabled": credential.enabled,
+        "access_token_lifetime": None if lifetime is None else int(lifetime.total_seconds()),
+        "last_used_at": rfc3339(credential.last_used_at),
+        "last_used_from": credential.last_used_from,
+    }
+
+
+def robot_view(robot: AccessCredential) -> RobotView:
+    """A robot account as shown and audited: never its secret nor the secret's hash."""
+    return {
+        "name": robot.name,
+        "id": robot.id,
+        "owner": robot.owner,
+        "owner_source": robot.owner_source,
+        **_use(robot),
+    }
+
+
+def token_view(token: AccessCredential) -> TokenView:
+    """A personal access token as shown and audited: never its secret nor the secret's hash."""
+    return {
+        "id": token.id,
+        "name": token.name,
+        "owner": token.owner,
+        "owner_source": token.owner_source,
+        "scopes": list(token.scopes),
+        **_use(token),
     }
 
 
