@@ -285,6 +285,7 @@ def build_components(settings: Settings, *, instance_key: bytes | None = None) -
         admin=dockit.admin,
         health=with_certificate_expiry(health, dockit.keys, settings.keys_expiry_warning_days),
         key_manager=dockit.key_manager,
+        credentials=dockit.credentials,
         realm=settings.server_realm,
         metrics=metrics,
         json_logs=settings.server_json_logs,

@@ -9,6 +9,7 @@ from libdockit.admin import AdminService
 from libdockit.assembly import Dockit
 from libdockit.audit import Auditor
 from libdockit.backends.base import HealthCheck
+from libdockit.credential_admin import CredentialAdmin
 from libdockit.keys.manager import KeyManager
 from libdockit.service import TokenService
 
@@ -24,6 +25,8 @@ class Components:
     admin: AdminService
     health: HealthCheck
     key_manager: KeyManager
+    #: Robot accounts and personal access tokens.
+    credentials: CredentialAdmin
     #: Realm named in the ``WWW-Authenticate: Basic`` challenge of every 401.
     realm: str = DEFAULT_REALM
     #: Serve ``/metrics`` and count token requests; None turns metrics off.
@@ -46,6 +49,7 @@ class Components:
             admin=dockit.admin,
             health=health if health is not None else dockit.store,
             key_manager=dockit.key_manager,
+            credentials=dockit.credentials,
             audit=dockit.auditor,
             **serving,
         )

@@ -262,6 +262,7 @@ def test_a_broken_audit_store_does_not_break_requests(
         admin=components.admin,
         health=components.health,
         key_manager=components.key_manager,
+        credentials=components.credentials,
         audit=audit,
     )
     client = falcon.testing.TestClient(create_app(broken))

@@ -27,6 +27,7 @@ def observed(components: Components, backend: MemoryBackend) -> Components:
         admin=components.admin,
         health=components.health,
         key_manager=components.key_manager,
+        credentials=components.credentials,
         metrics=Metrics(components.tokens.keys, services=("registry.test",)),
         json_logs=True,
     )

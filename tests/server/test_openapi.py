@@ -221,6 +221,8 @@ BOB = {"username": "bob"}
 TEAM = {"name": "team"}
 TEAM_BOB = {"name": "team", "username": "bob"}
 GRANT = {"grant_id": "1"}
+ROBOT = {"name": "ci", "owner": "user:bob"}
+CI = {"name": "ci"}
 TEXT = {**ADMIN_AUTH, "Content-Type": "text/plain"}
 JSON_TYPED = {**ADMIN_AUTH, "Content-Type": "application/json"}
 FORM = {**ADMIN_AUTH, "Content-Type": "application/x-www-form-urlencoded"}
@@ -304,6 +306,25 @@ STEPS = [
     Step("POST", "/trust-policies/{name}/explain", 400, GH, json={}),
     Step("DELETE", "/trust-policies/{name}", 204, GH),
     Step("DELETE", "/trust-policies/{name}", 404, GH),
+    Step("POST", "/robots", 201, json={**ROBOT, "expires_in": 3600}),
+    Step("POST", "/robots", 400, json={"name": "ci2", "owner": "user:bob"}),
+    Step("POST", "/robots", 409, json={"name": "bob", "owner": "user:bob", "expires_in": 60}),
+    Step("POST", "/robots", 404, json={"name": "ci2", "owner": "user:x", "expires_in": 60}),
+    Step("GET", "/robots", 200, {"?": "owner=user:bob"}),
+    Step("GET", "/robots/{name}", 200, CI),
+    Step("GET", "/robots/{name}", 404, {"name": "nobody"}),
+    Step("PATCH", "/robots/{name}", 200, CI, json={"enabled": False}),
+    Step("POST", "/robots/{name}/secret", 200, CI),
+    Step("POST", "/robots/{name}/secret", 404, {"name": "nobody"}, json={}),
+    Step("DELETE", "/robots/{name}", 204, CI),
+    Step("DELETE", "/robots/{name}", 404, CI),
+    Step("POST", "/tokens", 201, json={"name": "laptop", "scopes": ["repository:a/*:pull"]}),
+    Step("POST", "/tokens", 201, headers=USER_AUTH, json={"name": "ci", "expires_in": 60}),
+    Step("POST", "/tokens", 400, headers=USER_AUTH, json={"name": "x", "expires_in": 10**9}),
+    Step("GET", "/tokens", 200, headers=USER_AUTH),
+    Step("GET", "/tokens", 401, headers={}),
+    Step("DELETE", "/tokens/{token_id}", 404, {"token_id": "nope"}, headers=USER_AUTH),
+    Step("GET", "/users/{username}/tokens", 200, {"username": "alice"}),
     Step("DELETE", "/groups/{name}", 204, TEAM),
     Step("DELETE", "/users/{username}", 204, BOB),
 ]

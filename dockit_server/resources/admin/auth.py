@@ -19,8 +19,13 @@ user, ``<token>`` or an empty name as the username; any of the user's tokens wil
 whatever registry service it was issued for, since the Admin API is not a registry service.
 The user must still be an enabled admin *now*: every use re-reads the account.
 
-An admitted request carries its admin: :func:`caller_of` (the identity) and :func:`actor_of`
-(who the library records as making the change, and from where).
+A few resources serve any signed-in user, for their own things (their personal access
+tokens): they are declared :func:`signed_in` instead, admitted the same way but without the
+admin flag. A robot's or personal access token's secret is refused there too (403): managing
+credentials takes the user's own password (or refresh token).
+
+An admitted request carries its caller: :func:`caller_of` (the identity) and
+:func:`actor_of` (who the library records as making the change, and from where).
 """
 
 from __future__ import annotations
@@ -47,16 +52,25 @@ class AdminAuth:
         self._refusals = refusals
 
     def admit(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        resource: object,
+        params: dict[str, Any],
+        *,
+        admin: bool = True,
     ) -> None:
-        """Let the request on to its responder if an admin sent it; else raise the 401, 403,
-        429 or 503 to answer with (recording a refusal of credentials that were sent)."""
+        """Let the request on to its responder if an admin (or, with ``admin`` False, any
+        user who logged in with a password) sent it; else raise the 401, 403, 429 or 503 to
+        answer with (recording a refusal of credentials that were sent)."""
         try:
             credentials = parse_basic(req.get_header("Authorization"))
             if credentials is None:
-                raise AuthenticationFailed("admin credentials are required (HTTP Basic)")
+                who = "admin" if admin else "user"
+                raise AuthenticationFailed(f"{who} credentials are required (HTTP Basic)")
             username, password = credentials
-            identity = self._tokens.authenticate_admin(username, password, attempt=attempt_of(req))
+            check = self._tokens.authenticate_admin if admin else self._tokens.authenticate
+            identity = check(username, password, attempt=attempt_of(req))
         except (AuthenticationFailed, PermissionDenied, TooManyAttempts) as refused:
             self._refusals.record(req, resource, params, refused)
             raise
@@ -83,13 +97,27 @@ def _admit(
     resource.admin_auth.admit(req, resp, resource, params)
 
 
+def _admit_user(
+    req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
+) -> None:
+    if not isinstance(resource, AdminResource):
+        raise TypeError(f"{type(resource).__name__} is not an AdminResource")
+    resource.admin_auth.admit(req, resp, resource, params, admin=False)
+
+
 def admin_only(resource_class: ResourceClass) -> ResourceClass:
     """Class decorator: every responder of the resource requires an admin (see above)."""
     return falcon.before(_admit)(resource_class)
 
 
+def signed_in(resource_class: ResourceClass) -> ResourceClass:
+    """Class decorator: every responder of the resource requires a user who logged in with
+    their password (admin or not; see above)."""
+    return falcon.before(_admit_user)(resource_class)
+
+
 def caller_of(req: falcon.Request) -> Identity:
-    """The admin an admitted request comes from."""
+    """The admin (or signed-in user) an admitted request comes from."""
     identity = req.context.admin
     assert isinstance(identity, Identity)
     return identity

@@ -18,6 +18,7 @@ from typing import Annotated, ClassVar, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from libdockit.credential_admin import MAX_ACCESS_TOKEN_LIFETIME
 from libdockit.keys.manager import ALGORITHMS, MAX_VALIDITY_DAYS
 from libdockit.model import MAX_NAME_LENGTH
 from libdockit.passwords import MAX_PASSWORD_LENGTH
@@ -32,7 +33,8 @@ NAME_RULE = (
     "`Alice` names the account `alice`."
 )
 SUBJECT_RULE = (
-    "`user:NAME`, `group:NAME`, `authenticated` (any logged-in user) or `anonymous` (everyone)."
+    "`user:NAME`, `group:NAME`, `robot:NAME` (a robot account), `authenticated` (any "
+    "logged-in user) or `anonymous` (everyone)."
 )
 
 #: A user or group name as sent: the library normalises and checks it.
@@ -150,6 +152,101 @@ class GrantScope(Body):
     allow_unknown_type: AllowUnknownType = False
 
 
+ExpiresAt = Annotated[
+    str,
+    Meta(
+        description="When it stops working: RFC 3339 with a time zone. Give this, "
+        "`expires_in` or `never` (where allowed); at most the longest an admin allows.",
+        examples=["2026-12-31T00:00:00Z"],
+        extra_json_schema={"format": "date-time"},
+    ),
+]
+ExpiresIn = Annotated[
+    int,
+    Meta(ge=1, description="When it stops working, in seconds from now (instead of expires_at)."),
+]
+Never = Annotated[
+    bool,
+    Meta(
+        description="true: it never expires; refused (400) unless the admin setting allows it "
+        "(`robots.max_expiry_days` / `tokens.max_expiry_days` set to 0)."
+    ),
+]
+AccessTokenLifetime = Annotated[
+    int,
+    Meta(
+        ge=1,
+        le=int(MAX_ACCESS_TOKEN_LIFETIME.total_seconds()),
+        description="Seconds the access tokens it gets live (for long pushes); default: the "
+        "server's token lifetime.",
+    ),
+]
+CredentialScope = Annotated[
+    str,
+    Meta(
+        description="`TYPE:PATTERN:ACTIONS`: the token can do no more than this, and never "
+        "more than its owner can.",
+        examples=["repository:alice/**:pull", "repository:team/app:pull,push"],
+    ),
+]
+
+
+class RobotCreate(Body):
+    name: SentName
+    owner: Annotated[
+        str,
+        Meta(
+            description="Who answers for it: `user:NAME` or `group:NAME`.",
+            examples=["group:ci", "user:alice"],
+        ),
+    ]
+    expires_at: ExpiresAt | UnsetType = UNSET
+    expires_in: ExpiresIn | UnsetType = UNSET
+    never: Never = False
+    access_token_lifetime: AccessTokenLifetime | UnsetType = UNSET
+
+    schema_extra = {
+        "description": "A robot needs an expiry: `expires_at`, `expires_in` or `never`. Its "
+        "name may not be a local user's."
+    }
+
+
+class RobotUpdate(Body):
+    enabled: bool
+
+
+class SecretRotate(Body):
+    expires_at: ExpiresAt | UnsetType = UNSET
+    expires_in: ExpiresIn | UnsetType = UNSET
+    never: Never = False
+
+    schema_extra = {
+        "description": "Optional: without a body (or with `{}`), the expiry stays as it is."
+    }
+
+
+class TokenCreate(Body):
+    name: Annotated[
+        str,
+        Meta(
+            description="A label for it (1-64 printable characters), e.g. where it is used.",
+            min_length=1,
+            max_length=MAX_NAME_LENGTH,
+            examples=["laptop", "github-actions"],
+        ),
+    ]
+    scopes: list[CredentialScope] = []
+    expires_at: ExpiresAt | UnsetType = UNSET
+    expires_in: ExpiresIn | UnsetType = UNSET
+    never: Never = False
+    access_token_lifetime: AccessTokenLifetime | UnsetType = UNSET
+
+    schema_extra = {
+        "description": "Without an expiry, the token lives as long as an admin allows. "
+        "Without scopes, it has all its owner's rights."
+    }
+
+
 #: Every request body, in the order the OpenAPI document lists them.
 REQUEST_BODIES: tuple[type[Body], ...] = (
     UserCreate,
@@ -160,4 +257,8 @@ REQUEST_BODIES: tuple[type[Body], ...] = (
     KeyCreate,
     GrantParts,
     GrantScope,
+    RobotCreate,
+    RobotUpdate,
+    SecretRotate,
+    TokenCreate,
 )

@@ -122,13 +122,18 @@ RESPONSES: dict[str, Schema] = {
         **{"WWW-Authenticate": {"type": "string", "examples": ['Basic realm="dockit"']}},
     ),
     "Forbidden": _error(
-        "DENIED: the credentials are good but the user is not an admin; or a write a "
+        "DENIED: the credentials are good but the user is not an admin (or they are a "
+        "robot's or personal access token's secret, which are for registries only); or a "
+        "write a "
         "browser marked as coming from another site (`Sec-Fetch-Site` other than "
         "`same-origin`/`none`, or an `Origin` that is not this host)."
     ),
-    "NotFound": _error("NOT_FOUND: the named user, group, member or grant does not exist."),
+    "NotFound": _error(
+        "NOT_FOUND: the named user, group, member, grant, robot or token does not exist."
+    ),
     "Conflict": _error(
-        "CONFLICT: it exists already, or the change would lock the caller out (deleting, "
+        "CONFLICT: it exists already (a robot's name is also taken by a local user of that "
+        "name, and the other way round), or the change would lock the caller out (deleting, "
         "disabling or demoting oneself)."
     ),
     "ContentTooLarge": _error(f"BODY_TOO_LARGE: the body exceeds {MAX_BODY_BYTES} bytes."),
@@ -241,6 +246,26 @@ PARAMETERS: dict[str, Schema] = {
         "in": "path",
         "required": True,
         "description": "A trust policy's name (what clients send as the user name). " + NAME_RULE,
+        "schema": {"type": "string"},
+    },
+    "owner": {
+        "name": "owner",
+        "in": "query",
+        "description": "Only robots of this owner: `user:NAME` or `group:NAME`.",
+        "schema": {"type": "string"},
+    },
+    "robotName": {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "description": NAME_RULE,
+        "schema": {"type": "string"},
+    },
+    "patId": {
+        "name": "token_id",
+        "in": "path",
+        "required": True,
+        "description": "A personal access token's public id, as listed (not its secret).",
         "schema": {"type": "string"},
     },
     "tokenId": {

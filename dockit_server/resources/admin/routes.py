@@ -1,6 +1,7 @@
 """The Admin API's route table, relative to :data:`~.views.API_PREFIX`.
 
-Every resource here requires an admin; the public OpenAPI route is added separately.
+Every resource here requires an admin, but ``/tokens`` (any signed-in user's own personal
+access tokens); the public OpenAPI route is added separately.
 """
 
 from __future__ import annotations
@@ -14,15 +15,22 @@ from .explain import ExplainResource
 from .grants import GrantResource, GrantsResource
 from .groups import GroupMemberResource, GroupResource, GroupsResource
 from .keys import KeyActivateResource, KeyResource, KeyRetireResource, KeysResource
+from .personal_tokens import OwnTokenResource, OwnTokensResource, UserTokensResource
 from .refresh_tokens import RefreshTokenResource, UserRefreshTokensResource
 from .trust_policies import (
     TrustPoliciesResource,
     TrustPolicyExplainResource,
     TrustPolicyResource,
 )
+from .robots import RobotResource, RobotSecretResource, RobotsResource
 from .users import UserPasswordResource, UserResource, UsersResource
 
 ResourceFactory = Callable[[Components, AdminAuth], object]
+
+
+def _credentials(resource: Callable[..., object]) -> ResourceFactory:
+    """For resources built from the CredentialAdmin alone."""
+    return lambda components, auth: resource(components.credentials, auth)
 
 
 def _admin(resource: Callable[..., object]) -> ResourceFactory:
@@ -41,6 +49,12 @@ ADMIN_ROUTES: tuple[tuple[str, ResourceFactory], ...] = (
     ("/users/{username}/password", _admin(UserPasswordResource)),
     ("/users/{username}/refresh-tokens", _admin(UserRefreshTokensResource)),
     ("/refresh-tokens/{token_id}", _admin(RefreshTokenResource)),
+    ("/users/{username}/tokens", _credentials(UserTokensResource)),
+    ("/tokens", _credentials(OwnTokensResource)),
+    ("/tokens/{token_id}", _credentials(OwnTokenResource)),
+    ("/robots", _credentials(RobotsResource)),
+    ("/robots/{name}", _credentials(RobotResource)),
+    ("/robots/{name}/secret", _credentials(RobotSecretResource)),
     ("/groups", _admin(GroupsResource)),
     ("/groups/{name}", _admin(GroupResource)),
     ("/groups/{name}/members/{username}", _admin(GroupMemberResource)),

@@ -185,6 +185,74 @@ class RefreshTokensRevoked(TypedDict):
     revoked: Annotated[int, Meta(ge=0, description="How many were revoked.")]
 
 
+Secret = Annotated[
+    str,
+    Meta(
+        description="The secret (`dkt_` and 43 characters): the password for `docker login`. "
+        "Shown in this answer only, never again: Dockit keeps only its SHA-256.",
+        pattern="^dkt_[A-Za-z0-9_-]{43}$",
+    ),
+]
+NullableTime = Annotated[str | None, Meta(extra_json_schema={"format": "date-time"})]
+
+
+class CredentialUse(TypedDict):
+    created_at: Timestamp
+    expires_at: Annotated[NullableTime, Meta(description="null: it never expires.")]
+    enabled: Annotated[bool, Meta(description="Disabled: it gets 401 until enabled again.")]
+    access_token_lifetime: Annotated[
+        int | None,
+        Meta(description="Seconds its access tokens live; null: the server's default."),
+    ]
+    last_used_at: Annotated[
+        NullableTime, Meta(description="When it last got a token; null: never used.")
+    ]
+    last_used_from: Annotated[str | None, Meta(description="The client address of that last use.")]
+
+
+class Robot(CredentialUse):
+    """A robot account: a login name (`docker login -u NAME`) with its own grants (subject
+    `robot:NAME`) and a secret as its password."""
+
+    name: StoredName
+    id: Annotated[str, Meta(description="Public id (as the audit log names it); not secret.")]
+    owner: Annotated[str, Meta(description="`user:NAME` or `group:NAME`.")]
+    owner_source: Annotated[
+        str, Meta(description="`local`, or the directory vouching for the owner (`ldap`).")
+    ]
+
+
+class RobotList(Page):
+    items: list[Robot]
+
+
+class RobotWithSecret(Robot):
+    secret: Secret
+
+
+class PersonalAccessToken(CredentialUse):
+    """A personal access token: its owner's rights (as they are at each use), narrowed to
+    its scopes. Log in with the owner's name and the secret."""
+
+    id: Annotated[str, Meta(description="Public id, to revoke it by; not secret.")]
+    name: Annotated[str, Meta(description="The owner's label for it.")]
+    owner: Annotated[str, Meta(description="`user:NAME`.")]
+    owner_source: Annotated[
+        str, Meta(description="`local`, or the directory the owner logs in through (`ldap`).")
+    ]
+    scopes: Annotated[
+        list[str], Meta(description="`TYPE:PATTERN:ACTIONS`; empty: all the owner's rights.")
+    ]
+
+
+class PersonalAccessTokenList(Page):
+    items: list[PersonalAccessToken]
+
+
+class PersonalAccessTokenWithSecret(PersonalAccessToken):
+    secret: Secret
+
+
 class ExplainedAction(TypedDict):
     action: str
     granted: bool
@@ -255,5 +323,11 @@ ANSWERS: tuple[type, ...] = (
     RefreshToken,
     RefreshTokenList,
     RefreshTokensRevoked,
+    Robot,
+    RobotList,
+    RobotWithSecret,
+    PersonalAccessToken,
+    PersonalAccessTokenList,
+    PersonalAccessTokenWithSecret,
     Error,
 )

@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from libdockit import views
-from libdockit.model import Grant, Group, StoredKey, User
+from libdockit.model import AccessCredential, Grant, Group, StoredKey, User
+from libdockit.secret import Secret
 from libdockit.views import rfc3339
 
 from . import view_types
@@ -25,6 +26,9 @@ __all__ = [
     "group_location",
     "key_json",
     "rfc3339",
+    "robot_json",
+    "robot_location",
+    "token_json",
     "user_json",
     "user_location",
 ]
@@ -50,6 +54,28 @@ def grant_json(grant: Grant) -> dict[str, Any]:
 def key_json(key: StoredKey, now: datetime | None = None) -> dict[str, Any]:
     view: view_types.Key = views.key_view(key, now)
     return dict(view)
+
+
+def robot_json(robot: AccessCredential, secret: Secret | None = None) -> dict[str, Any]:
+    """A robot's view; with ``secret`` (only when it was just made or rotated), that too."""
+    view: view_types.Robot = views.robot_view(robot)
+    if secret is None:
+        return dict(view)
+    shown: view_types.RobotWithSecret = {**view, "secret": secret.reveal()}
+    return dict(shown)
+
+
+def token_json(token: AccessCredential, secret: Secret | None = None) -> dict[str, Any]:
+    """A personal access token's view; with ``secret`` (only when just made), that too."""
+    view: view_types.PersonalAccessToken = views.token_view(token)
+    if secret is None:
+        return dict(view)
+    shown: view_types.PersonalAccessTokenWithSecret = {**view, "secret": secret.reveal()}
+    return dict(shown)
+
+
+def robot_location(name: str) -> str:
+    return f"{API_PREFIX}/robots/{name}"
 
 
 def user_location(username: str) -> str:

@@ -16,6 +16,7 @@ from libdockit.admin import AdminService
 from libdockit.audit import Auditor
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.memory.backend import MemoryBackend
+from libdockit.credential_admin import CredentialAdmin
 from libdockit.keys.manager import KeyManager
 from libdockit.keys.ring import KeyRing, ensure_active_key
 from libdockit.model import Grant
@@ -70,6 +71,7 @@ def client(
         admin=AdminService(store, store, hasher, audit=audit),
         health=store,
         key_manager=KeyManager(store, audit=audit),
+        credentials=CredentialAdmin(store, audit=audit),
         audit=audit,
     )
     app = create_app(components)
