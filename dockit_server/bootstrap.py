@@ -25,6 +25,7 @@ from libdockit.backends.chain import ChainAuthenticator
 from libdockit.backends.local import LocalAuthenticator
 from libdockit.backends.sql.backend import SqlBackend
 from libdockit.credcache import VerifiedCredentials
+from libdockit.credential_admin import CredentialLimits
 from libdockit.errors import (
     BackendUnavailable,
     ConfigError,
@@ -280,6 +281,7 @@ def build_components(settings: Settings, *, instance_key: bytes | None = None) -
     )
     if metrics is not None:
         metrics.watch_certificates(dockit.keys)
+        metrics.watch_credentials(dockit.store)
     return Components(
         tokens=dockit.tokens,
         admin=dockit.admin,
@@ -309,6 +311,10 @@ def _options(
         max_credential_token_lifetime=settings.token_max_credential_lifetime,
         jwks_audiences=settings.token_jwks_services,
         refresh_lifetime=lifetime_from_days(settings.token_refresh_lifetime_days),
+        credential_limits=CredentialLimits(
+            robot_max_lifetime=lifetime_from_days(settings.robots_max_expiry_days),
+            token_max_lifetime=lifetime_from_days(settings.personal_tokens_max_expiry_days),
+        ),
         throttle=_throttle_policy(settings),
         throttle_secret_key=login_secret_key(settings, instance_key),
         password_policy=settings.password_policy,

@@ -67,6 +67,11 @@ class Settings:
     token_max_credential_lifetime: int = 3600
     #: Refresh tokens (docker's identity tokens) expire after this many days; 0: never.
     token_refresh_lifetime_days: int = 90
+    #: The longest a robot account may live from when it is made or rotated; 0: no cap, and
+    #: robots that never expire are allowed.
+    robots_max_expiry_days: int = 365
+    #: Likewise for personal access tokens (one made without an expiry gets this).
+    personal_tokens_max_expiry_days: int = 90
     keys_algorithm: str = "ES256"
     keys_validity_days: int = 365
     keys_key_file: Path | None = None

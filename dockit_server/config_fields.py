@@ -59,6 +59,12 @@ _GENERAL_FIELDS: tuple[Field, ...] = (
     Field(
         "token.refresh_lifetime_days", "DOCKIT_REFRESH_TOKEN_LIFETIME_DAYS", kinds.integer(0, 3650)
     ),
+    Field("robots.max_expiry_days", "DOCKIT_ROBOT_MAX_EXPIRY_DAYS", kinds.integer(0, 36500)),
+    Field(
+        "personal_tokens.max_expiry_days",
+        "DOCKIT_PERSONAL_TOKEN_MAX_EXPIRY_DAYS",
+        kinds.integer(0, 36500),
+    ),
     Field("keys.algorithm", "DOCKIT_KEY_ALGORITHM", kinds.choice("ES256", "RS256")),
     Field("keys.validity_days", "DOCKIT_KEY_VALIDITY_DAYS", kinds.integer(1, 3650)),
     Field("keys.key_file", "DOCKIT_KEY_FILE", kinds.path),

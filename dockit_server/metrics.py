@@ -3,7 +3,8 @@
 Each worker counts in its own process; ``dockit api-server`` points prometheus_client's
 multiprocess mode at a fresh directory (``PROMETHEUS_MULTIPROC_DIR``) before the workers
 fork, so a scrape of any worker sums every worker's counters and histograms. Certificate
-expiry is computed at scrape time from the key ring, so it is never stale.
+expiry is computed at scrape time from the key ring, so it is never stale; so are the
+robots and personal access tokens about to expire (cached a minute).
 
 prometheus_client is used rather than a hand-written exposition: its multiprocess mode
 (mmap'ed files per worker, merged on scrape) is the part that is easy to get wrong.
@@ -22,9 +23,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from libdockit.backends.credential_store import AccessCredentialStore
 from libdockit.errors import BackendUnavailable
 from libdockit.keys.ring import KeyRing
 
+from .credential_metrics import CredentialExpiry
 from .multiproc import MULTIPROC_ENV
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -121,6 +124,11 @@ class Metrics:
     def watch_certificates(self, keys: KeyRing) -> None:
         """Report the published signing certificates' expiry (once per Metrics)."""
         self._collect_registry.register(_CertificateExpiry(keys, self._clock))
+
+    def watch_credentials(self, store: AccessCredentialStore) -> None:
+        """Report robots and personal access tokens about to expire (see
+        :mod:`.credential_metrics`; once per Metrics)."""
+        self._collect_registry.register(CredentialExpiry(store, self._clock))
 
     def token_request(self, outcome: str, service: str | None, seconds: float) -> None:
         """Count one answered token request and observe how long it took."""
