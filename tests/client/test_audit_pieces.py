@@ -237,6 +237,43 @@ def token(detail: dict[str, Any], target: str = "registry.test") -> dict[str, An
             "was admin=true",
         ),
         (event(1, action="user.password", after=None), "-"),
+        (
+            event(
+                1,
+                action="robot.create",
+                target="robot:ci",
+                after={
+                    "name": "ci",
+                    "id": "X",
+                    "owner": "group:ci",
+                    "expires_at": "2027-01-01T00:00:00Z",
+                    "enabled": True,
+                    "access_token_lifetime": None,
+                    "last_used_from": None,
+                },
+            ),
+            "owner=group:ci expires_at=2027-01-01T00:00:00Z",
+        ),
+        (
+            event(
+                1,
+                action="robot.rotate",
+                target="robot:ci",
+                before={"name": "ci", "expires_at": "2027-01-01T00:00:00Z"},
+                after={"name": "ci", "expires_at": "2027-01-01T00:00:00Z"},
+            ),
+            "new secret",
+        ),
+        (
+            event(
+                1,
+                action="pat.revoke",
+                target="pat:X",
+                before={"name": "laptop", "owner": "user:a", "scopes": ["repository:a/*:pull"]},
+                after=None,
+            ),
+            'was name=laptop owner=user:a scopes=["repository:a/*:pull"]',
+        ),
     ],
 )
 def test_detail(item: dict[str, Any], text: str) -> None:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import audit, explain, grants, groups, keys, tokens, trust_policies, users
+from . import (
+    audit,
+    explain,
+    grants,
+    groups,
+    keys,
+    personal_tokens,
+    robots,
+    tokens,
+    trust_policies,
+    users,
+)
 from .common import common_options, run
 
 if TYPE_CHECKING:
@@ -15,7 +26,7 @@ __all__ = ["register", "run"]
 
 def register(commands: Subparsers) -> None:
     """Add ``user``, ``group``, ``grant``, ``revoke``, ``grants``, ``permissions``,
-    ``explain``, ``keys``, ``audit``, ``tokens`` and ``trust-policy``."""
+    ``explain``, ``keys``, ``audit``, ``tokens``, ``trust-policy``, ``robot`` and ``token``."""
     common = common_options()
     users.register(commands, common)
     groups.register(commands, common)
@@ -25,3 +36,5 @@ def register(commands: Subparsers) -> None:
     audit.register(commands, common)
     tokens.register(commands, common)
     trust_policies.register(commands, common)
+    robots.register(commands, common)
+    personal_tokens.register(commands, common)

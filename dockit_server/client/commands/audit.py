@@ -160,6 +160,33 @@ def _token_detail(event: dict[str, Any], detail: dict[str, Any]) -> str:
     return text
 
 
+#: What a robot's or personal access token's view shows in a line: who and until when.
+_CREDENTIAL_KEYS = ("name", "owner", "scopes", "expires_at", "enabled", "access_token_lifetime")
+
+
+def _credential_detail(action: object, before: object, after: object, target: object) -> str:
+    """A robot's or personal access token's change: made, rotated, switched, deleted."""
+    name = str(target).split(":", 1)[-1]
+    state = after if isinstance(after, dict) else before
+    if not isinstance(state, dict):
+        return "-"
+    if isinstance(before, dict) and isinstance(after, dict):
+        changes = [
+            f"{key}: {_value(before.get(key))} → {_value(after.get(key))}"
+            for key in _CREDENTIAL_KEYS
+            if before.get(key) != after.get(key)
+        ]
+        if action == "robot.rotate":
+            changes.insert(0, "new secret")
+        return "; ".join(changes) or "no change"
+    shown = " ".join(
+        f"{key}={_value(state.get(key))}"
+        for key in _CREDENTIAL_KEYS
+        if key in state and state.get(key) not in (None, [], True, name)
+    )
+    return shown if isinstance(after, dict) else f"was {shown}"
+
+
 def _shown(key: str) -> bool:
     """Timestamps and days_left change without anyone changing them."""
     return not key.endswith("_at") and key != "days_left"
@@ -200,6 +227,10 @@ def detail_text(event: dict[str, Any]) -> str:
         text = _token_detail(event, detail)
     elif event.get("action") == "admin.refuse" and isinstance(detail, dict):
         text = f"tried {detail.get('attempted')}: {detail.get('status')} {detail.get('reason')}"
+    elif str(event.get("target")).startswith(("robot:", "pat:")):
+        text = _credential_detail(
+            event.get("action"), event.get("before"), event.get("after"), event.get("target")
+        )
     else:
         text = _admin_detail(event.get("before"), event.get("after"), event.get("target"))
     if len(text) > DETAIL_WIDTH:

@@ -28,7 +28,9 @@ from .common import Context, add_command
 if TYPE_CHECKING:
     from .common import Subparsers
 
-SUBJECT_HELP = "user:NAME, group:NAME, authenticated (any logged-in user) or anonymous (everyone)"
+SUBJECT_HELP = (
+    "user:NAME, group:NAME, robot:NAME, authenticated (any logged-in user) or anonymous (everyone)"
+)
 SCOPE_HELP = "TYPE:PATTERN:ACTIONS, e.g. repository:team/*:pull,push"
 
 

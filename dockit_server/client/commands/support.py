@@ -1,17 +1,23 @@
-"""Small pieces the explain, keys, audit and tokens commands share: user names, durations,
-times, and a clear message when the server is older than this command."""
+"""Small pieces the explain, keys, audit, tokens, robot and token commands share: user
+names, durations, times, expiry options, and a clear message when the server is older than
+this command."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from libdockit.clock import rfc3339_exact
 from libdockit.model import USER_PREFIX
 
-from ..errors import ApiError, NotFoundError, UsageError
+from ..errors import ApiError, CliError, NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from .common import Context
 
 _DURATION_RE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _UNITS = (86400, 3600, 60, 1)
@@ -81,3 +87,72 @@ def newer_route(url: str, route: str) -> Iterator[None]:
                 "(upgrade the server, or use a dockit command of its version)"
             ) from None
         raise
+
+
+def add_expiry_options(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """``--expires-in``, ``--expires-at`` and ``--never`` (one of them) on ``parser``."""
+    expiry = parser.add_mutually_exclusive_group()
+    expiry.add_argument(
+        "--expires-in",
+        metavar="DURATION",
+        help=f"{what} stops working after this long, e.g. 30d, 12h, 1d12h",
+    )
+    expiry.add_argument(
+        "--expires-at",
+        metavar="TIME",
+        help=f"{what} stops working at this time: 2026-12-31 (midnight UTC) or "
+        "2026-12-31T18:00:00Z",
+    )
+    expiry.add_argument(
+        "--never",
+        action="store_true",
+        help=f"{what} never expires (only where the server's settings allow it)",
+    )
+
+
+def expiry_body(args: argparse.Namespace) -> dict[str, object]:
+    """The Admin API fields of the expiry options that were given."""
+    if args.never:
+        return {"never": True}
+    if args.expires_in is not None:
+        seconds = int(parse_duration(args.expires_in).total_seconds())
+        if seconds <= 0:
+            raise UsageError("--expires-in must be more than zero, e.g. 30d")
+        return {"expires_in": seconds}
+    if args.expires_at is not None:
+        return {"expires_at": _future_time(args.expires_at)}
+    return {}
+
+
+def _future_time(raw: str) -> str:
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace("z", "Z"))
+    except ValueError:
+        raise UsageError(
+            f"--expires-at must be a time such as 2026-12-31 or 2026-12-31T18:00:00Z; not {raw!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return rfc3339_exact(moment)
+
+
+def lifetime_body(raw: str | None) -> dict[str, object]:
+    """``access_token_lifetime`` from ``--token-lifetime`` (a duration), when given."""
+    if raw is None:
+        return {}
+    seconds = int(parse_duration(raw).total_seconds())
+    if seconds <= 0:
+        raise UsageError("--token-lifetime must be more than zero, e.g. 1h")
+    return {"access_token_lifetime": seconds}
+
+
+def emit_secret(ctx: Context, document: dict[str, Any], about: str) -> None:
+    """A new secret, once: on stdout, alone (``-o table``: so ``$(dockit ...)`` captures
+    it) or in the JSON object; ``about`` and a warning that it is not shown again go to
+    stderr."""
+    secret = document.get("secret")
+    if not isinstance(secret, str):
+        raise CliError("the server's answer holds no secret")
+    ctx.note(about)
+    ctx.note("the secret is shown this once: store it now (Dockit keeps only its hash)")
+    ctx.output.emit(document, lambda: secret)

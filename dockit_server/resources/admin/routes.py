@@ -17,12 +17,12 @@ from .groups import GroupMemberResource, GroupResource, GroupsResource
 from .keys import KeyActivateResource, KeyResource, KeyRetireResource, KeysResource
 from .personal_tokens import OwnTokenResource, OwnTokensResource, UserTokensResource
 from .refresh_tokens import RefreshTokenResource, UserRefreshTokensResource
+from .robots import RobotResource, RobotSecretResource, RobotsResource
 from .trust_policies import (
     TrustPoliciesResource,
     TrustPolicyExplainResource,
     TrustPolicyResource,
 )
-from .robots import RobotResource, RobotSecretResource, RobotsResource
 from .users import UserPasswordResource, UserResource, UsersResource
 
 ResourceFactory = Callable[[Components, AdminAuth], object]

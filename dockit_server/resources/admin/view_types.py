@@ -118,7 +118,10 @@ class AuditEvent(TypedDict):
     id: Annotated[int, Meta(ge=1)]
     at: Timestamp
     kind: Annotated[str, Meta(extra_json_schema={"enum": list(AUDIT_KINDS)})]
-    actor: Annotated[str, Meta(description="`user:NAME` or `anonymous`.")]
+    actor: Annotated[
+        str,
+        Meta(description="`user:NAME`, `robot:NAME` (a robot's token request) or `anonymous`."),
+    ]
     action: Annotated[
         str,
         Meta(
