@@ -33,9 +33,13 @@ class Explanation:
     #: The groups whose grants were considered (empty for anonymous callers).
     groups: tuple[str, ...]
     scopes: tuple[ScopeExplanation, ...]
+    #: The robot (``robot:NAME``) or personal access token (``pat:ID``) explained, if any.
+    credential: str | None = None
 
 
-def explain_decision(identity: Identity | None, decision: Decision) -> Explanation:
+def explain_decision(
+    identity: Identity | None, decision: Decision, *, credential: str | None = None
+) -> Explanation:
     scopes = []
     for scope_decision in decision.scopes:
         actions = tuple(
@@ -51,4 +55,5 @@ def explain_decision(identity: Identity | None, decision: Decision) -> Explanati
         subject=decision.subject,
         groups=identity.groups if identity is not None else (),
         scopes=tuple(scopes),
+        credential=credential,
     )

@@ -56,6 +56,11 @@ def test_robot_life_cycle(admin_cli: Cli, dockit: DockitServer, make_user: MakeU
 
     granted = admin_cli("grant", f"robot:{name}", "repository:ci/*:push")
     assert granted.code == EXIT_OK, granted
+    explained = admin_cli("explain", "--robot", name, "repository:ci/app:push", "repository:x:pull")
+    assert explained.code == EXIT_OK, explained
+    assert f"robot account {name} (owner user:{owner})" in explained.stdout
+    rows = [line.split()[:3] for line in explained.stdout.splitlines()[-2:]]
+    assert rows == [["repository:ci/app", "push", "yes"], ["repository:x", "pull", "no"]]
     typo = admin_cli("grant", f"robot:{name}x", "repository:ci/*:push")
     assert typo.code == EXIT_USAGE, typo
     assert f"did you mean robot:{name}?" in typo.stderr

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import falcon.testing
 import pytest
 
+from dockit_server.components import Components
+from libdockit.audit import Actor
 from libdockit.backends.memory.backend import MemoryBackend
 from libdockit.keys.ring import ensure_active_key
 from libdockit.model import Grant
@@ -15,6 +17,7 @@ from tests.support.verifier import verify_token
 
 from .conftest import ADMIN_AUTH, API, USER_AUTH, USER_PASSWORD, Hashes, basic
 
+APP = Actor.system("test")
 GRANTS = [
     Grant("user:alice", "repository", "alice/*", ("push",)),
     Grant("group:devs", "repository", "team/**", ("pull",)),
@@ -150,3 +153,79 @@ def test_explain_needs_an_admin(client: falcon.testing.TestClient) -> None:
         f"{API}/explain", query_string="scope=repository:a:pull", headers=USER_AUTH
     )
     assert result.status_code == 403
+
+
+# -- robots and personal access tokens -----------------------------------------------------
+def explain_query(client: falcon.testing.TestClient, query: str) -> falcon.testing.Result:
+    return client.simulate_get(f"{API}/explain", query_string=query, headers=ADMIN_AUTH)
+
+
+def test_explain_a_robot_counts_only_its_own_and_anonymous_grants(
+    client: falcon.testing.TestClient, store: MemoryBackend, components: Components
+) -> None:
+    robot, _ = components.credentials.create_robot(
+        "builder", "group:devs", actor=APP, expires=timedelta(days=1)
+    )
+    store.add_grant(Grant("robot:builder", "repository", "team/**", ("push",)))
+    result = explain_query(
+        client,
+        "robot=builder&scope=repository:team/app:push&scope=repository:public/x:pull"
+        "&scope=repository:alice/private/x:pull",
+    )
+    assert result.status_code == 200, result.text
+    body = result.json
+    assert body["subject"] == "robot:builder"
+    assert body["credential"]["id"] == robot.id
+    assert body["credential"]["kind"] == "robot"
+    granted = [[a["action"] for a in s["actions"] if a["granted"]] for s in body["scopes"]]
+    # its own push (push implies pull: only push was asked), anonymous' pull, and nothing
+    # of authenticated's ${user} grant
+    assert granted == [["push"], ["pull"], []]
+    push_by = body["scopes"][0]["actions"][0]["grants"]
+    assert [g["subject"] for g in push_by] == ["robot:builder"]
+    components.credentials.set_robot_enabled("builder", False, actor=APP)
+    notes = explain_query(client, "robot=builder&scope=repository:team/app:push").json["notes"]
+    assert any("is disabled" in note for note in notes)
+
+
+def test_explain_a_personal_token_narrows_its_owners_grants(
+    client: falcon.testing.TestClient, store: MemoryBackend, components: Components
+) -> None:
+    token, _ = components.credentials.create_token(
+        "alice", "laptop", actor=APP, scopes=["repository:team/**:pull", "repository:alice/*:*"]
+    )
+    scopes = "scope=repository:team/x:pull,push&scope=repository:alice/app:push,delete"
+    result = explain_query(client, f"pat={token.id}&{scopes}")
+    assert result.status_code == 200, result.text
+    body = result.json
+    assert body["subject"] == "user:alice"
+    assert body["groups"] == ["devs"]
+    assert body["credential"]["scopes"] == ["repository:team/**:pull", "repository:alice/*:*"]
+    granted = [[a["action"] for a in s["actions"] if a["granted"]] for s in body["scopes"]]
+    owner = explain(client, "alice", "repository:team/x:pull,push repository:alice/app:push,delete")
+    owner_granted = [[a["action"] for a in s["actions"] if a["granted"]] for s in owner["scopes"]]
+    assert owner_granted == [["pull"], ["push"]]  # alice: devs' pull, her own push
+    assert granted == [["pull"], ["push"]]  # within the scopes: all of it here
+    narrow, _ = components.credentials.create_token(
+        "alice", "ci", actor=APP, scopes=["repository:team/**:pull"]
+    )
+    narrowed = explain_query(client, f"pat={narrow.id}&{scopes}").json
+    assert [[a["action"] for a in s["actions"] if a["granted"]] for s in narrowed["scopes"]] == [
+        ["pull"],
+        [],
+    ]
+    assert any("narrowed to its scopes" in note for note in narrowed["notes"])
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("robot=nobody&scope=repository:a:pull", 404),
+        ("pat=nope&scope=repository:a:pull", 404),
+        ("robot=a&user=b&scope=repository:a:pull", 400),
+    ],
+)
+def test_explain_credentials_bad_input(
+    client: falcon.testing.TestClient, store: MemoryBackend, query: str, status: int
+) -> None:
+    assert explain_query(client, query).status_code == status

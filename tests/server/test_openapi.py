@@ -312,6 +312,8 @@ STEPS = [
     Step("POST", "/robots", 404, json={"name": "ci2", "owner": "user:x", "expires_in": 60}),
     Step("GET", "/robots", 200, {"?": "owner=user:bob"}),
     Step("GET", "/robots/{name}", 200, CI),
+    Step("GET", "/explain", 200, {"?": "robot=ci&scope=repository:b/x:pull"}),
+    Step("GET", "/explain", 404, {"?": "robot=nobody&scope=repository:b/x:pull"}),
     Step("GET", "/robots/{name}", 404, {"name": "nobody"}),
     Step("PATCH", "/robots/{name}", 200, CI, json={"enabled": False}),
     Step("POST", "/robots/{name}/secret", 200, CI),

@@ -2,8 +2,10 @@
 
 ``dockit explain USER SCOPE...`` asks ``GET /api/v1/explain?user=USER&scope=...`` (one
 ``scope`` parameter per SCOPE); ``dockit explain --anonymous SCOPE...`` asks for a caller
-without credentials. The answer comes from the same policy as ``/v2/token``, without the
-user's password. ``-o json`` prints the Admin API's answer as it is.
+without credentials, ``--robot NAME SCOPE...`` for a robot account and ``--pat ID
+SCOPE...`` for a personal access token (its owner's grants narrowed to its scopes). The
+answer comes from the same policy as ``/v2/token``, without the user's password. ``-o
+json`` prints the Admin API's answer as it is.
 
 ``dockit explain --federated POLICY --claims FILE`` (or ``--token FILE``, ``-`` for stdin)
 asks ``POST /api/v1/trust-policies/POLICY/explain``: which of the trust policy's conditions
@@ -33,7 +35,10 @@ SCOPE_HELP = "TYPE:NAME:ACTIONS as in a token request, e.g. repository:team/app:
 def _words(args: argparse.Namespace) -> tuple[str | None, list[str]]:
     """``(user name or None for anonymous, scopes)`` from the positional arguments."""
     words: list[str] = list(args.words)
-    if args.anonymous:
+    chosen = [flag for flag in ("anonymous", "robot", "pat") if getattr(args, flag)]
+    if len(chosen) > 1:
+        raise UsageError(f"give one of --{chosen[0]} and --{chosen[1]}, not both")
+    if chosen:
         return None, words
     if len(words) < 2:
         raise UsageError(
@@ -50,6 +55,10 @@ def explain(ctx: Context) -> int:
         raise UsageError("--claims and --token go with --federated POLICY")
     user, scopes = _words(ctx.args)
     query: list[tuple[str, str]] = [] if user is None else [("user", user)]
+    if ctx.args.robot:
+        query.append(("robot", ctx.args.robot))
+    if ctx.args.pat:
+        query.append(("pat", ctx.args.pat))
     query.extend(("scope", scope) for scope in scopes)
     answer = ctx.client().get("/explain", query)
     ctx.output.emit(answer, lambda: explanation_text(answer))
@@ -124,6 +133,9 @@ def federated_text(answer: dict[str, Any]) -> str:
 
 def _account(answer: dict[str, Any]) -> str:
     account = answer.get("account")
+    credential = answer.get("credential")
+    if isinstance(credential, dict) and credential.get("kind") == "robot":
+        return "none: a robot account"
     if not isinstance(account, dict):
         return "none: a caller without credentials"
     if not account.get("local"):
@@ -141,8 +153,22 @@ def _by(grants: object) -> str:
     )
 
 
+def _credential(answer: dict[str, Any]) -> list[tuple[str, str]]:
+    credential = answer.get("credential")
+    if not isinstance(credential, dict):
+        return []
+    if credential.get("kind") == "robot":
+        about = f"robot account {credential.get('name')} (owner {credential.get('owner')})"
+    else:
+        about = f"personal access token {credential.get('id')} ({credential.get('name')})"
+    state = "enabled" if credential.get("enabled") else "disabled"
+    expiry = credential.get("expires_at") or "never"
+    return [("credential", output.text(f"{about}, {state}, expires {expiry}"))]
+
+
 def explanation_text(answer: dict[str, Any]) -> str:
     pairs = [
+        *_credential(answer),
         ("subject", output.text(answer.get("subject"))),
         ("account", _account(answer)),
         ("groups considered", output.names(answer.get("groups"))),
@@ -177,6 +203,8 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         "/v2/token. Also the groups that were considered and notes such as a disabled user.",
         usage="dockit explain [options] USER SCOPE [SCOPE ...]\n"
         "       dockit explain [options] --anonymous SCOPE [SCOPE ...]\n"
+        "       dockit explain [options] --robot NAME SCOPE [SCOPE ...]\n"
+        "       dockit explain [options] --pat ID SCOPE [SCOPE ...]\n"
         "       dockit explain [options] --federated POLICY (--claims FILE | --token FILE)",
     )
     parser.add_argument(
@@ -203,4 +231,15 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
         "--token",
         metavar="FILE",
         help="with --federated: a token (JWT) to verify and explain (- for stdin)",
+    )
+    parser.add_argument(
+        "--robot",
+        metavar="NAME",
+        help="explain for this robot account: every argument is a SCOPE",
+    )
+    parser.add_argument(
+        "--pat",
+        metavar="ID",
+        help="explain for this personal access token (as dockit token list shows its id): "
+        "every argument is a SCOPE",
     )

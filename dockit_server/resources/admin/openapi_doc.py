@@ -380,9 +380,12 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
                 )
             },
             description="Answers what `/v2/token` would grant the user (or an anonymous "
-            "caller) for these scopes, from the same policy, without their password.",
+            "caller, a robot account, a personal access token) for these scopes, from the "
+            "same policy, without their password. At most one of `user`, `robot` and "
+            "`pat`; 404 for a robot or token that does not exist.",
+            errors=("404",),
         )
-        | {"parameters": _params("user", "scope")},
+        | {"parameters": _params("user", "explainRobot", "explainPat", "scope")},
     },
     "/audit": {
         "get": _op(

@@ -204,6 +204,19 @@ PARAMETERS: dict[str, Schema] = {
         "description": "The user to explain for; leave it out for an anonymous caller.",
         "schema": {"type": "string"},
     },
+    "explainRobot": {
+        "name": "robot",
+        "in": "query",
+        "description": "Explain for this robot account instead of a user.",
+        "schema": {"type": "string"},
+    },
+    "explainPat": {
+        "name": "pat",
+        "in": "query",
+        "description": "Explain for this personal access token (its id) instead of a user: "
+        "its owner's grants narrowed to its scopes.",
+        "schema": {"type": "string"},
+    },
     "scope": {
         "name": "scope",
         "in": "query",

@@ -60,7 +60,7 @@ ADMIN_ROUTES: tuple[tuple[str, ResourceFactory], ...] = (
     ("/groups/{name}/members/{username}", _admin(GroupMemberResource)),
     ("/grants", _admin(GrantsResource)),
     ("/grants/{grant_id}", _admin(GrantResource)),
-    ("/explain", lambda c, auth: ExplainResource(c.admin, c.tokens, auth)),
+    ("/explain", lambda c, auth: ExplainResource(c.admin, c.tokens, c.credentials, auth)),
     ("/audit", lambda c, auth: AuditResource(c.audit, auth)),
     ("/keys", lambda c, auth: KeysResource(c.key_manager, c.tokens.keys, auth)),
     ("/keys/{kid}", lambda c, auth: KeyResource(c.key_manager, auth)),

@@ -276,6 +276,18 @@ class Account(TypedDict):
     enabled: bool | None
 
 
+class ExplainedCredential(TypedDict):
+    """The robot or personal access token explained (never its secret)."""
+
+    kind: Annotated[str, Meta(extra_json_schema={"enum": ["robot", "pat"]})]
+    id: str
+    name: str
+    owner: str
+    scopes: Annotated[list[str], Meta(description="A token's scopes; empty: not narrowed.")]
+    enabled: bool
+    expires_at: Annotated[NullableTime, Meta(description="null: it never expires.")]
+
+
 class Explanation(TypedDict):
     subject: Subject
     groups: Annotated[
@@ -284,6 +296,13 @@ class Explanation(TypedDict):
     account: Annotated[
         Account | None,
         Meta(description="The local account behind a user subject (null: anonymous)."),
+    ]
+    credential: Annotated[
+        ExplainedCredential | None,
+        Meta(
+            description="The robot or personal access token explained (null: a user's or "
+            "anonymous' request)."
+        ),
     ]
     notes: list[str]
     scopes: list[ExplainedScope]
