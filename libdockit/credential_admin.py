@@ -231,10 +231,14 @@ class CredentialAdmin:
         user's is NotFound, as if it did not exist)."""
         if not token_id or len(token_id) > MAX_CREDENTIAL_ID_LENGTH or not token_id.isprintable():
             raise ValidationError("token_id", "is not a personal access token id")
-        token = self.store.get_access_credential(token_id)
+        missing = NotFound(f"personal access token {token_id!r} not found")
+        try:
+            token = self.store.get_access_credential(token_id)
+        except NotFound:
+            raise missing from None
         owner = None if username is None else USER_PREFIX + normalize_username(username)
         if token.kind != "pat" or owner not in (None, token.owner):
-            raise NotFound(f"personal access token {token_id!r} not found")
+            raise missing
         return token
 
     def revoke_token(

@@ -418,6 +418,10 @@ VALID_BASES: dict[str, dict[str, Any]] = {
     },
     "TrustPolicyUpdate": {"issuer": "https://issuer.corpus.test", "audiences": ["dockit"]},
     "TrustPolicyExplain": {"claims": {"sub": "corpus"}},
+    "RobotCreate": {"name": "corpus-robot", "owner": "user:alice", "expires_in": 3600},
+    "RobotUpdate": {"enabled": True},
+    "SecretRotate": {"expires_in": 3600},
+    "TokenCreate": {"name": "corpus-token", "expires_in": 3600},
 }
 
 
