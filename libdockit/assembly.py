@@ -223,6 +223,7 @@ def assemble(
             directory=options.directory,
             audit=auditor,
             clock=options.clock,
+            max_token_lifetime=options.max_credential_token_lifetime,
         ),
         authenticator=authenticator,
         hasher=hasher,

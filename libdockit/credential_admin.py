@@ -26,6 +26,7 @@ from .access_secrets import credential_secret_hash, new_credential_secret
 from .audit import Actor, Auditor
 from .backends.base import Store
 from .clock import Clock, as_utc, rfc3339, utc_now
+from .credential_login import DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME
 from .errors import Conflict, DockitError, NotFound, ValidationError
 from .model import (
     GROUP_PREFIX,
@@ -41,7 +42,7 @@ from .paging import check_paging
 from .secret import Secret
 from .views import robot_view, token_view
 
-#: The longest access-token lifetime a credential may ask for.
+#: The longest access-token lifetime a credential may ask for, whatever the settings.
 MAX_ACCESS_TOKEN_LIFETIME = timedelta(hours=24)
 #: Longest public id accepted (ids are 12 characters; more is never one).
 MAX_CREDENTIAL_ID_LENGTH = 64
@@ -68,10 +69,18 @@ class CredentialAdmin:
         directory: str | None = None,
         audit: Auditor | None = None,
         clock: Clock = utc_now,
+        max_token_lifetime: int | None = DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME,
     ) -> None:
         """``directory`` names a directory (e.g. ``"LDAP"``) whose users and groups may own
-        credentials without a local row; ``audit`` records every change (None: nothing)."""
+        credentials without a local row; ``audit`` records every change (None: nothing).
+        ``max_token_lifetime``: the longest access-token lifetime (seconds) a credential may
+        ask for, the token path's cap (None: :data:`MAX_ACCESS_TOKEN_LIFETIME`), so a longer
+        one is refused here rather than cut short at login."""
         self.store = store
+        longest = MAX_ACCESS_TOKEN_LIFETIME
+        if max_token_lifetime is not None:
+            longest = min(longest, timedelta(seconds=max_token_lifetime))
+        self.max_token_lifetime = longest
         self.limits = limits or CredentialLimits()
         self.directory = directory
         self.audit = audit
@@ -290,13 +299,14 @@ class CredentialAdmin:
             )
         return expires_at
 
-    @staticmethod
-    def _check_lifetime(lifetime: timedelta | None) -> None:
+    def _check_lifetime(self, lifetime: timedelta | None) -> None:
         if lifetime is not None and not timedelta(seconds=1) <= lifetime <= (
-            MAX_ACCESS_TOKEN_LIFETIME
+            self.max_token_lifetime
         ):
-            seconds = int(MAX_ACCESS_TOKEN_LIFETIME.total_seconds())
-            raise ValidationError("access_token_lifetime", f"must be 1 to {seconds} seconds")
+            seconds = int(self.max_token_lifetime.total_seconds())
+            raise ValidationError(
+                "access_token_lifetime", f"must be 1 to {seconds} seconds (an admin setting)"
+            )
 
     def _owner_subject(self, owner: str) -> str:
         subject = parse_subject(owner)

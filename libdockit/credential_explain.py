@@ -2,7 +2,8 @@
 grants, from the same policy and narrowing the token path uses
 (:meth:`~libdockit.service.TokenService.decide_delegated`).
 
-How each acts (:func:`credential_delegation`), as :mod:`libdockit.delegation` describes it:
+How each acts is the login path's own
+(:func:`~libdockit.credential_login.credential_delegation`):
 a robot has only the grants to ``robot:NAME`` and ``anonymous`` ones (not the grants of a
 user of that name, nor ``authenticated``'s); a personal access token has its owner's
 current grants (their own, their groups', ``authenticated``'s and ``anonymous``'), narrowed
@@ -14,34 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .delegation import Delegation
+from .credential_login import ROBOT_SOURCE, credential_delegation
 from .explain import Explanation, explain_decision
-from .model import ANONYMOUS, ROBOT_PREFIX, USER_PREFIX, AccessCredential, Identity
+from .model import USER_PREFIX, AccessCredential, Identity
 from .scope import ResourceScope
 from .service import TokenService
-
-
-def credential_delegation(credential: AccessCredential) -> Delegation:
-    """How a login with ``credential``'s secret acts (see the module docstring)."""
-    lifetime = credential.access_token_lifetime
-    seconds = None if lifetime is None else int(lifetime.total_seconds())
-    if credential.kind == "robot":
-        subject = ROBOT_PREFIX + credential.name
-        return Delegation(
-            kind="robot",
-            credential=subject,
-            actor=subject,
-            subjects=(subject, ANONYMOUS),
-            token_subject=subject,
-            token_lifetime=seconds,
-        )
-    return Delegation(
-        kind="pat",
-        credential=f"pat:{credential.id}",
-        actor=credential.owner,
-        scopes=credential.scopes,
-        token_lifetime=seconds,
-    )
 
 
 def explain_credential(
@@ -51,7 +29,7 @@ def explain_credential(
     and why; like :meth:`TokenService.explain`, it does not check that it could log in."""
     delegation = credential_delegation(credential)
     if credential.kind == "robot":
-        identity = Identity(username=credential.name)
+        identity = Identity(username=credential.name, source=ROBOT_SOURCE)
     else:
         owner = credential.owner.removeprefix(USER_PREFIX)
         # The owner's current groups, as an explanation for the owner sees them.

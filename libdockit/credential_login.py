@@ -68,6 +68,30 @@ UNKNOWN_CREDENTIAL = {"kind": "access_credential", "id": "unknown"}
 _KIND_NAMES = {"robot": "robot account", "pat": "personal access token"}
 
 
+def credential_delegation(
+    record: AccessCredential, *, token_lifetime: int | None = None
+) -> Delegation:
+    """How a login with ``record``'s secret acts (see the module docs): what the exchange
+    logs in with, and what ``explain`` explains (:mod:`libdockit.credential_explain`)."""
+    if record.kind == "robot":
+        subject = ROBOT_PREFIX + record.name
+        return Delegation(
+            kind="robot",
+            credential=subject,
+            actor=subject,
+            subjects=(subject, ANONYMOUS),
+            token_subject=subject,
+            token_lifetime=token_lifetime,
+        )
+    return Delegation(
+        kind="pat",
+        credential=f"pat:{record.id}",
+        actor=record.owner,
+        scopes=record.scopes,
+        token_lifetime=token_lifetime,
+    )
+
+
 class AccessCredentialExchange:
     """Logs in robots and personal access tokens kept in ``store`` (see the module docs).
 
@@ -130,15 +154,7 @@ class AccessCredentialExchange:
         if normalize_name(username) != record.name:
             raise self._refused(record, "the user name is not the robot account's name")
         self._check_owner(record)
-        subject = ROBOT_PREFIX + record.name
-        delegation = Delegation(
-            kind="robot",
-            credential=subject,
-            actor=subject,
-            subjects=(subject, ANONYMOUS),
-            token_subject=subject,
-            token_lifetime=self._lifetime(record),
-        )
+        delegation = credential_delegation(record, token_lifetime=self._lifetime(record))
         return Login(Identity(username=record.name, source=ROBOT_SOURCE), delegation=delegation)
 
     def _personal(self, record: AccessCredential, username: str) -> Login:
@@ -148,13 +164,7 @@ class AccessCredentialExchange:
         identity = self._users.identity_for(owner, source=record.owner_source)
         if identity is None or identity.source != record.owner_source:
             raise self._refused(record, "the access token's owner is disabled or no longer exists")
-        delegation = Delegation(
-            kind="pat",
-            credential=f"pat:{record.id}",
-            actor=USER_PREFIX + identity.username,
-            scopes=record.scopes,
-            token_lifetime=self._lifetime(record),
-        )
+        delegation = credential_delegation(record, token_lifetime=self._lifetime(record))
         return Login(identity, delegation=delegation)
 
     def _check_owner(self, record: AccessCredential) -> None:

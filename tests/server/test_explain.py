@@ -229,3 +229,42 @@ def test_explain_credentials_bad_input(
     client: falcon.testing.TestClient, store: MemoryBackend, query: str, status: int
 ) -> None:
     assert explain_query(client, query).status_code == status
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "repository:team/app:pull,push,delete",
+        "repository:public/x:pull,push",
+        "repository:alice/private/x:pull",
+        "repository:alice/app:push",
+    ],
+)
+def test_explaining_a_credential_matches_its_token(
+    client: falcon.testing.TestClient, store: MemoryBackend, components: Components, scope: str
+) -> None:
+    """What explain says a robot or personal token gets is what its secret gets."""
+    _, robot_secret = components.credentials.create_robot(
+        "builder", "user:alice", actor=APP, expires=timedelta(days=1)
+    )
+    store.add_grant(Grant("robot:builder", "repository", "team/**", ("push",)))
+    token, token_secret = components.credentials.create_token(
+        "alice", "ci", actor=APP, scopes=["repository:team/**:pull", "repository:alice/*:push"]
+    )
+    for query, login in (
+        ("robot=builder", ("builder", robot_secret)),
+        (f"token={token.id}", ("alice", token_secret)),
+    ):
+        explained = explain_query(client, f"{query}&scope={scope}").json
+        answer = client.simulate_get(
+            "/v2/token",
+            query_string=f"service=registry.test&scope={scope}",
+            headers=basic(login[0], login[1].reveal()),
+        )
+        assert answer.status_code == 200, answer.text
+        bundle = client.simulate_get("/v2/certs/pem").content
+        claims = verify_token(
+            answer.json["token"], bundle_pem=bundle, issuer="dockit-test", service="registry.test"
+        )
+        granted = [a["action"] for a in explained["scopes"][0]["actions"] if a["granted"]]
+        assert granted == claims["access"][0]["actions"], query

@@ -105,17 +105,24 @@ def test_a_robot_needs_an_expiry_within_the_cap(credentials: CredentialAdmin) ->
         credentials.create_robot("ci", "user:alice", actor=APP, never=True)
     with pytest.raises(ValidationError, match="in the future"):
         credentials.create_robot("ci", "user:alice", actor=APP, expires=NOW)
-    with pytest.raises(ValidationError, match="access_token_lifetime"):
+    with pytest.raises(ValidationError, match="1 to 3600 seconds"):  # the login path's cap
         credentials.create_robot(
             "ci",
             "user:alice",
             actor=APP,
             expires=NOW + timedelta(days=1),
-            access_token_lifetime=timedelta(days=2),
+            access_token_lifetime=timedelta(seconds=3601),
         )
     assert credentials.list_robots().total == 0
-    at_cap = credentials.create_robot("ci", "user:alice", actor=APP, expires=timedelta(days=365))
+    at_cap = credentials.create_robot(
+        "ci",
+        "user:alice",
+        actor=APP,
+        expires=timedelta(days=365),
+        access_token_lifetime=timedelta(hours=1),
+    )
     assert at_cap[0].expires_at == NOW + timedelta(days=365)
+    assert at_cap[0].access_token_lifetime == timedelta(hours=1)
 
 
 def test_never_is_allowed_without_a_cap(store: SqlBackend, admin: AdminService) -> None:

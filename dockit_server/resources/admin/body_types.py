@@ -178,7 +178,7 @@ AccessTokenLifetime = Annotated[
         ge=1,
         le=int(MAX_ACCESS_TOKEN_LIFETIME.total_seconds()),
         description="Seconds the access tokens it gets live (for long pushes); default: the "
-        "server's token lifetime.",
+        "server's token lifetime. At most `token.max_credential_lifetime` (400 beyond).",
     ),
 ]
 CredentialScope = Annotated[
