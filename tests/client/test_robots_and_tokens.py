@@ -152,6 +152,9 @@ def test_personal_tokens_without_the_admin_flag(
     assert too_long.code == EXIT_USAGE, too_long
     assert "at most 90 days" in too_long.stderr
 
+    explained = admin_cli("explain", "--pat", token_id, f"repository:{alice}/app:pull")
+    assert explained.code == EXIT_OK, explained
+    assert f"personal access token {token_id} (laptop)" in explained.stdout
     by_admin = admin_cli("token", "list", "--user", alice, "-o", "json")
     assert [t["id"] for t in by_admin.json()] == [token_id]
     assert cli("token", "revoke", token_id, env=as_alice).code == EXIT_OK

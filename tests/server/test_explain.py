@@ -253,9 +253,11 @@ def test_explaining_a_credential_matches_its_token(
     )
     for query, login in (
         ("robot=builder", ("builder", robot_secret)),
-        (f"token={token.id}", ("alice", token_secret)),
+        (f"pat={token.id}", ("alice", token_secret)),
     ):
-        explained = explain_query(client, f"{query}&scope={scope}").json
+        answer_of_explain = explain_query(client, f"{query}&scope={scope}")
+        assert answer_of_explain.status_code == 200, answer_of_explain.text
+        explained = answer_of_explain.json
         answer = client.simulate_get(
             "/v2/token",
             query_string=f"service=registry.test&scope={scope}",

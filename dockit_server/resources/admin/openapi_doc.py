@@ -10,6 +10,7 @@ from typing import Any
 
 from libdockit.model import AUDIT_FILTERS
 
+from .openapi_credentials import credential_paths
 from .openapi_schemas import JSON, PARAMETERS, RESPONSES, SCHEMAS, Schema, audit_parameter, ref
 from .openapi_trust_policies import trust_policy_paths
 from .views import API_PREFIX
@@ -74,10 +75,6 @@ def _op(
 
 
 _NO_CONTENT = {"204": {"description": "Done; no body."}}
-_SELF_SERVICE = (
-    "For any user who logs in with their password (or refresh token); no admin flag needed. "
-    "A robot's or personal access token's secret gets 403."
-)
 
 _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
     "/users": {
@@ -159,124 +156,6 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
             _NO_CONTENT,
             errors=("404",),
         ),
-    },
-    "/users/{username}/tokens": {
-        "parameters": _params("username"),
-        "get": _op(
-            "listUserPersonalAccessTokens",
-            "List a user's personal access tokens",
-            "tokens",
-            {"200": _ok("A page of the user's tokens, newest first.", "PersonalAccessTokenList")},
-            description="Never their secrets. An empty page for a user without tokens.",
-        ),
-    },
-    "/tokens": {
-        "get": _op(
-            "listOwnPersonalAccessTokens",
-            "List your personal access tokens",
-            "tokens",
-            {"200": _ok("A page of your tokens, newest first.", "PersonalAccessTokenList")},
-            description=_SELF_SERVICE,
-        ),
-        "post": _op(
-            "createPersonalAccessToken",
-            "Make a personal access token for yourself",
-            "tokens",
-            {
-                "201": _ok(
-                    "The new token, with its secret: shown this once.",
-                    "PersonalAccessTokenWithSecret",
-                )
-            },
-            body="TokenCreate",
-            description=_SELF_SERVICE + " Log in to a registry with your username and the "
-            "secret; the token can do what you can at each use, narrowed to its scopes. 400 "
-            "for an expiry beyond what an admin allows.",
-        ),
-    },
-    "/tokens/{token_id}": {
-        "parameters": _params("patId"),
-        "delete": _op(
-            "revokePersonalAccessToken",
-            "Revoke a personal access token",
-            "tokens",
-            _NO_CONTENT,
-            errors=("404",),
-            description=_SELF_SERVICE + " Your own token; an admin may revoke anyone's. "
-            "Another user's token is 404 to a user who is not an admin.",
-        ),
-    },
-    "/robots": {
-        "get": _op(
-            "listRobots",
-            "List robot accounts",
-            "robots",
-            {"200": _ok("A page of robots, newest first.", "RobotList")},
-            description="`?owner=` keeps only that owner's robots.",
-        ),
-        "post": _op(
-            "createRobot",
-            "Make a robot account",
-            "robots",
-            {
-                "201": _ok(
-                    "The new robot, with its secret: shown this once.",
-                    "RobotWithSecret",
-                    headers=_LOCATION,
-                )
-            },
-            errors=("404", "409"),
-            body="RobotCreate",
-            description="Log in to a registry as `NAME` with the secret; grant it access "
-            "with the subject `robot:NAME`. 400 for a missing expiry or one beyond what an "
-            "admin allows; 404 for an owner that does not exist; 409 when a robot or a local "
-            "user has the name.",
-        ),
-    },
-    "/robots/{name}": {
-        "parameters": _params("robotName"),
-        "get": _op(
-            "getRobot",
-            "Get a robot account",
-            "robots",
-            {"200": _ok("The robot.", "Robot")},
-            errors=("404",),
-        ),
-        "patch": _op(
-            "updateRobot",
-            "Enable or disable a robot account",
-            "robots",
-            {"200": _ok("The updated robot.", "Robot")},
-            errors=("404",),
-            body="RobotUpdate",
-            description="A disabled robot gets 401 at its next token request.",
-        ),
-        "delete": _op(
-            "deleteRobot",
-            "Delete a robot account and its grants",
-            "robots",
-            _NO_CONTENT,
-            errors=("404",),
-        ),
-    },
-    "/robots/{name}/secret": {
-        "parameters": _params("robotName"),
-        "post": _op(
-            "rotateRobotSecret",
-            "Give a robot account a new secret",
-            "robots",
-            {"200": _ok("The robot, with its new secret: shown this once.", "RobotWithSecret")},
-            errors=("404",),
-            body="SecretRotate",
-            description="The old secret stops working at once. Without a body the expiry "
-            "stays (a robot that has expired needs a new one).",
-        )
-        | {
-            "requestBody": {
-                "required": False,
-                "content": {JSON: {"schema": ref("schemas", "SecretRotate")}},
-            }
-        },
     },
     "/groups": {
         "get": _op(
@@ -460,6 +339,9 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
 
 _RELATIVE_PATHS.update(
     trust_policy_paths(_op, _ok, _params, no_content=_NO_CONTENT, location=_LOCATION)
+)
+_RELATIVE_PATHS.update(
+    credential_paths(_op, _ok, _params, no_content=_NO_CONTENT, location=_LOCATION)
 )
 
 _LISTS = {
