@@ -1,15 +1,13 @@
 """The OpenAPI path items of robot accounts and personal access tokens, kept apart from
-:mod:`.openapi_doc`, which adds them to the document; the operation helpers come from there
-as arguments, so this module imports nothing of it."""
+:mod:`.openapi_doc`, which adds them to the document; written with
+:mod:`.openapi_operations`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from .openapi_operations import LOCATION, NO_CONTENT, ok, op, params
 from .openapi_schemas import JSON, ref
-
-Schema = dict[str, Any]
 
 SELF_SERVICE = (
     "For any user who logs in with their password (or refresh token); no admin flag needed. "
@@ -17,14 +15,7 @@ SELF_SERVICE = (
 )
 
 
-def credential_paths(
-    op: Callable[..., Schema],
-    ok: Callable[..., Schema],
-    params: Callable[..., list[Schema]],
-    *,
-    no_content: Schema,
-    location: Schema,
-) -> dict[str, dict[str, Any]]:
+def credential_paths() -> dict[str, dict[str, Any]]:
     """``/tokens`` (a user's own), ``/users/{username}/tokens``, ``/robots`` and below."""
     return {
         "/users/{username}/tokens": {
@@ -71,7 +62,7 @@ def credential_paths(
                 "revokePersonalAccessToken",
                 "Revoke a personal access token",
                 "tokens",
-                no_content,
+                NO_CONTENT,
                 errors=("404",),
                 description=SELF_SERVICE + " Your own token; an admin may revoke anyone's. "
                 "Another user's token is 404 to a user who is not an admin.",
@@ -93,7 +84,7 @@ def credential_paths(
                     "201": ok(
                         "The new robot, with its secret: shown this once.",
                         "RobotWithSecret",
-                        headers=location,
+                        headers=LOCATION,
                     )
                 },
                 errors=("404", "409"),
@@ -126,7 +117,7 @@ def credential_paths(
                 "deleteRobot",
                 "Delete a robot account and its grants",
                 "robots",
-                no_content,
+                NO_CONTENT,
                 errors=("404",),
             ),
         },

@@ -11,224 +11,167 @@ from typing import Any
 from libdockit.model import AUDIT_FILTERS
 
 from .openapi_credentials import credential_paths
-from .openapi_schemas import JSON, PARAMETERS, RESPONSES, SCHEMAS, Schema, audit_parameter, ref
+from .openapi_operations import BODY_ERRORS, LOCATION, NO_CONTENT, ok, op, params
+from .openapi_schemas import PARAMETERS, RESPONSES, SCHEMAS, audit_parameter
 from .openapi_trust_policies import trust_policy_paths
 from .views import API_PREFIX
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"
 
-_AUTH_ERRORS = {
-    "401": ref("responses", "Unauthorized"),
-    "403": ref("responses", "Forbidden"),
-    "429": ref("responses", "TooManyRequests"),
-    "503": ref("responses", "Unavailable"),
-}
-_BODY_ERRORS = {
-    "413": ref("responses", "ContentTooLarge"),
-    "415": ref("responses", "UnsupportedMediaType"),
-}
-_LOCATION = {"Location": {"description": "Path of the new resource.", "schema": {"type": "string"}}}
-
-
-def _params(*names: str) -> list[Schema]:
-    return [ref("parameters", name) for name in names]
-
-
-def _ok(description: str, schema: str, *, headers: Schema | None = None) -> Schema:
-    response: Schema = {
-        "description": description,
-        "content": {JSON: {"schema": ref("schemas", schema)}},
-    }
-    if headers:
-        response["headers"] = headers
-    return response
-
-
-def _op(
-    operation_id: str,
-    summary: str,
-    tag: str,
-    success: dict[str, Schema],
-    *,
-    errors: tuple[str, ...] = (),
-    body: str | None = None,
-    description: str | None = None,
-) -> Schema:
-    """One authenticated operation; ``errors`` are the extra statuses it may answer."""
-    responses: dict[str, Schema] = dict(success)
-    named = {"400": "BadRequest", "404": "NotFound", "409": "Conflict"}
-    for status in ("400", *errors):
-        responses[status] = ref("responses", named[status])
-    responses.update(_AUTH_ERRORS)
-    operation: Schema = {"operationId": operation_id, "summary": summary, "tags": [tag]}
-    if description:
-        operation["description"] = description
-    if body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {JSON: {"schema": ref("schemas", body)}},
-        }
-        responses.update(_BODY_ERRORS)
-    operation["responses"] = dict(sorted(responses.items()))
-    return operation
-
-
-_NO_CONTENT = {"204": {"description": "Done; no body."}}
-
 _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
     "/users": {
-        "get": _op(
+        "get": op(
             "listUsers",
             "List users",
             "users",
-            {"200": _ok("A page of users, by name.", "UserList")},
+            {"200": ok("A page of users, by name.", "UserList")},
         ),
-        "post": _op(
+        "post": op(
             "createUser",
             "Create a user",
             "users",
-            {"201": _ok("The new user.", "User", headers=_LOCATION)},
+            {"201": ok("The new user.", "User", headers=LOCATION)},
             errors=("409",),
             body="UserCreate",
         ),
     },
     "/users/{username}": {
-        "parameters": _params("username"),
-        "get": _op(
-            "getUser", "Get a user", "users", {"200": _ok("The user.", "User")}, errors=("404",)
+        "parameters": params("username"),
+        "get": op(
+            "getUser", "Get a user", "users", {"200": ok("The user.", "User")}, errors=("404",)
         ),
-        "patch": _op(
+        "patch": op(
             "updateUser",
             "Enable, disable, promote or demote a user",
             "users",
-            {"200": _ok("The updated user.", "User")},
+            {"200": ok("The updated user.", "User")},
             errors=("404", "409"),
             body="UserUpdate",
             description="An admin cannot disable or demote themselves (409). Disabling a "
             "user revokes every refresh token they hold.",
         ),
-        "delete": _op(
+        "delete": op(
             "deleteUser",
             "Delete a user, their memberships, grants and refresh tokens",
             "users",
-            _NO_CONTENT,
+            NO_CONTENT,
             errors=("404", "409"),
             description="An admin cannot delete themselves (409).",
         ),
     },
     "/users/{username}/password": {
-        "parameters": _params("username"),
-        "put": _op(
+        "parameters": params("username"),
+        "put": op(
             "setUserPassword",
             "Set a user's password",
             "users",
-            _NO_CONTENT,
+            NO_CONTENT,
             errors=("404",),
             body="PasswordSet",
             description="Revokes every refresh token the user holds.",
         ),
     },
     "/users/{username}/refresh-tokens": {
-        "parameters": _params("username"),
-        "get": _op(
+        "parameters": params("username"),
+        "get": op(
             "listUserRefreshTokens",
             "List a user's refresh tokens",
             "tokens",
-            {"200": _ok("A page of the user's refresh tokens, newest first.", "RefreshTokenList")},
+            {"200": ok("A page of the user's refresh tokens, newest first.", "RefreshTokenList")},
             errors=("404",),
             description="What `docker login` stored as identity tokens; never their values.",
         ),
-        "delete": _op(
+        "delete": op(
             "revokeUserRefreshTokens",
             "Revoke every refresh token of a user",
             "tokens",
-            {"200": _ok("How many were revoked.", "RefreshTokensRevoked")},
+            {"200": ok("How many were revoked.", "RefreshTokensRevoked")},
             errors=("404",),
         ),
     },
     "/refresh-tokens/{token_id}": {
-        "parameters": _params("tokenId"),
-        "delete": _op(
+        "parameters": params("tokenId"),
+        "delete": op(
             "revokeRefreshToken",
             "Revoke one refresh token",
             "tokens",
-            _NO_CONTENT,
+            NO_CONTENT,
             errors=("404",),
         ),
     },
     "/groups": {
-        "get": _op(
+        "get": op(
             "listGroups",
             "List groups",
             "groups",
-            {"200": _ok("A page of groups, by name.", "GroupList")},
+            {"200": ok("A page of groups, by name.", "GroupList")},
         ),
-        "post": _op(
+        "post": op(
             "createGroup",
             "Create a group",
             "groups",
-            {"201": _ok("The new group.", "Group", headers=_LOCATION)},
+            {"201": ok("The new group.", "Group", headers=LOCATION)},
             errors=("409",),
             body="GroupCreate",
         ),
     },
     "/groups/{name}": {
-        "parameters": _params("groupName"),
-        "get": _op(
+        "parameters": params("groupName"),
+        "get": op(
             "getGroup",
             "Get a group",
             "groups",
-            {"200": _ok("The group.", "Group")},
+            {"200": ok("The group.", "Group")},
             errors=("404",),
         ),
-        "patch": _op(
+        "patch": op(
             "updateGroup",
             "Enable or disable a group",
             "groups",
-            {"200": _ok("The updated group.", "Group")},
+            {"200": ok("The updated group.", "Group")},
             errors=("404",),
             body="GroupUpdate",
         ),
-        "delete": _op(
+        "delete": op(
             "deleteGroup",
             "Delete a group, its memberships and its grants",
             "groups",
-            _NO_CONTENT,
+            NO_CONTENT,
             errors=("404",),
         ),
     },
     "/groups/{name}/members/{username}": {
-        "parameters": _params("groupName", "username"),
-        "put": _op(
+        "parameters": params("groupName", "username"),
+        "put": op(
             "addGroupMember",
             "Add a user to a group (idempotent)",
             "groups",
-            {"200": _ok("The group with its members.", "Group")},
+            {"200": ok("The group with its members.", "Group")},
             errors=("404",),
         ),
-        "delete": _op(
+        "delete": op(
             "removeGroupMember",
             "Remove a user from a group",
             "groups",
-            {"200": _ok("The group with its members.", "Group")},
+            {"200": ok("The group with its members.", "Group")},
             errors=("404",),
             description="404 when the group or user does not exist or is not a member.",
         ),
     },
     "/grants": {
-        "get": _op(
+        "get": op(
             "listGrants",
             "List grants",
             "grants",
-            {"200": _ok("A page of grants, by id.", "GrantList")},
+            {"200": ok("A page of grants, by id.", "GrantList")},
             description="`?subject=` keeps only that subject's grants.",
         ),
-        "post": _op(
+        "post": op(
             "createGrant",
             "Add a grant",
             "grants",
-            {"201": _ok("The new grant.", "Grant", headers=_LOCATION)},
+            {"201": ok("The new grant.", "Grant", headers=LOCATION)},
             errors=("409",),
             body="GrantCreate",
             description="Send either the parts or one `scope` string. A second grant for "
@@ -237,23 +180,23 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
         ),
     },
     "/grants/{grant_id}": {
-        "parameters": _params("grantId"),
-        "get": _op(
+        "parameters": params("grantId"),
+        "get": op(
             "getGrant",
             "Get a grant",
             "grants",
-            {"200": _ok("The grant.", "Grant")},
+            {"200": ok("The grant.", "Grant")},
             errors=("404",),
         ),
-        "delete": _op("deleteGrant", "Delete a grant", "grants", _NO_CONTENT, errors=("404",)),
+        "delete": op("deleteGrant", "Delete a grant", "grants", NO_CONTENT, errors=("404",)),
     },
     "/explain": {
-        "get": _op(
+        "get": op(
             "explain",
             "Explain a decision",
             "grants",
             {
-                "200": _ok(
+                "200": ok(
                     "For every requested action: granted or not, and by which grants.",
                     "Explanation",
                 )
@@ -264,64 +207,64 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
             "`pat`; 404 for a robot or token that does not exist.",
             errors=("404",),
         )
-        | {"parameters": _params("user", "explainRobot", "explainPat", "scope")},
+        | {"parameters": params("user", "explainRobot", "explainPat", "scope")},
     },
     "/audit": {
-        "get": _op(
+        "get": op(
             "listAuditEvents",
             "Read the audit log",
             "audit",
-            {"200": _ok("A page of events, newest first.", "AuditEventList")},
+            {"200": ok("A page of events, newest first.", "AuditEventList")},
             errors=("404",),
             description="Admin changes (who, what, before and after) and token decisions "
             "(who, service, requested and granted). 404 when the audit log is turned off.",
         )
         | {
-            "parameters": _params(
+            "parameters": params(
                 *(audit_parameter(field.name) for field in AUDIT_FILTERS), "offset", "limit"
             )
         },
     },
     "/keys": {
-        "get": _op(
+        "get": op(
             "listKeys",
             "List signing keys",
             "keys",
-            {"200": _ok("Every stored key, oldest first.", "KeyList")},
+            {"200": ok("Every stored key, oldest first.", "KeyList")},
         ),
-        "post": _op(
+        "post": op(
             "createKey",
             "Create a pending key",
             "keys",
-            {"201": _ok("The new key, pending.", "Key", headers=_LOCATION)},
+            {"201": ok("The new key, pending.", "Key", headers=LOCATION)},
             body="KeyCreate",
             description="The key is published in the bundle at once but does not sign until "
             "activated: restart registries with the new bundle first.",
         ),
     },
     "/keys/{kid}": {
-        "parameters": _params("kid"),
-        "get": _op("getKey", "Get a key", "keys", {"200": _ok("The key.", "Key")}, errors=("404",)),
+        "parameters": params("kid"),
+        "get": op("getKey", "Get a key", "keys", {"200": ok("The key.", "Key")}, errors=("404",)),
     },
     "/keys/{kid}/activate": {
-        "parameters": _params("kid"),
-        "post": _op(
+        "parameters": params("kid"),
+        "post": op(
             "activateKey",
             "Make a key the signing key",
             "keys",
-            {"200": _ok("The key, now active.", "Key")},
+            {"200": ok("The key, now active.", "Key")},
             errors=("404", "409"),
             description="The previous active key is retired in the same transaction. 409 when "
             "the key's certificate has expired.",
         ),
     },
     "/keys/{kid}/retire": {
-        "parameters": _params("kid"),
-        "post": _op(
+        "parameters": params("kid"),
+        "post": op(
             "retireKey",
             "Retire a key",
             "keys",
-            {"200": _ok("The key, now retired.", "Key")},
+            {"200": ok("The key, now retired.", "Key")},
             errors=("404", "409"),
             description="409 for the active key: activate its successor instead.",
         ),
@@ -332,17 +275,13 @@ _RELATIVE_PATHS: dict[str, dict[str, Any]] = {
             "summary": "This document",
             "tags": ["meta"],
             "security": [],
-            "responses": {"200": _ok("The OpenAPI document.", "OpenApiDocument")},
+            "responses": {"200": ok("The OpenAPI document.", "OpenApiDocument")},
         }
     },
 }
 
-_RELATIVE_PATHS.update(
-    trust_policy_paths(_op, _ok, _params, no_content=_NO_CONTENT, location=_LOCATION)
-)
-_RELATIVE_PATHS.update(
-    credential_paths(_op, _ok, _params, no_content=_NO_CONTENT, location=_LOCATION)
-)
+_RELATIVE_PATHS.update(trust_policy_paths())
+_RELATIVE_PATHS.update(credential_paths())
 
 _LISTS = {
     "/users": (),
@@ -355,13 +294,13 @@ _LISTS = {
     "/robots": ("owner",),
 }
 for _path, _filters in _LISTS.items():
-    _RELATIVE_PATHS[_path]["get"]["parameters"] = _params(*_filters, "offset", "limit")
+    _RELATIVE_PATHS[_path]["get"]["parameters"] = params(*_filters, "offset", "limit")
 
 # Every write answers 415 to a non-JSON Content-Type, with a body or without (cross_site.py).
 for _item in _RELATIVE_PATHS.values():
     for _method, _operation in _item.items():
         if _method in ("post", "put", "patch", "delete"):
-            _operation["responses"].setdefault("415", _BODY_ERRORS["415"])
+            _operation["responses"].setdefault("415", BODY_ERRORS["415"])
             _operation["responses"] = dict(sorted(_operation["responses"].items()))
 
 #: Full paths, ``/api/v1/...``, so they read as the URLs clients call.

@@ -1,23 +1,15 @@
 """The OpenAPI path items of the trust-policy routes (workload identity federation), kept
-apart from :mod:`.openapi_doc`, which adds them to the document; the operation helpers come
-from there as arguments, so this module imports nothing of it."""
+apart from :mod:`.openapi_doc`, which adds them to the document; written with
+:mod:`.openapi_operations`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-Schema = dict[str, Any]
+from .openapi_operations import LOCATION, NO_CONTENT, ok, op, params
 
 
-def trust_policy_paths(
-    op: Callable[..., Schema],
-    ok: Callable[..., Schema],
-    params: Callable[..., list[Schema]],
-    *,
-    no_content: Schema,
-    location: Schema,
-) -> dict[str, dict[str, Any]]:
+def trust_policy_paths() -> dict[str, dict[str, Any]]:
     """``/trust-policies``, ``/trust-policies/{name}`` and its ``/explain``."""
     return {
         "/trust-policies": {
@@ -31,7 +23,7 @@ def trust_policy_paths(
                 "createTrustPolicy",
                 "Create a trust policy",
                 "federation",
-                {"201": ok("The new trust policy.", "TrustPolicy", headers=location)},
+                {"201": ok("The new trust policy.", "TrustPolicy", headers=LOCATION)},
                 errors=("409",),
                 body="TrustPolicyCreate",
                 description="From its next login on, every instance accepts tokens of the "
@@ -59,7 +51,7 @@ def trust_policy_paths(
                 "deleteTrustPolicy",
                 "Delete a trust policy",
                 "federation",
-                no_content,
+                NO_CONTENT,
                 errors=("404",),
             ),
         },
