@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .audit import Actor, Auditor
+from .audit import Actor, Auditor, record_change
 from .backends.base import GrantStore, LoginFailureStore, RefreshTokenStore, UserStore
 from .backends.credential_store import AccessCredentialStore
 from .errors import Conflict, DockitError, NotFound, ValidationError
@@ -127,7 +127,9 @@ class AdminService:
             )
         password_hash = self.hasher.hash(password)
         user = self.users.create_user(name, password_hash, is_admin=is_admin, enabled=enabled)
-        self._record(actor, "user.create", f"user:{user.username}", after=user_view(user))
+        record_change(
+            self.audit, actor, "user.create", f"user:{user.username}", after=user_view(user)
+        )
         return user
 
     def get_user(self, username: str) -> User:
@@ -145,7 +147,7 @@ class AdminService:
         self._revoke_all(name)
         if self.login_failures is not None:
             self.login_failures.clear_login_failures(USER_KEY + name)
-        self._record(actor, "user.password", f"user:{name}")
+        record_change(self.audit, actor, "user.password", f"user:{name}")
 
     def update_user(
         self,
@@ -164,7 +166,8 @@ class AdminService:
         if is_admin is not None:
             user = self.users.set_user_admin(name, is_admin)
         if enabled is not None or is_admin is not None:
-            self._record(
+            record_change(
+                self.audit,
                 actor,
                 "user.update",
                 f"user:{name}",
@@ -177,7 +180,7 @@ class AdminService:
         name = validate_name(username, field_name="username")
         before = self._view(lambda: user_view(self.users.get_user(name)))
         self.users.delete_user(name)
-        self._record(actor, "user.delete", f"user:{name}", before=before)
+        record_change(self.audit, actor, "user.delete", f"user:{name}", before=before)
 
     # -- refresh tokens -------------------------------------------------------------------
     def list_refresh_tokens(
@@ -204,7 +207,8 @@ class AdminService:
         revoked = self._revoke_all(name, source=None)
         if revoked == 0:
             self.users.get_user(name)
-        self._record(
+        record_change(
+            self.audit,
             actor,
             "user.refresh_tokens.revoke",
             f"user:{name}",
@@ -220,7 +224,7 @@ class AdminService:
         if self.refresh_tokens is None:
             raise NotFound(f"refresh token {token_id!r} not found")
         revoked = self.refresh_tokens.revoke_refresh_token(token_id)
-        self._record(actor, "refresh_token.revoke", f"refresh_token:{token_id}")
+        record_change(self.audit, actor, "refresh_token.revoke", f"refresh_token:{token_id}")
         return revoked
 
     def _revoke_all(self, username: str, *, source: str | None = LOCAL_SOURCE) -> int:
@@ -232,7 +236,9 @@ class AdminService:
     # -- groups -------------------------------------------------------------------------
     def create_group(self, name: str, *, actor: Actor, enabled: bool = True) -> Group:
         group = self.users.create_group(validate_name(name), enabled=enabled)
-        self._record(actor, "group.create", f"group:{group.name}", after=group_view(group))
+        record_change(
+            self.audit, actor, "group.create", f"group:{group.name}", after=group_view(group)
+        )
         return group
 
     def get_group(self, name: str) -> Group:
@@ -251,7 +257,7 @@ class AdminService:
         group = validate_name(name)
         before = self._view(lambda: group_view(self.users.get_group(group)))
         self.users.delete_group(group)
-        self._record(actor, "group.delete", f"group:{group}", before=before)
+        record_change(self.audit, actor, "group.delete", f"group:{group}", before=before)
 
     def add_member(self, group: str, username: str, *, actor: Actor) -> Group:
         return self._change_group(
@@ -279,7 +285,9 @@ class AdminService:
         group = validate_name(name)
         before = self._view(lambda: group_view(self.users.get_group(group)))
         changed = change(group)
-        self._record(actor, action, f"group:{group}", before=before, after=group_view(changed))
+        record_change(
+            self.audit, actor, action, f"group:{group}", before=before, after=group_view(changed)
+        )
         return changed
 
     # -- grants -------------------------------------------------------------------------
@@ -314,7 +322,7 @@ class AdminService:
         after = grant_view(added.grant)
         if notes:
             after["notes"] = list(notes)
-        self._record(actor, "grant.create", f"grant:{added.grant.id}", after=after)
+        record_change(self.audit, actor, "grant.create", f"grant:{added.grant.id}", after=after)
         return added
 
     def add_grant_from_scope(
@@ -343,7 +351,7 @@ class AdminService:
     def delete_grant(self, grant_id: int, *, actor: Actor) -> None:
         before = self._view(lambda: grant_view(self.grants.get_grant(grant_id)))
         self.grants.delete_grant(grant_id)
-        self._record(actor, "grant.delete", f"grant:{grant_id}", before=before)
+        record_change(self.audit, actor, "grant.delete", f"grant:{grant_id}", before=before)
 
     # -- the audit log ------------------------------------------------------------------
     def _view(self, read: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -356,21 +364,3 @@ class AdminService:
             return read()
         except DockitError:
             return None
-
-    def _record(
-        self,
-        actor: Actor,
-        action: str,
-        target: str,
-        *,
-        before: Mapping[str, Any] | None = None,
-        after: Mapping[str, Any] | None = None,
-    ) -> None:
-        if self.audit is not None:
-            self.audit.change(
-                actor,
-                action,
-                target,
-                before=dict(before) if before is not None else None,
-                after=dict(after) if after is not None else None,
-            )

@@ -177,16 +177,17 @@ class Auditor:
         action: str,
         target: str,
         *,
-        before: dict[str, Any] | None = None,
-        after: dict[str, Any] | None = None,
+        before: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None,
     ) -> None:
-        """An admin change made by ``actor`` (see :meth:`admin_change`)."""
+        """An admin change made by ``actor`` (see :meth:`admin_change`); ``before`` and
+        ``after`` are copied."""
         self.admin_change(
             actor=actor.subject,
             action=action,
             target=target,
-            before=before,
-            after=after,
+            before=dict(before) if before is not None else None,
+            after=dict(after) if after is not None else None,
             request=actor.request,
         )
 
@@ -352,3 +353,17 @@ class Auditor:
             else:
                 if deleted:
                     log.info("pruned %d audit events", deleted)
+
+
+def record_change(
+    audit: Auditor | None,
+    actor: Actor,
+    action: str,
+    target: str,
+    *,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> None:
+    """:meth:`Auditor.change` when there is an audit log (``audit`` None: nothing)."""
+    if audit is not None:
+        audit.change(actor, action, target, before=before, after=after)

@@ -16,14 +16,13 @@ mean one account. A directory's (LDAP) users cannot be checked and are not.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from .access_credentials import new_access_credential
 from .access_secrets import credential_secret_hash, new_credential_secret
-from .audit import Actor, Auditor
+from .audit import Actor, Auditor, record_change
 from .backends.base import Store
 from .clock import Clock, as_utc, rfc3339, utc_now
 from .credential_login import DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME
@@ -121,7 +120,9 @@ class CredentialAdmin:
             owner_source=owner_source,
         )
         stored = self.store.add_access_credential(credential)
-        self._record(actor, "robot.create", f"robot:{stored.name}", after=robot_view(stored))
+        record_change(
+            self.audit, actor, "robot.create", f"robot:{stored.name}", after=robot_view(stored)
+        )
         return stored, secret
 
     def get_robot(self, name: str) -> AccessCredential:
@@ -165,7 +166,8 @@ class CredentialAdmin:
         after = self.store.replace_access_credential_secret(
             before.id, credential_secret_hash(secret), expires_at=expires_at
         )
-        self._record(
+        record_change(
+            self.audit,
             actor,
             "robot.rotate",
             f"robot:{after.name}",
@@ -177,7 +179,8 @@ class CredentialAdmin:
     def set_robot_enabled(self, name: str, enabled: bool, *, actor: Actor) -> AccessCredential:
         before = self.get_robot(name)
         after = self.store.set_access_credential_enabled(before.id, enabled)
-        self._record(
+        record_change(
+            self.audit,
             actor,
             "robot.update",
             f"robot:{after.name}",
@@ -190,7 +193,9 @@ class CredentialAdmin:
         """Delete the robot and its grants."""
         robot = self.get_robot(name)
         self.store.delete_access_credential(robot.id)
-        self._record(actor, "robot.delete", f"robot:{robot.name}", before=robot_view(robot))
+        record_change(
+            self.audit, actor, "robot.delete", f"robot:{robot.name}", before=robot_view(robot)
+        )
 
     # -- personal access tokens -----------------------------------------------------------
     def create_token(
@@ -222,7 +227,7 @@ class CredentialAdmin:
             owner_source=owner_source,
         )
         stored = self.store.add_access_credential(credential)
-        self._record(actor, "pat.create", f"pat:{stored.id}", after=token_view(stored))
+        record_change(self.audit, actor, "pat.create", f"pat:{stored.id}", after=token_view(stored))
         return stored, secret
 
     def list_tokens(
@@ -256,7 +261,7 @@ class CredentialAdmin:
         """Delete a personal access token (only ``username``'s, if given)."""
         token = self.get_token(token_id, username=username)
         self.store.delete_access_credential(token.id)
-        self._record(actor, "pat.revoke", f"pat:{token.id}", before=token_view(token))
+        record_change(self.audit, actor, "pat.revoke", f"pat:{token.id}", before=token_view(token))
         return token
 
     # -- rules ----------------------------------------------------------------------------
@@ -335,24 +340,6 @@ class CredentialAdmin:
         except NotFound:
             return False
         return True
-
-    def _record(
-        self,
-        actor: Actor,
-        action: str,
-        target: str,
-        *,
-        before: Mapping[str, Any] | None = None,
-        after: Mapping[str, Any] | None = None,
-    ) -> None:
-        if self.audit is not None:
-            self.audit.change(
-                actor,
-                action,
-                target,
-                before=dict(before) if before is not None else None,
-                after=dict(after) if after is not None else None,
-            )
 
 
 def normalize_username(username: str) -> str:
