@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import falcon
 
 from libdockit.audit import Auditor
+from libdockit.delegation import DelegatedLoginDenied
 from libdockit.errors import DockitError
 from libdockit.model import validate_name
 
@@ -100,9 +101,13 @@ class AdminRefusals:
         if self._auditor is None or not req.get_header("Authorization"):
             return  # no credentials, nothing attempted: the 401 only asks for them
         action = self.attempted(req, resource)
-        user = req.context.get("user") or _attempted_user(req)
+        if isinstance(error, DelegatedLoginDenied):
+            actor = error.actor  # a robot or federated login names itself, not a user
+        else:
+            user = req.context.get("user") or _attempted_user(req)
+            actor = f"user:{user}" if user else "anonymous"
         self._auditor.admin_refusal(
-            actor=f"user:{user}" if user else "anonymous",
+            actor=actor,
             action=action.name,
             target=action.target_of(params, req.path),
             status=error.http_status,

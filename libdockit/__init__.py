@@ -29,7 +29,7 @@ from .backends.memory.backend import MemoryBackend
 from .backends.trust_store import TrustPolicyStore
 from .credential_admin import CredentialAdmin, CredentialLimits
 from .credential_login import AccessCredentialExchange
-from .delegation import CredentialExchange, CredentialRefused, Delegation
+from .delegation import CredentialExchange, CredentialRefused, DelegatedLoginDenied, Delegation
 from .errors import (
     AuthenticationFailed,
     BackendUnavailable,
@@ -93,6 +93,7 @@ __all__ = [
     "CredentialLimits",
     "CredentialRefused",
     "Decision",
+    "DelegatedLoginDenied",
     "Delegation",
     "Dockit",
     "DockitError",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from .access_credentials import actions_within_scopes
-from .errors import AuthenticationFailed
+from .errors import AuthenticationFailed, PermissionDenied
 from .model import Grant
 from .policy import Decision, GrantMatch, ScopeDecision
 
@@ -70,6 +70,15 @@ class CredentialRefused(AuthenticationFailed):
         super().__init__(message)
         self.actor = actor
         self.credential = dict(credential)
+
+
+class DelegatedLoginDenied(PermissionDenied):
+    """A robot's, personal token's or federated login where only a password will do (the
+    Admin API): ``actor`` is the :attr:`Delegation.actor` the audit log names."""
+
+    def __init__(self, message: str, *, actor: str) -> None:
+        super().__init__(message)
+        self.actor = actor
 
 
 class CredentialExchange(Protocol):

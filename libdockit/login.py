@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from .backends.base import Authenticator, RememberingAuthenticator
-from .delegation import CredentialExchange, Delegation
+from .delegation import CredentialExchange, DelegatedLoginDenied, Delegation
 from .errors import AuthenticationFailed, PermissionDenied
 from .model import Identity, LoginFailures, RefreshToken, normalize_name
 from .refresh import RefreshTokens, looks_like_refresh_token
@@ -249,9 +249,10 @@ class Logins:
         """
         login = self.login(username, password, service=None, attempt=attempt)
         if login.delegation is not None:
-            raise PermissionDenied(
+            raise DelegatedLoginDenied(
                 f"a {_DELEGATION_NAMES.get(login.delegation.kind, 'delegated')} login cannot "
-                "use the Admin API; log in with a password"
+                "use the Admin API; log in with a password",
+                actor=login.delegation.actor,
             )
         return login.identity
 

@@ -177,3 +177,6 @@ def test_a_credential_cannot_manage_credentials(api: Api, store: MemoryBackend) 
         )
         assert answer.status_code == 200, answer.text
     assert api.get("/tokens", headers=USER_AUTH).json["total"] == 1
+    # The refusals are recorded under the credential's own actor: the robot is no user.
+    refusals = api.get("/audit", params={"action": "admin.refuse", "limit": "1000"}).json
+    assert sorted({event["actor"] for event in refusals["items"]}) == ["robot:ci", f"user:{USER}"]
