@@ -22,10 +22,12 @@ from .backends.local import LocalAuthenticator
 from .clock import Clock, utc_now
 from .credcache import VerifiedCredentials
 from .credential_admin import CredentialAdmin, CredentialLimits
-from .credential_login import DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME, AccessCredentialExchange
+from .credential_checks import DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME, CredentialChecks
+from .credential_login import AccessCredentialExchange
 from .delegation import CredentialExchange
 from .federation.admin import TrustPolicyAdmin
 from .federation.exchange import FederationExchange
+from .federation.robots import PolicyRobots
 from .federation.stored import FederationOptions, StoredFederation
 from .keys.crypt import PLAINTEXT, KeyProtector
 from .keys.manager import KeyManager
@@ -156,10 +158,11 @@ def assemble(
         if options.federation is not None
         else None
     )
+    robots = _policy_robots(store, authenticator, options)
     if federation is not None:
         exchanges = [
             *exchanges,
-            FederationExchange(federation, max_lifetime=options.token_lifetime),
+            FederationExchange(federation, max_lifetime=options.token_lifetime, robots=robots),
         ]
     keys = KeyRing(
         store,
@@ -206,7 +209,7 @@ def assemble(
         directory=options.directory,
         password_policy=options.password_policy,
         audit=auditor,
-        trust_policies=TrustPolicyAdmin(store, audit=auditor, federation=federation),
+        trust_policies=TrustPolicyAdmin(store, audit=auditor, federation=federation, robots=robots),
     )
     return Dockit(
         store=store,
@@ -244,6 +247,21 @@ def _access_credentials(
         clock=options.clock,
     )
     return (exchange,)
+
+
+def _policy_robots(
+    store: Store, authenticator: Authenticator, options: Options
+) -> PolicyRobots | None:
+    """The robot accounts trust policies may name: the store's, judged as their own logins
+    are (whether or not their secrets may log in, ``options.access_credentials``)."""
+    if not isinstance(store, AccessCredentialStore):
+        return None
+    checks = CredentialChecks(
+        identity_resolver(authenticator, store),
+        store,
+        max_token_lifetime=options.max_credential_token_lifetime,
+    )
+    return PolicyRobots(store, store, checks, clock=options.clock)
 
 
 def _retired_grace(options: Options) -> timedelta:

@@ -25,7 +25,7 @@ from .access_secrets import credential_secret_hash, new_credential_secret
 from .audit import Actor, Auditor, record_change
 from .backends.base import Store
 from .clock import Clock, as_utc, rfc3339, utc_now
-from .credential_login import DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME
+from .credential_checks import DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME
 from .errors import Conflict, DockitError, NotFound, ValidationError
 from .model import (
     GROUP_PREFIX,

@@ -43,6 +43,9 @@ class Delegation:
     ``token_subject``: the access token's ``sub`` (None: the identity's username).
     ``token_lifetime``: the access token's lifetime in seconds (None: the service's).
     ``detail``: more for the audit log (an issuer, an external ``sub`` and ``jti``).
+    ``pattern_user``: the name ``${user}`` stands for in grant patterns (None: the login
+    identity's username); a federated login that acts as a robot uses the robot's, so its
+    grants match what they match for the robot's own logins.
     """
 
     kind: str
@@ -54,6 +57,7 @@ class Delegation:
     token_subject: str | None = None
     token_lifetime: int | None = None
     detail: Mapping[str, str] = field(default_factory=dict)
+    pattern_user: str | None = None
 
     def audit_detail(self) -> dict[str, str]:
         """The audit event's ``credential`` entry."""

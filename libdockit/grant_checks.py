@@ -146,9 +146,12 @@ def check_subject_exists(subject: str, users: UserStore, *, directory: str | Non
     return None
 
 
-def check_robot_exists(subject: str, robots: AccessCredentialStore) -> None:
-    """:class:`ValidationError` unless the robot ``robot:NAME`` exists (a directory has no
-    robots, so none is taken on trust)."""
+def check_robot_exists(
+    subject: str, robots: AccessCredentialStore, *, field: str = "subject", then: str = "grant"
+) -> None:
+    """:class:`ValidationError` (naming ``field``) unless the robot ``robot:NAME`` exists (a
+    directory has no robots, so none is taken on trust); the fix it names is to create the
+    robot first, then ``then``."""
     name = subject[len(ROBOT_PREFIX) :]
     if robots.list_access_credentials(kind="robot", name=name, limit=1).items:
         return
@@ -156,7 +159,7 @@ def check_robot_exists(subject: str, robots: AccessCredentialStore) -> None:
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f" (did you mean {ROBOT_PREFIX}{close[0]}?)" if close else ""
     raise ValidationError(
-        "subject",
+        field,
         f"{subject} does not exist{hint}: create the robot first with dockit robot create "
-        f"{name} (POST /api/v1/robots), then grant",
+        f"{name} (POST /api/v1/robots), then {then}",
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 
 from .audit import Auditor, RequestInfo, TokenVia
 from .backends.base import Authenticator, GrantSource, GroupSource
@@ -278,6 +279,8 @@ class TokenService:
             if delegation.grants is not None
             else self._grants.grants_for_subjects(subjects)
         )
+        if delegation.pattern_user is not None:
+            identity = replace(identity, username=delegation.pattern_user)
         decision = narrow(
             decide(identity, grants, scopes, subjects), delegation.scopes, identity.username
         )

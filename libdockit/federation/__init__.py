@@ -8,6 +8,7 @@ from .exchange import (
     FederationSource,
     federated_delegation,
 )
+from .explain import FederatedExplanation, RobotOutcome, explain_claims
 from .jwks import (
     IssuerKey,
     KeySource,
@@ -19,6 +20,7 @@ from .jwks import (
 )
 from .logins import FederatedLogin, Federation, IssuerKeys, looks_like_jwt
 from .matching import FEDERATION_PREFIX, PolicyMatch, match_policy
+from .robots import PolicyRobots
 from .stored import FederationOptions, StoredFederation
 from .trust import (
     ASYMMETRIC_ALGORITHMS,
@@ -38,6 +40,7 @@ __all__ = [
     "MAX_LEEWAY_SECONDS",
     "MAX_TOKEN_LIFETIME_SECONDS",
     "ClaimCondition",
+    "FederatedExplanation",
     "FederatedLogin",
     "FederatedToken",
     "FederatedTokenVerifier",
@@ -50,10 +53,13 @@ __all__ = [
     "IssuerKeys",
     "KeySource",
     "PolicyMatch",
+    "PolicyRobots",
     "RemoteKeys",
+    "RobotOutcome",
     "StaticKeys",
     "StoredFederation",
     "TrustPolicy",
+    "explain_claims",
     "federated_delegation",
     "fetch_url",
     "interpolate",

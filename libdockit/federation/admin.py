@@ -2,7 +2,11 @@
 change names who makes it and is recorded in the audit log (``trust_policy.create``,
 ``trust_policy.update``, ``trust_policy.delete``, target ``trust-policy:NAME``, with the
 policy's document before and after), like every other admin change
-(:mod:`libdockit.admin`)."""
+(:mod:`libdockit.admin`).
+
+A policy that names a robot account is stored only while that robot exists (a
+ValidationError naming ``robot`` otherwise, as for a grant to a missing robot); what
+happens when the robot goes later is in :mod:`.robots`."""
 
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ from ..model import Page, validate_name
 from ..paging import check_paging
 from ..secret import Secret
 from .exchange import FederationSource
-from .explain import FederatedExplanation, explain_claims
+from .explain import FederatedExplanation, RobotOutcome, explain_claims
+from .robots import PolicyRobots
 from .trust import TrustPolicy, policy_document
 
 __all__ = ["TrustPolicyAdmin"]
@@ -29,7 +34,8 @@ TARGET_PREFIX = "trust-policy:"
 
 class TrustPolicyAdmin:
     """Trust policies in ``store``; ``audit`` records changes (None: none are);
-    ``federation`` verifies tokens for :meth:`explain` (None: claims only)."""
+    ``federation`` verifies tokens for :meth:`explain` (None: claims only); ``robots``: the
+    robot accounts a policy may name (None: naming one is refused)."""
 
     def __init__(
         self,
@@ -37,13 +43,16 @@ class TrustPolicyAdmin:
         *,
         audit: Auditor | None = None,
         federation: FederationSource | None = None,
+        robots: PolicyRobots | None = None,
     ) -> None:
         self._store = store
         self._audit = audit
         self._federation = federation
+        self._robots = robots
 
     def create(self, policy: TrustPolicy, *, actor: Actor) -> TrustPolicy:
         """Add a policy; Conflict if its name is taken."""
+        self._check_robot(policy)
         stored = self._store.add_trust_policy(policy)
         self._record(actor, "trust_policy.create", stored.name, after=stored)
         return stored
@@ -57,6 +66,7 @@ class TrustPolicyAdmin:
 
     def replace(self, policy: TrustPolicy, *, actor: Actor) -> TrustPolicy:
         """Replace the policy of that name; NotFound if there is none."""
+        self._check_robot(policy)
         before = self._before(policy.name)
         stored = self._store.replace_trust_policy(policy)
         self._record(actor, "trust_policy.update", stored.name, before=before, after=stored)
@@ -82,11 +92,26 @@ class TrustPolicyAdmin:
         policy = self.get(name)
         if (claims is None) == (token is None):
             raise ValidationError("claims", "give the claims or a token, not both")
+        robot = self._robot_outcome(policy)
         if claims is not None:
-            return explain_claims(policy, claims)
+            return explain_claims(policy, claims, robot=robot)
         assert token is not None
         token_claims, checked = self._check_token(policy, token)
-        return explain_claims(policy, token_claims, token=checked)
+        return explain_claims(policy, token_claims, token=checked, robot=robot)
+
+    def _check_robot(self, policy: TrustPolicy) -> None:
+        if policy.robot is None:
+            return
+        if self._robots is None:
+            raise ValidationError("robot", "this Dockit keeps no robot accounts: give grants")
+        self._robots.check_exists(policy.robot)
+
+    def _robot_outcome(self, policy: TrustPolicy) -> RobotOutcome | None:
+        if policy.robot is None:
+            return None
+        if self._robots is None:
+            return RobotOutcome(policy.robot, "this Dockit keeps no robot accounts", (), None)
+        return self._robots.outcome(policy)
 
     def _check_token(
         self, policy: TrustPolicy, token: Secret

@@ -14,8 +14,10 @@ matched (see :class:`~.logins.Federation`); what it gets is a
   event's ``credential`` entry;
 * grants: exactly the policy's templates filled from the claims, under the subject
   ``federation:POLICY``, which no stored grant can name (``authenticated`` grants do not
-  apply either);
-* lifetime: the policy's cap, cut to the service's access-token lifetime.
+  apply either); or, for a policy that names a robot account, that robot's grants as they
+  are now, if the robot may act (see :mod:`.robots`);
+* lifetime: the policy's cap, cut to the service's access-token lifetime (and to a
+  policy's robot's own lifetime).
 
 A token may be presented again while it is valid (docker logs in once and sends it for
 every pull and push): replays are allowed, and each is recorded with its ``jti``, so the
@@ -36,6 +38,8 @@ from ..model import Identity, validate_name
 from ..secret import Secret
 from .logins import FederatedLogin, Federation, looks_like_jwt
 from .matching import FEDERATION_PREFIX
+from .robots import PolicyRobots
+from .trust import TrustPolicy
 
 __all__ = ["FEDERATION_SOURCE", "FederationExchange", "FederationSource", "federated_delegation"]
 
@@ -80,11 +84,19 @@ def _who(issuer: str, subject: object, jti: object) -> dict[str, str]:
 
 class FederationExchange:
     """Logs in trust-policy name + OIDC token (see the module docs). ``max_lifetime``: the
-    service's access-token lifetime in seconds, which no policy's cap exceeds."""
+    service's access-token lifetime in seconds, which no policy's cap exceeds. ``robots``:
+    the robot accounts policies may name (None: a policy naming one is refused)."""
 
-    def __init__(self, source: FederationSource, *, max_lifetime: int | None = None) -> None:
+    def __init__(
+        self,
+        source: FederationSource,
+        *,
+        max_lifetime: int | None = None,
+        robots: PolicyRobots | None = None,
+    ) -> None:
         self._source = source
         self._max_lifetime = max_lifetime
+        self._robots = robots
 
     def exchange(
         self,
@@ -108,16 +120,36 @@ class FederationExchange:
             login = federation.login(name, password)
         except AuthenticationFailed as error:
             known = error.detail if isinstance(error.detail, dict) else {}
-            raise CredentialRefused(
-                error.message,
-                actor=FEDERATION_PREFIX + name,
-                credential={
-                    "kind": "federation",
-                    "id": FEDERATION_PREFIX + name,
-                    **_who(policy.issuer, known.get("subject"), known.get("jti")),
-                },
-            ) from error
-        return Login(
-            Identity(username=name, source=FEDERATION_SOURCE),
-            delegation=federated_delegation(login, max_lifetime=self._max_lifetime),
-        )
+            who = _who(policy.issuer, known.get("subject"), known.get("jti"))
+            raise _refused(policy, error, who) from error
+        if policy.robot is None:
+            delegation = federated_delegation(login, max_lifetime=self._max_lifetime)
+        else:
+            delegation = self._as_robot(policy, policy.robot, login)
+        return Login(Identity(username=name, source=FEDERATION_SOURCE), delegation=delegation)
+
+    def _as_robot(self, policy: TrustPolicy, robot: str, login: FederatedLogin) -> Delegation:
+        who = {**_who(policy.issuer, login.token.subject, login.token.jti), "robot": robot}
+        if self._robots is None:
+            error = AuthenticationFailed(
+                "federated token refused: this Dockit keeps no robot accounts "
+                f"(the trust policy acts as robot:{robot})"
+            )
+            raise _refused(policy, error, who)
+        try:
+            return self._robots.delegation(
+                login, robot, max_lifetime=self._max_lifetime, detail=who
+            )
+        except AuthenticationFailed as error:
+            raise _refused(policy, error, who) from error
+
+
+def _refused(
+    policy: TrustPolicy, error: AuthenticationFailed, who: dict[str, str]
+) -> CredentialRefused:
+    """``error`` as a refusal the audit log records under the policy, with ``who``."""
+    return CredentialRefused(
+        error.message,
+        actor=FEDERATION_PREFIX + policy.name,
+        credential={"kind": "federation", "id": FEDERATION_PREFIX + policy.name, **who},
+    )

@@ -3,8 +3,14 @@
 A :class:`TrustPolicy` names one issuer (found by OIDC discovery, or pinned to a static JWKS
 for sites that cannot reach it), the audiences and signature algorithms it accepts, and how
 much clock skew it forgives (what the signature check, :mod:`.verifier`, needs); then the
-claim conditions a verified token must meet, the grants a match gets (patterns with
-``${claim.NAME}`` filled in, see :mod:`.claims`) and the longest access token it may have.
+claim conditions a verified token must meet, what a match gets and the longest access token
+it may have. A match gets exactly one of:
+
+* ``grants``: grant templates, patterns with ``${claim.NAME}`` filled in from the claims
+  (see :mod:`.claims`), e.g. ``ci/${claim.repository}/**``;
+* ``robot``: a robot account's name; the token then acts with that robot's grants as they
+  are at each login (see :mod:`.robots`), e.g. to let one repository's workflow push where
+  an existing robot may, without handing the workflow the robot's secret.
 
 Only asymmetric algorithms are allowed: ``none`` proves nothing, and an HS* token would be
 checked with a shared secret, which for a public issuer means its public key (the classic
@@ -18,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ValidationError
-from ..model import normalize_actions, validate_name
+from ..model import ROBOT_PREFIX, normalize_actions, validate_name
 from .claims import ClaimCondition, validate_template
 from .jwks import is_trusted_url
 
@@ -64,6 +70,9 @@ class TrustPolicy:
     ``static_jwks``: the issuer's keys as a JWKS document; when given, Dockit never fetches
     discovery or keys (air-gapped sites). Otherwise keys come from the ``jwks_uri`` of
     ``<issuer>/.well-known/openid-configuration``.
+
+    ``grants`` or ``robot``: what a match gets, exactly one of them (see the module docs).
+    ``robot`` is a robot's name (``robot:NAME`` is taken too), normalised like every name.
     """
 
     name: str
@@ -75,6 +84,7 @@ class TrustPolicy:
     conditions: Sequence[ClaimCondition] = ()
     grants: Sequence[GrantTemplate] = ()
     max_token_lifetime_seconds: int = 300
+    robot: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", validate_name(self.name))
@@ -106,13 +116,28 @@ class TrustPolicy:
         object.__setattr__(self, "audiences", tuple(self.audiences))
         object.__setattr__(self, "conditions", tuple(self.conditions))
         object.__setattr__(self, "grants", tuple(self.grants))
+        if self.robot is not None:
+            name = self.robot.removeprefix(ROBOT_PREFIX)
+            object.__setattr__(self, "robot", validate_name(name, field_name="robot"))
+        if self.robot is not None and self.grants:
+            raise ValidationError(
+                "robot",
+                "give grants or a robot account, not both: a policy that names a robot acts "
+                "with that robot's grants",
+            )
+        if self.robot is None and not self.grants:
+            raise ValidationError(
+                "grants",
+                "give what a match gets: grants (templates filled from the claims) or a robot "
+                "account whose grants it acts with (robot)",
+            )
         object.__setattr__(self, "algorithms", tuple(self.algorithms))
 
 
 def policy_document(policy: TrustPolicy) -> dict[str, Any]:
     """``policy`` as a JSON-ready document: what stores keep, the Admin API and the CLI
     take and show (``conditions``: ``{"claim", "value"}``; ``grants``: ``{"pattern",
-    "actions"}``)."""
+    "actions"}``; ``robot``: a name or null)."""
     return {
         "name": policy.name,
         "issuer": policy.issuer,
@@ -123,6 +148,7 @@ def policy_document(policy: TrustPolicy) -> dict[str, Any]:
         "conditions": [{"claim": c.claim, "value": c.value} for c in policy.conditions],
         "grants": [{"pattern": g.pattern, "actions": list(g.actions)} for g in policy.grants],
         "max_token_lifetime_seconds": policy.max_token_lifetime_seconds,
+        "robot": policy.robot,
     }
 
 
@@ -134,6 +160,7 @@ _OPTIONAL = (
     "conditions",
     "grants",
     "max_token_lifetime_seconds",
+    "robot",
 )
 
 
@@ -159,6 +186,8 @@ def policy_from_document(document: Mapping[str, Any]) -> TrustPolicy:
         _expect(fields, name, int, "a whole number")
     if fields.get("static_jwks") is not None:
         _expect(fields, "static_jwks", Mapping, "a JWKS document")
+    if fields.get("robot") is not None:
+        _expect(fields, "robot", str, "a robot account's name")
     if "conditions" in fields:
         fields["conditions"] = [_condition(entry) for entry in fields["conditions"]]
     if "grants" in fields:

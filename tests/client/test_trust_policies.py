@@ -110,8 +110,9 @@ def test_create_list_show_update_delete(admin_cli: Cli, tmp_path: Path) -> None:
     assert policy["grants"] == created["grants"]  # fields not given stay
     assert policy["max_token_lifetime_seconds"] == 120
 
-    cleared = admin_cli("trust-policy", "update", name, "--no-grants", "-o", "json")
-    assert cleared.json()["grants"] == []
+    cleared = admin_cli("trust-policy", "update", name, "--no-grants")
+    assert cleared.code == EXIT_USAGE, cleared  # a policy must give something
+    assert "grants (templates filled from the claims) or a robot account" in cleared.stderr
 
     deleted = admin_cli("trust-policy", "delete", name, "-y")
     assert deleted.code == EXIT_OK, deleted
@@ -141,7 +142,7 @@ def test_bad_input_exits_with_usage_conflict_or_not_found(admin_cli: Cli, tmp_pa
     jwks = jwks_file(tmp_path)
     create(admin_cli, name, jwks)
     assert admin_cli(
-        "trust-policy", "create", name, "--issuer", ISSUER, "--audience", "d"
+        "trust-policy", "create", name, "--issuer", ISSUER, "--audience", "d", "--grant", "x:pull"
     ).code == (EXIT_CONFLICT)
     hs = admin_cli(
         "trust-policy", "create", unique("x"), "--issuer", ISSUER, "--audience", "d",

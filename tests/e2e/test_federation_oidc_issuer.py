@@ -79,8 +79,12 @@ def issuer(issuer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         running.stop()
 
 
+#: What the policies here give (verification does not look at it).
+GRANTS = [GrantTemplate("ci/**", ["pull"])]
+
+
 def _verifier(issuer: OidcIssuer, **keys: Any) -> FederatedTokenVerifier:
-    policy = TrustPolicy(name="ci", issuer=issuer.url, audiences=[AUDIENCE])
+    policy = TrustPolicy(name="ci", issuer=issuer.url, audiences=[AUDIENCE], grants=GRANTS)
     return FederatedTokenVerifier(policy, RemoteKeys(issuer.url, **keys))
 
 
@@ -102,7 +106,11 @@ def test_shaped_tokens_verify_with_keys_from_discovery(
 
 def test_a_static_jwks_of_the_issuer_verifies_without_fetching(issuer: OidcIssuer) -> None:
     policy = TrustPolicy(
-        name="ci", issuer=issuer.url, audiences=[AUDIENCE], static_jwks=issuer.jwks()
+        name="ci",
+        issuer=issuer.url,
+        audiences=[AUDIENCE],
+        static_jwks=issuer.jwks(),
+        grants=GRANTS,
     )
     assert policy.static_jwks is not None
     verifier = FederatedTokenVerifier(policy, StaticKeys(policy.static_jwks))

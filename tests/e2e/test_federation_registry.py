@@ -330,7 +330,15 @@ def test_an_issuer_that_is_gone_affects_its_own_tokens_only(
     leaving = _issuer(issuer_dir, tmp_path_factory)
     try:
         name = unique("gone")
-        store_policy(dockit, TrustPolicy(name=name, issuer=leaving.url, audiences=[AUDIENCE]))
+        store_policy(
+            dockit,
+            TrustPolicy(
+                name=name,
+                issuer=leaving.url,
+                audiences=[AUDIENCE],
+                grants=[GrantTemplate("ci/**", ["push"])],
+            ),
+        )
         token = leaving.mint(github_claims())
     finally:
         leaving.stop()

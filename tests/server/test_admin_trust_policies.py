@@ -66,14 +66,15 @@ def create(api: Api, name: str = "GitHub-Acme", **changes: Any) -> dict[str, Any
 
 def test_create_get_list_replace_delete(api: Api, backend: MemoryBackend) -> None:
     created = create(api)
-    assert created == {"name": "github-acme", "leeway_seconds": 60, **FIELDS}
+    assert created == {"name": "github-acme", "leeway_seconds": 60, **FIELDS, "robot": None}
     assert api.get("/trust-policies/GITHUB-ACME").json == created
     create(api, "another")
     listed = api.get("/trust-policies", params={"limit": "1"}).json
     assert (listed["total"], [p["name"] for p in listed["items"]]) == (2, ["another"])
 
     replaced = api.put(
-        "/trust-policies/github-acme", json={"issuer": ISSUER, "audiences": ["other"]}
+        "/trust-policies/github-acme",
+        json={"issuer": ISSUER, "audiences": ["other"], "grants": FIELDS["grants"]},
     )
     assert replaced.status_code == 200, replaced.text
     assert replaced.json["audiences"] == ["other"]
@@ -87,7 +88,10 @@ def test_create_get_list_replace_delete(api: Api, backend: MemoryBackend) -> Non
 
 def test_every_change_is_audited_with_the_document(api: Api, backend: MemoryBackend) -> None:
     create(api)
-    api.put("/trust-policies/github-acme", json={"issuer": ISSUER, "audiences": ["other"]})
+    api.put(
+        "/trust-policies/github-acme",
+        json={"issuer": ISSUER, "audiences": ["other"], "grants": FIELDS["grants"]},
+    )
     api.delete("/trust-policies/github-acme")
     events = backend.query_events(kind="admin").items  # newest first
     assert [(e.action, e.target, e.actor) for e in events[:3]] == [
@@ -121,6 +125,9 @@ def test_every_change_is_audited_with_the_document(api: Api, backend: MemoryBack
         ({"grants": [{"pattern": "ci/${claim.x", "actions": ["push"]}]}, "grants"),
         ({"grants": [{"pattern": "ci/*", "actions": ["fly"]}]}, "grants"),
         ({"name": "git hub"}, "name"),
+        ({"grants": []}, "grants"),
+        ({"robot": "ci"}, "robot"),
+        ({"robot": 3}, "robot"),
     ],
 )
 def test_bad_bodies_are_refused_by_field_and_change_nothing(

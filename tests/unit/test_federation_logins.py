@@ -61,6 +61,7 @@ def _token(issuer: str, **claims: Any) -> Secret:
 
 
 def _policy(name: str, issuer: str, **fields: Any) -> TrustPolicy:
+    fields.setdefault("grants", [GrantTemplate("shared/**", ["pull"])])
     return TrustPolicy(name=name, issuer=issuer, audiences=["dockit"], **fields)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from libdockit.federation import (
     ClaimCondition,
     GrantTemplate,
+    PolicyMatch,
     TrustPolicy,
     match_policy,
 )
@@ -63,7 +64,25 @@ def test_a_claim_that_would_widen_a_grant_fills_nothing() -> None:
 
 
 def test_a_policy_without_conditions_matches_any_verified_token() -> None:
-    open_policy = TrustPolicy(name="k8s", issuer="https://k8s.test", audiences=["dockit"])
+    open_policy = TrustPolicy(
+        name="k8s",
+        issuer="https://k8s.test",
+        audiences=["dockit"],
+        grants=[GrantTemplate("k8s/base", ["pull"])],
+    )
     outcome = match_policy(open_policy, {"sub": "system:serviceaccount:ci:builder"})
     assert outcome.matched
-    assert outcome.grants == ()
+    assert [g.pattern for g in outcome.grants] == ["k8s/base"]
+
+
+def test_a_policy_that_names_a_robot_matches_with_no_grants_of_its_own() -> None:
+    """The robot's grants are the store's, read at login (libdockit.federation.robots)."""
+    robot_policy = TrustPolicy(
+        name="gh",
+        issuer="https://gh.test",
+        audiences=["dockit"],
+        conditions=[ClaimCondition("repository", "acme/app")],
+        robot="ci",
+    )
+    assert match_policy(robot_policy, {"repository": "acme/app"}) == PolicyMatch("gh", (), (), ())
+    assert not match_policy(robot_policy, {"repository": "acme/other"}).matched

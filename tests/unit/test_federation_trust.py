@@ -17,7 +17,14 @@ from libdockit.federation import (
 )
 from libdockit.testing.conformance import full_trust_policy
 
-GOOD: dict[str, Any] = {"name": "github", "issuer": "https://issuer.test", "audiences": ["d"]}
+GOOD: dict[str, Any] = {
+    "name": "github",
+    "issuer": "https://issuer.test",
+    "audiences": ["d"],
+    "grants": [GrantTemplate("ci/**", ["pull"])],
+}
+#: GOOD as a document.
+DOCUMENT: dict[str, Any] = {**GOOD, "grants": [{"pattern": "ci/**", "actions": ["pull"]}]}
 
 
 def test_defaults_accept_rs256_and_es256_with_a_minute_of_leeway() -> None:
@@ -59,9 +66,8 @@ def test_bad_fields_are_refused_by_name(field: str, value: Any) -> None:
 
 def test_conditions_and_grants_are_kept_as_tuples() -> None:
     policy = TrustPolicy(
-        **GOOD,
+        **{**GOOD, "grants": [GrantTemplate("ci/${claim.repository}/**", ["push"])]},
         conditions=[ClaimCondition("ref", "refs/heads/*")],
-        grants=[GrantTemplate("ci/${claim.repository}/**", ["push"])],
     )
     assert policy.conditions == (ClaimCondition("ref", "refs/heads/*"),)
     assert policy.grants[0].actions == ("push",)
@@ -105,18 +111,60 @@ def test_a_document_round_trips_every_field() -> None:
     ("document", "field"),
     [
         ({"issuer": "https://i.test", "audiences": ["d"]}, "name"),
-        ({**GOOD, "color": "red"}, "color"),
-        ({**GOOD, "audiences": "d"}, "audiences"),
-        ({**GOOD, "leeway_seconds": "60"}, "leeway_seconds"),
-        ({**GOOD, "leeway_seconds": True}, "leeway_seconds"),
-        ({**GOOD, "conditions": [{"claim": "sub"}]}, "conditions"),
-        ({**GOOD, "conditions": [{"claim": "sub", "value": 3}]}, "conditions"),
-        ({**GOOD, "grants": [{"pattern": "ci/*", "actions": "push"}]}, "grants"),
-        ({**GOOD, "grants": [{"pattern": "ci/${claim.x", "actions": ["push"]}]}, "grants"),
-        ({**GOOD, "static_jwks": ["k"]}, "static_jwks"),
+        ({**DOCUMENT, "color": "red"}, "color"),
+        ({**DOCUMENT, "audiences": "d"}, "audiences"),
+        ({**DOCUMENT, "leeway_seconds": "60"}, "leeway_seconds"),
+        ({**DOCUMENT, "leeway_seconds": True}, "leeway_seconds"),
+        ({**DOCUMENT, "conditions": [{"claim": "sub"}]}, "conditions"),
+        ({**DOCUMENT, "conditions": [{"claim": "sub", "value": 3}]}, "conditions"),
+        ({**DOCUMENT, "grants": [{"pattern": "ci/*", "actions": "push"}]}, "grants"),
+        ({**DOCUMENT, "grants": [{"pattern": "ci/${claim.x", "actions": ["push"]}]}, "grants"),
+        ({**DOCUMENT, "static_jwks": ["k"]}, "static_jwks"),
     ],
 )
 def test_bad_documents_are_refused_by_field(document: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as caught:
         policy_from_document(document)
+    assert caught.value.field == field
+
+
+def test_a_policy_may_name_a_robot_instead_of_grants() -> None:
+    policy = TrustPolicy(**{**GOOD, "grants": [], "robot": "CI-Pusher"})
+    assert policy.robot == "ci-pusher"  # a login name, in its canonical form
+    assert policy.grants == ()
+    assert TrustPolicy(**{**GOOD, "grants": [], "robot": "robot:ci"}).robot == "ci"
+    document = policy_document(policy)
+    assert (document["robot"], document["grants"]) == ("ci-pusher", [])
+    assert policy_from_document(json.loads(json.dumps(document))) == policy
+    assert policy_document(TrustPolicy(**GOOD))["robot"] is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"grants": []}, "grants", "grants (templates filled from the claims) or a robot"),
+        ({"robot": "ci"}, "robot", "not both"),
+        ({"grants": [], "robot": "ci pusher"}, "robot", "must be 1-64 characters"),
+        ({"grants": [], "robot": ""}, "robot", "must be 1-64 characters"),
+    ],
+)
+def test_grants_or_a_robot_exactly_one(changes: dict[str, Any], field: str, words: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        TrustPolicy(**{**GOOD, **changes})
+    assert caught.value.field == field
+    assert words in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"robot": 7}, "robot"),
+        ({"robot": ["ci"]}, "robot"),
+        ({"robot": "ci"}, "robot"),
+        ({"grants": [], "robot": None}, "grants"),
+    ],
+)
+def test_bad_robot_documents_are_refused_by_field(changes: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        policy_from_document({**DOCUMENT, **changes})
     assert caught.value.field == field

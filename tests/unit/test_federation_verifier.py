@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from libdockit.errors import AuthenticationFailed
-from libdockit.federation import FederatedTokenVerifier, StaticKeys, TrustPolicy
+from libdockit.federation import FederatedTokenVerifier, GrantTemplate, StaticKeys, TrustPolicy
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ISSUER = "https://token.actions.example.test"
@@ -38,7 +39,9 @@ def _jwk(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, kid: str, alg: str
 
 
 JWKS = {"keys": [_jwk(RSA_KEY, "rsa-1", "RS256"), _jwk(EC_KEY, "ec-1", "ES256")]}
-POLICY = TrustPolicy(name="github", issuer=ISSUER, audiences=["dockit"])
+POLICY = TrustPolicy(
+    name="github", issuer=ISSUER, audiences=["dockit"], grants=[GrantTemplate("ci/**", ["pull"])]
+)
 
 
 def _claims(**changes: Any) -> dict[str, Any]:
@@ -116,7 +119,7 @@ def test_expired_is_refused_after_the_leeway_only() -> None:
 
 
 def test_zero_leeway_refuses_at_exp() -> None:
-    strict = TrustPolicy(name="github", issuer=ISSUER, audiences=["dockit"], leeway_seconds=0)
+    strict = replace(POLICY, leeway_seconds=0)
     assert "expired" in _refusal(_sign(_claims()), strict, at=NOW + timedelta(minutes=5))
 
 
@@ -143,7 +146,7 @@ def test_hs256_signed_with_the_issuers_public_key_is_refused() -> None:
 
 
 def test_an_algorithm_outside_the_policy_is_refused() -> None:
-    rsa_only = TrustPolicy(name="github", issuer=ISSUER, audiences=["dockit"], algorithms=["RS256"])
+    rsa_only = replace(POLICY, algorithms=["RS256"])
     assert "'ES256'" in _refusal(_sign(_claims(), kid="ec-1", alg="ES256"), rsa_only)
 
 
@@ -158,7 +161,7 @@ def test_a_key_of_another_type_is_refused() -> None:
 
 
 def test_a_key_whose_jwk_names_another_algorithm_is_refused() -> None:
-    policy = TrustPolicy(name="github", issuer=ISSUER, audiences=["dockit"], algorithms=["PS256"])
+    policy = replace(POLICY, algorithms=["PS256"])
     assert "is for RS256" in _refusal(_sign(_claims(), alg="PS256"), policy)
 
 

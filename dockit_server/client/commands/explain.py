@@ -9,7 +9,8 @@ json`` prints the Admin API's answer as it is.
 
 ``dockit explain --federated POLICY --claims FILE`` (or ``--token FILE``, ``-`` for stdin)
 asks ``POST /api/v1/trust-policies/POLICY/explain``: which of the trust policy's conditions
-the claims meet, what its grants become, and for a token whether it verifies.
+the claims meet, what its grants become (for a policy that names a robot account: whether
+the robot may act now, and its grants as they are), and for a token whether it verifies.
 """
 
 from __future__ import annotations
@@ -104,7 +105,12 @@ def federated_text(answer: dict[str, Any]) -> str:
             pairs.append(("token", f"verified ({who})"))
         else:
             pairs.append(("token", f"NOT verified: {token.get('reason')}"))
-    pairs.append(("conditions", "all met" if answer.get("matched") else "NOT all met"))
+    met = all(c.get("met") for c in answer.get("conditions") or [])
+    pairs.append(("conditions", "all met" if met else "NOT all met"))
+    robot = answer.get("robot")
+    if isinstance(robot, dict):
+        state = "usable" if robot.get("usable") else f"NOT usable: {robot.get('refusal')}"
+        pairs.append(("acts as", f"robot:{robot.get('name')} ({state})"))
     pairs.append(("token lifetime", f"at most {answer.get('token_lifetime')}s"))
     conditions = output.table(
         ["CLAIM", "MUST", "MET"],
@@ -117,6 +123,8 @@ def federated_text(answer: dict[str, Any]) -> str:
             for c in answer.get("conditions") or []
         ],
     )
+    if isinstance(robot, dict):
+        return output.fields(pairs) + "\n\n" + conditions + "\n\n" + _robot_grants(robot)
     grants = output.table(
         ["TEMPLATE", "ACTIONS", "BECOMES"],
         [
@@ -129,6 +137,25 @@ def federated_text(answer: dict[str, Any]) -> str:
         ],
     )
     return output.fields(pairs) + "\n\n" + conditions + "\n\n" + grants
+
+
+def _robot_grants(robot: dict[str, Any]) -> str:
+    """The grants a policy's robot acts with now: its own and the public ones."""
+    grants = robot.get("grants") or []
+    if not grants:
+        return f"robot:{robot.get('name')} has no grants (and there are no public ones)"
+    return output.table(
+        ["SUBJECT", "TYPE", "PATTERN", "ACTIONS"],
+        [
+            [
+                str(g.get("subject")),
+                str(g.get("resource_type")),
+                str(g.get("pattern")),
+                ",".join(g.get("actions") or []),
+            ]
+            for g in grants
+        ],
+    )
 
 
 def _account(answer: dict[str, Any]) -> str:

@@ -2,11 +2,13 @@
 ``/api/v1/trust-policies``.
 
 A policy is given by options (``--issuer``, ``--audience``, ``--condition CLAIM=VALUE``,
-``--grant PATTERN:ACTIONS``, each repeatable where it is a list) or as a whole document in a
-JSON or YAML file (``--file``, ``-`` for stdin), the Admin API's body; options given with
-``--file`` override its fields. ``update`` changes only the fields given (a list option
-replaces the whole list; ``--no-conditions``, ``--no-grants`` and ``--no-static-jwks`` empty
-them) and sends the whole policy back (``PUT``).
+``--grant PATTERN:ACTIONS`` or ``--robot NAME``, each repeatable where it is a list) or as a
+whole document in a JSON or YAML file (``--file``, ``-`` for stdin), the Admin API's body;
+options given with ``--file`` override its fields. ``update`` changes only the fields given
+(a list option replaces the whole list; ``--no-conditions``, ``--no-grants`` and
+``--no-static-jwks`` empty them) and sends the whole policy back (``PUT``). A policy gives
+grants or a robot's grants, not both: ``update --robot NAME`` drops the grants, and
+``update --grant ...`` the robot.
 
 ``dockit explain --federated POLICY --claims FILE`` (or ``--token FILE``) is in
 :mod:`.explain`; it shares :func:`read_document` from here.
@@ -93,6 +95,8 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
         fields["conditions"] = [_condition(raw) for raw in args.condition]
     if args.grant:
         fields["grants"] = [_grant(raw) for raw in args.grant]
+    if args.robot is not None:
+        fields["robot"] = args.robot
     for flag, field, empty in (
         ("no_conditions", "conditions", []),
         ("no_grants", "grants", []),
@@ -127,6 +131,12 @@ def show_text(policy: dict[str, Any]) -> str:
         f"{g.get('pattern')} {','.join(g.get('actions') or [])}" for g in policy.get("grants") or []
     ]
     keys = policy.get("static_jwks")
+    robot = policy.get("robot")
+    gets = (
+        ("acts as", f"robot:{robot} (its grants at each login)")
+        if robot
+        else ("grants", "; ".join(grants) or "none")
+    )
     return output.fields(
         [
             ("name", str(policy.get("name"))),
@@ -139,7 +149,7 @@ def show_text(policy: dict[str, Any]) -> str:
                 "static JWKS" if isinstance(keys, dict) else "OIDC discovery at the issuer",
             ),
             ("conditions", "; ".join(conditions) or "none: every token of the issuer"),
-            ("grants", "; ".join(grants) or "none"),
+            gets,
             ("max token lifetime", f"{policy.get('max_token_lifetime_seconds')}s"),
         ]
     )
@@ -151,7 +161,7 @@ def _rows(policies: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]
             str(p.get("name")),
             str(p.get("issuer")),
             str(len(p.get("conditions") or [])),
-            str(len(p.get("grants") or [])),
+            f"robot:{p.get('robot')}" if p.get("robot") else str(len(p.get("grants") or [])),
         ]
         for p in policies
     ]
@@ -174,6 +184,11 @@ def update(ctx: Context) -> int:
     changes = {**_from_file(ctx.args), **_fields(ctx.args)}
     if not changes:
         raise UsageError("give at least one field to change (see --help)")
+    # A policy gives grants or a robot's grants: giving one replaces the other.
+    if changes.get("robot") and "grants" not in changes:
+        changes["grants"] = []
+    if changes.get("grants") and "robot" not in changes:
+        changes["robot"] = None
     body = {key: value for key, value in {**current, **changes}.items() if key != "name"}
     policy = client.put(_path(str(current.get("name"))), body)
     if not isinstance(policy, dict):
@@ -231,6 +246,12 @@ def _policy_options(parser: argparse.ArgumentParser, *, update: bool) -> None:
         metavar="PATTERN:ACTIONS",
         help="what a match gets, with ${claim.NAME} filled in (repeat for more), e.g. "
         "'ci/${claim.repository}/**:push'",
+    )
+    parser.add_argument(
+        "--robot",
+        metavar="NAME",
+        help="instead of --grant: a match acts with this existing robot account's grants, as "
+        "they are at each login",
     )
     parser.add_argument(
         "--max-lifetime", type=int, metavar="SECONDS", help="longest access token (default 300)"

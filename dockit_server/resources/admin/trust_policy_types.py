@@ -52,10 +52,21 @@ Lifetime = Annotated[
     int,
     Meta(
         description="The longest access token a match gets, in seconds (never more than the "
-        "server's `token.lifetime`).",
+        "server's `token.lifetime`, nor a `robot`'s own access-token lifetime).",
         extra_json_schema={"minimum": 1, "maximum": MAX_TOKEN_LIFETIME_SECONDS},
     ),
 ]
+Robot = Annotated[
+    str | None,
+    Meta(
+        description="Instead of `grants`: the name of an existing robot account. A match acts "
+        "with that robot's grants as they are at each login (and the public ones); a robot "
+        "that is disabled, expired, deleted or whose owner can no longer log in refuses every "
+        "login (401).",
+        examples=["ci-pusher"],
+    ),
+]
+WHAT_A_MATCH_GETS = "Exactly one of `grants` (non-empty) and `robot`."
 
 
 class ClaimCondition(msgspec.Struct, forbid_unknown_fields=True):
@@ -92,6 +103,8 @@ class GrantTemplate(msgspec.Struct, forbid_unknown_fields=True):
 class TrustPolicyUpdate(Body):
     """A whole trust policy but its name (``PUT`` replaces every field)."""
 
+    schema_extra: ClassVar[dict[str, object]] = {"description": WHAT_A_MATCH_GETS}
+
     issuer: Issuer
     audiences: Audiences
     algorithms: list[Algorithm] = msgspec.field(default_factory=lambda: ["RS256", "ES256"])
@@ -100,6 +113,7 @@ class TrustPolicyUpdate(Body):
     conditions: list[ClaimCondition] = msgspec.field(default_factory=list)
     grants: list[GrantTemplate] = msgspec.field(default_factory=list)
     max_token_lifetime_seconds: Lifetime = 300
+    robot: Robot = None
 
 
 class TrustPolicyCreate(TrustPolicyUpdate, kw_only=True):
@@ -137,6 +151,7 @@ class TrustPolicy(TypedDict):
     conditions: list[ClaimCondition]
     grants: list[GrantTemplate]
     max_token_lifetime_seconds: int
+    robot: Annotated[StoredName | None, Meta(description="The robot a match acts as, if any.")]
 
 
 class TrustPolicyList(Page):
@@ -156,9 +171,33 @@ class GrantOutcome(TypedDict):
     pattern: Annotated[str | None, Meta(description="null: the claims cannot fill it.")]
 
 
+class RobotGrant(TypedDict):
+    subject: Annotated[str, Meta(examples=["robot:ci-pusher", "anonymous"])]
+    resource_type: str
+    pattern: str
+    actions: list[str]
+
+
+class RobotOutcome(TypedDict):
+    name: StoredName
+    usable: Annotated[bool, Meta(description="Whether the robot may act now.")]
+    refusal: Annotated[str | None, Meta(description="Why not, when it may not.")]
+    grants: Annotated[
+        list[RobotGrant], Meta(description="The robot's grants and the public ones, now.")
+    ]
+    token_lifetime: Annotated[
+        int | None, Meta(description="The robot's own access-token lifetime, if it has one.")
+    ]
+
+
 class FederatedExplanation(TypedDict):
     policy: StoredName
-    matched: Annotated[bool, Meta(description="Every condition met: a login would pass.")]
+    matched: Annotated[
+        bool,
+        Meta(
+            description="Every condition met (and the policy's robot usable): a login would pass."
+        ),
+    ]
     reasons: list[str]
     conditions: list[ConditionOutcome]
     grants: list[GrantOutcome]
@@ -170,6 +209,12 @@ class FederatedExplanation(TypedDict):
                 description="Given a token: `verified`, and `reason` when it did not verify, "
                 "or its `issuer`, `sub`, `jti` and `kid` when it did."
             ),
+        ]
+    ]
+    robot: NotRequired[
+        Annotated[
+            RobotOutcome,
+            Meta(description="For a policy that names a robot account: what it gives now."),
         ]
     ]
 

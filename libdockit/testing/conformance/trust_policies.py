@@ -27,7 +27,11 @@ STATIC_JWKS = {
 def make_trust_policy(
     name: str, issuer: str = "https://issuer.test", **fields: object
 ) -> TrustPolicy:
+    """A policy with the fields given; without grants, one that acts as the robot ``ci``
+    (stores keep a policy whether or not its robot exists: the Admin API checks that)."""
     values: dict[str, object] = {"audiences": ["dockit"], **fields}
+    if "grants" not in values:
+        values.setdefault("robot", "ci")
     return TrustPolicy(name=name, issuer=issuer, **values)  # type: ignore[arg-type]
 
 
@@ -69,6 +73,8 @@ class TrustPolicyConformance:
         backend.add_trust_policy(plain)
         assert same(backend.get_trust_policy("plain"), plain)
         assert backend.get_trust_policy("plain").static_jwks is None
+        assert backend.get_trust_policy("plain").robot == "ci"
+        assert backend.get_trust_policy("github").robot is None
 
     def test_a_taken_name_is_a_conflict(self, backend: TrustPolicyStore) -> None:
         backend.add_trust_policy(make_trust_policy("github"))
@@ -110,6 +116,7 @@ class TrustPolicyConformance:
         assert [p.name for p in backend.list_trust_policies().items] == ["gitlab"]
         backend.add_trust_policy(make_trust_policy("github"))  # the name is free again
         assert backend.get_trust_policy("github").grants == ()
+        assert backend.get_trust_policy("github").robot == "ci"
 
     def test_the_version_moves_on_every_change_only(self, backend: TrustPolicyStore) -> None:
         seen = [backend.trust_policy_version()]
