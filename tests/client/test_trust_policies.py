@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from dockit_server.client.errors import EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE
+from tests.client.conftest import MakeUser
 from tests.client.helpers import Cli, unique
 from tests.support.dockit import DockitServer
 
@@ -209,3 +210,58 @@ def test_audit_shows_a_federated_logins_issuer_sub_and_jti(
     made = admin_cli("audit", "--action", "trust_policy.create", "--target", f"trust-policy:{name}")
     assert made.code == EXIT_OK, made
     assert f"trust-policy:{name}" in made.stdout
+
+
+def test_a_policy_that_acts_as_a_robot(admin_cli: Cli, make_user: MakeUser, tmp_path: Path) -> None:
+    robot, name = unique("pusher"), unique("gh")
+    owner = make_user()
+    made = admin_cli("robot", "create", robot, "--owner", f"user:{owner}", "--expires-in", "30d")
+    assert made.code == EXIT_OK, made
+    assert admin_cli("grant", f"robot:{robot}", "repository:builds/**:push").code == EXIT_OK
+    missing = admin_cli(
+        "trust-policy", "create", name, "--issuer", ISSUER, "--audience", "dockit",
+        "--robot", unique("nobody"),
+    )  # fmt: skip
+    assert missing.code == EXIT_USAGE, missing
+    assert "does not exist" in missing.stderr
+
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        f"issuer: {ISSUER}\naudiences: [dockit]\nalgorithms: [ES256]\n"
+        f"conditions:\n  - {{claim: repository, value: acme/app}}\nrobot: {robot}\n"
+    )
+    created = admin_cli(
+        "trust-policy", "create", name, "--file", str(path), "--static-jwks",
+        str(jwks_file(tmp_path)), "-o", "json",
+    )  # fmt: skip
+    assert created.code == EXIT_OK, created
+    assert (created.json()["robot"], created.json()["grants"]) == (robot, [])
+    shown = admin_cli("trust-policy", "show", name)
+    assert f"acts as:            robot:{robot} (its grants at each login)" in shown.stdout
+    listed = admin_cli("trust-policy", "list")
+    assert any(
+        line.split()[:4] == [name, ISSUER, "1", f"robot:{robot}"]
+        for line in listed.stdout.splitlines()
+    )
+
+    claims = tmp_path / "claims.json"
+    claims.write_text(json.dumps(CLAIMS))
+    explained = admin_cli("explain", "--federated", name, "--claims", str(claims))
+    assert explained.code == EXIT_OK, explained
+    head, _, grants = explained.stdout.split("\n\n")
+    assert f"acts as:        robot:{robot} (usable)" in head
+    assert [line.split() for line in grants.splitlines()] == [
+        ["SUBJECT", "TYPE", "PATTERN", "ACTIONS"],
+        [f"robot:{robot}", "repository", "builds/**", "push"],
+    ]
+
+    templated = admin_cli("trust-policy", "update", name, "--grant", "ci/*:pull", "-o", "json")
+    assert templated.code == EXIT_OK, templated
+    assert (templated.json()["robot"], len(templated.json()["grants"])) == (None, 1)
+    again = admin_cli("trust-policy", "update", name, "--robot", robot, "-o", "json")
+    assert again.code == EXIT_OK, again
+    assert (again.json()["robot"], again.json()["grants"]) == (robot, [])
+
+    assert admin_cli("robot", "disable", robot).code == EXIT_OK
+    disabled = admin_cli("explain", "--federated", name, "--claims", str(claims))
+    assert "NOT usable: federated token refused: the robot account is disabled" in disabled.stdout
