@@ -15,8 +15,6 @@ import pytest
 from libdockit import Options, assemble
 from libdockit.access_credentials import new_access_credential
 from libdockit.assembly import Dockit
-from libdockit.backends.memory.backend import MemoryBackend
-from libdockit.backends.sql.backend import SqlBackend
 from libdockit.credential_login import AccessCredentialExchange
 from libdockit.errors import AuthenticationFailed, BackendUnavailable, PermissionDenied
 from libdockit.keys.ring import ensure_active_key
@@ -24,15 +22,13 @@ from libdockit.model import AccessCredential, CredentialKind, Grant, Identity
 from libdockit.passwords import PasswordHasher
 from libdockit.secret import Secret
 from libdockit.token_request import TokenOutcome, TokenRequest
-from tests.support.postgres import PostgresServer
+from tests.support.stores import STORE_KINDS, Backend, fresh_store
 from tests.support.verifier import verify_token
 
 ISSUER = "dockit-test"
 SERVICE = "registry.test"
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 ALICE_PASSWORD = "alice-password-1"
-
-Backend = MemoryBackend | SqlBackend
 
 
 class Clock:
@@ -46,33 +42,18 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    backend: Backend
-    database = None
-    if request.param == "memory":
-        backend = MemoryBackend()
-    elif request.param == "sqlite":
-        backend = SqlBackend(f"sqlite:///{tmp_path / 'dockit.db'}")
-        backend.migrate()
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        database = server.create_database()
-        backend = SqlBackend(server.url_for(database))
-        backend.migrate()
-    backend.create_user("alice", PasswordHasher().hash(Secret(ALICE_PASSWORD)))
-    backend.create_user("ci", PasswordHasher().hash(Secret("ci-user-password-1")))
-    backend.create_group("builders")
-    backend.add_grant(Grant("user:alice", "repository", "alice/**", ("push",)))
-    backend.add_grant(Grant("user:ci", "repository", "ci-user/**", ("push",)))
-    backend.add_grant(Grant("robot:ci", "repository", "ci/**", ("push",)))
-    backend.add_grant(Grant("authenticated", "repository", "shared/*", ("pull",)))
-    backend.add_grant(Grant("anonymous", "repository", "public/*", ("pull",)))
-    yield backend
-    if isinstance(backend, SqlBackend):
-        backend.close()
-    if database is not None:
-        request.getfixturevalue("postgres_server").drop_database(database)
+    with fresh_store(request.param, request, tmp_path) as backend:
+        backend.create_user("alice", PasswordHasher().hash(Secret(ALICE_PASSWORD)))
+        backend.create_user("ci", PasswordHasher().hash(Secret("ci-user-password-1")))
+        backend.create_group("builders")
+        backend.add_grant(Grant("user:alice", "repository", "alice/**", ("push",)))
+        backend.add_grant(Grant("user:ci", "repository", "ci-user/**", ("push",)))
+        backend.add_grant(Grant("robot:ci", "repository", "ci/**", ("push",)))
+        backend.add_grant(Grant("authenticated", "repository", "shared/*", ("pull",)))
+        backend.add_grant(Grant("anonymous", "repository", "public/*", ("pull",)))
+        yield backend
 
 
 @pytest.fixture

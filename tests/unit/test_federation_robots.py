@@ -21,8 +21,6 @@ from libdockit import Options, assemble
 from libdockit.access_credentials import new_access_credential
 from libdockit.assembly import Dockit
 from libdockit.audit import Actor
-from libdockit.backends.memory.backend import MemoryBackend
-from libdockit.backends.sql.backend import SqlBackend
 from libdockit.delegation import CredentialRefused
 from libdockit.errors import AuthenticationFailed, ValidationError
 from libdockit.federation import (
@@ -38,7 +36,7 @@ from libdockit.model import AccessCredential, Grant
 from libdockit.passwords import PasswordHasher
 from libdockit.secret import Secret
 from libdockit.token_request import TokenOutcome, TokenRequest
-from tests.support.postgres import PostgresServer
+from tests.support.stores import STORE_KINDS, Backend, fresh_store
 from tests.support.verifier import verify_token
 
 ISSUER = "dockit-test"
@@ -48,8 +46,6 @@ T0 = datetime(2030, 1, 1, tzinfo=UTC)
 KEY = ec.generate_private_key(ec.SECP256R1())
 JWKS = {"keys": [{**ECAlgorithm.to_jwk(KEY.public_key(), as_dict=True), "kid": "k1"}]}
 ADMIN = Actor.user("root")
-
-Backend = MemoryBackend | SqlBackend
 
 
 class Clock:
@@ -89,33 +85,18 @@ def oidc_token(clock: Clock, **changes: Any) -> str:
     return jwt.encode(body, KEY, algorithm="ES256", headers={"kid": "k1"})
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    backend: Backend
-    database = None
-    if request.param == "memory":
-        backend = MemoryBackend()
-    elif request.param == "sqlite":
-        backend = SqlBackend(f"sqlite:///{tmp_path / 'dockit.db'}")
-        backend.migrate()
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        database = server.create_database()
-        backend = SqlBackend(server.url_for(database))
-        backend.migrate()
-    backend.create_user("alice", PasswordHasher().hash(Secret("alice-password-1")))
-    backend.create_user("gh", PasswordHasher().hash(Secret("gh-user-password-1")))
-    backend.create_group("builders")
-    backend.add_grant(Grant("user:alice", "repository", "alice/**", ("push",)))
-    backend.add_grant(Grant("user:gh", "repository", "gh-user/**", ("push",)))
-    backend.add_grant(Grant("robot:ci", "repository", "ci/**", ("push",)))
-    backend.add_grant(Grant("authenticated", "repository", "shared/*", ("pull",)))
-    backend.add_grant(Grant("anonymous", "repository", "public/*", ("pull",)))
-    yield backend
-    if isinstance(backend, SqlBackend):
-        backend.close()
-    if database is not None:
-        request.getfixturevalue("postgres_server").drop_database(database)
+    with fresh_store(request.param, request, tmp_path) as backend:
+        backend.create_user("alice", PasswordHasher().hash(Secret("alice-password-1")))
+        backend.create_user("gh", PasswordHasher().hash(Secret("gh-user-password-1")))
+        backend.create_group("builders")
+        backend.add_grant(Grant("user:alice", "repository", "alice/**", ("push",)))
+        backend.add_grant(Grant("user:gh", "repository", "gh-user/**", ("push",)))
+        backend.add_grant(Grant("robot:ci", "repository", "ci/**", ("push",)))
+        backend.add_grant(Grant("authenticated", "repository", "shared/*", ("pull",)))
+        backend.add_grant(Grant("anonymous", "repository", "public/*", ("pull",)))
+        yield backend
 
 
 @pytest.fixture
