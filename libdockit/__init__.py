@@ -29,7 +29,13 @@ from .backends.memory.backend import MemoryBackend
 from .backends.trust_store import TrustPolicyStore
 from .credential_admin import CredentialAdmin, CredentialLimits
 from .credential_login import AccessCredentialExchange
-from .delegation import CredentialExchange, CredentialRefused, DelegatedLoginDenied, Delegation
+from .delegation import (
+    CredentialExchange,
+    CredentialRefused,
+    CredentialUnavailable,
+    DelegatedLoginDenied,
+    Delegation,
+)
 from .errors import (
     AuthenticationFailed,
     BackendUnavailable,
@@ -92,6 +98,7 @@ __all__ = [
     "CredentialExchange",
     "CredentialLimits",
     "CredentialRefused",
+    "CredentialUnavailable",
     "Decision",
     "DelegatedLoginDenied",
     "Delegation",

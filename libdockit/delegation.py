@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from .access_credentials import actions_within_scopes
-from .errors import AuthenticationFailed, PermissionDenied
+from .errors import AuthenticationFailed, BackendUnavailable, PermissionDenied
 from .model import Grant
 from .policy import Decision, GrantMatch, ScopeDecision
 
@@ -71,6 +71,17 @@ class CredentialRefused(AuthenticationFailed):
     names the user the client claimed to be."""
 
     def __init__(self, message: str, *, actor: str | None, credential: Mapping[str, str]) -> None:
+        super().__init__(message)
+        self.actor = actor
+        self.credential = dict(credential)
+
+
+class CredentialUnavailable(BackendUnavailable):
+    """A credential that cannot be checked now (its issuer cannot be reached, and no keys
+    are cached): a 503 like every "cannot tell", recorded under the credential's ``actor``
+    and ``credential`` as :class:`CredentialRefused` is."""
+
+    def __init__(self, message: str, *, actor: str, credential: Mapping[str, str]) -> None:
         super().__init__(message)
         self.actor = actor
         self.credential = dict(credential)

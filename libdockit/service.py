@@ -17,7 +17,13 @@ from dataclasses import replace
 
 from .audit import Auditor, RequestInfo, TokenVia
 from .backends.base import Authenticator, GrantSource, GroupSource
-from .delegation import CredentialExchange, CredentialRefused, Delegation, narrow
+from .delegation import (
+    CredentialExchange,
+    CredentialRefused,
+    CredentialUnavailable,
+    Delegation,
+    narrow,
+)
 from .errors import DockitError, UnsupportedGrantType, ValidationError
 from .explain import Explanation, explain_decision
 from .keys.ring import KeyRing
@@ -220,7 +226,7 @@ class TokenService:
             credential = login.delegation.audit_detail()
         elif login is not None:
             actor = USER_PREFIX + login.identity.username
-        elif isinstance(error, CredentialRefused):
+        elif isinstance(error, (CredentialRefused, CredentialUnavailable)):
             actor = error.actor or _claimed(request.username)
             credential = error.credential
         elif status in _REFUSED_LOGINS:

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..delegation import CredentialRefused, Delegation
-from ..errors import AuthenticationFailed, ValidationError
+from ..delegation import CredentialRefused, CredentialUnavailable, Delegation
+from ..errors import AuthenticationFailed, BackendUnavailable, ValidationError
 from ..login import Login
 from ..model import Identity, validate_name
 from ..secret import Secret
@@ -122,6 +122,13 @@ class FederationExchange:
             known = error.detail if isinstance(error.detail, dict) else {}
             who = _who(policy.issuer, known.get("subject"), known.get("jti"))
             raise _refused(policy, error, who) from error
+        except BackendUnavailable as error:
+            raise CredentialUnavailable(
+                error.message,
+                actor=FEDERATION_PREFIX + name,
+                credential={"kind": "federation", "id": FEDERATION_PREFIX + name}
+                | _who(policy.issuer, None, None),
+            ) from error
         if policy.robot is None:
             delegation = federated_delegation(login, max_lifetime=self._max_lifetime)
         else:

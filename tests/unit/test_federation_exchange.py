@@ -226,6 +226,16 @@ def test_an_unreachable_issuer_affects_its_own_tokens_only(
     issuers.down.add(GITHUB)
     with pytest.raises(BackendUnavailable, match=GITHUB):
         ask(dockit, "acme-main", oidc_token(), "repository:ci/acme/app/web:pull,push")
+    [unavailable] = token_events(dockit)
+    assert (unavailable["actor"], unavailable["outcome"]) == (
+        "federation:acme-main",
+        "refused (503)",
+    )
+    assert unavailable["credential"] == {
+        "kind": "federation",
+        "id": "federation:acme-main",
+        "issuer": GITHUB,
+    }
     other = ask(dockit, "gitlab", oidc_token(GITLAB), "repository:gl/acme/app:pull")
     assert claims(dockit, other)["access"][0]["actions"] == ["pull"]
     password = ask(dockit, "alice", "alice-password-1", "repository:alice/app:push")
