@@ -30,7 +30,6 @@ from .backends.trust_store import TrustPolicyStore
 from .credential_admin import CredentialAdmin, CredentialLimits
 from .credential_login import AccessCredentialExchange
 from .delegation import (
-    CredentialExchange,
     CredentialRefused,
     CredentialUnavailable,
     DelegatedLoginDenied,
@@ -57,7 +56,7 @@ from .keys.files import KeyFiles
 from .keys.manager import KeyManager
 from .keys.material import SigningKey, generate_key, load_key
 from .keys.ring import KeyRing, ensure_active_key
-from .login import Login, Logins
+from .login import CredentialExchange, Login, Logins
 from .model import (
     AccessCredential,
     AuditEvent,

@@ -24,7 +24,6 @@ from .credcache import VerifiedCredentials
 from .credential_admin import CredentialAdmin, CredentialLimits
 from .credential_checks import DEFAULT_MAX_CREDENTIAL_TOKEN_LIFETIME, CredentialChecks
 from .credential_login import AccessCredentialExchange
-from .delegation import CredentialExchange
 from .federation.admin import TrustPolicyAdmin
 from .federation.exchange import FederationExchange
 from .federation.robots import PolicyRobots
@@ -32,6 +31,7 @@ from .federation.stored import FederationOptions, StoredFederation
 from .keys.crypt import PLAINTEXT, KeyProtector
 from .keys.manager import KeyManager
 from .keys.ring import REGISTRY_LEEWAY_SECONDS, KeyRing, KeySource
+from .login import CredentialExchange
 from .password_policy import PasswordPolicy
 from .passwords import PasswordHasher
 from .refresh import RefreshTokens, identity_resolver

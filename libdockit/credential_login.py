@@ -1,6 +1,6 @@
 """Logging in with a robot account's or a personal access token's secret (``dkt_...``).
 
-:class:`AccessCredentialExchange` is the :class:`~libdockit.delegation.CredentialExchange`
+:class:`AccessCredentialExchange` is the :class:`~libdockit.login.CredentialExchange`
 for the credentials of :mod:`libdockit.access_credentials`. A password with the exact shape
 of such a secret is hashed (SHA-256) and looked up once; there is no slow hash, so the check
 costs what the warm password path costs. The rules:

@@ -1,12 +1,13 @@
 """Logins that act with less (or other) than their owner's rights: robot accounts, personal
 access tokens and federated (OIDC) logins.
 
-A :class:`CredentialExchange` turns a credential that is not a password (a robot's or a
-personal token's secret, an external OIDC token) into a :class:`~libdockit.login.Login`
-carrying a :class:`Delegation`: whose grants apply, or which grants exactly, how the result
-is narrowed, how long the access token lives, and what the audit log records. The token
-path (:meth:`libdockit.service.TokenService.handle`) reads it; the exchanges plug into
-:class:`~libdockit.login.Logins` in order, before the password check.
+A :class:`~libdockit.login.CredentialExchange` turns a credential that is not a password (a
+robot's or a personal token's secret, an external OIDC token) into a
+:class:`~libdockit.login.Login` carrying a :class:`Delegation`: whose grants apply, or which
+grants exactly, how the result is narrowed, how long the access token lives, and what the
+audit log records. The token path (:meth:`libdockit.service.TokenService.handle`) reads it;
+the exchanges plug into :class:`~libdockit.login.Logins` in order, before the password
+check.
 
 A delegated login never gets a refresh token (the credential itself is what a client keeps)
 and never authenticates to the Admin API.
@@ -16,16 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
 
 from .access_credentials import actions_within_scopes
 from .errors import AuthenticationFailed, BackendUnavailable, PermissionDenied
 from .model import Grant
 from .policy import Decision, GrantMatch, ScopeDecision
-
-if TYPE_CHECKING:
-    from .login import Login
-    from .secret import Secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,31 +90,6 @@ class DelegatedLoginDenied(PermissionDenied):
     def __init__(self, message: str, *, actor: str) -> None:
         super().__init__(message)
         self.actor = actor
-
-
-class CredentialExchange(Protocol):
-    """Logs in with one kind of credential that is not a password."""
-
-    def exchange(
-        self,
-        username: str,
-        password: Secret,
-        *,
-        service: str | None,
-        client_address: str | None = None,
-    ) -> Login | None:
-        """The login for ``password`` when it is this exchange's kind of credential; None
-        when it is not (the next exchange, then the password check, is tried).
-
-        Raises AuthenticationFailed when it is and is refused (unknown, revoked, expired,
-        disabled, an owner who may no longer log in): the throttle counts it as a failed
-        login of the client; :class:`CredentialRefused` when the credential is known, so
-        the audit log names it. ``service``: the registry service the token is for (None:
-        the Admin API asks). ``client_address``: where the request came from (None:
-        unknown), for the credential's record of its last use. BackendUnavailable when it
-        cannot tell.
-        """
-        ...
 
 
 def narrow(decision: Decision, scopes: Sequence[str], username: str) -> Decision:

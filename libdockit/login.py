@@ -28,9 +28,10 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Protocol
 
 from .backends.base import Authenticator, RememberingAuthenticator
-from .delegation import CredentialExchange, DelegatedLoginDenied, Delegation
+from .delegation import DelegatedLoginDenied, Delegation
 from .errors import AuthenticationFailed, PermissionDenied
 from .model import Identity, LoginFailures, RefreshToken, normalize_name
 from .refresh import RefreshTokens, looks_like_refresh_token
@@ -58,6 +59,31 @@ class Login:
     identity: Identity
     refresh_token: RefreshToken | None = None
     delegation: Delegation | None = None
+
+
+class CredentialExchange(Protocol):
+    """Logs in with one kind of credential that is not a password."""
+
+    def exchange(
+        self,
+        username: str,
+        password: Secret,
+        *,
+        service: str | None,
+        client_address: str | None = None,
+    ) -> Login | None:
+        """The login for ``password`` when it is this exchange's kind of credential; None
+        when it is not (the next exchange, then the password check, is tried).
+
+        Raises AuthenticationFailed when it is and is refused (unknown, revoked, expired, disabled,
+        an owner who may no longer log in): the throttle counts it as a failed login of the
+        client; :class:`~libdockit.delegation.CredentialRefused` when the credential is
+        known, so the audit log names it. ``service``: the registry service the token is for
+        (None: the Admin API asks). ``client_address``: where the request came from (None:
+        unknown), for the credential's record of its last use. BackendUnavailable when it
+        cannot tell.
+        """
+        ...
 
 
 class _CountFailures:

@@ -18,7 +18,6 @@ from dataclasses import replace
 from .audit import Auditor, RequestInfo, TokenVia
 from .backends.base import Authenticator, GrantSource, GroupSource
 from .delegation import (
-    CredentialExchange,
     CredentialRefused,
     CredentialUnavailable,
     Delegation,
@@ -27,7 +26,7 @@ from .delegation import (
 from .errors import DockitError, UnsupportedGrantType, ValidationError
 from .explain import Explanation, explain_decision
 from .keys.ring import KeyRing
-from .login import Login, Logins
+from .login import CredentialExchange, Login, Logins
 from .model import ANONYMOUS, USER_PREFIX, Identity, validate_name
 from .policy import Decision, decide, subjects_for
 from .refresh import RefreshTokens

@@ -1,4 +1,4 @@
-"""The federated login as a :class:`~libdockit.delegation.CredentialExchange`: a trust
+"""The federated login as a :class:`~libdockit.login.CredentialExchange`: a trust
 policy's name as the user name and the workload's OIDC token as the password.
 
 Cheap for everybody else: a password that does not have a JWT's shape, or a user name that
