@@ -67,7 +67,12 @@ class MemoryBackend(
         MemoryAuditLog.__init__(self)
         MemoryLoginFailures.__init__(self)
         self._lock = threading.RLock()
-        MemoryAccessCredentials.__init__(self, self._lock)
+        MemoryAccessCredentials.__init__(
+            self,
+            self._lock,
+            owner_exists=self._local_owner_exists,
+            drop_grants_of=self._drop_grants_of,
+        )
         MemoryTrustPolicies.__init__(self, self._lock)
         self._users: dict[str, _UserRow] = {}
         self._next_user_serial = 1

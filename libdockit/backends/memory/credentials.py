@@ -2,13 +2,14 @@
 :class:`~libdockit.backends.memory.MemoryBackend`.
 
 Kept by id with an index by secret hash, so a login's lookup is one dict read. Whether an
-owner exists is the backend's to say (:meth:`MemoryAccessCredentials._local_owner_exists`),
-and the backend drops a deleted owner's credentials (:meth:`_drop_credentials_of`).
+owner exists, and how a deleted robot's grants go, are the backend's to say (the callables
+it passes in), and the backend drops a deleted owner's credentials (:meth:`_drop_credentials_of`).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -39,19 +40,22 @@ def whole_seconds(lifetime: timedelta | None) -> timedelta | None:
 
 
 class MemoryAccessCredentials:
-    """Implements AccessCredentialStore; needs a backend to say which owners exist."""
+    """Implements AccessCredentialStore. ``owner_exists`` says whether a local owner
+    (``user:NAME`` or ``group:NAME``) exists; ``drop_grants_of`` deletes every grant to a
+    subject (a deleted robot's). Both are called under ``lock``."""
 
-    def __init__(self, lock: threading.RLock) -> None:
+    def __init__(
+        self,
+        lock: threading.RLock,
+        *,
+        owner_exists: Callable[[str], bool],
+        drop_grants_of: Callable[[str], None],
+    ) -> None:
         self._credentials_lock = lock
         self._credentials: dict[str, AccessCredential] = {}  # by id
         self._credential_ids: dict[str, str] = {}  # secret hash -> id
-
-    def _local_owner_exists(self, owner: str) -> bool:
-        raise NotImplementedError
-
-    def _drop_grants_of(self, subject: str) -> None:
-        """Delete every grant to ``subject`` (a deleted robot's); the backend's to do."""
-        raise NotImplementedError
+        self._owner_exists = owner_exists
+        self._drop_subject_grants = drop_grants_of
 
     def _get(self, credential_id: str) -> AccessCredential:
         credential = self._credentials.get(credential_id)
@@ -61,9 +65,7 @@ class MemoryAccessCredentials:
 
     def add_access_credential(self, credential: AccessCredential) -> AccessCredential:
         with self._credentials_lock:
-            if credential.owner_source == LOCAL_SOURCE and not self._local_owner_exists(
-                credential.owner
-            ):
+            if credential.owner_source == LOCAL_SOURCE and not self._owner_exists(credential.owner):
                 raise NotFound(f"owner {credential.owner!r} not found")
             if credential.id in self._credentials:
                 raise Conflict("an access credential with this id exists already")
@@ -154,7 +156,7 @@ class MemoryAccessCredentials:
             del self._credentials[credential_id]
             del self._credential_ids[credential.secret_hash]
             if credential.kind == "robot":
-                self._drop_grants_of(ROBOT_PREFIX + credential.name)
+                self._drop_subject_grants(ROBOT_PREFIX + credential.name)
             return credential
 
     def _drop_credentials_of(self, owner: str) -> None:
