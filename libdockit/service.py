@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from .audit import Auditor, RequestInfo, TokenVia
 from .backends.base import Authenticator, GrantSource, GroupSource
+from .decision_memo import DecisionMemo, PreparedDecision, prepared
 from .delegation import (
     CredentialRefused,
     CredentialUnavailable,
@@ -98,6 +99,7 @@ class TokenService:
         self._groups = groups
         self._refresh = refresh_tokens
         self._audit = audit
+        self._memo = DecisionMemo()
 
     @property
     def keys(self) -> KeyRing:
@@ -146,19 +148,20 @@ class TokenService:
             identity = login.identity if login is not None else None
             delegation = login.delegation if login is not None else None
             if delegation is None:
-                decision = self.decide(identity, scopes)
+                ready = self._prepared_decision(identity, scopes, request.scopes)
                 subject = identity.username if identity is not None else ""
                 lifetime = None
             else:
                 assert identity is not None  # a delegation comes with a login
-                decision = self.decide_delegated(identity, delegation, scopes)
+                ready = prepared(self.decide_delegated(identity, delegation, scopes))
                 subject = delegation.token_subject or identity.username
                 lifetime = delegation.token_lifetime
+            decision = ready.decision
             token = self._signer.sign(
                 self._keys.active(),
                 subject=subject,
                 audience=service,
-                access=decision.access(),
+                access_claim=ready.access_json,
                 lifetime=lifetime,
             )
             refresh_token = (
@@ -174,8 +177,8 @@ class TokenService:
             self._audit.token_decision(
                 actor=decision.subject,
                 service=service,
-                requested=[scope.requested.format() for scope in decision.scopes],
-                granted=decision.granted_texts(),
+                requested=ready.requested,
+                granted=ready.granted,
                 outcome="issued",
                 via=TokenVia(request.method, request.grant_type),
                 request=RequestInfo(request.client_address, request.request_id),
@@ -267,6 +270,18 @@ class TokenService:
             return Decision(subject=subject, scopes=())
         subjects = subjects_for(identity)
         return decide(identity, self._grants.grants_for_subjects(subjects), scopes, subjects)
+
+    def _prepared_decision(
+        self, identity: Identity | None, scopes: Sequence[ResourceScope], texts: Sequence[str]
+    ) -> PreparedDecision:
+        """:meth:`decide`, prepared for a token, remembered while the caller's grants stay
+        the same objects (see :mod:`libdockit.decision_memo`); ``texts``: the scope values
+        as the request sent them, which ``scopes`` were parsed from."""
+        if not scopes:
+            return prepared(self.decide(identity, scopes))
+        subjects = subjects_for(identity)
+        grants = self._grants.grants_for_subjects(subjects)
+        return self._memo.decide(identity, grants, scopes, subjects, tuple(texts))
 
     def decide_delegated(
         self, identity: Identity, delegation: Delegation, scopes: Sequence[ResourceScope]

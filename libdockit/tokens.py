@@ -172,11 +172,14 @@ class TokenSigner:
         *,
         subject: str,
         audience: str,
-        access: list[dict[str, Any]],
+        access: list[dict[str, Any]] | None = None,
+        access_claim: str | None = None,
         lifetime: int | None = None,
     ) -> IssuedToken:
         """A token for ``subject`` ("" for anonymous) to present to service ``audience``,
         valid for ``lifetime`` seconds (None: the signer's), never past its certificate.
+        Its ``access`` claim is ``access``, or ``access_claim``: the same already written
+        as JSON (see :func:`access_json`), as a remembered decision holds it.
 
         Raises KeyMaterialError if the key's certificate has expired.
         """
@@ -191,13 +194,14 @@ class TokenSigner:
             raise KeyMaterialError(
                 f"the certificate of signing key {key.kid} expired at {key.not_after.isoformat()}"
             )
+        claim = access_claim if access_claim is not None else access_json(access or [])
         # The JSON of {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "access"} in that
         # order, as json.dumps with compact separators writes it, without building the dict.
         claims = (
             f"{self._claims_start}{_JSON_STRING(subject)},"
             f'"aud":{_JSON_STRING(audience)},"exp":{expires_at},"nbf":{issued_at},'
             f'"iat":{issued_at},"jti":{_JSON_STRING(self._jti_source())},'
-            f'"access":{access_json(access)}}}'
+            f'"access":{claim}}}'
         )
         return IssuedToken(
             token=prepared.jws.sign(claims.encode("ascii")),
