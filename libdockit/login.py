@@ -167,9 +167,10 @@ class Logins:
         user = user_key(username) if username not in ("", TOKEN_USERNAME) else None
         found = self._lookup(client, user)
         self._enforce(found, client)
-        if password:
+        if password and self._exchanges:
+            counting = self._counting_failures((client,), attempt, ("exchange", password.reveal()))
             for exchange in self._exchanges:
-                with self._counting_failures((client,), attempt, ("exchange", password.reveal())):
+                with counting:
                     exchanged = exchange.exchange(
                         username, password, service=service, client_address=attempt.client_address
                     )
