@@ -17,7 +17,7 @@ claim as JSON and the requested and granted scopes as the audit log records them
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from .model import Grant, Identity
@@ -53,9 +53,6 @@ def prepared(decision: Decision) -> PreparedDecision:
     )
 
 
-_Key = tuple[tuple[str, ...], tuple[str, ...], str | None, tuple[int, ...]]
-
-
 class DecisionMemo:
     """A bounded map from what decides a token request to its :class:`PreparedDecision`.
 
@@ -66,7 +63,7 @@ class DecisionMemo:
         if max_entries < 0:
             raise ValueError("max_entries must not be negative")
         self._max = max_entries
-        self._entries: dict[_Key, tuple[Sequence[Grant], PreparedDecision]] = {}
+        self._entries: dict[Hashable, tuple[Sequence[Grant], PreparedDecision]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -81,14 +78,25 @@ class DecisionMemo:
     ) -> PreparedDecision:
         """:func:`~libdockit.policy.decide` for ``scopes`` (parsed from ``scope_texts``,
         the request's scope values as sent), prepared; remembered when it may be."""
-        if self._max == 0 or len(grants) > MAX_GRANTS_REMEMBERED:
-            return prepared(decide(identity, grants, scopes, subjects))
         username = identity.username if identity is not None else None
-        key = (scope_texts, subjects, username, tuple(map(id, grants)))
-        entry = self._entries.get(key)
+        return self.remember(
+            (scope_texts, subjects, username),
+            grants,
+            lambda: prepared(decide(identity, grants, scopes, subjects)),
+        )
+
+    def remember(
+        self, key: Hashable, grants: Sequence[Grant], make: Callable[[], PreparedDecision]
+    ) -> PreparedDecision:
+        """What ``make`` prepares from ``grants``, remembered under ``key`` and the grants'
+        identity. ``key`` must hold everything else the decision depends on."""
+        if self._max == 0 or len(grants) > MAX_GRANTS_REMEMBERED:
+            return make()
+        found = (key, tuple(map(id, grants)))
+        entry = self._entries.get(found)
         if entry is not None:
             return entry[1]
-        made = prepared(decide(identity, grants, scopes, subjects))
+        made = make()
         entries = self._entries
         if len(entries) >= self._max:
             try:  # another thread may have taken the same oldest entry out
@@ -97,5 +105,5 @@ class DecisionMemo:
                 entries.clear()
         # The grants go with the key: while the entry exists, no other object can have
         # one of the ids it was found by.
-        entries[key] = (tuple(grants), made)
+        entries[found] = (tuple(grants), made)
         return made

@@ -28,7 +28,7 @@ from .errors import DockitError, UnsupportedGrantType, ValidationError
 from .explain import Explanation, explain_decision
 from .keys.ring import KeyRing
 from .login import CredentialExchange, Login, Logins
-from .model import ANONYMOUS, USER_PREFIX, Identity, validate_name
+from .model import ANONYMOUS, USER_PREFIX, Grant, Identity, validate_name
 from .policy import Decision, decide, subjects_for
 from .refresh import RefreshTokens
 from .scope import ResourceScope, parse_scopes
@@ -153,7 +153,7 @@ class TokenService:
                 lifetime = None
             else:
                 assert identity is not None  # a delegation comes with a login
-                ready = prepared(self.decide_delegated(identity, delegation, scopes))
+                ready = self._prepared_delegated(identity, delegation, scopes, request.scopes)
                 subject = delegation.token_subject or identity.username
                 lifetime = delegation.token_lifetime
             decision = ready.decision
@@ -283,6 +283,35 @@ class TokenService:
         grants = self._grants.grants_for_subjects(subjects)
         return self._memo.decide(identity, grants, scopes, subjects, tuple(texts))
 
+    def _prepared_delegated(
+        self,
+        identity: Identity,
+        delegation: Delegation,
+        scopes: Sequence[ResourceScope],
+        texts: Sequence[str],
+    ) -> PreparedDecision:
+        """:meth:`decide_delegated`, prepared, and remembered like :meth:`_prepared_decision`
+        when the grants are stored ones (a trust policy's, filled from each token's claims,
+        are new objects every time)."""
+        if not scopes or delegation.grants is not None:
+            return prepared(self.decide_delegated(identity, delegation, scopes))
+        subjects = (
+            delegation.subjects if delegation.subjects is not None else subjects_for(identity)
+        )
+        grants = self._grants.grants_for_subjects(subjects)
+        key = (
+            tuple(texts),
+            subjects,
+            delegation.actor,
+            delegation.scopes,
+            delegation.pattern_user or identity.username,
+        )
+        return self._memo.remember(
+            key,
+            grants,
+            lambda: prepared(self._narrowed(identity, delegation, scopes, subjects, grants)),
+        )
+
     def decide_delegated(
         self, identity: Identity, delegation: Delegation, scopes: Sequence[ResourceScope]
     ) -> Decision:
@@ -299,6 +328,16 @@ class TokenService:
             if delegation.grants is not None
             else self._grants.grants_for_subjects(subjects)
         )
+        return self._narrowed(identity, delegation, scopes, subjects, grants)
+
+    @staticmethod
+    def _narrowed(
+        identity: Identity,
+        delegation: Delegation,
+        scopes: Sequence[ResourceScope],
+        subjects: Sequence[str],
+        grants: Sequence[Grant],
+    ) -> Decision:
         if delegation.pattern_user is not None:
             identity = replace(identity, username=delegation.pattern_user)
         decision = narrow(

@@ -161,6 +161,33 @@ def test_an_owner_who_loses_a_grant_loses_it_through_the_token(
     assert actions_granted(dockit, "word:pat", "repository:alice/app:push") == []
 
 
+def test_each_delegation_is_decided_by_its_own_scopes_and_actor(
+    dockit: Dockit, exchange: WordExchange
+) -> None:
+    """Two tokens of one owner asking for the same thing, one after the other: each gets
+    what its own scopes allow, under its own actor (decisions are remembered, and what a
+    delegation narrows by is part of what they are found by)."""
+    scope = "repository:alice/app:pull,push"
+    exchange.delegation = Delegation(
+        kind="pat", credential="pat:t1", actor="user:alice", scopes=("repository:alice/**:pull",)
+    )
+    assert actions_granted(dockit, "word:pat", scope) == ["pull"]
+    exchange.delegation = Delegation(
+        kind="pat", credential="pat:t2", actor="user:alice", scopes=("repository:alice/**:push",)
+    )
+    assert actions_granted(dockit, "word:pat", scope) == ["pull", "push"]
+    exchange.delegation = Delegation(
+        kind="robot", credential="robot:r", actor="robot:r", subjects=("user:alice",)
+    )
+    ask(dockit, "word:robot", scope)
+    assert last_token_event(dockit)["actor"] == "robot:r"
+    exchange.delegation = Delegation(
+        kind="robot", credential="robot:s", actor="robot:s", subjects=("user:alice",)
+    )
+    ask(dockit, "word:robot", scope)
+    assert last_token_event(dockit)["actor"] == "robot:s"
+
+
 def test_named_subjects_replace_the_identitys(dockit: Dockit, exchange: WordExchange) -> None:
     """A robot's grants are its own: the user of the same name and ``authenticated`` give
     nothing to it."""
