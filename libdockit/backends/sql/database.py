@@ -23,8 +23,8 @@ from ...errors import ConfigError
 
 URL_KEY = "database.url"
 #: peewee's mapping of driver errors to its own (a module global whose name a class body
-#: would mangle).
-_DRIVER_ERRORS = getattr(pw, "__exception_wrapper__")  # noqa: B009
+#: would mangle), for code that calls the driver itself.
+DRIVER_ERRORS = getattr(pw, "__exception_wrapper__")  # noqa: B009
 
 
 class OpenedDatabase(NamedTuple):
@@ -61,7 +61,7 @@ class _QuickCheckout:
         state = self._state
         if state.closed and self._connections and self.server_version is not None:
             try:
-                with _DRIVER_ERRORS:
+                with DRIVER_ERRORS:
                     conn = self._connect()  # type: ignore[attr-defined]
             except MaxConnectionsExceeded:  # taken meanwhile: wait for one peewee's way
                 pass
@@ -75,7 +75,7 @@ class _QuickCheckout:
         if state.closed or state.transactions or self.deferred:
             return bool(super().close())  # type: ignore[misc]
         try:
-            with _DRIVER_ERRORS:
+            with DRIVER_ERRORS:
                 self._close(state.conn)  # type: ignore[attr-defined]
         finally:
             state.reset()

@@ -58,13 +58,19 @@ def time_from_column(value: object) -> datetime | None:
     """A time column read by hand-written SQL (SQLite gives text, PostgreSQL a naive
     datetime), as aware UTC; None stays None. Text as peewee writes it parses with
     ``fromisoformat`` (peewee's own parser tries strptime formats in turn, ten times slower)."""
+    if value is None:
+        return None
     if isinstance(value, str):
         try:
             parsed_text = datetime.fromisoformat(value)
         except ValueError:
             pass
         else:
-            return parsed_text.astimezone(UTC) if parsed_text.tzinfo else from_db(parsed_text)
+            if parsed_text.tzinfo is None:
+                return parsed_text.replace(tzinfo=UTC)
+            return parsed_text.astimezone(UTC)
+    elif isinstance(value, datetime):
+        return value.replace(tzinfo=UTC)  # naive UTC, as every database here stores it
     parsed = _TIME_COLUMN.python_value(value)  # type: ignore[no-untyped-call]
     return None if parsed is None else from_db(parsed)
 
