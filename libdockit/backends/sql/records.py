@@ -36,7 +36,12 @@ from .models import (
 
 def to_db(value: datetime) -> datetime:
     """Naive UTC (a naive value is taken to be UTC already)."""
-    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    zone = value.tzinfo
+    if zone is None:
+        return value
+    if zone is UTC:  # the clock's own (every audit event's): no conversion to make
+        return value.replace(tzinfo=None)
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def from_db(value: datetime) -> datetime:
@@ -138,15 +143,21 @@ def event_row(event: AuditEvent, at: datetime) -> tuple[object, ...]:
     """The row for ``event`` recorded ``at``, in :data:`EVENT_COLUMNS` order; the JSON is
     checked before anything is written. Every value but ``at`` (a naive UTC datetime) is
     text or None."""
+    return (to_db(at), *event_fields(event))
+
+
+def event_fields(event: AuditEvent) -> tuple[object, ...]:
+    """:func:`event_row` without its time (the first column), for a writer that renders
+    the time itself."""
+    before, after, detail = event.before, event.after, event.detail
     return (
-        to_db(at),
         event.kind,
         event.actor,
         event.action,
         event.target,
-        dump_json_object("before", event.before),
-        dump_json_object("after", event.after),
-        dump_json_object("detail", event.detail),
+        None if before is None else dump_json_object("before", before),
+        None if after is None else dump_json_object("after", after),
+        None if detail is None else dump_json_object("detail", detail),
         event.client_address,
         event.request_id,
     )

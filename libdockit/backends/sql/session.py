@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from types import TracebackType
 from typing import Any, Self
@@ -278,6 +278,14 @@ class SqlSession:
                     cursor.close()
             found: list[Any] = conn.execute(sql, params).fetchall()
             return found
+
+    def _execute(self, cursor: Any, sql: str, params: Sequence[object]) -> None:
+        """Run one statement (``?`` placeholders) on a driver cursor of this session's
+        connection (``db.cursor()``), as :meth:`_rows` does without peewee's layers."""
+        if _STATEMENTS.isEnabledFor(logging.DEBUG):
+            _STATEMENTS.debug((sql, params))
+        with _DRIVER_ERRORS:
+            cursor.execute(sql.replace("?", "%s") if self._postgres and params else sql, params)
 
     def _rows(self, db: pw.Database, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         """Run hand-written SQL (``?`` placeholders; the hot path skips building a query)."""
