@@ -169,20 +169,28 @@ class BatchedAuditWriter:
 
 
 def _run(ref: weakref.ReferenceType[BatchedAuditWriter]) -> None:
-    """The writer thread: wake every interval (or when a batch is full) and write."""
+    """The writer thread: wake every interval and write everything, or when a batch is
+    full and write the full batches."""
     while True:
         writer = ref()
         if writer is None or not writer._mine():
             return
         wake, interval = writer._wake, writer._interval
         del writer  # hold no reference while asleep
-        wake.wait(interval)
+        full = wake.wait(interval)  # set: a full batch is waiting (or the writer closed)
         wake.clear()
         writer = ref()
         if writer is None:
             return
-        while writer._pending and writer._write_batch():
-            pass
+        if full and not writer._closed:
+            # Full batches only: what comes in meanwhile waits for the next batch or the
+            # interval, instead of a chase of small batches (each its own transaction and
+            # commit, and each contending with the requests for the GIL).
+            while len(writer._pending) >= writer._batch and writer._write_batch():
+                pass
+        else:
+            while writer._pending and writer._write_batch():
+                pass
         if writer._closed:
             return
         del writer

@@ -84,6 +84,23 @@ def test_a_full_batch_is_written_before_the_interval() -> None:
     writer.close()
 
 
+def test_a_full_batch_wake_leaves_the_rest_for_the_next_batch_or_interval() -> None:
+    """Woken by a full batch, the thread writes full batches only: the few events that came
+    meanwhile wait (one commit for many), rather than a chase of small batches."""
+    store = FlakyStore()
+    writer = BatchedAuditWriter(store, flush_seconds=60, batch_size=10, max_pending=100)
+    for number in range(25):
+        writer.submit(make_event(f"token.{number}", kind="token"))
+    assert wait_until(lambda: len(actions(store)) >= 20)
+    time.sleep(0.1)  # time enough for the thread to write the rest, if it would
+    assert store.batches == [10, 10]
+    assert len(writer) == 5
+    writer.flush()  # a reader (or the interval, or close) writes the rest
+    assert store.batches == [10, 10, 5]
+    assert actions(store) == [f"token.{n}" for n in range(25)]
+    writer.close()
+
+
 def test_events_keep_the_time_of_their_decision() -> None:
     store = MemoryBackend()
     now = [T0]

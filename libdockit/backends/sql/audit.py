@@ -20,8 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from functools import reduce
-from itertools import chain
+from functools import lru_cache, reduce
 from typing import Unpack
 
 import peewee as pw
@@ -30,7 +29,7 @@ from ...clock import as_utc, utc_now
 from ...errors import ValidationError
 from ...model import AuditEvent, AuditFilter, Page, action_prefix, check_audit_filter
 from .models import AuditEventRow
-from .records import EVENT_COLUMNS, event_record, event_row, event_values, to_db
+from .records import EVENT_COLUMNS, event_fields, event_record, event_values, to_db
 from .session import SqlSession
 
 _ROWS_PER_INSERT = 50  # 10 columns each: far below every SQLite's limit on parameters
@@ -41,6 +40,14 @@ _INSERT_EVENTS = (  # the model's own column names; values only ever go in as pa
     + ") VALUES "
 )
 _ROW_MARKS = "(" + ", ".join("?" for _ in _EVENT_FIELDS) + ")"
+
+
+@lru_cache(maxsize=_ROWS_PER_INSERT)
+def _insert_events(rows: int) -> str:
+    """The INSERT of ``rows`` events (built once per size: a full chunk, and the last)."""
+    return _INSERT_EVENTS + ", ".join([_ROW_MARKS] * rows)
+
+
 #: Every write and prune of the log moves its kind's count in the same transaction.
 _COUNT_EVENTS = (
     'INSERT INTO "audit_event_counts" ("kind", "events") VALUES (?, ?) ON CONFLICT ("kind")'
@@ -49,13 +56,20 @@ _COUNT_EVENTS = (
 _EVENT_COUNTS = 'SELECT "kind", "events" FROM "audit_event_counts"'
 
 
-def _sqlite_row(row: tuple[object, ...]) -> tuple[object, ...]:
-    """An :func:`event_row` with its time as the text SQLite's sqlite3 adapter makes of a
-    datetime (``isoformat(" ")``), at a tenth of the adapter's lookup and call; the other
-    values are text or None, which go in as they are."""
-    at = row[0]
-    assert isinstance(at, datetime)
-    return (at.isoformat(" "), *row[1:])
+def _event_params(events: Sequence[AuditEvent], *, text_time: bool) -> list[object]:
+    """The values of every event's row (:func:`event_fields` after the time), one after
+    another: what the multi-row INSERTs take. ``text_time``: the time as the text SQLite's
+    sqlite3 adapter makes of a datetime (``isoformat(" ")``), at a tenth of the adapter's
+    lookup and call. An event without a time is recorded now."""
+    now = to_db(utc_now())
+    params: list[object] = []
+    add = params.append
+    extend = params.extend
+    for event in events:
+        at = now if event.at is None else to_db(event.at)
+        add(at.isoformat(" ") if text_time else at)
+        extend(event_fields(event))
+    return params
 
 
 def _event_filter(where: AuditFilter) -> list[pw.Expression]:
@@ -94,20 +108,22 @@ class SqlAuditLog(SqlSession):
         """Hand-written multi-row INSERTs in one transaction: the batched writer sends every
         token decision through here, and building the statement with peewee cost more than
         running it."""
-        now = utc_now()
-        rows = [event_row(e, now if e.at is None else as_utc(e.at)) for e in events]
-        if not self._postgres:
-            rows = [_sqlite_row(row) for row in rows]
-        if not rows:
+        if not events:
             return 0
+        params = _event_params(events, text_time=not self._postgres)
+        width = len(EVENT_COLUMNS)
+        step = _ROWS_PER_INSERT * width
         with self._session(write=True) as db:  # one transaction, one commit
-            for start in range(0, len(rows), _ROWS_PER_INSERT):
-                chunk = rows[start : start + _ROWS_PER_INSERT]
-                sql = _INSERT_EVENTS + ", ".join([_ROW_MARKS] * len(chunk))
-                self._rows(db, sql, tuple(chain.from_iterable(chunk)))
-            for kind, added in sorted(Counter(e.kind for e in events).items()):
-                self._rows(db, _COUNT_EVENTS, (kind, added))
-        return len(rows)
+            cursor = db.cursor()  # type: ignore[no-untyped-call]
+            try:
+                for start in range(0, len(params), step):
+                    chunk = params[start : start + step]
+                    self._execute(cursor, _insert_events(len(chunk) // width), chunk)
+                for kind, added in sorted(Counter(e.kind for e in events).items()):
+                    self._execute(cursor, _COUNT_EVENTS, (kind, added))
+            finally:
+                cursor.close()
+        return len(events)
 
     def query_events(
         self, *, offset: int = 0, limit: int = 100, **where: Unpack[AuditFilter]

@@ -10,21 +10,27 @@ PostgreSQL connections wait for the server with a client-side deadline (:mod:`.s
 
 from __future__ import annotations
 
+import heapq
 import math
 import os
 import threading
+import time
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import peewee as pw
-from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
+from playhouse.pool import (
+    PoolConnection,
+    PooledPostgresqlDatabase,
+    PooledSqliteDatabase,
+)
 
 from ...errors import ConfigError
 
 URL_KEY = "database.url"
 #: peewee's mapping of driver errors to its own (a module global whose name a class body
-#: would mangle).
-_DRIVER_ERRORS = getattr(pw, "__exception_wrapper__")  # noqa: B009
+#: would mangle), for code that calls the driver itself.
+DRIVER_ERRORS = getattr(pw, "__exception_wrapper__")  # noqa: B009
 
 
 class OpenedDatabase(NamedTuple):
@@ -47,39 +53,72 @@ def create_private_file(path: str) -> None:
 
 class _QuickCheckout:
     """Checking a pooled connection out and back in without peewee's database-wide lock and
-    bookkeeping around the pool's own (its lock, its idle heap, its stale and closed
-    checks, which stay): every web request does both once, and under gevent each lock is
-    a greenlet lock. A first connection, a full pool or an open transaction take
-    peewee's usual way."""
+    bookkeeping around the pool's own: every web request does both once, and under gevent
+    each lock is a greenlet lock. The pool's lock, its idle heap and its bound, and its
+    checks of a connection (closed or broken: dropped; stale: closed; an open transaction
+    at check-in: rolled back), stay as the pool has them. A first connection, a full pool
+    or an open transaction take peewee's usual way."""
 
     _state: Any
     _connections: list[Any]
+    _in_use: dict[int, Any]
+    _pool_lock: Any
+    _pool_available: threading.Condition
+    _stale_timeout: int | None
+    _heap_counter: int
     deferred: bool
     server_version: Any
 
     def connect(self, reuse_if_open: bool = False) -> bool:
         state = self._state
         if state.closed and self._connections and self.server_version is not None:
-            try:
-                with _DRIVER_ERRORS:
-                    conn = self._connect()  # type: ignore[attr-defined]
-            except MaxConnectionsExceeded:  # taken meanwhile: wait for one peewee's way
-                pass
-            else:
+            with DRIVER_ERRORS:
+                conn = self._take_idle()
+            if conn is not None:
                 state.set_connection(conn)
                 return True
         return bool(super().connect(reuse_if_open))  # type: ignore[misc]
+
+    def _take_idle(self) -> Any:
+        """The oldest idle connection that is still good (None: none is)."""
+        with self._pool_lock:
+            idle = self._connections
+            while idle:
+                since, _, conn = heapq.heappop(idle)
+                if self._is_closed(conn):  # type: ignore[attr-defined]
+                    continue  # closed by the driver (a broken connection): dropped
+                now = time.time()
+                if self._stale_timeout and now - since > self._stale_timeout:
+                    self._close_raw(conn)  # type: ignore[attr-defined]
+                    continue
+                self._in_use[id(conn)] = PoolConnection(since, conn, now)
+                return conn
+        return None
 
     def close(self) -> bool:
         state = self._state
         if state.closed or state.transactions or self.deferred:
             return bool(super().close())  # type: ignore[misc]
         try:
-            with _DRIVER_ERRORS:
-                self._close(state.conn)  # type: ignore[attr-defined]
+            with DRIVER_ERRORS:
+                self._give_back(state.conn)
         finally:
             state.reset()
         return True
+
+    def _give_back(self, conn: Any) -> None:
+        """Check ``conn`` in: back on the idle heap, or closed if stale or not reusable."""
+        with self._pool_lock:
+            held = self._in_use.pop(id(conn), None)
+            if held is None:
+                return  # not the pool's (closed by close_all meanwhile)
+            stale = self._stale_timeout and time.time() - held.timestamp > self._stale_timeout
+            if stale or not self._can_reuse(conn):  # type: ignore[attr-defined]
+                self._close_raw(conn)  # type: ignore[attr-defined]
+            else:
+                self._heap_counter += 1
+                heapq.heappush(self._connections, (held.timestamp, self._heap_counter, conn))
+            self._pool_available.notify()
 
 
 class _SqlitePool(_QuickCheckout, PooledSqliteDatabase):  # type: ignore[misc]

@@ -36,7 +36,12 @@ from .models import (
 
 def to_db(value: datetime) -> datetime:
     """Naive UTC (a naive value is taken to be UTC already)."""
-    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    zone = value.tzinfo
+    if zone is None:
+        return value
+    if zone is UTC:  # the clock's own (every audit event's): no conversion to make
+        return value.replace(tzinfo=None)
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def from_db(value: datetime) -> datetime:
@@ -58,13 +63,19 @@ def time_from_column(value: object) -> datetime | None:
     """A time column read by hand-written SQL (SQLite gives text, PostgreSQL a naive
     datetime), as aware UTC; None stays None. Text as peewee writes it parses with
     ``fromisoformat`` (peewee's own parser tries strptime formats in turn, ten times slower)."""
+    if value is None:
+        return None
     if isinstance(value, str):
         try:
             parsed_text = datetime.fromisoformat(value)
         except ValueError:
             pass
         else:
-            return parsed_text.astimezone(UTC) if parsed_text.tzinfo else from_db(parsed_text)
+            if parsed_text.tzinfo is None:
+                return parsed_text.replace(tzinfo=UTC)
+            return parsed_text.astimezone(UTC)
+    elif isinstance(value, datetime):
+        return value.replace(tzinfo=UTC)  # naive UTC, as every database here stores it
     parsed = _TIME_COLUMN.python_value(value)  # type: ignore[no-untyped-call]
     return None if parsed is None else from_db(parsed)
 
@@ -132,15 +143,21 @@ def event_row(event: AuditEvent, at: datetime) -> tuple[object, ...]:
     """The row for ``event`` recorded ``at``, in :data:`EVENT_COLUMNS` order; the JSON is
     checked before anything is written. Every value but ``at`` (a naive UTC datetime) is
     text or None."""
+    return (to_db(at), *event_fields(event))
+
+
+def event_fields(event: AuditEvent) -> tuple[object, ...]:
+    """:func:`event_row` without its time (the first column), for a writer that renders
+    the time itself."""
+    before, after, detail = event.before, event.after, event.detail
     return (
-        to_db(at),
         event.kind,
         event.actor,
         event.action,
         event.target,
-        dump_json_object("before", event.before),
-        dump_json_object("after", event.after),
-        dump_json_object("detail", event.detail),
+        None if before is None else dump_json_object("before", before),
+        None if after is None else dump_json_object("after", after),
+        None if detail is None else dump_json_object("detail", detail),
         event.client_address,
         event.request_id,
     )

@@ -8,8 +8,9 @@ combines; see that module for the behaviour they share.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from types import TracebackType
 from typing import Any, Self
@@ -20,17 +21,23 @@ from playhouse.pool import MaxConnectionsExceeded
 from ...errors import BackendUnavailable, Conflict
 from ...model import Grant
 from .cache import VersionedCache
+from .database import DRIVER_ERRORS as _DRIVER_ERRORS
 from .database import open_database
 from .migrations import migrate_schema, read_schema_version
 from .models import SCHEMA_VERSION
 
+#: peewee's log of the statements it sends (at DEBUG), kept for those sent past it.
+_STATEMENTS = logging.getLogger("peewee")
 _UNAVAILABLE = (pw.OperationalError, pw.InterfaceError, MaxConnectionsExceeded)
 _STEP_POLICY_VERSION = 'UPDATE "policy_version" SET "version" = "version" + 1 WHERE "id" = 1'
 _READ_POLICY_VERSION = 'SELECT "version" FROM "policy_version" WHERE "id" = 1'
 
 
+_NO_DEADLINE: AbstractContextManager[None] = nullcontext()  # reusable: it holds nothing
+
+
 def _no_deadline(seconds: float) -> AbstractContextManager[None]:
-    return nullcontext()  # SQLite waits for its lock on busy_timeout instead
+    return _NO_DEADLINE  # SQLite waits for its lock on busy_timeout instead
 
 
 class SqlSession:
@@ -240,29 +247,49 @@ class SqlSession:
         db = self._db
         try:
             if getattr(self._pin, "active", False):
-                if db.is_closed():
+                state = db._state  # type: ignore[attr-defined]
+                if state.closed:
                     db.connect()  # stays open until the pinned block ends
                 if not self._schema_ok:
                     self._check_schema(db)
-                return self._select(db, sql, params)
+                return self._fetch(state.conn, sql, params)
             with db.connection_context():
                 if not self._schema_ok:
                     self._check_schema(db)
-                return self._select(db, sql, params)
+                return self._fetch(db._state.conn, sql, params)  # type: ignore[attr-defined]
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from None
 
-    def _select(self, db: pw.Database, sql: str, params: tuple[object, ...]) -> list[Any]:
-        """:meth:`_rows` for a SELECT, which always has rows to fetch (so the cursor's
-        description, a tuple built per column on every look, is not needed)."""
+    def _fetch(self, conn: Any, sql: str, params: tuple[object, ...]) -> list[Any]:
+        """A SELECT's rows, straight from the driver's connection: the token path's reads
+        skip peewee's ``execute_sql`` layers (cursor checks, hooks), which cost as much as
+        an indexed read, keeping its log of each statement at DEBUG and its mapping of
+        driver errors (so a broken connection is still BackendUnavailable)."""
         if self._postgres and params:
             sql = sql.replace("?", "%s")
-        cursor = db.execute_sql(sql, params)  # type: ignore[no-untyped-call]
-        try:
-            rows: list[Any] = cursor.fetchall()
-            return rows
-        finally:
-            cursor.close()
+        if _STATEMENTS.isEnabledFor(logging.DEBUG):
+            _STATEMENTS.debug((sql, params))
+        with _DRIVER_ERRORS:
+            if self._postgres:
+                cursor = conn.cursor()
+                try:
+                    cursor.execute(sql, params)
+                    rows: list[Any] = cursor.fetchall()
+                    return rows
+                finally:
+                    cursor.close()
+            found: list[Any] = conn.execute(sql, params).fetchall()
+            return found
+
+    def _execute(self, cursor: Any, sql: str, params: Sequence[object]) -> None:
+        """Run one statement (``?`` placeholders) on a driver cursor of this session's
+        connection (``db.cursor()``), as :meth:`_rows` does without peewee's layers."""
+        if self._postgres and params:
+            sql = sql.replace("?", "%s")
+        if _STATEMENTS.isEnabledFor(logging.DEBUG):
+            _STATEMENTS.debug((sql, params))
+        with _DRIVER_ERRORS:
+            cursor.execute(sql, params)
 
     def _rows(self, db: pw.Database, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         """Run hand-written SQL (``?`` placeholders; the hot path skips building a query)."""

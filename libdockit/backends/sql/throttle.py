@@ -23,7 +23,7 @@ from ...throttle import USER_KEY
 from .models import LoginFailureRow
 from .records import from_db, maybe_from_db, maybe_to_db, time_from_column, to_db
 from .session import SqlSession
-from .users import LOGIN_COLUMNS
+from .users import LOGIN_COLUMNS, LOGIN_WIDTH
 
 _LOOKUP_SQL = (
     'SELECT "key", "failures", "window_start", "blocked_until", "checking" '
@@ -37,6 +37,7 @@ _LOOKUP_ONE_SQL = (
 #: of two or more values through a temporary table, which cost a login 4x the two lookups.
 _MAX_UNION_KEYS = 8
 _FAILURE_COLUMNS = ("key", "failures", "window_start", "blocked_until", "checking")
+_WIDTH = len(_FAILURE_COLUMNS)
 #: A login's counters with the user's row and the policy version (see login_failures): one
 #: row whatever exists, each counter and the user LEFT JOINed to a constant row.
 _WITH_LOGIN_SQL = (
@@ -61,13 +62,8 @@ def _from_columns(
 ) -> LoginFailures:
     started = time_from_column(window_start)
     assert started is not None  # NOT NULL
-    return LoginFailures(
-        key=key,
-        failures=int(failures),
-        window_start=started,
-        blocked_until=time_from_column(blocked_until),
-        checking=int(checking),
-    )
+    until = None if blocked_until is None else time_from_column(blocked_until)
+    return LoginFailures(key, int(failures), started, until, int(checking))
 
 
 class SqlLoginFailures(SqlSession):
@@ -82,9 +78,9 @@ class SqlLoginFailures(SqlSession):
         if not wanted:
             return []
         if len(wanted) in _WITH_LOGIN and self._holding():
-            users = [key[len(USER_KEY) :] for key in wanted if key.startswith(USER_KEY)]
+            users = [key for key in wanted if key.startswith(USER_KEY)]
             if len(users) == 1:
-                return self._with_login(users[0], wanted)
+                return self._with_login(users[0][len(USER_KEY) :], wanted)
         # Hand-written: every login reads this, and there is rarely a row to find.
         if len(wanted) <= _MAX_UNION_KEYS:
             sql = " UNION ALL ".join([_LOOKUP_ONE_SQL] * len(wanted))
@@ -96,11 +92,12 @@ class SqlLoginFailures(SqlSession):
 
     def _with_login(self, username: str, keys: list[str]) -> list[LoginFailures]:
         [row] = self._read(_WITH_LOGIN[len(keys)], (username, *keys))
-        login, counters = row[:6], row[6:]
-        self._read_ahead(username, tuple(login) if login[0] is not None else None)
-        width = len(_FAILURE_COLUMNS)
-        found = (counters[start : start + width] for start in range(0, len(counters), width))
-        return [_from_columns(*columns) for columns in found if columns[0] is not None]
+        self._read_ahead(username, row[:LOGIN_WIDTH] if row[0] is not None else None)
+        found = []
+        for start in range(LOGIN_WIDTH, len(row), _WIDTH):
+            if row[start] is not None:  # the counter's key: it has a row
+                found.append(_from_columns(*row[start : start + _WIDTH]))
+        return found
 
     def record_login_failure(
         self, key: str, *, at: datetime, window: timedelta, backoff: BackoffRule

@@ -26,6 +26,7 @@ LOGIN_COLUMNS = (
     'u."id", u."username", u."password_hash", u."enabled", u."is_admin", '
     '(SELECT p."version" FROM "policy_version" p WHERE p."id" = 1)'
 )
+LOGIN_WIDTH = 6  # the columns of LOGIN_COLUMNS
 _LOGIN_SQL = f'SELECT {LOGIN_COLUMNS} FROM "users" u WHERE u."username" = ?'  # noqa: S608
 
 
