@@ -26,8 +26,12 @@ def new_credential_secret() -> Secret:
 
 
 def new_credential_id() -> str:
-    """A fresh public id (12 URL-safe characters); says nothing about the secret."""
-    return secrets.token_urlsafe(_ID_BYTES)
+    """A fresh public id (12 URL-safe characters); says nothing about the secret. Never
+    one that starts with ``-``, which a command line would read as an option."""
+    while True:
+        made = secrets.token_urlsafe(_ID_BYTES)
+        if not made.startswith("-"):
+            return made
 
 
 def looks_like_credential_secret(candidate: Secret) -> bool:

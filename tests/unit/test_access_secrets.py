@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
+
+import pytest
 
 from libdockit.access_secrets import (
     CREDENTIAL_PREFIX,
@@ -51,3 +54,10 @@ def test_the_stored_hash_is_hex_sha256_of_the_whole_secret() -> None:
     assert credential_secret_hash(secret) == expected
     assert credential_secret_hash(Secret(secret.reveal())) == expected
     assert credential_secret_hash(new_credential_secret()) != expected
+
+
+def test_an_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dockit token revoke -AbC…`` would be read as an option: such ids are drawn again."""
+    drawn = iter(["-OOP9B38Jtel", "--x0000000000", "QOP9B38Jtel0"])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda size: next(drawn))
+    assert new_credential_id() == "QOP9B38Jtel0"

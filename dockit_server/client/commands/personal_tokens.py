@@ -110,5 +110,6 @@ def register(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     listing = command("list", list_tokens, "list your personal access tokens")
     listing.add_argument("--user", metavar="NAME", help="an admin: list this user's instead")
     command("revoke", revoke, "revoke a personal access token by its id").add_argument(
-        "token_id", help="as `dockit token list` shows it"
+        "token_id",
+        help="as `dockit token list` shows it (an id that starts with '-' goes after '--')",
     )
