@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import falcon
 
@@ -25,6 +26,13 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 SETTING = "server.trusted_proxies"
 MAX_FORWARDED_HOPS = 32
+#: Peer and header pairs whose client address is remembered (see ClientAddress), and the
+#: longest header remembered: a chain of a few proxies is far shorter, and a longer one
+#: (the client's to write) would only fill the memory.
+MAX_REMEMBERED = 1024
+MAX_REMEMBERED_HEADER = 512
+#: The longest text that may be an address with a port (``[v6]:port`` is at most 47).
+MAX_ADDRESS_TEXT = 64
 
 
 def parse_networks(values: Iterable[str], *, key: str = SETTING) -> tuple[Network, ...]:
@@ -39,6 +47,20 @@ def parse_networks(values: Iterable[str], *, key: str = SETTING) -> tuple[Networ
 
 
 def _address(text: str) -> Address | None:
+    """An address with or without a port; None for anything else. Parsing costs 1-2 us, so
+    the answers for texts short enough to be one are remembered (see :func:`_parsed`)."""
+    return _parsed(text) if len(text) <= MAX_ADDRESS_TEXT else _parse(text)
+
+
+# Both below are pure: their answers are remembered (bounded, least recently used first
+# out), so a proxy's and its clients' addresses are parsed and checked once, not on every
+# request. The logic is the same for every call.
+@lru_cache(maxsize=1024)
+def _parsed(text: str) -> Address | None:
+    return _parse(text)
+
+
+def _parse(text: str) -> Address | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # [v6]:port
         text = text[1 : text.index("]")]
@@ -53,7 +75,8 @@ def _address(text: str) -> Address | None:
     return address
 
 
-def _trusted(address: Address, nets: Sequence[Network]) -> bool:
+@lru_cache(maxsize=1024)
+def _trusted(address: Address, nets: tuple[Network, ...]) -> bool:
     return any(address.version == net.version and address in net for net in nets)
 
 
@@ -63,6 +86,7 @@ def client_address(
     """The client's address for a request from ``remote_addr`` (see the module docs)."""
     if not trusted or not remote_addr:
         return remote_addr
+    trusted = tuple(trusted)
     peer = _address(remote_addr)
     if peer is None or not _trusted(peer, trusted):
         return remote_addr
@@ -83,14 +107,25 @@ class ClientAddress:
 
     def __init__(self, trusted_proxies: Sequence[Network] = ()) -> None:
         self._trusted = tuple(trusted_proxies)
+        #: The answer for each (peer, X-Forwarded-For) pair seen lately: behind a proxy the
+        #: same few pairs repeat. Emptied when full (the header is the client's to vary).
+        self._known: dict[tuple[str | None, str | None], str | None] = {}
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if not self._trusted:  # the header is never read then, so it is not even looked up
             req.context.client_address = req.remote_addr
             return
-        req.context.client_address = client_address(
-            req.remote_addr, req.get_header("X-Forwarded-For"), self._trusted
-        )
+        key = (req.remote_addr, req.get_header("X-Forwarded-For"))
+        known = self._known
+        if key in known:
+            req.context.client_address = known[key]
+            return
+        found = client_address(key[0], key[1], self._trusted)
+        if len(key[1] or "") <= MAX_REMEMBERED_HEADER:
+            if len(known) >= MAX_REMEMBERED:
+                known.clear()
+            known[key] = found
+        req.context.client_address = found
 
 
 def of(req: falcon.Request) -> str | None:

@@ -13,10 +13,8 @@ prometheus_client is used rather than a hand-written exposition: its multiproces
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -35,7 +33,6 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OTHER_SERVICE = "other"
 #: The service label of every request when ``token.services`` is empty (any service).
 ANY_SERVICE = "any"
-T = TypeVar("T")
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -117,7 +114,6 @@ class Metrics:
         if keys is not None:
             self.watch_certificates(keys)
         self._services = frozenset(services)
-        self._backend_timers: dict[tuple[str, str], Histogram] = {}
         # Bounded: outcomes are few, and service labels the configured ones plus three.
         self._token_counters: dict[tuple[str, str], Counter] = {}
 
@@ -150,19 +146,41 @@ class Metrics:
             return ANY_SERVICE
         return service if service in self._services else OTHER_SERVICE
 
-    def time_backend(self, backend: str, operation: str, call: Callable[[], T]) -> T:
-        started = time.perf_counter()
-        try:
-            return call()
-        except BackendUnavailable:
-            self.backend_errors.labels(backend, operation).inc()
-            raise
-        finally:
-            seconds = self._backend_timers.get((backend, operation))
-            if seconds is None:  # labels() looks the child up under a lock on every call
-                seconds = self.backend_seconds.labels(backend, operation)
-                self._backend_timers[(backend, operation)] = seconds
-            seconds.observe(time.perf_counter() - started)
+    def backend_timer(self, backend: str, operation: str) -> BackendTimer:
+        """Where one backend call's time and failure are counted (see :class:`BackendTimer`)."""
+        return BackendTimer(self, backend, operation)
 
     def exposition(self) -> bytes:
         return generate_latest(self._collect_registry)
+
+
+class BackendTimer:
+    """``dockit_backend_seconds`` and ``dockit_backend_errors_total`` of one backend
+    operation, for a caller that times the call itself (see :mod:`.instrument`): a lambda
+    and a label lookup per call cost more than the observation. The labelled series are
+    made at the first call or failure, as ``labels()`` made them, so none shows before."""
+
+    __slots__ = ("_backend", "_errors", "_metrics", "_operation", "_seconds")
+
+    def __init__(self, metrics: Metrics, backend: str, operation: str) -> None:
+        self._metrics = metrics
+        self._backend = backend
+        self._operation = operation
+        self._seconds: Histogram | None = None
+        self._errors: Counter | None = None
+
+    def observe(self, seconds: float) -> None:
+        histogram = self._seconds
+        if histogram is None:
+            histogram = self._seconds = self._metrics.backend_seconds.labels(
+                self._backend, self._operation
+            )
+        histogram.observe(seconds)
+
+    def failed(self) -> None:
+        errors = self._errors
+        if errors is None:
+            errors = self._errors = self._metrics.backend_errors.labels(
+                self._backend, self._operation
+            )
+        errors.inc()

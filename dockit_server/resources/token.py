@@ -32,6 +32,8 @@ logs or echoes a password or a refresh token.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -75,22 +77,21 @@ class TokenResource:
             request = TokenRequest(
                 GET,
                 req.get_param("service"),
-                req.get_param_as_list("scope") or (),
+                _every(req.params, "scope"),
                 client_address=client_address.of(req),
                 request_id=req.context.get("request_id"),
                 unreadable=exc,
             )
         outcome = self._handle(req, request)
         token = outcome.token
-        body: dict[str, Any] = {
-            "token": token.token,
-            "access_token": token.token,
-            "expires_in": token.expires_in,
-            "issued_at": rfc3339(token.issued_at),
-        }
+        # answer_json's output for this flat object, written at once (see _TOKEN_FIELDS).
+        text = (
+            f'{{"token": "{token.token}", "access_token": "{token.token}", '
+            f'"expires_in": {token.expires_in:d}, "issued_at": "{_issued_at(token.issued_at)}"'
+        )
         if outcome.refresh_token is not None:
-            body["refresh_token"] = outcome.refresh_token.reveal()
-        _answer(resp, body)
+            text += f', "refresh_token": "{outcome.refresh_token.reveal()}"'
+        _answer(resp, (text + "}").encode())
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         form = None
@@ -113,27 +114,28 @@ class TokenResource:
             "access_token": token.token,
             "scope": " ".join(outcome.decision.granted_texts()),  # format_scopes, unbuilt
             "expires_in": token.expires_in,
-            "issued_at": rfc3339(token.issued_at),
+            "issued_at": _issued_at(token.issued_at),
         }
         if outcome.refresh_token is not None:
             body["refresh_token"] = outcome.refresh_token.reveal()
-        _answer(resp, body)
+        _answer(resp, answer_json(body))
 
 
 def _query_request(req: falcon.Request) -> TokenRequest:
     """A GET's parameters and Basic credentials (``account`` is read only with them)."""
-    service = _single(req, "service")
-    offline = _is_true(_single(req, "offline_token"))
-    client_id = _single(req, "client_id")
+    params = req.params
+    service = _single(params, "service")
+    offline = _is_true(_single(params, "offline_token"))
+    client_id = _single(params, "client_id")
     credentials = parse_basic(req.get_header("Authorization"))
     username = password = account = None
     if credentials is not None:
         username, password = credentials
-        account = _single(req, "account")
+        account = _single(params, "account")
     return TokenRequest(
         GET,
         service,
-        req.get_param_as_list("scope") or (),
+        _every(params, "scope"),
         username=username,
         password=password,
         account=account,
@@ -175,11 +177,34 @@ def _secret(value: str | None) -> Secret | None:
     return Secret(value) if value is not None else None
 
 
-def _answer(resp: falcon.Response, body: dict[str, Any]) -> None:
+def _answer(resp: falcon.Response, data: bytes) -> None:
     resp.set_header("Cache-Control", "no-store")
     resp.set_header("Pragma", "no-cache")
     resp.content_type = falcon.MEDIA_JSON
-    resp.data = answer_json(body)
+    resp.data = data
+
+
+class _IssuedAtText:
+    """``rfc3339(moment)``, remembered for the last moment asked: tokens issued within the
+    same second (a pull storm) share it, so the conversion runs about once a second rather
+    than per token. The pair is replaced whole, so a concurrent request reads a consistent
+    one; equal moments are the same instant, whose text is the same."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[datetime | None, str] = (None, "")
+
+    def __call__(self, moment: datetime) -> str:
+        last = self._last
+        if last[0] == moment:
+            return last[1]
+        text = rfc3339(moment)
+        self._last = (moment, text)
+        return text
+
+
+_issued_at = _IssuedAtText()
 
 
 def answer_json(body: dict[str, Any]) -> bytes:
@@ -197,9 +222,18 @@ def answer_json(body: dict[str, Any]) -> bytes:
     return ("{" + ", ".join(members) + "}").encode()
 
 
-def _single(req: falcon.Request, name: str) -> str | None:
+def _single(params: Mapping[str, str | list[str]], name: str) -> str | None:
     """A query parameter that must not repeat: which of two values would count is a guess."""
-    value = req.params.get(name)
+    value = params.get(name)
     if isinstance(value, list):
         raise InvalidRequest(f"the '{name}' parameter must be given at most once")
     return value
+
+
+def _every(params: Mapping[str, str | list[str]], name: str) -> list[str] | tuple[()]:
+    """Every value of a query parameter that may repeat (``req.get_param_as_list(name) or
+    ()``, read from the parsed query at once)."""
+    value = params.get(name)
+    if value is None:
+        return ()
+    return value if isinstance(value, list) else [value]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import falcon
 import falcon.testing
+import jwt
 import pytest
 
 from dockit_server.app import create_app
 from dockit_server.components import Components
-from dockit_server.resources.token import answer_json
+from dockit_server.resources.token import _IssuedAtText, answer_json
 from libdockit.backends.memory.backend import MemoryBackend
+from libdockit.clock import rfc3339
 from libdockit.keys.ring import ensure_active_key
 from libdockit.model import Grant
 from libdockit.passwords import PasswordHasher
@@ -224,6 +227,26 @@ def test_answers_are_the_json_falcon_wrote(client: falcon.testing.TestClient) ->
         assert result.status_code == 200, result.text
         assert result.content == json.dumps(result.json, ensure_ascii=False).encode()
         assert result.headers["content-type"] == "application/json"
+        assert list(result.json)[:4] == ["token", "access_token", "expires_in", "issued_at"]
+        assert result.json["issued_at"] == rfc3339(
+            datetime.fromtimestamp(_claims(result.json["token"])["iat"], UTC)
+        )
+
+
+def _claims(token: str) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
+
+
+def test_issued_at_text_follows_the_moment() -> None:
+    """The remembered text of the last moment is used only for that same instant."""
+    text = _IssuedAtText()
+    first = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert text(first) == "2026-01-01T12:00:00Z"
+    assert text(first) == "2026-01-01T12:00:00Z"
+    assert text(datetime(2026, 1, 1, 12, 0, 1, tzinfo=UTC)) == "2026-01-01T12:00:01Z"
+    assert text(first.astimezone(timezone(timedelta(hours=2)))) == "2026-01-01T12:00:00Z"
+    assert text(datetime(2027, 6, 2, 0, 0, 0, tzinfo=UTC)) == "2027-06-02T00:00:00Z"
 
 
 @pytest.mark.parametrize(
