@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import re
 import time
 from collections.abc import Callable
@@ -38,16 +37,9 @@ _OUTCOMES = {
 access_log = logging.getLogger("dockit.access")
 
 
-#: Request ids are labels, not secrets (a client may send its own): drawn from a generator
-#: of their own, seeded from the OS and seeded again in every forked child, so that two
-#: workers never share a sequence. Half the cost of os.urandom, and no system call.
-_request_ids = random.Random()  # noqa: S311 - not used for anything secret
-os.register_at_fork(after_in_child=_request_ids.seed)
-
-
 def new_request_id() -> str:
     """128 random bits as 32 hex digits (what ``uuid4().hex`` gave, without a UUID object)."""
-    return f"{_request_ids.getrandbits(128):032x}"
+    return os.urandom(16).hex()
 
 
 class RequestContext:
