@@ -29,6 +29,9 @@ from .tokens import access_json
 #: much as deciding again, and each entry keeps its grants alive.
 MAX_GRANTS_REMEMBERED = 64
 DEFAULT_ENTRIES = 4096
+#: Requests whose scope values are longer than this in all are not remembered: each entry
+#: keeps its key's texts, and a pull storm's scopes are short.
+MAX_SCOPE_TEXT_REMEMBERED = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,11 @@ def prepared(decision: Decision) -> PreparedDecision:
         tuple([scope.requested.format() for scope in decision.scopes]),
         tuple(decision.granted_texts()),
     )
+
+
+def rememberable(scope_texts: tuple[str, ...]) -> bool:
+    """Whether a request with these scope values may be remembered (they are short)."""
+    return sum(map(len, scope_texts)) <= MAX_SCOPE_TEXT_REMEMBERED
 
 
 class DecisionMemo:
@@ -79,6 +87,8 @@ class DecisionMemo:
         """:func:`~libdockit.policy.decide` for ``scopes`` (parsed from ``scope_texts``,
         the request's scope values as sent), prepared; remembered when it may be."""
         username = identity.username if identity is not None else None
+        if not rememberable(scope_texts):
+            return prepared(decide(identity, grants, scopes, subjects))
         return self.remember(
             (scope_texts, subjects, username),
             grants,

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from .audit import Auditor, RequestInfo, TokenVia
 from .backends.base import Authenticator, GrantSource, GroupSource
-from .decision_memo import DecisionMemo, PreparedDecision, prepared
+from .decision_memo import DecisionMemo, PreparedDecision, prepared, rememberable
 from .delegation import (
     CredentialRefused,
     CredentialUnavailable,
@@ -293,14 +293,15 @@ class TokenService:
         """:meth:`decide_delegated`, prepared, and remembered like :meth:`_prepared_decision`
         when the grants are stored ones (a trust policy's, filled from each token's claims,
         are new objects every time)."""
-        if not scopes or delegation.grants is not None:
+        texts = tuple(texts)
+        if not scopes or delegation.grants is not None or not rememberable(texts):
             return prepared(self.decide_delegated(identity, delegation, scopes))
         subjects = (
             delegation.subjects if delegation.subjects is not None else subjects_for(identity)
         )
         grants = self._grants.grants_for_subjects(subjects)
         key = (
-            tuple(texts),
+            texts,
             subjects,
             delegation.actor,
             delegation.scopes,

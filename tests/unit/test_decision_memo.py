@@ -10,6 +10,7 @@ import pytest
 
 from libdockit.decision_memo import (
     MAX_GRANTS_REMEMBERED,
+    MAX_SCOPE_TEXT_REMEMBERED,
     DecisionMemo,
     PreparedDecision,
     prepared,
@@ -90,3 +91,11 @@ def test_bounded_and_large_grant_sets_are_not_kept() -> None:
     assert len(off) == 0
     with pytest.raises(ValueError, match="must not be negative"):
         DecisionMemo(max_entries=-1)
+
+
+def test_long_scope_values_are_decided_but_not_kept() -> None:
+    memo = DecisionMemo()
+    texts = tuple(f"repository:team/{n:03d}{'a' * 100}:pull" for n in range(10))
+    assert sum(map(len, texts)) > MAX_SCOPE_TEXT_REMEMBERED
+    assert len(_decide(memo, ALICE, GRANTS, texts).granted) == 10
+    assert len(memo) == 0
