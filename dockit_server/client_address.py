@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 
 import falcon
 
@@ -31,8 +30,6 @@ MAX_FORWARDED_HOPS = 32
 #: (the client's to write) would only fill the memory.
 MAX_REMEMBERED = 1024
 MAX_REMEMBERED_HEADER = 512
-#: The longest text that may be an address with a port (``[v6]:port`` is at most 47).
-MAX_ADDRESS_TEXT = 64
 
 
 def parse_networks(values: Iterable[str], *, key: str = SETTING) -> tuple[Network, ...]:
@@ -47,20 +44,6 @@ def parse_networks(values: Iterable[str], *, key: str = SETTING) -> tuple[Networ
 
 
 def _address(text: str) -> Address | None:
-    """An address with or without a port; None for anything else. Parsing costs 1-2 us, so
-    the answers for texts short enough to be one are remembered (see :func:`_parsed`)."""
-    return _parsed(text) if len(text) <= MAX_ADDRESS_TEXT else _parse(text)
-
-
-# Both below are pure: their answers are remembered (bounded, least recently used first
-# out), so a proxy's and its clients' addresses are parsed and checked once, not on every
-# request. The logic is the same for every call.
-@lru_cache(maxsize=1024)
-def _parsed(text: str) -> Address | None:
-    return _parse(text)
-
-
-def _parse(text: str) -> Address | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # [v6]:port
         text = text[1 : text.index("]")]
@@ -75,8 +58,7 @@ def _parse(text: str) -> Address | None:
     return address
 
 
-@lru_cache(maxsize=1024)
-def _trusted(address: Address, nets: tuple[Network, ...]) -> bool:
+def _trusted(address: Address, nets: Sequence[Network]) -> bool:
     return any(address.version == net.version and address in net for net in nets)
 
 
@@ -86,7 +68,6 @@ def client_address(
     """The client's address for a request from ``remote_addr`` (see the module docs)."""
     if not trusted or not remote_addr:
         return remote_addr
-    trusted = tuple(trusted)
     peer = _address(remote_addr)
     if peer is None or not _trusted(peer, trusted):
         return remote_addr

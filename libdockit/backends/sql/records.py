@@ -74,8 +74,8 @@ def time_from_column(value: object) -> datetime | None:
             if parsed_text.tzinfo is None:
                 return parsed_text.replace(tzinfo=UTC)
             return parsed_text.astimezone(UTC)
-    elif isinstance(value, datetime):
-        return value.replace(tzinfo=UTC)  # naive UTC, as every database here stores it
+    elif isinstance(value, datetime):  # naive UTC, as every database here stores it
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     parsed = _TIME_COLUMN.python_value(value)  # type: ignore[no-untyped-call]
     return None if parsed is None else from_db(parsed)
 

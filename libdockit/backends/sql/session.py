@@ -265,31 +265,28 @@ class SqlSession:
         skip peewee's ``execute_sql`` layers (cursor checks, hooks), which cost as much as
         an indexed read, keeping its log of each statement at DEBUG and its mapping of
         driver errors (so a broken connection is still BackendUnavailable)."""
-        if self._postgres and params:
-            sql = sql.replace("?", "%s")
-        if _STATEMENTS.isEnabledFor(logging.DEBUG):
-            _STATEMENTS.debug((sql, params))
         with _DRIVER_ERRORS:
             if self._postgres:
                 cursor = conn.cursor()
                 try:
-                    cursor.execute(sql, params)
+                    self._execute(cursor, sql, params)
                     rows: list[Any] = cursor.fetchall()
                     return rows
                 finally:
                     cursor.close()
-            found: list[Any] = conn.execute(sql, params).fetchall()
+            found: list[Any] = self._execute(conn, sql, params).fetchall()
             return found
 
-    def _execute(self, cursor: Any, sql: str, params: Sequence[object]) -> None:
+    def _execute(self, cursor: Any, sql: str, params: Sequence[object]) -> Any:
         """Run one statement (``?`` placeholders) on a driver cursor of this session's
-        connection (``db.cursor()``), as :meth:`_rows` does without peewee's layers."""
+        connection (``db.cursor()``), or on SQLite's connection itself, as :meth:`_rows`
+        does without peewee's layers; what the driver's ``execute`` returns."""
         if self._postgres and params:
             sql = sql.replace("?", "%s")
         if _STATEMENTS.isEnabledFor(logging.DEBUG):
             _STATEMENTS.debug((sql, params))
         with _DRIVER_ERRORS:
-            cursor.execute(sql, params)
+            return cursor.execute(sql, params)
 
     def _rows(self, db: pw.Database, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         """Run hand-written SQL (``?`` placeholders; the hot path skips building a query)."""

@@ -62,7 +62,7 @@ def _from_columns(
 ) -> LoginFailures:
     started = time_from_column(window_start)
     assert started is not None  # NOT NULL
-    until = None if blocked_until is None else time_from_column(blocked_until)
+    until = time_from_column(blocked_until)
     return LoginFailures(key, int(failures), started, until, int(checking))
 
 
