@@ -274,10 +274,18 @@ def alice_in_devs(sqlite_backend: SqlBackend) -> SqlBackend:
     return sqlite_backend
 
 
+def commit_elsewhere(db_path: Path) -> None:
+    """A commit by another connection that changes nothing the token path reads (an audit
+    event): the remembered reads are read again, the policy-versioned caches stay."""
+    with SqlBackend(url(db_path)) as other:
+        other.record_event(AuditEvent(kind="token", actor="anonymous", action="token.issue"))
+
+
 def test_a_warm_token_path_reads_two_statements(
-    alice_in_devs: SqlBackend, statements: StatementLog
+    alice_in_devs: SqlBackend, db_path: Path, statements: StatementLog
 ) -> None:
-    """Login record, then grants: one statement each once this process has cached them."""
+    """Login record, then grants: none while nothing was committed (remembered reads), one
+    statement each after a commit once this process has cached them."""
     backend = alice_in_devs
     subjects = ["user:alice", "group:devs", "authenticated", "anonymous"]
     backend.login_record("alice")
@@ -287,6 +295,11 @@ def test_a_warm_token_path_reads_two_statements(
     backend.grants_for_subjects(subjects)
     assert record is not None
     assert record.groups == ("devs",)
+    assert statements.statements == []
+    commit_elsewhere(db_path)
+    statements.statements.clear()
+    backend.login_record("alice")
+    backend.grants_for_subjects(subjects)
     assert len(statements.statements) == 2, statements.statements
     backend.add_member("devs", "alice")  # a no-op change still steps the version
     statements.statements.clear()
@@ -296,7 +309,7 @@ def test_a_warm_token_path_reads_two_statements(
 
 
 def test_a_held_warm_login_reads_one_statement(
-    alice_in_devs: SqlBackend, statements: StatementLog
+    alice_in_devs: SqlBackend, db_path: Path, statements: StatementLog
 ) -> None:
     """In a request that holds its connection, the failed-login lookup reads the login record
     and the policy version with the counters: with the grants cached, one statement."""
@@ -305,6 +318,7 @@ def test_a_held_warm_login_reads_one_statement(
     backend.record_login_failure("client:192.0.2.7", at=T0, window=WINDOW, backoff=lambda n: None)
     backend.login_record("alice")
     backend.grants_for_subjects(subjects)
+    commit_elsewhere(db_path)
     with backend.pinned():
         statements.statements.clear()
         found = backend.login_failures(["client:192.0.2.7", "user:alice"])
@@ -375,6 +389,7 @@ def test_a_held_connection_reads_the_policy_version_once_until_a_write(
     backend.grants_for_subjects(subjects)
     with SqlBackend(url(db_path)) as other:
         other.grants_for_subjects(subjects)
+        commit_elsewhere(db_path)
         with other.pinned():
             statements.statements.clear()
             record = other.login_record("alice")

@@ -25,6 +25,7 @@ from .database import DRIVER_ERRORS as _DRIVER_ERRORS
 from .database import open_database
 from .migrations import migrate_schema, read_schema_version
 from .models import SCHEMA_VERSION
+from .stamped_reads import StampedReads
 
 #: peewee's log of the statements it sends (at DEBUG), kept for those sent past it.
 _STATEMENTS = logging.getLogger("peewee")
@@ -63,6 +64,11 @@ class SqlSession:
 
             self._deadline = deadline
         self._schema_ok = False  # checked on first use
+        #: On a SQLite file, the token path's reads are answered from memory while nothing
+        #: was committed (see sql_stamped_reads).
+        self._stamped: StampedReads | None = None
+        if not self._postgres and self._db.database != ":memory:":
+            self._stamped = StampedReads(self._db.database, busy_timeout=busy_timeout)
         self._pin = threading.local()  # .active: this thread's calls share one connection
         # The token path's caches (see sql_cache): enabled groups by user id, grants by
         # subject, and the names of the disabled groups (for directory users).
@@ -75,6 +81,8 @@ class SqlSession:
 
     def close(self) -> None:
         """Close every pooled connection (an in-memory database is gone afterwards)."""
+        if self._stamped is not None:
+            self._stamped.close()
         self._db.close_all()  # type: ignore[attr-defined]
 
     def __enter__(self) -> Self:
@@ -241,7 +249,12 @@ class SqlSession:
         if self._postgres:
             with self._deadline(self._timeout):
                 return self._read_now(sql, params)
-        return self._read_now(sql, params)  # SQLite has no deadline to enter (busy_timeout)
+        # SQLite has no deadline to enter (busy_timeout). Inside a transaction the read must
+        # see the transaction's own writes: no remembered rows.
+        stamped = self._stamped
+        if stamped is not None and not self._db.in_transaction():
+            return stamped.read(sql, params, self._read_now)
+        return self._read_now(sql, params)
 
     def _read_now(self, sql: str, params: tuple[object, ...]) -> list[Any]:
         db = self._db

@@ -1,0 +1,131 @@
+"""The token path's reads on SQLite, answered from memory while the database is unchanged.
+
+A warm token request reads the same rows as the last one: the user's login record and
+failed-login counters, the policy version, the grants of a subject. On SQLite every process
+that uses the database is on this machine, and SQLite itself tells whether anything changed:
+``PRAGMA data_version`` on a connection changes whenever *another* connection has committed
+since that connection last asked (any process, Dockit's or not, even one that crashed
+afterwards). So each process keeps one connection that never writes, asks it before each
+read, and answers the read from the rows it read last time if the answer is the same.
+
+The pragma costs about as much as an indexed read in C, but it needs no pooled connection and
+no parsing of rows in Python; a miss costs the read as before. Any commit (a grant, a
+disable, a failed login, a batch of audit events) changes the answer, so what a request sees
+is never older than what it would have read: the check happens *before* the rows it guards
+are read, the same ordering rule as the policy version's (see :mod:`.cache`).
+
+PostgreSQL has no such cheap, local answer (other machines commit too); its reads always go
+to the database. An in-memory SQLite database has a single connection, so it cannot ask.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+#: How many distinct reads are kept between two changes (a read is its SQL and parameters).
+MAX_ENTRIES = 4096
+
+Reader = Callable[[str, tuple[object, ...]], list[Any]]
+
+#: Forks of this process so far, in this process's line: a connection opened before the
+#: latest fork belongs to the parent (SQLite connections must not cross a fork).
+_forks = [0]
+#: Connections a child found opened by its parent: kept, never used or closed here.
+_inherited: list[sqlite3.Connection] = []
+
+
+def _count_fork() -> None:
+    _forks[0] += 1
+
+
+os.register_at_fork(after_in_child=_count_fork)
+
+
+class StampedReads:
+    """Rows of reads keyed by (SQL, parameters), valid while ``data_version`` stays put."""
+
+    def __init__(self, path: str, *, busy_timeout: float) -> None:
+        self._path = path
+        self._busy_timeout = busy_timeout
+        self._lock = threading.Lock()  # one pragma at a time on the shared connection
+        self._watcher: sqlite3.Connection | None = None
+        self._opened_in = _forks[0]
+        self._stamp: object = None
+        self._rows: dict[tuple[str, tuple[object, ...]], list[Any]] = {}
+
+    def read(self, sql: str, params: tuple[object, ...], fetch: Reader) -> list[Any]:
+        """``fetch(sql, params)``, or the rows it gave last time if nothing was committed
+        since. The callers must not change the rows (they are shared)."""
+        stamp = self._current_stamp()
+        if stamp is None:  # the watcher could not ask: read, and keep nothing
+            return fetch(sql, params)
+        key = (sql, params)
+        if stamp == self._stamp:
+            rows = self._rows.get(key)
+            if rows is not None:
+                return rows
+        rows = fetch(sql, params)  # read after the stamp: as new as it, or newer
+        if stamp != self._stamp:
+            self._rows = {}
+            self._stamp = stamp
+        elif len(self._rows) >= MAX_ENTRIES:
+            self._rows.clear()
+        self._rows[key] = rows
+        return rows
+
+    def close(self) -> None:
+        with self._lock:
+            watcher, self._watcher = self._watcher, None
+            self._rows = {}
+            self._stamp = None
+        if watcher is not None:
+            watcher.close()
+
+    def _current_stamp(self) -> object:
+        """``data_version`` of this process's watching connection; None when it cannot
+        tell (the reads then go to the database, which reports the trouble)."""
+        if self._opened_in != _forks[0]:
+            self._forget()
+        with self._lock:
+            try:
+                watcher = self._watcher
+                if watcher is None:
+                    watcher = self._watcher = sqlite3.connect(
+                        Path(self._path).absolute().as_uri() + "?mode=rw",  # never creates
+                        uri=True,
+                        timeout=self._busy_timeout,
+                        isolation_level=None,  # autocommit: never holds a read transaction
+                        check_same_thread=False,  # guarded by the lock
+                    )
+                row = watcher.execute("PRAGMA data_version").fetchone()
+            except sqlite3.Error:
+                self._drop_watcher()
+                return None
+            return row[0] if row else None
+
+    def _drop_watcher(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        self._rows = {}
+        self._stamp = None
+        if watcher is not None:
+            try:  # noqa: SIM105
+                watcher.close()
+            except sqlite3.Error:
+                pass
+
+    def _forget(self) -> None:
+        """In a forked child: the parent's connection is not this process's to use (nor to
+        close: that could drop locks SQLite keeps per process), and the rows it read are
+        from before the fork."""
+        self._lock = threading.Lock()  # the parent's may have been held at the fork
+        if self._watcher is not None:
+            _inherited.append(self._watcher)
+        self._watcher = None
+        self._opened_in = _forks[0]
+        self._rows = {}
+        self._stamp = None
