@@ -31,6 +31,8 @@ from typing import Any
 MAX_ENTRIES = 4096
 
 Reader = Callable[[str, tuple[object, ...]], list[Any]]
+#: Which watcher connection of the process (counted from 1), and its ``data_version``.
+Stamp = tuple[int, int]
 
 #: Forks of this process so far, in this process's line: a connection opened before the
 #: latest fork belongs to the parent (SQLite connections must not cross a fork).
@@ -52,11 +54,15 @@ class StampedReads:
     def __init__(self, path: str, *, busy_timeout: float) -> None:
         self._path = path
         self._busy_timeout = busy_timeout
-        self._lock = threading.Lock()  # one pragma at a time on the shared connection
+        self._lock = threading.Lock()  # the watcher's pragma, and storing rows
         self._watcher: sqlite3.Connection | None = None
         self._opened_in = _forks[0]
-        self._stamp: object = None
-        self._rows: dict[tuple[str, tuple[object, ...]], list[Any]] = {}
+        self._watchers_opened = 0
+        #: (stamp, rows by key): replaced whole, so a reader sees a stamp with its own rows.
+        self._kept: tuple[Stamp | None, dict[tuple[str, tuple[object, ...]], list[Any]]] = (
+            None,
+            {},
+        )
 
     def read(self, sql: str, params: tuple[object, ...], fetch: Reader) -> list[Any]:
         """``fetch(sql, params)``, or the rows it gave last time if nothing was committed
@@ -65,53 +71,58 @@ class StampedReads:
         if stamp is None:  # the watcher could not ask: read, and keep nothing
             return fetch(sql, params)
         key = (sql, params)
-        if stamp == self._stamp:
-            rows = self._rows.get(key)
+        kept_stamp, kept = self._kept
+        if stamp == kept_stamp:
+            rows = kept.get(key)
             if rows is not None:
                 return rows
         rows = fetch(sql, params)  # read after the stamp: as new as it, or newer
-        if stamp != self._stamp:
-            self._rows = {}
-            self._stamp = stamp
-        elif len(self._rows) >= MAX_ENTRIES:
-            self._rows.clear()
-        self._rows[key] = rows
+        with self._lock:
+            kept_stamp, kept = self._kept
+            if kept_stamp is None or stamp > kept_stamp:
+                self._kept = (stamp, {key: rows})
+            elif stamp == kept_stamp:  # an older stamp's rows (a slower thread) are not kept
+                if len(kept) >= MAX_ENTRIES:
+                    kept.clear()
+                kept[key] = rows
         return rows
 
     def close(self) -> None:
         with self._lock:
             watcher, self._watcher = self._watcher, None
-            self._rows = {}
-            self._stamp = None
+            self._kept = (None, {})
         if watcher is not None:
             watcher.close()
 
-    def _current_stamp(self) -> object:
-        """``data_version`` of this process's watching connection; None when it cannot
-        tell (the reads then go to the database, which reports the trouble)."""
+    def _current_stamp(self) -> Stamp | None:
+        """Which watcher (counted from 1) and its ``data_version``: they only grow; None
+        when the watcher cannot tell (the reads then go to the database, which reports the
+        trouble)."""
         if self._opened_in != _forks[0]:
             self._forget()
         with self._lock:
             try:
                 watcher = self._watcher
                 if watcher is None:
-                    watcher = self._watcher = sqlite3.connect(
+                    watcher = sqlite3.connect(
                         Path(self._path).absolute().as_uri() + "?mode=rw",  # never creates
                         uri=True,
                         timeout=self._busy_timeout,
                         isolation_level=None,  # autocommit: never holds a read transaction
                         check_same_thread=False,  # guarded by the lock
                     )
+                    self._watcher = watcher
+                    self._watchers_opened += 1
                 row = watcher.execute("PRAGMA data_version").fetchone()
             except sqlite3.Error:
                 self._drop_watcher()
                 return None
-            return row[0] if row else None
+            return (self._watchers_opened, row[0]) if row else None
 
     def _drop_watcher(self) -> None:
+        """After an error: a new watcher counts afresh, under a higher watcher number."""
         watcher, self._watcher = self._watcher, None
-        self._rows = {}
-        self._stamp = None
+        self._kept = (None, {})
         if watcher is not None:
             try:  # noqa: SIM105
                 watcher.close()
@@ -127,5 +138,4 @@ class StampedReads:
             _inherited.append(self._watcher)
         self._watcher = None
         self._opened_in = _forks[0]
-        self._rows = {}
-        self._stamp = None
+        self._kept = (None, {})
