@@ -33,6 +33,7 @@ from .backends.base import AuditStore
 from .clock import Clock, utc_now
 from .errors import DockitError, ValidationError
 from .model import AuditEvent
+from .process import current_pid
 
 log = logging.getLogger("dockit.audit")
 
@@ -100,7 +101,7 @@ class BatchedAuditWriter:
 
     # -- the thread -------------------------------------------------------------------------
     def _mine(self) -> bool:
-        return self._pid == os.getpid()
+        return self._pid == current_pid()
 
     def _start(self) -> None:
         """First event in this process: drop a parent's queue, start this process's thread."""
@@ -110,7 +111,7 @@ class BatchedAuditWriter:
             self._pending.clear()  # the parent process writes its own events
             self._write_lock = threading.Lock()  # a parent's thread may have held it at fork
             self._wake = threading.Event()
-            self._pid = os.getpid()
+            self._pid = current_pid()
             if not self._closed:
                 self._thread = threading.Thread(
                     target=_run, args=(weakref.ref(self),), name="dockit-audit", daemon=True

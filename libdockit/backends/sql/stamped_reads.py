@@ -20,12 +20,13 @@ to the database. An in-memory SQLite database has a single connection, so it can
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from ...process import current_pid
 
 #: How many distinct reads are kept between two changes (a read is its SQL and parameters).
 MAX_ENTRIES = 4096
@@ -34,18 +35,9 @@ Reader = Callable[[str, tuple[object, ...]], list[Any]]
 #: Which watcher connection of the process (counted from 1), and its ``data_version``.
 Stamp = tuple[int, int]
 
-#: Forks of this process so far, in this process's line: a connection opened before the
-#: latest fork belongs to the parent (SQLite connections must not cross a fork).
-_forks = [0]
-#: Connections a child found opened by its parent: kept, never used or closed here.
+#: Connections a child found opened by its parent (SQLite connections must not cross a
+#: fork): kept, never used or closed here.
 _inherited: list[sqlite3.Connection] = []
-
-
-def _count_fork() -> None:
-    _forks[0] += 1
-
-
-os.register_at_fork(after_in_child=_count_fork)
 
 
 class StampedReads:
@@ -56,7 +48,7 @@ class StampedReads:
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()  # the watcher's pragma, and storing rows
         self._watcher: sqlite3.Connection | None = None
-        self._opened_in = _forks[0]
+        self._opened_in = current_pid()
         self._watchers_opened = 0
         #: (stamp, rows by key): replaced whole, so a reader sees a stamp with its own rows.
         self._kept: tuple[Stamp | None, dict[tuple[str, tuple[object, ...]], list[Any]]] = (
@@ -98,7 +90,7 @@ class StampedReads:
         """Which watcher (counted from 1) and its ``data_version``: they only grow; None
         when the watcher cannot tell (the reads then go to the database, which reports the
         trouble)."""
-        if self._opened_in != _forks[0]:
+        if self._opened_in != current_pid():
             self._forget()
         with self._lock:
             try:
@@ -137,5 +129,5 @@ class StampedReads:
         if self._watcher is not None:
             _inherited.append(self._watcher)
         self._watcher = None
-        self._opened_in = _forks[0]
+        self._opened_in = current_pid()
         self._kept = (None, {})
