@@ -293,7 +293,11 @@ class LoginFailureStore(Protocol):
     """Failed-login counters shared by every process that uses the store."""
 
     def login_failures(self, keys: Sequence[str]) -> list[LoginFailures]:
-        """The counters of those ``keys`` that have one, in no particular order."""
+        """The counters of those ``keys`` that have one, in no particular order.
+
+        A counter with no failures and no block (``failures == 0``, ``blocked_until``
+        None) may be left out unless its key is a user's (``user:...``): a lookup's counters
+        serve blocks, and a user's own is cleared by that user's successful login."""
         ...
 
     def record_login_failure(

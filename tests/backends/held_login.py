@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from libdockit.backends.sql.backend import SqlBackend
+from libdockit.backends.sql.models import LoginFailureRow
+from libdockit.backends.sql.records import to_db
+from libdockit.errors import TooManyAttempts
 from libdockit.model import LoginFailures, LoginRecord
+from libdockit.throttle import LoginThrottle
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=15)
@@ -114,3 +120,36 @@ class HeldLoginReads:
         assert record is not None
         assert record.groups == ()
         assert backend.login_record("alice") == record
+
+    def test_idle_counters_are_left_out_but_a_users_own_and_blocked_ones(
+        self, sql_backend: SqlBackend
+    ) -> None:
+        """A login taken back leaves idle counters (no failures, no block). The client's is
+        left out of lookups, held or not; the user's is found, so that user's successful
+        login clears it as it always did; an idle counter with a block is still found."""
+        backend = sql_backend
+        self._alice_in_devs(backend)
+        keys = [CLIENT, "user:alice"]
+        reservation = backend.reserve_login_attempt(keys, at=T0, window=WINDOW, backoff=never)
+        backend.cancel_login_attempt(reservation)  # "cannot tell": both back to zero
+        idle = [LoginFailures("user:alice", 0, T0, None)]
+        assert backend.login_failures(keys) == idle
+        assert backend.login_failures([CLIENT]) == []
+        with backend.pinned():
+            found = backend.login_failures(keys)
+            assert found == idle
+            assert backend.login_record("alice") is not None
+        throttle = LoginThrottle(backend, clock=lambda: T0)
+        throttle.succeeded("user:alice", found)
+        assert backend.login_failures(["user:alice"]) == []
+
+        with backend._session() as db:  # a block with no failures left: still a block
+            LoginFailureRow.update(blocked_until=to_db(T0 + WINDOW)).where(
+                LoginFailureRow.key == CLIENT
+            ).execute(db)
+        blocked = [LoginFailures(CLIENT, 0, T0, T0 + WINDOW)]
+        assert backend.login_failures([CLIENT]) == blocked
+        with backend.pinned():
+            assert backend.login_failures(keys) == blocked
+        with pytest.raises(TooManyAttempts):
+            throttle.enforce(blocked, [CLIENT])

@@ -25,13 +25,19 @@ from .records import from_db, maybe_from_db, maybe_to_db, time_from_column, to_d
 from .session import SqlSession
 from .users import LOGIN_COLUMNS, LOGIN_WIDTH
 
-_LOOKUP_SQL = (
-    'SELECT "key", "failures", "window_start", "blocked_until", "checking" '
-    'FROM "login_failures" WHERE "key" IN '
-)
-_LOOKUP_ONE_SQL = (
-    'SELECT "key", "failures", "window_start", "blocked_until", "checking" '
-    'FROM "login_failures" WHERE "key" = ?'
+_COLUMNS_SQL = 'SELECT "key", "failures", "window_start", "blocked_until", "checking" '
+_LOOKUP_SQL = _COLUMNS_SQL + 'FROM "login_failures" WHERE "key" IN '
+#: A counter with no failures and no block tells a lookup nothing, unless it is a user's: a
+#: successful login of that user clears it (LoginThrottle.succeeded looks for it). Every
+#: client that ever logged in keeps one (a login's reservation is taken back to zero), so
+#: the lookup leaves out idle counters of other keys instead of reading and converting one
+#: on every login. ``{f}`` names the counter's table.
+_NOT_IDLE = '({f}."failures" <> 0 OR {f}."blocked_until" IS NOT NULL)'
+_LOOKUP_USER_SQL = _COLUMNS_SQL + 'FROM "login_failures" WHERE "key" = ?'
+_LOOKUP_OTHER_SQL = (
+    _COLUMNS_SQL
+    + 'FROM "login_failures" WHERE "key" = ? AND '
+    + _NOT_IDLE.format(f='"login_failures"')
 )
 #: Up to this many keys are looked up one by one in a UNION ALL: SQLite answers an IN list
 #: of two or more values through a temporary table, which cost a login 4x the two lookups.
@@ -47,10 +53,14 @@ _WITH_LOGIN_SQL = (
 
 
 def _with_login_sql(count: int) -> str:
-    """The SQL of a login's ``count`` counters read with its user's row, keys as parameters
-    after the user name."""
+    """The SQL of a login's ``count`` counters read with its user's row: parameters the user
+    name, the user's key, then the other keys (whose idle counters are left out)."""
     failures = ", ".join(f'f{n}."{column}"' for n in range(count) for column in _FAILURE_COLUMNS)
-    joins = " ".join(f'LEFT JOIN "login_failures" f{n} ON f{n}."key" = ?' for n in range(count))
+    joins = " ".join(
+        f'LEFT JOIN "login_failures" f{n} ON f{n}."key" = ?'
+        + (f" AND {_NOT_IDLE.format(f=f'f{n}')}" if n else "")
+        for n in range(count)
+    )
     return _WITH_LOGIN_SQL.format(login=LOGIN_COLUMNS, failures=failures, joins=joins)
 
 
@@ -80,18 +90,23 @@ class SqlLoginFailures(SqlSession):
         if len(wanted) in _WITH_LOGIN and self._holding():
             users = [key for key in wanted if key.startswith(USER_KEY)]
             if len(users) == 1:
-                return self._with_login(users[0][len(USER_KEY) :], wanted)
+                others = [key for key in wanted if key != users[0]]
+                return self._with_login(users[0], others)
         # Hand-written: every login reads this, and there is rarely a row to find.
         if len(wanted) <= _MAX_UNION_KEYS:
-            sql = " UNION ALL ".join([_LOOKUP_ONE_SQL] * len(wanted))
+            sql = " UNION ALL ".join(
+                _LOOKUP_USER_SQL if key.startswith(USER_KEY) else _LOOKUP_OTHER_SQL
+                for key in wanted
+            )
         else:
             marks = ", ".join("?" for _ in wanted)
             sql = _LOOKUP_SQL + f"({marks})"  # only "?" placeholders are joined in
         rows = self._read(sql, tuple(wanted))
         return [_from_columns(*row) for row in rows]
 
-    def _with_login(self, username: str, keys: list[str]) -> list[LoginFailures]:
-        [row] = self._read(_WITH_LOGIN[len(keys)], (username, *keys))
+    def _with_login(self, user: str, others: list[str]) -> list[LoginFailures]:
+        username = user[len(USER_KEY) :]
+        [row] = self._read(_WITH_LOGIN[1 + len(others)], (username, user, *others))
         self._read_ahead(username, row[:LOGIN_WIDTH] if row[0] is not None else None)
         found = []
         for start in range(LOGIN_WIDTH, len(row), _WIDTH):
