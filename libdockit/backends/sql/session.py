@@ -243,9 +243,11 @@ class SqlSession:
         return self._deadline(self._timeout)
 
     def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
-        """One hand-written read in a session of its own: :meth:`_session` for the token
-        path's statements, without its two context managers (they cost about as much as an
-        indexed read), under the same deadline on PostgreSQL."""
+        """One hand-written read (``?`` placeholders) in a session of its own, as
+        :meth:`_session` would run it, without its context managers and peewee's
+        ``execute_sql`` layers (cursor checks, hooks), which cost as much as an indexed read.
+        Kept: the deadline on PostgreSQL, peewee's DEBUG log of each statement and its
+        mapping of driver errors (a broken connection is still BackendUnavailable)."""
         if self._postgres:
             with self._deadline(self._timeout):
                 return self._read_now(sql, params)
@@ -257,38 +259,43 @@ class SqlSession:
         return self._read_now(sql, params)
 
     def _read_now(self, sql: str, params: tuple[object, ...]) -> list[Any]:
+        """:meth:`_read` from the database: in one call for a held connection on SQLite (the
+        token path's reads); every other read goes through :meth:`_read_open`."""
         db = self._db
         try:
-            if getattr(self._pin, "active", False):
+            with _DRIVER_ERRORS:
+                if not getattr(self._pin, "active", False):
+                    with db.connection_context():
+                        return self._read_open(db, sql, params)
                 state = db._state  # type: ignore[attr-defined]
                 if state.closed:
                     db.connect()  # stays open until the pinned block ends
+                if self._postgres:
+                    return self._read_open(db, sql, params)
                 if not self._schema_ok:
                     self._check_schema(db)
-                return self._fetch(state.conn, sql, params)
-            with db.connection_context():
-                if not self._schema_ok:
-                    self._check_schema(db)
-                return self._fetch(db._state.conn, sql, params)  # type: ignore[attr-defined]
+                if _STATEMENTS.isEnabledFor(logging.DEBUG):
+                    _STATEMENTS.debug((sql, params))
+                rows: list[Any] = state.conn.execute(sql, params).fetchall()
+                return rows
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from None
 
-    def _fetch(self, conn: Any, sql: str, params: tuple[object, ...]) -> list[Any]:
-        """A SELECT's rows, straight from the driver's connection: the token path's reads
-        skip peewee's ``execute_sql`` layers (cursor checks, hooks), which cost as much as
-        an indexed read, keeping its log of each statement at DEBUG and its mapping of
-        driver errors (so a broken connection is still BackendUnavailable)."""
-        with _DRIVER_ERRORS:
-            if self._postgres:
-                cursor = conn.cursor()
-                try:
-                    self._execute(cursor, sql, params)
-                    rows: list[Any] = cursor.fetchall()
-                    return rows
-                finally:
-                    cursor.close()
-            found: list[Any] = self._execute(conn, sql, params).fetchall()
-            return found
+    def _read_open(self, db: pw.Database, sql: str, params: tuple[object, ...]) -> list[Any]:
+        """:meth:`_read` on the connection open in ``db``."""
+        if not self._schema_ok:
+            self._check_schema(db)
+        conn = db._state.conn  # type: ignore[attr-defined]
+        if self._postgres:
+            cursor = conn.cursor()
+            try:
+                self._execute(cursor, sql, params)
+                rows: list[Any] = cursor.fetchall()
+                return rows
+            finally:
+                cursor.close()
+        found: list[Any] = self._execute(conn, sql, params).fetchall()
+        return found
 
     def _execute(self, cursor: Any, sql: str, params: Sequence[object]) -> Any:
         """Run one statement (``?`` placeholders) on a driver cursor of this session's
