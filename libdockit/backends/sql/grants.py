@@ -41,22 +41,34 @@ class SqlGrantsAndKeys(SqlSession):
     # -- grants ---------------------------------------------------------------------------
     def grants_for_subjects(self, subjects: Sequence[str]) -> list[Grant]:
         """By id. One read of the policy version while nothing changed; the grants of each
-        subject not cached for that version are read in one query (see :mod:`.sql_cache`)."""
+        subject not cached for that version are read in one query (see :mod:`.sql_cache`).
+        A caller's whole answer is kept too, under the same version, for the next request
+        with the same subjects."""
         if not subjects:
             return []
-        wanted = list(dict.fromkeys(subjects))
+        key = tuple(subjects)
         with self._call_deadline():
             version = self._read_policy_version()  # first: it guards what is read after it
-            found = {subject: self._grants_cache.get(version, subject) for subject in wanted}
-            missing = [subject for subject, grants in found.items() if grants is None]
-            if missing:
-                read: dict[str, list[Grant]] = {subject: [] for subject in missing}
-                marks = ", ".join("?" for _ in missing)  # only placeholders are joined in
-                for row in self._read(f"{_GRANTS_OF}({marks}) ORDER BY id", tuple(missing)):
-                    read[row[1]].append(_grant(row))
-                for subject, grants in read.items():
-                    found[subject] = tuple(grants)
-                    self._grants_cache.put(version, subject, tuple(grants))
+            kept = self._merged_grants_cache.get(version, key)
+            if kept is not None:
+                return list(kept)
+            merged = self._read_grants(version, list(dict.fromkeys(subjects)))
+            self._merged_grants_cache.put(version, key, tuple(merged))
+        return merged
+
+    def _read_grants(self, version: int | None, wanted: list[str]) -> list[Grant]:
+        """The grants of ``wanted`` (no repeats) by id, each subject's from the cache of
+        ``version`` or read."""
+        found = {subject: self._grants_cache.get(version, subject) for subject in wanted}
+        missing = [subject for subject, grants in found.items() if grants is None]
+        if missing:
+            read: dict[str, list[Grant]] = {subject: [] for subject in missing}
+            marks = ", ".join("?" for _ in missing)  # only placeholders are joined in
+            for row in self._read(f"{_GRANTS_OF}({marks}) ORDER BY id", tuple(missing)):
+                read[row[1]].append(_grant(row))
+            for subject, grants in read.items():
+                found[subject] = tuple(grants)
+                self._grants_cache.put(version, subject, tuple(grants))
         merged = [grant for grants in found.values() if grants for grant in grants]
         if len(wanted) > 1:
             merged.sort(key=lambda grant: grant.id or 0)

@@ -71,10 +71,15 @@ class SqlSession:
             self._stamped = StampedReads(self._db.database, busy_timeout=busy_timeout)
         self._pin = threading.local()  # .active: this thread's calls share one connection
         # The token path's caches (see sql_cache): enabled groups by user id, grants by
-        # subject, and the names of the disabled groups (for directory users).
+        # subject, the names of the disabled groups (for directory users), and grants by the
+        # subjects of a request.
         self._groups_cache: VersionedCache[int, tuple[str, ...]] = VersionedCache()
         self._grants_cache: VersionedCache[str, tuple[Grant, ...]] = VersionedCache(50_000)
         self._disabled_groups_cache: VersionedCache[str, frozenset[str]] = VersionedCache(1)
+        #: grants_for_subjects' whole answer by the subjects asked for (one per identity).
+        self._merged_grants_cache: VersionedCache[tuple[str, ...], tuple[Grant, ...]] = (
+            VersionedCache()
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._safe_url!r})"
