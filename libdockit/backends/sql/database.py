@@ -69,13 +69,23 @@ class _QuickCheckout:
     deferred: bool
     server_version: Any
 
+    #: Whether the pool's checks of a connection may raise a driver error (PostgreSQL's ask
+    #: the driver; SQLite's catch everything), to be mapped to peewee's errors.
+    _checks_raise = True
+
     def connect(self, reuse_if_open: bool = False) -> bool:
         state = self._state
         if state.closed and self._connections and self.server_version is not None:
-            with DRIVER_ERRORS:
+            if self._checks_raise:
+                with DRIVER_ERRORS:
+                    conn = self._take_idle()
+            else:
                 conn = self._take_idle()
             if conn is not None:
-                state.set_connection(conn)
+                if state.ctx or state.transactions or state.commit_callbacks:
+                    state.set_connection(conn)
+                else:  # as set_connection leaves it, without three new empty lists
+                    state.conn, state.closed = conn, False
                 return True
         return bool(super().connect(reuse_if_open))  # type: ignore[misc]
 
@@ -100,10 +110,16 @@ class _QuickCheckout:
         if state.closed or state.transactions or self.deferred:
             return bool(super().close())  # type: ignore[misc]
         try:
-            with DRIVER_ERRORS:
+            if self._checks_raise:
+                with DRIVER_ERRORS:
+                    self._give_back(state.conn)
+            else:
                 self._give_back(state.conn)
         finally:
-            state.reset()
+            if state.ctx or state.commit_callbacks:
+                state.reset()
+            else:  # as reset leaves it (no transactions: see above), without new lists
+                state.conn, state.closed = None, True
         return True
 
     def _give_back(self, conn: Any) -> None:
@@ -122,7 +138,7 @@ class _QuickCheckout:
 
 
 class _SqlitePool(_QuickCheckout, PooledSqliteDatabase):  # type: ignore[misc]
-    pass
+    _checks_raise = False  # _is_closed, _can_reuse and _close_raw catch every error
 
 
 class _PostgresPool(_QuickCheckout, PooledPostgresqlDatabase):  # type: ignore[misc]
