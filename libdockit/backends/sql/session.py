@@ -153,10 +153,6 @@ class SqlSession:
                 db.close()
         yield
 
-    def _holding(self) -> bool:
-        """Whether this thread holds its connection (see :meth:`hold_connection`)."""
-        return bool(getattr(self._pin, "active", False))
-
     def _read_ahead(self, username: str, login: tuple[Any, ...] | None) -> None:
         """Keep a login record's columns (None: no such user), read ahead of
         :meth:`_take_read_ahead` in the same held connection (see ``login_failures``)."""

@@ -87,11 +87,10 @@ class SqlLoginFailures(SqlSession):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return []
-        if len(wanted) in _WITH_LOGIN and self._holding():
+        if len(wanted) <= 2 and getattr(self._pin, "active", False):  # held
             users = [key for key in wanted if key.startswith(USER_KEY)]
             if len(users) == 1:
-                others = [key for key in wanted if key != users[0]]
-                return self._with_login(users[0], others)
+                return self._with_login(users[0], wanted)
         # Hand-written: every login reads this, and there is rarely a row to find.
         if len(wanted) <= _MAX_UNION_KEYS:
             sql = " UNION ALL ".join(
@@ -104,9 +103,14 @@ class SqlLoginFailures(SqlSession):
         rows = self._read(sql, tuple(wanted))
         return [_from_columns(*row) for row in rows]
 
-    def _with_login(self, user: str, others: list[str]) -> list[LoginFailures]:
+    def _with_login(self, user: str, wanted: list[str]) -> list[LoginFailures]:
+        """``wanted``: ``user`` and at most one other key."""
         username = user[len(USER_KEY) :]
-        [row] = self._read(_WITH_LOGIN[1 + len(others)], (username, user, *others))
+        if len(wanted) == 1:
+            params: tuple[str, ...] = (username, user)
+        else:
+            params = (username, user, wanted[1] if wanted[0] == user else wanted[0])
+        [row] = self._read(_WITH_LOGIN[len(params) - 1], params)
         self._read_ahead(username, row[:LOGIN_WIDTH] if row[0] is not None else None)
         found = []
         for start in range(LOGIN_WIDTH, len(row), _WIDTH):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import peewee as pw
 
@@ -76,21 +77,22 @@ class SqlUsers(SqlSession):
         """One statement while nothing changed: the user's row and the policy version, then
         the enabled groups from this process's cache (see :mod:`.sql_cache`). None when the
         failed-login lookup of this request read them already (see ``login_failures``)."""
-        with self._call_deadline():
-            ahead = self._take_read_ahead(username)
-            if ahead is not None:
-                row = ahead[0]
-            else:
-                rows = self._read(_LOGIN_SQL, (username,))
-                row = rows[0] if rows else None
-            if row is None:
-                return None
-            user_id, name, password_hash, enabled, is_admin, version = row
-            self._saw_version(version)  # the grants read later in a held request use it too
-            groups = self._groups_cache.get(version, user_id)
-            if groups is None:
-                groups = self._enabled_groups(user_id)
-                self._groups_cache.put(version, user_id, groups)
+        ahead = self._take_read_ahead(username)
+        if ahead is not None:  # at most the groups are read: that read has its deadline
+            return self._login_record(ahead[0])
+        with self._call_deadline():  # one for both reads
+            rows = self._read(_LOGIN_SQL, (username,))
+            return self._login_record(rows[0] if rows else None)
+
+    def _login_record(self, row: tuple[Any, ...] | None) -> LoginRecord | None:
+        if row is None:
+            return None
+        user_id, name, password_hash, enabled, is_admin, version = row
+        self._saw_version(version)  # the grants read later in a held request use it too
+        groups = self._groups_cache.get(version, user_id)
+        if groups is None:
+            groups = self._enabled_groups(user_id)
+            self._groups_cache.put(version, user_id, groups)
         return LoginRecord(name, password_hash, bool(enabled), bool(is_admin), groups)
 
     def _enabled_groups(self, user_id: int) -> tuple[str, ...]:
