@@ -7,7 +7,9 @@ expiry is computed at scrape time from the key ring, so it is never stale; so ar
 robots and personal access tokens about to expire (cached a minute).
 
 prometheus_client is used rather than a hand-written exposition: its multiprocess mode
-(mmap'ed files per worker, merged on scrape) is the part that is easy to get wrong.
+(mmap'ed files per worker, merged on scrape) is the part that is easy to get wrong. The
+token path writes its values through :mod:`.metric_values` (the same files, fewer steps
+per write).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from libdockit.errors import BackendUnavailable
 from libdockit.keys.ring import KeyRing
 
 from .credential_metrics import CredentialExpiry
+from .metric_values import CounterWriter, HistogramWriter
 from .multiproc import MULTIPROC_ENV
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -115,7 +118,8 @@ class Metrics:
             self.watch_certificates(keys)
         self._services = frozenset(services)
         # Bounded: outcomes are few, and service labels the configured ones plus three.
-        self._token_counters: dict[tuple[str, str], Counter] = {}
+        self._token_counters: dict[tuple[str, str], CounterWriter] = {}
+        self._token_seconds = HistogramWriter(self.token_seconds)
 
     def watch_certificates(self, keys: KeyRing) -> None:
         """Report the published signing certificates' expiry (once per Metrics)."""
@@ -131,9 +135,9 @@ class Metrics:
         key = (outcome, self.service_label(service))
         counter = self._token_counters.get(key)
         if counter is None:  # labels() validates and looks the child up under a lock
-            counter = self._token_counters[key] = self.token_requests.labels(*key)
+            counter = self._token_counters[key] = CounterWriter(self.token_requests.labels(*key))
         counter.inc()
-        self.token_seconds.observe(seconds)
+        self._token_seconds.observe(seconds)
 
     def service_label(self, service: str | None) -> str:
         """The label for ``service``: a configured service (``token.services``) is its own
@@ -166,14 +170,14 @@ class BackendTimer:
         self._metrics = metrics
         self._backend = backend
         self._operation = operation
-        self._seconds: Histogram | None = None
+        self._seconds: HistogramWriter | None = None
         self._errors: Counter | None = None
 
     def observe(self, seconds: float) -> None:
         histogram = self._seconds
         if histogram is None:
-            histogram = self._seconds = self._metrics.backend_seconds.labels(
-                self._backend, self._operation
+            histogram = self._seconds = HistogramWriter(
+                self._metrics.backend_seconds.labels(self._backend, self._operation)
             )
         histogram.observe(seconds)
 

@@ -3,7 +3,7 @@
 prometheus_client decides at import time whether it runs in multiprocess mode, so
 ``PROMETHEUS_MULTIPROC_DIR`` must be set before anything imports it: this module imports
 nothing of it, and ``dockit api-server`` calls :func:`use_fresh_metrics_dir` first (which
-then imports it, see :func:`_remember_pid_for_metrics`).
+then imports it, see :func:`_use_file_values`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def use_fresh_metrics_dir() -> Path:
     os.environ[MULTIPROC_ENV] = str(directory)
     _owner_pid = os.getpid()
     if first:  # no metric made in this process yet
-        _remember_pid_for_metrics()
+        _use_file_values()
     return directory
 
 
@@ -46,35 +46,18 @@ def remove_metrics_dir(directory: Path) -> None:
         del os.environ[MULTIPROC_ENV]
 
 
-_pid = os.getpid()
+def _use_file_values() -> None:
+    """Let this process's metrics write their multiprocess files through
+    :class:`~.metric_values.FileValue`: the files prometheus_client's own value class
+    writes, with the process id read from memory (renewed at every fork) rather than asked
+    of the kernel per write, and less work per write.
 
-
-def _note_pid_after_fork() -> None:
-    global _pid  # noqa: PLW0603 - the process id, which changes only at a fork
-    _pid = os.getpid()
-
-
-os.register_at_fork(after_in_child=_note_pid_after_fork)
-
-
-def _current_pid() -> int:
-    return _pid
-
-
-def _remember_pid_for_metrics() -> None:
-    """Let prometheus_client's multiprocess values read this process's id from memory.
-
-    Every write of a multiprocess value asks the kernel for the process id, to notice a
-    fork and move to files of the new process's own (seven writes, so seven system calls,
-    per token request). The id changes only at a fork, so it is remembered here and
-    renewed in every child (``os.register_at_fork``): the values notice a fork exactly as
-    before, in the workers gunicorn forks from the master. Installed only in a process
-    that has made no metric yet, so that every metric of the process (and of its
-    children) uses the one value class.
+    Installed only in a process that has made no metric yet, so that every metric of the
+    process (and of the workers gunicorn forks from it) uses the one value class.
     """
     from prometheus_client import values  # here: only once MULTIPROC_ENV is set
 
+    from .metric_values import FileValue
+
     if os.environ.get(MULTIPROC_ENV) and getattr(values.ValueClass, "_multiprocess", False):
-        values.ValueClass = values.MultiProcessValue(  # type: ignore[no-untyped-call]
-            process_identifier=_current_pid
-        )
+        values.ValueClass = FileValue

@@ -79,7 +79,7 @@ class TokenResource:
                 req.get_param("service"),
                 _every(req.params, "scope"),
                 client_address=client_address.of(req),
-                request_id=req.context.get("request_id"),
+                request_id=getattr(req.context, "request_id", None),
                 unreadable=exc,
             )
         outcome = self._handle(req, request)
@@ -105,7 +105,7 @@ class TokenResource:
                 form.every("scope") if form is not None else (),
                 grant_type=form.once("grant_type") if form is not None else None,
                 client_address=client_address.of(req),
-                request_id=req.context.get("request_id"),
+                request_id=getattr(req.context, "request_id", None),
                 unreadable=exc,
             )
         outcome = self._handle(req, request)
@@ -127,7 +127,7 @@ def _query_request(req: falcon.Request) -> TokenRequest:
     service = _single(params, "service")
     offline = _is_true(_single(params, "offline_token"))
     client_id = _single(params, "client_id")
-    credentials = parse_basic(req.get_header("Authorization"))
+    credentials = parse_basic(req.env.get("HTTP_AUTHORIZATION"))  # get_header's lookup
     username = password = account = None
     if credentials is not None:
         username, password = credentials
@@ -142,7 +142,7 @@ def _query_request(req: falcon.Request) -> TokenRequest:
         offline=offline,
         client_id=client_id,
         client_address=client_address.of(req),
-        request_id=req.context.get("request_id"),
+        request_id=getattr(req.context, "request_id", None),
     )
 
 
@@ -169,7 +169,7 @@ def _form_request(req: falcon.Request, form: OAuthForm) -> TokenRequest:
         grant_type=grant_type,
         refresh_token=refresh_token,
         client_address=client_address.of(req),
-        request_id=req.context.get("request_id"),
+        request_id=getattr(req.context, "request_id", None),
     )
 
 

@@ -24,10 +24,11 @@ directory = multiproc.use_fresh_metrics_dir()
 from prometheus_client import Counter
 counter = Counter("forked", "Counted on both sides of a fork.", registry=None)
 counter.inc()
-# The values take the process id from multiproc: a pretended one shows in the file name.
-multiproc._pid = 4242424
+# The values take the process id from memory: a pretended one shows in the file name.
+from dockit_server import metric_values
+metric_values._pid = 4242424
 Counter("pretended", "Written under the pretended process id.", registry=None).inc()
-multiproc._pid = os.getpid()
+metric_values._pid = os.getpid()
 child = os.fork()
 if child == 0:
     counter.inc(5)
