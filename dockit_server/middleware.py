@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
 import falcon
+
+from libdockit.random_batches import RandomBatches
 
 from . import client_address
 from .metrics import Metrics
@@ -41,29 +41,9 @@ _OUTCOMES = {
 access_log = logging.getLogger("dockit.access")
 
 
-class _RandomIds:
-    """128 random bits as 32 hex digits (what ``uuid4().hex`` gave, without a UUID object),
-    read from ``os.urandom`` for 64 ids at a time: one system call per 64 requests instead
-    of one per request. The ids not handed out yet are dropped in a forked child (gunicorn
-    forks its workers from the master), so no two processes hand out the same ones; a
-    deque's ``popleft`` is atomic, so no two threads do."""
-
-    BATCH = 64
-
-    def __init__(self) -> None:
-        self._ids: deque[str] = deque()
-        os.register_at_fork(after_in_child=self._ids.clear)
-
-    def __call__(self) -> str:
-        try:
-            return self._ids.popleft()
-        except IndexError:
-            text = os.urandom(16 * self.BATCH).hex()
-            self._ids.extend(text[start : start + 32] for start in range(32, len(text), 32))
-            return text[:32]
-
-
-new_request_id = _RandomIds()
+#: 128 random bits as 32 hex digits (what ``uuid4().hex`` gave, without a UUID object),
+#: drawn in batches (see :mod:`libdockit.random_batches`).
+new_request_id = RandomBatches(bytes.hex)
 
 
 class RequestContext:
