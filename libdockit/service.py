@@ -158,7 +158,7 @@ class TokenService:
                 lifetime = delegation.token_lifetime
             decision = ready.decision
             token = self._signer.sign(
-                self._keys.active(),
+                self._keys.signing_key(),  # the signer checks the certificate's end
                 subject=subject,
                 audience=service,
                 access_claim=ready.access_json,

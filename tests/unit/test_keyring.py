@@ -20,6 +20,7 @@ from libdockit.keys.material import SigningKey, from_stored, generate_key, to_st
 from libdockit.keys.ring import KeyRing, ensure_active_key
 from libdockit.model import KeyState, StoredKey
 from libdockit.testing.pki import make_chain
+from libdockit.tokens import TokenSigner
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -241,6 +242,19 @@ def test_active_key_with_expired_certificate(
     with pytest.raises(KeyMaterialError, match="expired"):
         ring.active()
     assert [k.kid for k in ring.published()] == [key.kid]
+    # The token path takes it without the check: the signer refuses it at the issue time.
+    assert ring.signing_key() is ring.published()[0]
+    signer = TokenSigner(issuer="dockit", clock=lambda: clock_value[0])
+    with pytest.raises(KeyMaterialError, match="expired"):
+        signer.sign(ring.signing_key(), subject="alice", audience="registry", access=[])
+
+
+def test_no_active_key_is_refused_on_the_token_path_too(
+    ring: KeyRing, store: CountingStore
+) -> None:
+    _add(store, "pending")
+    with pytest.raises(KeyMaterialError, match="no active signing key"):
+        ring.signing_key()
 
 
 def test_concurrent_readers(store: CountingStore) -> None:
