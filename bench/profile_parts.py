@@ -11,7 +11,6 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -23,11 +22,9 @@ from libdockit.policy import decide, subjects_for
 from libdockit.scope import parse_scopes
 from libdockit.tokens import TokenSigner
 
+from .app_harness import BenchApp
 from .generate_store import BENCH_USER
 from .procs import SERVICE
-
-if TYPE_CHECKING:  # the profile imports this module: no cycle at run time
-    from .profile_app import BenchApp
 
 ROUNDS = 5
 ACCESS = [{"type": "repository", "name": "bench/app", "actions": ["pull"]}]

@@ -17,10 +17,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # the profile imports this module: no cycle at run time
-    from .profile_app import BenchApp
+from .app_harness import BenchApp, call
 
 INTERVAL = 0.0005
 #: (area, markers): a frame belongs to the first area one of whose markers is in
@@ -34,7 +33,7 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("SQL backend (Python)", ("backends/sql/",)),
     ("audit on the request", ("libdockit/audit.py", "submit")),
-    ("metrics", ("metrics.py:", "prometheus_client", "instrument.py")),
+    ("metrics", ("metrics.py:", "metric_values.py:", "prometheus_client", "instrument.py")),
     ("claims, base64url, token id", ("libdockit/tokens.py", "jws.py:", "base64.py")),
     ("JSON", ("json/",)),
     ("records (dataclasses)", ("<string>:__init__",)),
@@ -68,7 +67,6 @@ def _area(frame: FrameType | None) -> str:
 
 def shares(bench: BenchApp, make: Callable[[], dict[str, Any]], seconds: float) -> dict[str, float]:
     """Each area's share of ``seconds`` of CPU time spent answering ``make``'s request."""
-    from .profile_app import call  # the profile imports this module
 
     found: Counter[str] = Counter()
 
