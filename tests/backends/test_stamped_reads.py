@@ -141,3 +141,34 @@ def test_a_forked_child_reads_what_was_committed_after_the_fork(
     os.close(ready_w)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def held_login(backend: SqlBackend) -> tuple[list[int], bool]:
+    """A token request's login: the failed-login lookup (which reads the user's row along)
+    and the login record, in one held connection."""
+    with backend.pinned():
+        found = backend.login_failures(["user:alice", "client:192.0.2.9"])
+        record = backend.login_record("alice")
+    assert record is not None
+    return [counter.failures for counter in found], record.enabled
+
+
+def test_a_held_login_is_converted_again_only_after_a_commit(
+    backend: SqlBackend, db_path: Path
+) -> None:
+    assert held_login(backend) == ([], True)
+    with backend.pinned():
+        backend.login_failures(["user:alice"])
+        first = backend.login_record("alice")
+    with backend.pinned():
+        backend.login_failures(["user:alice"])
+        again = backend.login_record("alice")
+    assert again is first  # nothing committed: the same record, not converted again
+    by_hand(db_path, "UPDATE users SET enabled = 0 WHERE username = 'alice'")
+    assert held_login(backend) == ([], False)
+    by_hand(
+        db_path,
+        "INSERT INTO login_failures (key, failures, window_start, checking)"
+        " VALUES ('user:alice', 2, '2026-01-01 00:00:00', 0)",
+    )
+    assert held_login(backend) == ([2], False)

@@ -65,6 +65,8 @@ def _with_login_sql(count: int) -> str:
 
 
 _WITH_LOGIN = {count: _with_login_sql(count) for count in (1, 2)}
+#: Users whose last lookup is kept converted (see SqlSession._parsed_lookups).
+_MAX_PARSED = 4096
 
 
 def _from_columns(
@@ -111,12 +113,20 @@ class SqlLoginFailures(SqlSession):
         else:
             params = (username, user, wanted[1] if wanted[0] == user else wanted[0])
         [row] = self._read(_WITH_LOGIN[len(params) - 1], params)
-        self._read_ahead(username, row[:LOGIN_WIDTH] if row[0] is not None else None)
-        found = []
-        for start in range(LOGIN_WIDTH, len(row), _WIDTH):
-            if row[start] is not None:  # the counter's key: it has a row
-                found.append(_from_columns(*row[start : start + _WIDTH]))
-        return found
+        parsed = self._parsed_lookups.get(user)
+        if parsed is None or parsed[0] is not row:  # not the row converted last time
+            login = row[:LOGIN_WIDTH] if row[0] is not None else None
+            found = tuple(
+                _from_columns(*row[start : start + _WIDTH])
+                for start in range(LOGIN_WIDTH, len(row), _WIDTH)
+                if row[start] is not None  # the counter's key: it has a row
+            )
+            parsed = (row, login, found)
+            if len(self._parsed_lookups) >= _MAX_PARSED:
+                self._parsed_lookups.clear()
+            self._parsed_lookups[user] = parsed  # holds the row: its id cannot be reused
+        self._read_ahead(username, parsed[1])
+        return list(parsed[2])
 
     def record_login_failure(
         self, key: str, *, at: datetime, window: timedelta, backoff: BackoffRule
