@@ -37,7 +37,7 @@ TARGETS = {2: 0.6, 3: 0.6, 4: 0.5, 12: 0.6}
 #: CPU microseconds per request in process (issue "Serving model", the token path itself).
 IN_PROCESS_TARGETS = {"warm token": 120, "anonymous token": 90}
 #: Requests of each kind and variant the in-process breakdown measures (in 7 rounds).
-IN_PROCESS_REQUESTS = 2100
+IN_PROCESS_REQUESTS = 3500
 ROBOT = profile_app.ROBOT
 
 
