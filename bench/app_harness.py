@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from falcon import testing
 
 from dockit_server.components import Components
 from tests.support.access_credentials import CredentialStore
 
-from .context import basic
+from .context import basic, refresh_form
 from .generate_store import BENCH_PASSWORD, BENCH_USER
 from .procs import SERVICE
 
@@ -93,15 +92,7 @@ def requests_of(bench: BenchApp) -> dict[str, Callable[[], Environ]]:
         headers=auth,
     )
     refresh = json.loads(call(bench.app, offline))["refresh_token"]
-    form = urlencode(
-        {
-            "grant_type": "refresh_token",
-            "refresh_token": refresh,
-            "service": SERVICE,
-            "client_id": "bench",
-            "scope": SCOPE,
-        }
-    )
+    form = refresh_form(refresh, service=SERVICE, scope=SCOPE)
     return {
         "/healthz": lambda: testing.create_environ(path="/healthz"),
         "warm token": lambda: testing.create_environ(

@@ -12,6 +12,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
 from tests.support.dockit import DockitServer
 
@@ -119,6 +120,19 @@ def with_keepalive(probe: Probe, keepalive: bool) -> Probe:
 def basic(username: str, password: str) -> tuple[str, str]:
     raw = f"{username}:{password}".encode()
     return ("Authorization", "Basic " + base64.b64encode(raw).decode("ascii"))
+
+
+def refresh_form(refresh_token: str, *, service: str, scope: str) -> str:
+    """The form a refresh-token POST sends (scenario 4): as docker does, with a client id."""
+    return urlencode(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "service": service,
+            "client_id": "bench",
+            "scope": scope,
+        }
+    )
 
 
 class Bench:

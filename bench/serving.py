@@ -34,7 +34,7 @@ from tests.support.procs import children
 from tests.support.slapd import DirectoryPki, Slapd
 
 from . import pressure
-from .context import Bench, Pair, Probe, basic
+from .context import Bench, Pair, Probe, basic, refresh_form
 from .directory import write_config
 from .http_scenarios import (
     PASSWORD,
@@ -69,15 +69,7 @@ def _refresh_load(server: DockitServer) -> Load:
     url = token_url(server, "", offline_token="true", client_id="bench")
     answer = http_request(url, headers={"Authorization": basic_auth((USER, PASSWORD))})
     refresh = json.loads(answer.body)["refresh_token"]
-    form = urlencode(
-        {
-            "grant_type": "refresh_token",
-            "refresh_token": refresh,
-            "service": SERVICE,
-            "client_id": "bench",
-            "scope": SCOPE,
-        }
-    )
+    form = refresh_form(refresh, service=SERVICE, scope=SCOPE)
     return Load(server.url + "/v2/token", form_body=form)
 
 
