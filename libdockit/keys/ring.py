@@ -220,9 +220,7 @@ class KeyRing:
     # -- public -------------------------------------------------------------------------
     def active(self) -> SigningKey:
         """The key that signs; KeyMaterialError if there is none or its certificate expired."""
-        key = self._current().active
-        if key is None:
-            raise KeyMaterialError("there is no active signing key")
+        key = self.signing_key()
         if key.not_after <= _aware(self._clock()):
             raise KeyMaterialError(
                 f"the certificate of the active key {key.kid} expired at "

@@ -23,6 +23,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +82,7 @@ class StampedReads:
 
     def close(self) -> None:
         with self._lock:
-            watcher, self._watcher = self._watcher, None
-            self._kept = (None, {})
-        if watcher is not None:
-            watcher.close()
+            self._drop_watcher()
 
     def _current_stamp(self) -> Stamp | None:
         """Which watcher (counted from 1) and its ``data_version``: they only grow; None
@@ -112,14 +110,13 @@ class StampedReads:
             return (self._watchers_opened, row[0]) if row else None
 
     def _drop_watcher(self) -> None:
-        """After an error: a new watcher counts afresh, under a higher watcher number."""
+        """Close the watcher and forget its rows (the lock held); the next one counts
+        afresh, under a higher watcher number."""
         watcher, self._watcher = self._watcher, None
         self._kept = (None, {})
         if watcher is not None:
-            try:  # noqa: SIM105
+            with suppress(sqlite3.Error):
                 watcher.close()
-            except sqlite3.Error:
-                pass
 
     def _forget(self) -> None:
         """In a forked child: the parent's connection is not this process's to use (nor to
