@@ -87,7 +87,7 @@ class Breakdown:
     table: dict[str, dict[str, float]]
     #: Share of the warm token's profiled time per part (cProfile inflates Python code).
     shares: dict[str, float]
-    #: SQL statements one warm token request runs (SQLite's change check included).
+    #: SQL statements one warm token request runs (in WAL mode the change check runs none).
     statements: float
     stats: pstats.Stats
     #: CPU microseconds of the warm token's parts measured alone (empty unless asked for).
@@ -118,7 +118,7 @@ class Breakdown:
         shares = ", ".join(f"{name} {share:.0%}" for name, share in self.shares.items())
         return (
             f"{shares}; {self.statements:.1f} SQL statements per request (on SQLite, while"
-            " nothing was committed, a warm token's only one is the PRAGMA data_version check)"
+            " nothing was committed, a warm token runs none: its check reads the wal-index header)"
         )
 
     def areas_markdown(self) -> str:

@@ -78,8 +78,12 @@ def test_this_handles_own_writes_are_read_at_once(backend: SqlBackend) -> None:
     assert not enabled(backend)
 
 
-def test_rows_are_kept_only_while_nothing_is_committed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("journal_mode", ["wal", "delete"])
+def test_rows_are_kept_only_while_nothing_is_committed(tmp_path: Path, journal_mode: str) -> None:
+    """In WAL mode (Dockit's) the watcher compares wal-index headers; in any other journal
+    mode it asks ``PRAGMA data_version``. Either way a commit is seen by the next read."""
     path = tmp_path / "plain.db"
+    by_hand(path, f"PRAGMA journal_mode = {journal_mode}")
     by_hand(path, "CREATE TABLE t (v)")
     by_hand(path, "INSERT INTO t VALUES (1)")
     reads = StampedReads(str(path), busy_timeout=1.0)
@@ -92,11 +96,17 @@ def test_rows_are_kept_only_while_nothing_is_committed(tmp_path: Path) -> None:
 
     try:
         assert reads.read("SELECT v FROM t", (), fetch) == [(1,)]
+        assert reads.watches_wal_header is (journal_mode == "wal")
         assert reads.read("SELECT v FROM t", (), fetch) == [(1,)]
         assert len(sent) == 1
-        by_hand(path, "UPDATE t SET v = 2")
-        assert reads.read("SELECT v FROM t", (), fetch) == [(2,)]
-        assert len(sent) == 2
+        for value in range(2, 6):  # each commit, also several in a row
+            by_hand(path, f"UPDATE t SET v = {value}")
+            assert reads.read("SELECT v FROM t", (), fetch) == [(value,)]
+            assert reads.read("SELECT v FROM t", (), fetch) == [(value,)]
+        assert len(sent) == 5
+        by_hand(path, "SELECT v FROM t")  # a read commits nothing: the rows are kept
+        assert reads.read("SELECT v FROM t", (), fetch) == [(5,)]
+        assert len(sent) == 5
     finally:
         reads.close()
 

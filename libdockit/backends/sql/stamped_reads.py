@@ -8,8 +8,12 @@ since that connection last asked (any process, Dockit's or not, even one that cr
 afterwards). So each process keeps one connection that never writes, asks it before each
 read, and answers the read from the rows it read last time if the answer is the same.
 
-The pragma costs about as much as an indexed read in C, but it needs no pooled connection and
-no parsing of rows in Python; a miss costs the read as before. Any commit (a grant, a
+In WAL mode (Dockit's) the question is answered cheaper still: the watcher's open connection
+keeps the database's wal-index file in place, and its header, which every commit rewrites,
+is compared with the one seen last (see :mod:`.wal_header`); the pragma, which takes and
+drops two locks on that file, answers only for a database in another journal mode. Either
+check needs no pooled connection and no parsing of rows in Python; a miss costs the read as
+before. Any commit (a grant, a
 disable, a failed login, a batch of audit events) changes the answer, so what a request sees
 is never older than what it would have read: the check happens *before* the rows it guards
 are read, the same ordering rule as the policy version's (see :mod:`.cache`).
@@ -28,12 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from ...process import current_pid
+from .wal_header import WalHeader
 
 #: How many distinct reads are kept between two changes (a read is its SQL and parameters).
 MAX_ENTRIES = 4096
 
 Reader = Callable[[str, tuple[object, ...]], list[Any]]
-#: Which watcher connection of the process (counted from 1), and its ``data_version``.
+#: Which watcher connection of the process (counted from 1), and its ``data_version`` (or, in
+#: WAL mode, how many changed wal-index headers it has seen).
 Stamp = tuple[int, int]
 
 #: Connections a child found opened by its parent (SQLite connections must not cross a
@@ -51,6 +57,9 @@ class StampedReads:
         self._watcher: sqlite3.Connection | None = None
         self._opened_in = current_pid()
         self._watchers_opened = 0
+        self._wal: WalHeader | None = None  # the watcher's database in WAL mode
+        #: The wal-index header seen last and the stamp given for it: replaced whole.
+        self._seen: tuple[bytes | None, Stamp | None] = (None, None)
         #: (stamp, rows by key): replaced whole, so a reader sees a stamp with its own rows.
         self._kept: tuple[Stamp | None, dict[tuple[str, tuple[object, ...]], list[Any]]] = (
             None,
@@ -80,39 +89,77 @@ class StampedReads:
                 kept[key] = rows
         return rows
 
+    @property
+    def watches_wal_header(self) -> bool:
+        """Whether changes are seen in the wal-index header (else with the pragma)."""
+        return self._wal is not None
+
     def close(self) -> None:
         with self._lock:
             self._drop_watcher()
 
     def _current_stamp(self) -> Stamp | None:
-        """Which watcher (counted from 1) and its ``data_version``: they only grow; None
-        when the watcher cannot tell (the reads then go to the database, which reports the
-        trouble)."""
+        """Which watcher (counted from 1) and its version: they only grow; None when the
+        watcher cannot tell (the reads then go to the database, which reports the trouble)."""
         if self._opened_in != current_pid():
             self._forget()
+        wal = self._wal
+        if wal is not None:
+            seen_header, seen_stamp = self._seen  # read together: a header and its stamp
+            try:
+                if seen_header is not None and wal.read() == seen_header:
+                    return seen_stamp  # nothing committed since that stamp was given
+            except OSError:
+                pass  # answered under the lock below
         with self._lock:
             try:
                 watcher = self._watcher
                 if watcher is None:
-                    watcher = sqlite3.connect(
-                        Path(self._path).absolute().as_uri() + "?mode=rw",  # never creates
-                        uri=True,
-                        timeout=self._busy_timeout,
-                        isolation_level=None,  # autocommit: never holds a read transaction
-                        check_same_thread=False,  # guarded by the lock
-                    )
-                    self._watcher = watcher
-                    self._watchers_opened += 1
-                row = watcher.execute("PRAGMA data_version").fetchone()
-            except sqlite3.Error:
+                    watcher = self._open_watcher()
+                if self._wal is None:
+                    row = watcher.execute("PRAGMA data_version").fetchone()
+                    return (self._watchers_opened, row[0]) if row else None
+                return self._stamp_for(self._wal.read())
+            except (sqlite3.Error, OSError):
                 self._drop_watcher()
                 return None
-            return (self._watchers_opened, row[0]) if row else None
+
+    def _open_watcher(self) -> sqlite3.Connection:
+        """Open this process's next watcher (the lock held); in WAL mode also its header."""
+        watcher = sqlite3.connect(
+            Path(self._path).absolute().as_uri() + "?mode=rw",  # never creates the file
+            uri=True,
+            timeout=self._busy_timeout,
+            isolation_level=None,  # autocommit: never holds a read transaction
+            check_same_thread=False,  # guarded by the lock
+        )
+        self._watcher = watcher
+        self._watchers_opened += 1
+        self._seen = (None, None)
+        # A first read maps the wal-index (and holds it, as long as the watcher is open).
+        watcher.execute("PRAGMA data_version").fetchone()
+        if watcher.execute("PRAGMA journal_mode").fetchone() == ("wal",):
+            self._wal = WalHeader.open(self._path)
+        return watcher
+
+    def _stamp_for(self, header: bytes | None) -> Stamp:
+        """The stamp of the wal-index ``header`` just read (the lock held): the last one
+        given if the header is unchanged, else the next."""
+        if header is None:
+            raise OSError("the wal-index file is shorter than its header")
+        seen_header, seen_stamp = self._seen
+        if header == seen_header and seen_stamp is not None:
+            return seen_stamp
+        stamp = (self._watchers_opened, seen_stamp[1] + 1 if seen_stamp is not None else 1)
+        self._seen = (header, stamp)
+        return stamp
 
     def _drop_watcher(self) -> None:
         """Close the watcher and forget its rows (the lock held); the next one counts
         afresh, under a higher watcher number."""
         watcher, self._watcher = self._watcher, None
+        self._wal = None
+        self._seen = (None, None)
         self._kept = (None, {})
         if watcher is not None:
             with suppress(sqlite3.Error):
@@ -126,5 +173,7 @@ class StampedReads:
         if self._watcher is not None:
             _inherited.append(self._watcher)
         self._watcher = None
+        self._wal = None
+        self._seen = (None, None)
         self._opened_in = current_pid()
         self._kept = (None, {})
