@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -411,3 +412,38 @@ def test_an_expired_certificate_is_refused_though_its_claims_were_just_signed() 
     moments[0] = NOW + timedelta(seconds=1)
     with pytest.raises(KeyMaterialError, match="expired"):
         ending.sign(key, subject="alice", audience=SERVICE, access=ACCESS)
+
+
+def test_threads_in_different_seconds_never_get_each_others_tokens() -> None:
+    """Threads whose clocks read different seconds share one signer: each gets tokens of
+    its own second only, however their memos replace each other. The certificate ends
+    before the lifetime would, so ``exp`` is the same in both seconds: only the second
+    of the kept tokens tells them apart."""
+    key = generate_key(now=NOW - timedelta(days=1), validity=timedelta(days=1, seconds=100))
+    seconds: dict[int, datetime] = {}
+    signer = TokenSigner(ISSUER, clock=lambda: seconds[threading.get_ident()])
+    errors: list[BaseException] = []
+    issued: list[tuple[datetime, IssuedToken]] = []
+
+    def work(moment: datetime) -> None:
+        seconds[threading.get_ident()] = moment
+        try:
+            for _ in range(200):
+                token = signer.sign(key, subject="alice", audience=SERVICE, access=[])
+                issued.append((moment, token))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=work, args=(NOW + timedelta(seconds=n % 2),)) for n in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(issued) == 1200
+    for moment, token in issued:
+        assert token.issued_at == moment
+        assert _segment(token.token, 1)["iat"] == int(moment.timestamp())
+        assert token.expires_at == key.not_after
