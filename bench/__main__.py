@@ -3,12 +3,12 @@
 Starts real ``dockit api-server`` processes, drives them with wrk on 127.0.0.1 and prints
 a table of each scenario's figure, its ratio to the ``/healthz`` baseline measured in the
 same run, the target and whether it was met. Scenarios (see the issue "Performance and
-scale-out" and "Serving model"): 1 /healthz, 2 warm token, 3 anonymous token, 4 refresh-token
-POST, 5 cold password check, 6 RS256 vs ES256, 7 scale, 8 LDAP, 9 two instances on
-PostgreSQL, 10 a storm of 500 clients, 11 serving models compared (sync, gthread, gevent,
-Dockit's gevent worker) under slow clients, a hung directory and a storm, 12 robot token
-(beside the warm token, on the same server as 1-4). Every rate is
-measured with a new connection per request and with kept-alive connections.
+scale-out" and "Serving model"): 1 /healthz, 2 warm token (and with a new repository each
+request), 3 anonymous token, 4 refresh-token POST, 5 cold password check, 6 RS256 vs ES256,
+7 scale, 8 LDAP, 9 two instances on PostgreSQL, 10 a storm of 500 clients, 11 serving models
+compared (sync, gthread, gevent, Dockit's gevent worker) under slow clients, a hung
+directory and a storm, 12 robot token (beside the warm token, on the same server as 1-4).
+Every rate is measured with a new connection per request and with kept-alive connections.
 
 Every process it starts is stopped by PID when its scenario ends, also on an error, Ctrl-C
 or SIGTERM. A scenario that fails is reported as ERROR and the others still run; the exit

@@ -3,7 +3,8 @@
 Every run is bounded: wrk stops itself after ``duration`` seconds and is killed by PID if it
 has not exited ``duration + 30`` s after its start (or when the benchmark is interrupted).
 Its own CPU time comes from ``wait4``'s resource usage, so a run can show whether the load
-generator had CPU to spare. A POST body goes in a Lua script written to a temporary file.
+generator had CPU to spare. A POST body, or a path that differs in every request, goes in a
+Lua script written to a temporary file.
 """
 
 from __future__ import annotations
@@ -40,12 +41,17 @@ class Load:
     wrk keeps each connection open for the next request (``keepalive``, as docker and
     containerd do); without it every request says ``Connection: close``, so each one pays
     a new TCP connection, as wrk then reconnects.
+
+    ``unique_path``: (before, after): each request's path is ``before``, a text no other
+    request of any run has (12 random hex digits per wrk thread, a dash and the thread's
+    request count), then ``after``; ``url`` then names only the server.
     """
 
     url: str
     headers: tuple[tuple[str, str], ...] = ()
     form_body: str | None = None
     keepalive: bool = True
+    unique_path: tuple[str, str] | None = None
 
     def with_keepalive(self, keepalive: bool) -> Load:
         return dataclasses.replace(self, keepalive=keepalive)
@@ -108,6 +114,34 @@ def _post_script(body: str, directory: Path) -> Path:
     return script
 
 
+def _unique_path_script(before: str, after: str, directory: Path) -> Path:
+    script = directory / "unique.lua"
+    script.write_text(
+        f"local before, after = {_lua_string(before)}, {_lua_string(after)}\n"
+        'local run, count = "", 0\n'
+        "function init(args)\n"
+        '  local random = assert(io.open("/dev/urandom", "rb"))\n'
+        '  run = random:read(6):gsub(".", function(c) return string.format("%02x", c:byte()) end)\n'
+        "  random:close()\n"
+        "end\n"
+        "function request()\n"
+        "  count = count + 1\n"
+        '  return wrk.format(nil, before .. run .. "-" .. count .. after)\n'
+        "end\n"
+    )
+    return script
+
+
+def _script(load: Load, directory: Path) -> Path | None:
+    if load.form_body is not None and load.unique_path is not None:
+        raise WrkError("a load has a POST body or a unique path, not both")
+    if load.form_body is not None:
+        return _post_script(load.form_body, directory)
+    if load.unique_path is not None:
+        return _unique_path_script(*load.unique_path, directory)
+    return None
+
+
 def _command(
     load: Load, *, duration: int, threads: int, connections: int, script: Path | None
 ) -> list[str]:
@@ -129,7 +163,7 @@ def start(
     if duration < 1 or threads < 1 or connections < threads:
         raise WrkError("wrk needs duration >= 1 s and connections >= threads >= 1")
     scratch.mkdir(parents=True, exist_ok=True)
-    script = _post_script(load.form_body, scratch) if load.form_body is not None else None
+    script = _script(load, scratch)
     out = open(scratch / "wrk.out", "wb")  # noqa: SIM115 - the child holds it; closed below
     try:
         return subprocess.Popen(

@@ -10,7 +10,8 @@ the ``kid`` up in its JWKS, where ``/v2/certs/jwks`` publishes every key under t
 libtrust ID. (Registry 2.8 accepts these tokens too, by ``kid``, when the key's certificate
 is in its bundle.) The header segment depends only on the key and the audience's kind, so
 it is serialised and base64url-encoded once and reused (:mod:`libdockit.jws`); a token
-costs its claims' JSON and one signature.
+costs its claims' JSON and one signature, and the same claims again within one second cost
+neither (:class:`TokenSigner`).
 
 Claims: ``iss``, ``sub`` ("" for anonymous), ``aud`` (a JSON *string*: registry 2.8
 rejects a list), ``exp``, ``nbf``, ``iat``, ``jti`` and ``access``. A token never outlives
@@ -37,6 +38,7 @@ from .keys.material import SigningKey
 from .random_batches import RandomBatches
 
 __all__ = [
+    "MAX_REUSED_PER_SECOND",
     "MIN_LIFETIME",
     "Clock",
     "IssuedToken",
@@ -50,6 +52,8 @@ JtiSource = Callable[[], str]
 
 MIN_LIFETIME = 60  # clients raise a shorter expires_in to 60 s anyway
 _MAX_CACHED_KEYS = 32
+#: Tokens kept for reuse within one second, at most; beyond that they are signed unkept.
+MAX_REUSED_PER_SECOND = 1024
 
 
 def _jti_text(drawn: bytes) -> str:
@@ -116,10 +120,26 @@ class _Prepared:
     not_after: int
 
 
+#: What makes two tokens of one second the same but their ``jti``: the prepared signer
+#: (by identity: one key and header), ``sub``, ``aud``, ``exp`` and the access claim's JSON.
+_ReuseKey = tuple[JwsSigner, str, str, int, str]
+
+
 class TokenSigner:
     """Signs registry tokens for one issuer with a fixed lifetime (seconds, at least 60).
 
     ``jwks_audiences``: the services whose tokens carry ``kid`` without ``x5c`` (see above).
+
+    ``reuse_within_second``: a request whose token would have the claims of one already
+    signed in the same second gets that token again. In a pull storm many clients sharing
+    credentials (a robot, a pull secret on every node) ask for the same scope at once; their
+    tokens differ only in ``jti`` (``iat``, ``nbf`` and ``exp`` are whole seconds), and the
+    signature is the largest cost of a warm request. Sharing one is safe: the registry never
+    reads ``jti``, the audit log records decisions, never the tokens signed or their
+    ``jti``, and a token is a bearer token valid any number of times until ``exp`` anyway.
+    The login and the decision are still made on every request; only the signature is
+    shared. Another key, a renewed certificate or a rotation prepares another signer, so
+    the token is new. Off, every token has its own ``jti``.
     """
 
     def __init__(
@@ -130,6 +150,7 @@ class TokenSigner:
         jti_source: JtiSource = random_jti,
         *,
         jwks_audiences: Iterable[str] = (),
+        reuse_within_second: bool = True,
     ) -> None:
         if not issuer:
             raise ConfigError("token.issuer", "the token issuer must not be empty")
@@ -145,6 +166,10 @@ class TokenSigner:
         self._prepared: dict[tuple[str, bool], _Prepared] = {}
         self._lock = threading.Lock()
         self._claims_start = '{"iss":' + _JSON_STRING(issuer) + ',"sub":'  # the same for all
+        self._reuse = reuse_within_second
+        # The second the kept tokens were issued in, and those tokens: replaced as a whole
+        # when the second changes, so a thread never takes a token of another second.
+        self._reusable: tuple[int, dict[_ReuseKey, IssuedToken]] = (0, {})
 
     @property
     def issuer(self) -> str:
@@ -182,9 +207,11 @@ class TokenSigner:
         """A token for ``subject`` ("" for anonymous) to present to service ``audience``,
         valid for ``lifetime`` seconds (None: the signer's), never past its certificate.
         Its ``access`` claim is ``access``, or ``access_claim``: the same already written
-        as JSON (see :func:`access_json`), as a remembered decision holds it.
+        as JSON (see :func:`access_json`), as a remembered decision holds it. The same
+        claims again within one second get the same token (see the class).
 
-        Raises KeyMaterialError if the key's certificate has expired.
+        Raises KeyMaterialError if the key's certificate has expired (checked before a
+        token is reused).
         """
         if not isinstance(audience, str) or not audience:
             raise InvalidRequest("a token needs an audience: the registry's service name")
@@ -198,6 +225,12 @@ class TokenSigner:
                 f"the certificate of signing key {key.kid} expired at {key.not_after.isoformat()}"
             )
         claim = access_claim if access_claim is not None else access_json(access or [])
+        reuse_key = (prepared.jws, subject, audience, expires_at, claim)
+        kept = self._kept(issued_at) if self._reuse else None
+        if kept is not None:
+            reused = kept.get(reuse_key)
+            if reused is not None:
+                return reused
         # The JSON of {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "access"} in that
         # order, as json.dumps with compact separators writes it, without building the dict.
         claims = (
@@ -206,9 +239,27 @@ class TokenSigner:
             f'"iat":{issued_at},"jti":{_JSON_STRING(self._jti_source())},'
             f'"access":{claim}}}'
         )
-        return IssuedToken(
+        issued = IssuedToken(
             token=prepared.jws.sign(claims.encode("ascii")),
             issued_at=datetime.fromtimestamp(issued_at, UTC),
             expires_at=datetime.fromtimestamp(expires_at, UTC),
             expires_in=expires_at - issued_at,
         )
+        if kept is not None and len(kept) < MAX_REUSED_PER_SECOND:
+            kept[reuse_key] = issued  # threads passing the check together add one each
+        return issued
+
+    def _kept(self, second: int) -> dict[_ReuseKey, IssuedToken]:
+        """The tokens kept for reuse in ``second``: a new, empty dict when it is not the
+        second of those kept so far.
+
+        No lock: reading and replacing ``self._reusable`` (the second and its dict as one
+        tuple) and a dict's get and set are each atomic in CPython, so a thread sees one
+        second's tokens or none; a store lost to another thread's new second costs one
+        signature.
+        """
+        kept_second, kept = self._reusable
+        if kept_second != second:
+            kept = {}
+            self._reusable = (second, kept)
+        return kept

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,8 +16,14 @@ from libdockit.clock import utc_now
 from libdockit.errors import ConfigError, InvalidRequest, KeyMaterialError
 from libdockit.keys.bundle import bundle_certificates, bundle_pem
 from libdockit.keys.material import Algorithm, SigningKey, generate_key
-from libdockit.testing.pki import make_chain
-from libdockit.tokens import IssuedToken, TokenSigner, access_json, random_jti
+from libdockit.testing.pki import issue_leaf, make_ca, make_chain
+from libdockit.tokens import (
+    MAX_REUSED_PER_SECOND,
+    IssuedToken,
+    TokenSigner,
+    access_json,
+    random_jti,
+)
 from tests.support.verifier import verify_token
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -254,3 +261,189 @@ def test_claims_are_exactly_the_compact_json_of_the_claims(
 )
 def test_access_json_is_what_json_dumps_writes(access: Any) -> None:
     assert access_json(access) == json.dumps(access, separators=(",", ":"))
+
+
+# -- the same claims within one second: one token -----------------------------------------
+
+
+def _verified(issued: IssuedToken, key: SigningKey, *, service: str = SERVICE) -> dict[str, Any]:
+    bundle = bundle_pem(bundle_certificates([key]))
+    return verify_token(issued.token, bundle_pem=bundle, issuer=ISSUER, service=service, now=NOW)
+
+
+def _clock_at(moments: list[datetime]) -> Any:
+    """A clock that reads ``moments[0]``: a test moves it by assigning."""
+    return lambda: moments[0]
+
+
+def test_the_same_claims_in_one_second_get_the_same_token(keys: dict[str, SigningKey]) -> None:
+    moments = [NOW]
+    signer = _signer(clock=_clock_at(moments))
+    first = signer.sign(keys["ES256"], subject="alice", audience=SERVICE, access=ACCESS)
+    moments[0] = NOW + timedelta(milliseconds=999)  # the same second
+    again = signer.sign(keys["ES256"], subject="alice", audience=SERVICE, access=ACCESS)
+    assert again == first
+    assert _verified(again, keys["ES256"])["jti"] == "jti-1"
+    # A remembered decision's access claim (already JSON) is the same claim.
+    claim = access_json(ACCESS)
+    held = signer.sign(keys["ES256"], subject="alice", audience=SERVICE, access_claim=claim)
+    assert held.token == first.token
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"subject": "bob"},
+        {"subject": ""},
+        {"audience": "registry.other"},
+        {"access": [{"type": "repository", "name": "alice/hello", "actions": ["pull"]}]},
+        {"access": []},
+        {"lifetime": 600},
+        {"key": "RS256"},
+        {"key": "another ES256"},
+    ],
+)
+def test_other_claims_or_another_key_get_a_new_token(
+    keys: dict[str, SigningKey], change: dict[str, Any]
+) -> None:
+    signer = _signer()
+    claims: dict[str, Any] = {"subject": "alice", "audience": SERVICE, "access": ACCESS}
+    first = signer.sign(keys["ES256"], **claims)
+    named = change.get("key", "ES256")
+    key = generate_key(now=NOW - timedelta(days=1)) if named == "another ES256" else keys[named]
+    other_claims = {**claims, **{name: v for name, v in change.items() if name != "key"}}
+    other = signer.sign(key, **other_claims)
+    assert other.token != first.token
+    verified = _verified(other, key, service=other_claims["audience"])
+    assert verified["jti"] == "jti-2"
+    assert verified["sub"] == other_claims["subject"]
+    assert verified["access"] == other_claims["access"]
+    # ... and each is kept on its own: asking for the first claims again reuses the first.
+    assert signer.sign(keys["ES256"], **claims) == first
+
+
+def test_a_renewed_certificate_for_the_same_key_gets_a_new_token() -> None:
+    root = make_ca(now=NOW - timedelta(days=10))
+    leaf = issue_leaf(root, now=NOW - timedelta(days=1))
+    renewed = issue_leaf(root, now=NOW - timedelta(hours=1), private_key=leaf.private_key)
+    old_key, new_key = leaf.signing_key(), renewed.signing_key()
+    assert old_key.kid == new_key.kid
+    signer = _signer()
+    first = signer.sign(old_key, subject="alice", audience=SERVICE, access=ACCESS)
+    second = signer.sign(new_key, subject="alice", audience=SERVICE, access=ACCESS)
+    assert second.token != first.token
+    assert _segment(second.token, 0)["x5c"] == list(new_key.x5c)
+    assert _verified(second, new_key)["jti"] == "jti-2"
+
+
+def test_the_next_second_gets_a_new_token(keys: dict[str, SigningKey]) -> None:
+    moments = [NOW]
+    signer = _signer(clock=_clock_at(moments))
+    first = signer.sign(keys["ES256"], subject="alice", audience=SERVICE, access=ACCESS)
+    moments[0] = NOW + timedelta(seconds=1)
+    later = signer.sign(keys["ES256"], subject="alice", audience=SERVICE, access=ACCESS)
+    assert later.token != first.token
+    assert later.issued_at == NOW + timedelta(seconds=1)
+    assert _segment(later.token, 1)["jti"] == "jti-2"
+    # Back to the first second's claims (a clock stepped back): not served from its memo.
+    moments[0] = NOW
+    back = signer.sign(keys["ES256"], subject="alice", audience=SERVICE, access=ACCESS)
+    assert back.token not in (first.token, later.token)
+    assert _segment(back.token, 1)["jti"] == "jti-3"
+    assert back.issued_at == NOW
+
+
+def test_reuse_can_be_turned_off(keys: dict[str, SigningKey]) -> None:
+    signer = _signer(reuse_within_second=False)
+    tokens = [
+        signer.sign(keys["ES256"], subject="alice", audience=SERVICE, access=ACCESS)
+        for _ in range(3)
+    ]
+    assert [_verified(issued, keys["ES256"])["jti"] for issued in tokens] == [
+        "jti-1",
+        "jti-2",
+        "jti-3",
+    ]
+    assert len({issued.token for issued in tokens}) == 3
+
+
+def test_at_most_the_cap_is_kept_in_one_second(keys: dict[str, SigningKey]) -> None:
+    values: Iterator[int] = iter(range(1, 10_000))
+    signer = TokenSigner(ISSUER, clock=_fixed(NOW), jti_source=lambda: f"jti-{next(values)}")
+    key = keys["ES256"]
+    count = MAX_REUSED_PER_SECOND + 10
+    issued = [
+        signer.sign(key, subject=f"user{n}", audience=SERVICE, access=ACCESS) for n in range(count)
+    ]
+    for n, token in enumerate(issued):
+        assert _verified(token, key)["sub"] == f"user{n}"
+    assert len({token.token for token in issued}) == count
+    second, kept = signer._reusable
+    assert second == int(NOW.timestamp())
+    assert len(kept) == MAX_REUSED_PER_SECOND
+    # The first claims are still reused; those beyond the cap are signed again each time.
+    assert signer.sign(key, subject="user0", audience=SERVICE, access=ACCESS) == issued[0]
+    beyond = signer.sign(key, subject=f"user{count - 1}", audience=SERVICE, access=ACCESS)
+    assert beyond.token != issued[-1].token
+    assert _verified(beyond, key)["jti"] == f"jti-{count + 1}"
+    assert len(signer._reusable[1]) == MAX_REUSED_PER_SECOND
+
+
+def test_an_expired_certificate_is_refused_though_its_claims_were_just_signed() -> None:
+    """The certificate check comes before any reuse. For one key it cannot change within a
+    second (``exp`` is capped at the certificate's end, in whole seconds), so the case is a
+    certificate swapped for an expired one of the same key (same ``kid``) in that second."""
+    root = make_ca(now=NOW - timedelta(days=10))
+    valid = issue_leaf(root, now=NOW - timedelta(days=1))
+    expired = issue_leaf(
+        root, now=NOW - timedelta(days=3), validity=timedelta(days=1), private_key=valid.private_key
+    )
+    valid_key, expired_key = valid.signing_key(), expired.signing_key()
+    assert valid_key.kid == expired_key.kid
+    signer = _signer()
+    signer.sign(valid_key, subject="alice", audience=SERVICE, access=ACCESS)
+    with pytest.raises(KeyMaterialError, match="expired"):
+        signer.sign(expired_key, subject="alice", audience=SERVICE, access=ACCESS)
+    # The same key one second past its certificate's end, after a token in its last second.
+    key = generate_key(now=NOW - timedelta(days=1), validity=timedelta(days=1, seconds=1))
+    moments = [NOW]
+    ending = _signer(clock=_clock_at(moments))
+    assert ending.sign(key, subject="alice", audience=SERVICE, access=ACCESS).expires_in == 1
+    moments[0] = NOW + timedelta(seconds=1)
+    with pytest.raises(KeyMaterialError, match="expired"):
+        ending.sign(key, subject="alice", audience=SERVICE, access=ACCESS)
+
+
+def test_threads_in_different_seconds_never_get_each_others_tokens() -> None:
+    """Threads whose clocks read different seconds share one signer: each gets tokens of
+    its own second only, however their memos replace each other. The certificate ends
+    before the lifetime would, so ``exp`` is the same in both seconds: only the second
+    of the kept tokens tells them apart."""
+    key = generate_key(now=NOW - timedelta(days=1), validity=timedelta(days=1, seconds=100))
+    seconds: dict[int, datetime] = {}
+    signer = TokenSigner(ISSUER, clock=lambda: seconds[threading.get_ident()])
+    errors: list[BaseException] = []
+    issued: list[tuple[datetime, IssuedToken]] = []
+
+    def work(moment: datetime) -> None:
+        seconds[threading.get_ident()] = moment
+        try:
+            for _ in range(200):
+                token = signer.sign(key, subject="alice", audience=SERVICE, access=[])
+                issued.append((moment, token))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=work, args=(NOW + timedelta(seconds=n % 2),)) for n in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(issued) == 1200
+    for moment, token in issued:
+        assert token.issued_at == moment
+        assert _segment(token.token, 1)["iat"] == int(moment.timestamp())
+        assert token.expires_at == key.not_after
