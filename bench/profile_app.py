@@ -71,6 +71,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "audit off": {"audit_enabled": False},
     "metrics off": {"server_metrics": False},
     "audit+metrics off": {"audit_enabled": False, "server_metrics": False},
+    # Every request of a kind asks for the same scope, so by default its tokens are reused
+    # within each second: this column signs every one (token.reuse_within_second).
+    "no token reuse": {"token_reuse_within_second": False},
 }
 #: cProfile entries whose time is attributed: (file suffix, function, which time).
 _PARTS = {

@@ -308,6 +308,7 @@ def _options(
         services=settings.token_services,
         unknown_service_hint=UNKNOWN_SERVICE_HINT,
         token_lifetime=settings.token_lifetime,
+        reuse_tokens_within_second=settings.token_reuse_within_second,
         max_credential_token_lifetime=settings.token_max_credential_lifetime,
         jwks_audiences=settings.token_jwks_services,
         refresh_lifetime=lifetime_from_days(settings.token_refresh_lifetime_days),

@@ -63,6 +63,8 @@ class Settings:
     #: Services whose registry (3.x) trusts Dockit through a JWKS alone: no x5c in their tokens.
     token_jwks_services: tuple[str, ...] = ()
     token_lifetime: int = 300
+    #: Identical token requests within one second get the same signed token (see README).
+    token_reuse_within_second: bool = True
     #: The longest access token a robot's or personal token's own lifetime may ask for.
     token_max_credential_lifetime: int = 3600
     #: Refresh tokens (docker's identity tokens) expire after this many days; 0: never.

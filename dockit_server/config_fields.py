@@ -51,6 +51,7 @@ _GENERAL_FIELDS: tuple[Field, ...] = (
     Field("token.services", "DOCKIT_SERVICES", kinds.names),
     Field("token.jwks_services", "DOCKIT_JWKS_SERVICES", kinds.names),
     Field("token.lifetime", "DOCKIT_TOKEN_LIFETIME", kinds.integer(60, 86400)),
+    Field("token.reuse_within_second", "DOCKIT_TOKEN_REUSE_WITHIN_SECOND", kinds.boolean),
     Field(
         "token.max_credential_lifetime",
         "DOCKIT_MAX_CREDENTIAL_TOKEN_LIFETIME",

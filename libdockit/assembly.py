@@ -52,6 +52,8 @@ class Options:
     unknown_service_hint: str = ""
     #: Access token lifetime in seconds.
     token_lifetime: int = 300
+    #: The same claims within one second get the same signed token (see TokenSigner).
+    reuse_tokens_within_second: bool = True
     #: Services whose tokens also carry the key id registry 3.x looks JWKS keys up by.
     jwks_audiences: Sequence[str] = ()
     #: Refresh tokens (docker's identity tokens) on, and how long they live (None: forever).
@@ -183,6 +185,7 @@ def assemble(
             lifetime=options.token_lifetime,
             clock=options.clock,
             jwks_audiences=options.jwks_audiences,
+            reuse_within_second=options.reuse_tokens_within_second,
         ),
         services=options.services,
         groups=groups,
