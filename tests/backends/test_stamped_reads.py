@@ -16,6 +16,7 @@ from libdockit.backends.sql.backend import SqlBackend
 from libdockit.backends.sql.stamped_reads import StampedReads
 from libdockit.model import Grant
 from libdockit.testing.conformance import T0
+from libdockit.testing.conformance.access_credentials import make_credential
 
 WINDOW = timedelta(minutes=15)
 
@@ -182,3 +183,19 @@ def test_a_held_login_is_converted_again_only_after_a_commit(
         " VALUES ('user:alice', 2, '2026-01-01 00:00:00', 0)",
     )
     assert held_login(backend) == ([2], False)
+
+
+def test_a_robots_lookup_is_converted_again_only_after_a_commit(
+    backend: SqlBackend, db_path: Path
+) -> None:
+    robot = make_credential("r1", kind="robot", name="ci")
+    backend.add_access_credential(robot)
+    first = backend.find_access_credential(robot.secret_hash)
+    assert first == robot
+    assert backend.find_access_credential(robot.secret_hash) is first  # not converted again
+    by_hand(db_path, "UPDATE access_credentials SET enabled = 0 WHERE id = 'r1'")
+    disabled = backend.find_access_credential(robot.secret_hash)
+    assert disabled is not None
+    assert not disabled.enabled
+    by_hand(db_path, "DELETE FROM access_credentials WHERE id = 'r1'")
+    assert backend.find_access_credential(robot.secret_hash) is None

@@ -76,11 +76,13 @@ class SqlSession:
         self._groups_cache: VersionedCache[int, tuple[str, ...]] = VersionedCache()
         self._grants_cache: VersionedCache[str, tuple[Grant, ...]] = VersionedCache(50_000)
         self._disabled_groups_cache: VersionedCache[str, frozenset[str]] = VersionedCache(1)
-        #: What the last login lookup and login record made of a row, by user: while the
-        #: remembered reads hand out the same row object (nothing was committed, see
-        #: sql_stamped_reads), the same answer, without converting the row again.
+        #: What the last login lookup, login record and access credential made of a row, by
+        #: user (a credential by its secret hash): while the remembered reads hand out the
+        #: same row object (nothing was committed, see sql_stamped_reads), the same answer,
+        #: without converting the row again.
         self._parsed_lookups: dict[str, tuple[Any, Any, tuple[Any, ...]]] = {}
         self._parsed_records: dict[int, tuple[Any, Any]] = {}
+        self._parsed_credentials: dict[str, tuple[Any, Any]] = {}  # by secret hash
         #: grants_for_subjects' whole answer by the subjects asked for (one per identity).
         self._merged_grants_cache: VersionedCache[tuple[str, ...], tuple[Grant, ...]] = (
             VersionedCache()
