@@ -235,6 +235,23 @@ def _report(bench: Bench, figures: dict[str, ModelFigures]) -> None:
     report.sections.append(("Serving model", _section(figures)))
 
 
+def _fastest_text(figures: dict[str, ModelFigures]) -> str:
+    """Which model answered the warm token fastest in this run, each way."""
+    parts = []
+    for label, kept_alive in (("with a new connection per request", False), ("kept alive", True)):
+        rates = {
+            model: (pair.keepalive if kept_alive else pair.new_connection).rate
+            for model, found in figures.items()
+            if (pair := found.rates.get("token")) is not None
+        }
+        if rates:
+            fastest = max(rates, key=lambda model: rates[model])
+            parts.append(f"{label} by {fastest} ({fmt_rate(rates[fastest])})")
+    if not parts:
+        return ""
+    return "In this run the warm token was answered fastest " + ", and ".join(parts) + "."
+
+
 def _section(figures: dict[str, ModelFigures]) -> str:
     lines = [
         "The same Dockit under four gunicorn worker classes (`python3 -m bench --only 11`, "
@@ -277,16 +294,12 @@ def _section(figures: dict[str, ModelFigures]) -> str:
         "gunicorn's gevent worker does the TLS handshake and reads bodies with no time "
         "limit. Dockit's worker is gevent with a read deadline on every connection "
         "(dockit_server/worker.py). "
-        "In plain HTTP gunicorn's own gevent worker met the same targets here: Dockit gives it "
-        "server.read_timeout as its keepalive, which bounds the wait for a request's head. What "
-        "it lacks is a limit on the TLS handshake and on the body: under it, "
-        "tests/resilience/test_serving.py hangs over HTTPS (idle TLS connections are held for "
-        "ever) and a trickled body gets no answer. The price of greenlets: a storm of new "
-        "connections is accepted one at a time per worker turn (gunicorn's max_accept = 1 for "
-        "gevent), so its p99 is higher than sync's, whose workers share the kernel's accept "
-        "queue; and in these interleaved rounds the gevent-based workers answered the warm "
-        "token at a lower rate than sync and gthread (the machine was too busy to attribute it "
-        "in process; gevent's locks and greenlet-local state on the hot path are suspects).",
+        "gunicorn's own gevent worker bounds only the wait for a request's head (Dockit gives "
+        "it server.read_timeout as its keepalive): under it, tests/resilience/test_serving.py "
+        "hangs over HTTPS (idle TLS connections are held for ever) and a trickled body gets "
+        "no answer. The price of greenlets: a storm of new connections is accepted one at a "
+        "time per worker turn (gunicorn's max_accept = 1 for gevent), so its p99 is higher "
+        "than sync's, whose workers share the kernel's accept queue. " + _fastest_text(figures),
         "",
     ]
     for model, found in figures.items():
