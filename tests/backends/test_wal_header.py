@@ -146,3 +146,28 @@ def test_a_watcher_reopened_reads_the_current_file(tmp_path: Path, replace_file:
         finally:
             reads.close()
     keeper.close()
+
+
+def test_a_database_reached_through_a_symlink_is_watched_at_its_real_path(
+    tmp_path: Path,
+) -> None:
+    """SQLite puts the wal-index beside the file a symlink points to."""
+    real, link = tmp_path / "data" / "wal.db", tmp_path / "wal.db"
+    real.parent.mkdir()
+    link.symlink_to(real)
+
+    def fetch(sql: str, params: tuple[object, ...]) -> list[object]:
+        with closing(sqlite3.connect(link)) as conn:
+            return list(conn.execute(sql, params).fetchall())
+
+    with closing(wal_database(link)) as conn:
+        assert Path(f"{real}-shm").exists()
+        assert not Path(f"{link}-shm").exists()
+        reads = StampedReads(str(link), busy_timeout=1.0)
+        try:
+            assert reads.read("SELECT count(*) FROM t", (), fetch) == [(0,)]
+            assert reads.watches_wal_header
+            conn.execute("INSERT INTO t VALUES (1)")
+            assert reads.read("SELECT count(*) FROM t", (), fetch) == [(1,)]
+        finally:
+            reads.close()
