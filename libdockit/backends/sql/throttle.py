@@ -6,14 +6,19 @@ transaction on both databases: the rows are read under a lock (``FOR UPDATE`` on
 PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds the database's write lock), missing
 ones are made with ``INSERT ... ON CONFLICT DO NOTHING`` (``RETURNING`` what it made; one a
 concurrent attempt made first is read locked), and all are written back before the lock is
-let go. So concurrent attempts in any number of processes
-each count once, a blocked key lets none of them through, and ``blocked_until`` never moves
-back.
+let go. So concurrent attempts in any number of processes each count once, a blocked key
+lets none of them through, and ``blocked_until`` never moves back.
+
+Its statements are hand-written SQL, reads and writes: every login looks counters up, every
+cold login reserves an attempt and takes it back (or confirms it), every failed one counts,
+and building these statements with peewee (and a model instance per row) cost several times
+what running them does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -70,9 +75,7 @@ _WITH_LOGIN = {count: _with_login_sql(count) for count in (1, 2)}
 _MAX_PARSED = 4096
 
 
-# -- the writes: hand-written as well. Every cold login reserves an attempt and takes it back
-# (or confirms it), every failed one counts: building these statements with peewee, and a
-# model instance per row, cost a login several times what running them does.
+# -- the writes ------------------------------------------------------------------------------
 #: A counter as a write reads it under the lock (see _Counter); ``{marks}``: one ``?`` a key.
 _LOCKED_SQL = (
     'SELECT "key", "failures", "window_start", "blocked_until", "checking", "wrong_secret", '
@@ -147,19 +150,12 @@ class _Counter(NamedTuple):
 
 
 def _counter(row: Sequence[Any]) -> _Counter:
-    """A row as :data:`_COUNTER_COLUMNS` lists them."""
-    key, failures, window_start, blocked_until, checking, wrong_secret, wrong_secret_at = row
+    """A row in the columns of :data:`_LOCKED_SQL`."""
+    key, failures, window_start, blocked_until, checking, secret, secret_at = row
     started = time_from_column(window_start)
     assert started is not None  # NOT NULL
-    return _Counter(
-        key,
-        int(failures),
-        started,
-        time_from_column(blocked_until),
-        int(checking),
-        wrong_secret,
-        time_from_column(wrong_secret_at),
-    )
+    until, seen = time_from_column(blocked_until), time_from_column(secret_at)
+    return _Counter(key, int(failures), started, until, int(checking), secret, seen)
 
 
 def _from_columns(
@@ -225,13 +221,9 @@ class SqlLoginFailures(SqlSession):
         self, key: str, *, at: datetime, window: timedelta, backoff: BackoffRule
     ) -> LoginFailures:
         now = as_utc(at)
-        with self._session(write=True) as db:
-            cursor = db.cursor()  # type: ignore[no-untyped-call]
-            try:
-                rows = self._locked(cursor, [key]) or self._made(cursor, [key], now)
-                return self._count(cursor, rows[key], now, window, backoff)
-            finally:
-                cursor.close()
+        with self._cursor() as cursor:
+            rows = self._locked(cursor, [key]) or self._made(cursor, [key], now)
+            return self._count(cursor, rows[key], now, window, backoff)
 
     def reserve_login_attempt(
         self,
@@ -245,32 +237,28 @@ class SqlLoginFailures(SqlSession):
     ) -> LoginReservation:
         now = as_utc(at)
         wanted = list(dict.fromkeys(keys))
-        with self._session(write=True) as db:
-            cursor = db.cursor()  # type: ignore[no-untyped-call]
-            try:
-                rows = self._locked(cursor, wanted)
+        with self._cursor() as cursor:
+            rows = self._locked(cursor, wanted)
+            blocked = _latest_block(rows.values(), now)
+            if blocked is not None:
+                return _refused(fingerprint, rows.values(), blocked, now)
+            missing = [key for key in wanted if key not in rows]
+            if missing:
+                rows.update(self._made(cursor, missing, now))
                 blocked = _latest_block(rows.values(), now)
-                if blocked is not None:
+                if blocked is not None:  # a concurrent attempt made a row first, and blocked it
+                    self._execute(cursor, _delete_idle_sql(len(missing)), missing)
                     return _refused(fingerprint, rows.values(), blocked, now)
-                missing = [key for key in wanted if key not in rows]
-                if missing:
-                    rows.update(self._made(cursor, missing, now))
-                    blocked = _latest_block(rows.values(), now)
-                    if blocked is not None:  # a concurrent attempt made a row first, and blocked it
-                        self._execute(cursor, _delete_idle_sql(len(missing)), missing)
-                        return _refused(fingerprint, rows.values(), blocked, now)
-                counted: list[LoginFailures] = []
-                before: list[datetime | None] = []
-                repeated: list[str] = []
-                for key in wanted:
-                    row = rows[key]
-                    if _repeats(row, fingerprint, now - repeat_within):
-                        repeated.append(key)
-                        continue
-                    before.append(row.blocked_until)
-                    counted.append(self._count(cursor, row, now, window, backoff, checking=True))
-            finally:
-                cursor.close()
+            counted: list[LoginFailures] = []
+            before: list[datetime | None] = []
+            repeated: list[str] = []
+            for key in wanted:
+                row = rows[key]
+                if _repeats(row, fingerprint, now - repeat_within):
+                    repeated.append(key)
+                    continue
+                before.append(row.blocked_until)
+                counted.append(self._count(cursor, row, now, window, backoff, checking=True))
         return LoginReservation(
             fingerprint,
             counted=tuple(counted),
@@ -286,12 +274,8 @@ class SqlLoginFailures(SqlSession):
         if reservation.fingerprint is not None:
             params += (reservation.fingerprint, self._time(as_utc(at)))
         sql = _confirm_sql(len(keys), remember=bool(params))
-        with self._session() as db:  # one UPDATE, committed on its own
-            cursor = db.cursor()  # type: ignore[no-untyped-call]
-            try:
-                self._execute(cursor, sql, [*params, *keys])
-            finally:
-                cursor.close()
+        with self._cursor(write=False) as cursor:  # one UPDATE, committed on its own
+            self._execute(cursor, sql, [*params, *keys])
 
     def cancel_login_attempt(
         self, reservation: LoginReservation, *, clear: str | None = None
@@ -299,28 +283,36 @@ class SqlLoginFailures(SqlSession):
         taken_back = [c.key for c in reservation.counted if c.key != clear]
         if not taken_back and clear is None:
             return
-        with self._session(write=True) as db:
+        with self._cursor() as cursor:
+            rows = self._locked(cursor, taken_back)
+            for counter, block_before in zip(
+                reservation.counted, reservation.blocks_before, strict=True
+            ):
+                row = rows.get(counter.key)
+                if row is None or row.failures <= 0:
+                    continue
+                until = row.blocked_until
+                if until == counter.blocked_until:  # nobody moved it since
+                    until = block_before
+                params = (row.failures - 1, self._time(until), row.key)
+                self._execute(cursor, _TAKE_BACK_SQL, params)
+            if clear is not None:
+                self._execute(cursor, _CLEAR_SQL, (clear,))
+
+    @contextmanager
+    def _cursor(self, *, write: bool = True) -> Iterator[Any]:
+        """A driver cursor in a session of its own (``write``: in one transaction)."""
+        with self._session(write=write) as db:
             cursor = db.cursor()  # type: ignore[no-untyped-call]
             try:
-                rows = self._locked(cursor, taken_back) if taken_back else {}
-                for counter, block_before in zip(
-                    reservation.counted, reservation.blocks_before, strict=True
-                ):
-                    row = rows.get(counter.key)
-                    if row is None or row.failures <= 0:
-                        continue
-                    until = row.blocked_until
-                    if until == counter.blocked_until:  # nobody moved it since
-                        until = block_before
-                    params = (row.failures - 1, self._time(until), row.key)
-                    self._execute(cursor, _TAKE_BACK_SQL, params)
-                if clear is not None:
-                    self._execute(cursor, _CLEAR_SQL, (clear,))
+                yield cursor
             finally:
                 cursor.close()
 
     def _locked(self, cursor: Any, keys: Sequence[str]) -> dict[str, _Counter]:
         """The counters of ``keys`` that exist, read under the transaction's lock."""
+        if not keys:
+            return {}
         self._execute(cursor, _locked_sql(len(keys), postgres=self._postgres), keys)
         return {row[0]: _counter(row) for row in cursor.fetchall()}
 
@@ -368,12 +360,8 @@ class SqlLoginFailures(SqlSession):
         return stored if self._postgres else stored.isoformat(" ")
 
     def clear_login_failures(self, key: str) -> None:
-        with self._session() as db:  # one DELETE, committed on its own
-            cursor = db.cursor()  # type: ignore[no-untyped-call]
-            try:
-                self._execute(cursor, _CLEAR_SQL, (key,))
-            finally:
-                cursor.close()
+        with self._cursor(write=False) as cursor:  # one DELETE, committed on its own
+            self._execute(cursor, _CLEAR_SQL, (key,))
 
     def prune_login_failures(self, before: datetime) -> int:
         cutoff = to_db(before)
