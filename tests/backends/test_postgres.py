@@ -240,3 +240,25 @@ def test_a_counter_blocked_meanwhile_by_another_attempt_refuses_and_leaves_no_ro
     assert (done.blocked_until, done.counted) == (until, ())
     assert [c.failures for c in pg_backend.login_failures(["user:x"])] == [3]
     assert _stored_keys(postgres_server, database) == ["user:x"]  # the row it made is gone
+
+
+def test_a_counter_that_keeps_vanishing_is_a_503_and_counts_nothing(
+    pg_backend: SqlBackend,
+    postgres_server: PostgresServer,
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Between the INSERT that finds a counter made by another attempt and the locked read
+    of it, a third may remove it (a successful login clears the user's): the reservation
+    makes it again, a few rounds at most, then answers 503 and leaves nothing half-counted.
+    Here the locked reads never see the committed counter, as if that race won every round."""
+    pg_backend.record_login_failure("user:x", at=_T0, window=_WINDOW, backoff=_from_third)
+    monkeypatch.setattr(pg_backend, "_locked", lambda cursor, keys: {})
+    with pytest.raises(BackendUnavailable):
+        pg_backend.reserve_login_attempt(
+            ["user:x", "client:new"], at=_T0, window=_WINDOW, backoff=_from_third
+        )
+    monkeypatch.undo()
+    found = {c.key: c.failures for c in pg_backend.login_failures(["user:x", "client:new"])}
+    assert found == {"user:x": 1}
+    assert _stored_keys(postgres_server, database) == ["user:x"]  # the new one rolled back

@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from ...clock import as_utc
+from ...errors import BackendUnavailable
 from ...model import BackoffRule, LoginFailures, LoginReservation
 from ...throttle import USER_KEY
 from .models import LoginFailureRow
@@ -81,13 +82,19 @@ _LOCKED_SQL = (
     'SELECT "key", "failures", "window_start", "blocked_until", "checking", "wrong_secret", '
     '"wrong_secret_at" FROM "login_failures" WHERE "key" IN ({marks})'
 )
-#: New counters at zero, ``{rows}`` of them: RETURNING gives those made, in the columns of
-#: _LOCKED_SQL (not one a concurrent attempt made first).
+#: New counters at zero, ``{rows}`` of them.
 _MAKE_IDLE_SQL = (
     'INSERT INTO "login_failures" ("key", "failures", "window_start", "checking") '
-    'VALUES {rows} ON CONFLICT DO NOTHING RETURNING "key", "failures", "window_start", '
-    '"blocked_until", "checking", "wrong_secret", "wrong_secret_at"'
+    "VALUES {rows} ON CONFLICT DO NOTHING"
 )
+#: PostgreSQL's: RETURNING gives those made, in the columns of _LOCKED_SQL (not one a
+#: concurrent attempt made first). SQLite needs none (see _made), nor SQLite 3.35 for it.
+_RETURNING = (
+    ' RETURNING "key", "failures", "window_start", "blocked_until", "checking", '
+    '"wrong_secret", "wrong_secret_at"'
+)
+#: Rounds of making counters on PostgreSQL while concurrent attempts make or drop them.
+_MAKE_ATTEMPTS = 3
 _DELETE_IDLE_SQL = 'DELETE FROM "login_failures" WHERE "key" IN ({marks}) AND "failures" = 0'
 _COUNT_SQL = (
     'UPDATE "login_failures" SET "failures" = ?, "window_start" = ?, "blocked_until" = ?, '
@@ -122,8 +129,17 @@ def _locked_sql(count: int, *, postgres: bool) -> str:
 
 @lru_cache(maxsize=8)
 def _make_idle_sql(count: int) -> str:
-    """Parameters: each key and its window start."""
+    """Parameters: each key and its window start (:func:`_key_rows`)."""
     return _MAKE_IDLE_SQL.format(rows=", ".join(["(?, 0, ?, 0)"] * count))
+
+
+@lru_cache(maxsize=8)
+def _make_idle_returning_sql(count: int) -> str:
+    return _make_idle_sql(count) + _RETURNING
+
+
+def _key_rows(keys: Sequence[str], start: object) -> list[object]:
+    return [value for key in keys for value in (key, start)]
 
 
 @lru_cache(maxsize=8)
@@ -317,15 +333,31 @@ class SqlLoginFailures(SqlSession):
         return {row[0]: _counter(row) for row in cursor.fetchall()}
 
     def _made(self, cursor: Any, keys: Sequence[str], now: datetime) -> dict[str, _Counter]:
-        """Counters made for ``keys`` (which had none when read under the lock); one that a
-        concurrent attempt made first (PostgreSQL) is read under the lock instead."""
+        """Counters made for ``keys``, which had none when read under the lock.
+
+        On SQLite the write transaction holds the database's only write lock, so every one
+        is made, as written. On PostgreSQL a concurrent attempt may make one first (it is
+        then read under the lock), or remove one between the two (it is made again): at
+        most :data:`_MAKE_ATTEMPTS` rounds, then a 503 rather than a half-counted attempt.
+        """
         start = self._time(now)
-        params = [value for key in keys for value in (key, start)]
-        self._execute(cursor, _make_idle_sql(len(keys)), params)
-        made = {row[0]: _counter(row) for row in cursor.fetchall()}
-        if len(made) < len(keys):
-            made.update(self._locked(cursor, [key for key in keys if key not in made]))
-        return made
+        if not self._postgres:
+            self._execute(cursor, _make_idle_sql(len(keys)), _key_rows(keys, start))
+            return {key: _Counter(key, 0, now, None, 0, None, None) for key in keys}
+        made: dict[str, _Counter] = {}
+        wanted = list(keys)
+        for _ in range(_MAKE_ATTEMPTS):
+            self._execute(cursor, _make_idle_returning_sql(len(wanted)), _key_rows(wanted, start))
+            made.update((row[0], _counter(row)) for row in cursor.fetchall())
+            wanted = [key for key in wanted if key not in made]
+            if wanted:
+                made.update(self._locked(cursor, wanted))
+                wanted = [key for key in wanted if key not in made]
+            if not wanted:
+                return made
+        raise BackendUnavailable(
+            "the failed-login counters kept changing under this login; try again"
+        )
 
     def _count(
         self,
