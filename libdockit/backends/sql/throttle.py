@@ -4,24 +4,31 @@
 One row per key in ``login_failures``. Counting a failure, and reserving an attempt, is one
 transaction on both databases: the rows are read under a lock (``FOR UPDATE`` on
 PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds the database's write lock), missing
-ones are made with ``INSERT ... ON CONFLICT DO NOTHING`` and read again locked, and all are
-written back before the lock is let go. So concurrent attempts in any number of processes
-each count once, a blocked key lets none of them through, and ``blocked_until`` never moves
-back.
+ones are made with ``INSERT ... ON CONFLICT DO NOTHING`` (``RETURNING`` what it made; one a
+concurrent attempt made first is read locked), and all are written back before the lock is
+let go. So concurrent attempts in any number of processes each count once, a blocked key
+lets none of them through, and ``blocked_until`` never moves back.
+
+Its statements are hand-written SQL, reads and writes: every login looks counters up, every
+cold login reserves an attempt and takes it back (or confirms it), every failed one counts,
+and building these statements with peewee (and a model instance per row) cost several times
+what running them does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-import peewee as pw
-
+from ...clock import as_utc
+from ...errors import BackendUnavailable
 from ...model import BackoffRule, LoginFailures, LoginReservation
 from ...throttle import USER_KEY
 from .models import LoginFailureRow
-from .records import from_db, maybe_from_db, maybe_to_db, time_from_column, to_db
+from .records import time_from_column, to_db
 from .session import SqlSession
 from .users import LOGIN_COLUMNS, LOGIN_WIDTH
 
@@ -67,6 +74,104 @@ def _with_login_sql(count: int) -> str:
 _WITH_LOGIN = {count: _with_login_sql(count) for count in (1, 2)}
 #: Users whose last lookup is kept converted (see SqlSession._parsed_lookups).
 _MAX_PARSED = 4096
+
+
+# -- the writes ------------------------------------------------------------------------------
+#: A counter as a write reads it under the lock (see _Counter); ``{marks}``: one ``?`` a key.
+_LOCKED_SQL = (
+    'SELECT "key", "failures", "window_start", "blocked_until", "checking", "wrong_secret", '
+    '"wrong_secret_at" FROM "login_failures" WHERE "key" IN ({marks})'
+)
+#: New counters at zero, ``{rows}`` of them.
+_MAKE_IDLE_SQL = (
+    'INSERT INTO "login_failures" ("key", "failures", "window_start", "checking") '
+    "VALUES {rows} ON CONFLICT DO NOTHING"
+)
+#: PostgreSQL's: RETURNING gives those made, in the columns of _LOCKED_SQL (not one a
+#: concurrent attempt made first). SQLite needs none (see _made), nor SQLite 3.35 for it.
+_RETURNING = (
+    ' RETURNING "key", "failures", "window_start", "blocked_until", "checking", '
+    '"wrong_secret", "wrong_secret_at"'
+)
+#: Rounds of making counters on PostgreSQL while concurrent attempts make or drop them.
+_MAKE_ATTEMPTS = 3
+_DELETE_IDLE_SQL = 'DELETE FROM "login_failures" WHERE "key" IN ({marks}) AND "failures" = 0'
+_COUNT_SQL = (
+    'UPDATE "login_failures" SET "failures" = ?, "window_start" = ?, "blocked_until" = ?, '
+    '"checking" = "checking" + ? WHERE "key" = ?'
+)
+#: Here and in _CONFIRM_SQL, ``checking`` one fewer, never below 0 (a counter pruned and
+#: made anew meanwhile).
+_TAKE_BACK_SQL = (
+    'UPDATE "login_failures" SET "failures" = ?, "blocked_until" = ?, '
+    '"checking" = CASE WHEN "checking" > 0 THEN "checking" - 1 ELSE 0 END WHERE "key" = ?'
+)
+_CONFIRM_SQL = (
+    'UPDATE "login_failures" SET {remember}'
+    '"checking" = CASE WHEN "checking" > 0 THEN "checking" - 1 ELSE 0 END '
+    'WHERE "key" IN ({marks})'
+)
+_REMEMBER = '"wrong_secret" = ?, "wrong_secret_at" = ?, '
+_CLEAR_SQL = 'DELETE FROM "login_failures" WHERE "key" = ?'
+
+
+def _marks(count: int) -> str:
+    return ", ".join(["?"] * count)
+
+
+@lru_cache(maxsize=16)
+def _locked_sql(count: int, *, postgres: bool) -> str:
+    """The read of ``count`` keys' counters under the lock: SQLite's write transaction
+    holds it already (BEGIN IMMEDIATE); PostgreSQL locks the rows."""
+    sql = _LOCKED_SQL.format(marks=_marks(count))
+    return sql + " FOR UPDATE" if postgres else sql
+
+
+@lru_cache(maxsize=8)
+def _make_idle_sql(count: int) -> str:
+    """Parameters: each key and its window start (:func:`_key_rows`)."""
+    return _MAKE_IDLE_SQL.format(rows=", ".join(["(?, 0, ?, 0)"] * count))
+
+
+@lru_cache(maxsize=8)
+def _make_idle_returning_sql(count: int) -> str:
+    return _make_idle_sql(count) + _RETURNING
+
+
+def _key_rows(keys: Sequence[str], start: object) -> list[object]:
+    return [value for key in keys for value in (key, start)]
+
+
+@lru_cache(maxsize=8)
+def _delete_idle_sql(count: int) -> str:
+    return _DELETE_IDLE_SQL.format(marks=_marks(count))
+
+
+@lru_cache(maxsize=16)
+def _confirm_sql(count: int, *, remember: bool) -> str:
+    """Parameters: (with ``remember``) the wrong secret's fingerprint and time, the keys."""
+    return _CONFIRM_SQL.format(remember=_REMEMBER if remember else "", marks=_marks(count))
+
+
+class _Counter(NamedTuple):
+    """A row of ``login_failures`` read under the lock; times aware UTC."""
+
+    key: str
+    failures: int
+    window_start: datetime
+    blocked_until: datetime | None
+    checking: int
+    wrong_secret: str | None
+    wrong_secret_at: datetime | None
+
+
+def _counter(row: Sequence[Any]) -> _Counter:
+    """A row in the columns of :data:`_LOCKED_SQL`."""
+    key, failures, window_start, blocked_until, checking, secret, secret_at = row
+    started = time_from_column(window_start)
+    assert started is not None  # NOT NULL
+    until, seen = time_from_column(blocked_until), time_from_column(secret_at)
+    return _Counter(key, int(failures), started, until, int(checking), secret, seen)
 
 
 def _from_columns(
@@ -131,13 +236,10 @@ class SqlLoginFailures(SqlSession):
     def record_login_failure(
         self, key: str, *, at: datetime, window: timedelta, backoff: BackoffRule
     ) -> LoginFailures:
-        now = to_db(at)
-        with self._session(write=True) as db:
-            LoginFailureRow.insert(
-                key=key, failures=0, window_start=now
-            ).on_conflict_ignore().execute(db)
-            [row] = self._locked(db, [key])
-            return self._count(db, row, now, window, backoff)
+        now = as_utc(at)
+        with self._cursor() as cursor:
+            rows = self._locked(cursor, [key]) or self._made(cursor, [key], now)
+            return self._count(cursor, rows[key], now, window, backoff)
 
     def reserve_login_attempt(
         self,
@@ -149,24 +251,19 @@ class SqlLoginFailures(SqlSession):
         fingerprint: str | None = None,
         repeat_within: timedelta = timedelta(0),
     ) -> LoginReservation:
-        now = to_db(at)
+        now = as_utc(at)
         wanted = list(dict.fromkeys(keys))
-        with self._session(write=True) as db:
-            rows = {row.key: row for row in self._locked(db, wanted)}
+        with self._cursor() as cursor:
+            rows = self._locked(cursor, wanted)
             blocked = _latest_block(rows.values(), now)
             if blocked is not None:
                 return _refused(fingerprint, rows.values(), blocked, now)
             missing = [key for key in wanted if key not in rows]
             if missing:
-                LoginFailureRow.insert_many(
-                    [{"key": key, "failures": 0, "window_start": now} for key in missing]
-                ).on_conflict_ignore().execute(db)
-                rows.update((row.key, row) for row in self._locked(db, missing))
+                rows.update(self._made(cursor, missing, now))
                 blocked = _latest_block(rows.values(), now)
                 if blocked is not None:  # a concurrent attempt made a row first, and blocked it
-                    LoginFailureRow.delete().where(
-                        LoginFailureRow.key.in_(missing) & (LoginFailureRow.failures == 0)
-                    ).execute(db)
+                    self._execute(cursor, _delete_idle_sql(len(missing)), missing)
                     return _refused(fingerprint, rows.values(), blocked, now)
             counted: list[LoginFailures] = []
             before: list[datetime | None] = []
@@ -176,35 +273,34 @@ class SqlLoginFailures(SqlSession):
                 if _repeats(row, fingerprint, now - repeat_within):
                     repeated.append(key)
                     continue
-                before.append(maybe_from_db(row.blocked_until))
-                counted.append(self._count(db, row, now, window, backoff, checking=True))
-            return LoginReservation(
-                fingerprint,
-                counted=tuple(counted),
-                blocks_before=tuple(before),
-                repeated=tuple(repeated),
-            )
+                before.append(row.blocked_until)
+                counted.append(self._count(cursor, row, now, window, backoff, checking=True))
+        return LoginReservation(
+            fingerprint,
+            counted=tuple(counted),
+            blocks_before=tuple(before),
+            repeated=tuple(repeated),
+        )
 
     def confirm_login_failure(self, reservation: LoginReservation, *, at: datetime) -> None:
         if not reservation.counted:
             return
         keys = [counter.key for counter in reservation.counted]
-        checked = _checked()
-        changes: dict[Any, Any] = {LoginFailureRow.checking: checked}
+        params: list[object] = []
         if reservation.fingerprint is not None:
-            changes[LoginFailureRow.wrong_secret] = reservation.fingerprint
-            changes[LoginFailureRow.wrong_secret_at] = to_db(at)
-        with self._session() as db:  # one UPDATE, committed on its own
-            LoginFailureRow.update(changes).where(LoginFailureRow.key.in_(keys)).execute(db)
+            params += (reservation.fingerprint, self._time(as_utc(at)))
+        sql = _confirm_sql(len(keys), remember=bool(params))
+        with self._cursor(write=False) as cursor:  # one UPDATE, committed on its own
+            self._execute(cursor, sql, [*params, *keys])
 
     def cancel_login_attempt(
         self, reservation: LoginReservation, *, clear: str | None = None
     ) -> None:
-        taken_back = [c for c in reservation.counted if c.key != clear]
+        taken_back = [c.key for c in reservation.counted if c.key != clear]
         if not taken_back and clear is None:
             return
-        with self._session(write=True) as db:
-            rows = {row.key: row for row in self._locked(db, [c.key for c in taken_back])}
+        with self._cursor() as cursor:
+            rows = self._locked(cursor, taken_back)
             for counter, block_before in zip(
                 reservation.counted, reservation.blocks_before, strict=True
             ):
@@ -212,26 +308,61 @@ class SqlLoginFailures(SqlSession):
                 if row is None or row.failures <= 0:
                     continue
                 until = row.blocked_until
-                if until == maybe_to_db(counter.blocked_until):  # nobody moved it since
-                    until = maybe_to_db(block_before)
-                LoginFailureRow.update(
-                    failures=row.failures - 1, blocked_until=until, checking=_checked()
-                ).where(LoginFailureRow.key == counter.key).execute(db)
+                if until == counter.blocked_until:  # nobody moved it since
+                    until = block_before
+                params = (row.failures - 1, self._time(until), row.key)
+                self._execute(cursor, _TAKE_BACK_SQL, params)
             if clear is not None:
-                LoginFailureRow.delete().where(LoginFailureRow.key == clear).execute(db)
+                self._execute(cursor, _CLEAR_SQL, (clear,))
 
-    def _locked(self, db: pw.Database, keys: Sequence[str]) -> list[LoginFailureRow]:
+    @contextmanager
+    def _cursor(self, *, write: bool = True) -> Iterator[Any]:
+        """A driver cursor in a session of its own (``write``: in one transaction)."""
+        with self._session(write=write) as db:
+            cursor = db.cursor()  # type: ignore[no-untyped-call]
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+
+    def _locked(self, cursor: Any, keys: Sequence[str]) -> dict[str, _Counter]:
+        """The counters of ``keys`` that exist, read under the transaction's lock."""
         if not keys:
-            return []
-        query = LoginFailureRow.select().where(LoginFailureRow.key.in_(list(keys)))
-        if self._postgres:
-            query = query.for_update()
-        return list(query.execute(db))
+            return {}
+        self._execute(cursor, _locked_sql(len(keys), postgres=self._postgres), keys)
+        return {row[0]: _counter(row) for row in cursor.fetchall()}
 
-    @staticmethod
+    def _made(self, cursor: Any, keys: Sequence[str], now: datetime) -> dict[str, _Counter]:
+        """Counters made for ``keys``, which had none when read under the lock.
+
+        On SQLite the write transaction holds the database's only write lock, so every one
+        is made, as written. On PostgreSQL a concurrent attempt may make one first (it is
+        then read under the lock), or remove one between the two (it is made again): at
+        most :data:`_MAKE_ATTEMPTS` rounds, then a 503 rather than a half-counted attempt.
+        """
+        start = self._time(now)
+        if not self._postgres:
+            self._execute(cursor, _make_idle_sql(len(keys)), _key_rows(keys, start))
+            return {key: _Counter(key, 0, now, None, 0, None, None) for key in keys}
+        made: dict[str, _Counter] = {}
+        wanted = list(keys)
+        for _ in range(_MAKE_ATTEMPTS):
+            self._execute(cursor, _make_idle_returning_sql(len(wanted)), _key_rows(wanted, start))
+            made.update((row[0], _counter(row)) for row in cursor.fetchall())
+            wanted = [key for key in wanted if key not in made]
+            if wanted:
+                made.update(self._locked(cursor, wanted))
+                wanted = [key for key in wanted if key not in made]
+            if not wanted:
+                return made
+        raise BackendUnavailable(
+            "the failed-login counters kept changing under this login; try again"
+        )
+
     def _count(
-        db: pw.Database,
-        row: LoginFailureRow,
+        self,
+        cursor: Any,
+        row: _Counter,
         now: datetime,
         window: timedelta,
         backoff: BackoffRule,
@@ -240,31 +371,29 @@ class SqlLoginFailures(SqlSession):
     ) -> LoginFailures:
         """Count one failure on a row read under the lock, and write it back; ``checking``:
         an attempt counted ahead of its check (a reservation)."""
-        blocked = _blocked(row, now)
-        if row.failures and not blocked and row.window_start + window <= now:
-            row.failures, row.window_start, row.blocked_until = 0, now, None
-        failures = row.failures + 1
-        until = row.blocked_until
+        failures, started, until = row.failures, row.window_start, row.blocked_until
+        if failures and not _blocked(row, now) and started + window <= now:
+            failures, started, until = 0, now, None
+        failures += 1
         block = backoff(failures)
         if block is not None and (until is None or until < now + block):
             until = now + block
-        LoginFailureRow.update(
-            failures=failures,
-            window_start=row.window_start,
-            blocked_until=until,
-            checking=LoginFailureRow.checking + (1 if checking else 0),
-        ).where(LoginFailureRow.key == row.key).execute(db)
-        return LoginFailures(
-            row.key,
-            failures,
-            from_db(row.window_start),
-            maybe_from_db(until),
-            row.checking + (1 if checking else 0),
-        )
+        added = 1 if checking else 0
+        params = (failures, self._time(started), self._time(until), added, row.key)
+        self._execute(cursor, _COUNT_SQL, params)
+        return LoginFailures(row.key, failures, started, until, row.checking + added)
+
+    def _time(self, value: datetime | None) -> object:
+        """An aware time as a parameter, stored as peewee stores it: naive UTC (on SQLite as
+        the text sqlite3's adapter makes of it, without the adapter's lookup)."""
+        if value is None:
+            return None
+        stored = to_db(value)
+        return stored if self._postgres else stored.isoformat(" ")
 
     def clear_login_failures(self, key: str) -> None:
-        with self._session() as db:  # one DELETE, committed on its own
-            LoginFailureRow.delete().where(LoginFailureRow.key == key).execute(db)
+        with self._cursor(write=False) as cursor:  # one DELETE, committed on its own
+            self._execute(cursor, _CLEAR_SQL, (key,))
 
     def prune_login_failures(self, before: datetime) -> int:
         cutoff = to_db(before)
@@ -279,30 +408,25 @@ class SqlLoginFailures(SqlSession):
             return int(query.execute(db))
 
 
-def _blocked(row: LoginFailureRow, now: datetime) -> bool:
+def _blocked(row: _Counter, now: datetime) -> bool:
     return row.blocked_until is not None and row.blocked_until > now
 
 
-def _checked() -> Any:
-    """``checking`` one fewer, never below 0 (a counter pruned and made anew meanwhile)."""
-    return pw.Case(None, [(LoginFailureRow.checking > 0, LoginFailureRow.checking - 1)], 0)
-
-
 def _refused(
-    fingerprint: str | None, rows: Iterable[LoginFailureRow], blocked: datetime, now: datetime
+    fingerprint: str | None, rows: Iterable[_Counter], blocked: datetime, now: datetime
 ) -> LoginReservation:
     """The reservation of an attempt refused for a block that ends at ``blocked``."""
     checking = any(row.checking > 0 for row in rows if _blocked(row, now))
-    return LoginReservation(fingerprint, blocked_until=from_db(blocked), checking=checking)
+    return LoginReservation(fingerprint, blocked_until=blocked, checking=checking)
 
 
-def _latest_block(rows: Iterable[LoginFailureRow], now: datetime) -> datetime | None:
+def _latest_block(rows: Iterable[_Counter], now: datetime) -> datetime | None:
     """The latest ``blocked_until`` still ahead of ``now`` among ``rows``; None if none."""
     ahead = [row.blocked_until for row in rows if row.blocked_until and row.blocked_until > now]
     return max(ahead) if ahead else None
 
 
-def _repeats(row: LoginFailureRow, fingerprint: str | None, since: datetime) -> bool:
+def _repeats(row: _Counter, fingerprint: str | None, since: datetime) -> bool:
     """Whether the row's last wrong secret is ``fingerprint``, seen after ``since``."""
     return (
         fingerprint is not None
