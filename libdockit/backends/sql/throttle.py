@@ -20,167 +20,42 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from ...clock import as_utc
 from ...errors import BackendUnavailable
 from ...model import BackoffRule, LoginFailures, LoginReservation
 from ...throttle import USER_KEY
+from .login_failure_sql import (
+    CLEAR_SQL,
+    COUNT_SQL,
+    FAILURE_WIDTH,
+    LOOKUP_OTHER_SQL,
+    LOOKUP_SQL,
+    LOOKUP_USER_SQL,
+    MAX_UNION_KEYS,
+    TAKE_BACK_SQL,
+    WITH_LOGIN,
+    LockedCounter,
+    confirm_sql,
+    counter_from_row,
+    delete_idle_sql,
+    from_columns,
+    key_rows,
+    locked_sql,
+    make_idle_returning_sql,
+    make_idle_sql,
+)
 from .models import LoginFailureRow
-from .records import time_from_column, to_db
+from .records import to_db
 from .session import SqlSession
-from .users import LOGIN_COLUMNS, LOGIN_WIDTH
+from .users import LOGIN_WIDTH
 
-_COLUMNS_SQL = 'SELECT "key", "failures", "window_start", "blocked_until", "checking" '
-_LOOKUP_SQL = _COLUMNS_SQL + 'FROM "login_failures" WHERE "key" IN '
-#: A counter with no failures and no block tells a lookup nothing, unless it is a user's: a
-#: successful login of that user clears it (LoginThrottle.succeeded looks for it). Every
-#: client that ever logged in keeps one (a login's reservation is taken back to zero), so
-#: the lookup leaves out idle counters of other keys instead of reading and converting one
-#: on every login. ``{f}`` names the counter's table.
-_NOT_IDLE = '({f}."failures" <> 0 OR {f}."blocked_until" IS NOT NULL)'
-_LOOKUP_USER_SQL = _COLUMNS_SQL + 'FROM "login_failures" WHERE "key" = ?'
-_LOOKUP_OTHER_SQL = (
-    _COLUMNS_SQL
-    + 'FROM "login_failures" WHERE "key" = ? AND '
-    + _NOT_IDLE.format(f='"login_failures"')
-)
-#: Up to this many keys are looked up one by one in a UNION ALL: SQLite answers an IN list
-#: of two or more values through a temporary table, which cost a login 4x the two lookups.
-_MAX_UNION_KEYS = 8
-_FAILURE_COLUMNS = ("key", "failures", "window_start", "blocked_until", "checking")
-_WIDTH = len(_FAILURE_COLUMNS)
-#: A login's counters with the user's row and the policy version (see login_failures): one
-#: row whatever exists, each counter and the user LEFT JOINed to a constant row.
-_WITH_LOGIN_SQL = (
-    "SELECT {login}, {failures} "
-    'FROM (SELECT 1 AS "one") AS "one" LEFT JOIN "users" u ON u."username" = ? {joins}'
-)
-
-
-def _with_login_sql(count: int) -> str:
-    """The SQL of a login's ``count`` counters read with its user's row: parameters the user
-    name, the user's key, then the other keys (whose idle counters are left out)."""
-    failures = ", ".join(f'f{n}."{column}"' for n in range(count) for column in _FAILURE_COLUMNS)
-    joins = " ".join(
-        f'LEFT JOIN "login_failures" f{n} ON f{n}."key" = ?'
-        + (f" AND {_NOT_IDLE.format(f=f'f{n}')}" if n else "")
-        for n in range(count)
-    )
-    return _WITH_LOGIN_SQL.format(login=LOGIN_COLUMNS, failures=failures, joins=joins)
-
-
-_WITH_LOGIN = {count: _with_login_sql(count) for count in (1, 2)}
 #: Users whose last lookup is kept converted (see SqlSession._parsed_lookups).
 _MAX_PARSED = 4096
 
-
-# -- the writes ------------------------------------------------------------------------------
-#: A counter as a write reads it under the lock (see _Counter); ``{marks}``: one ``?`` a key.
-_LOCKED_SQL = (
-    'SELECT "key", "failures", "window_start", "blocked_until", "checking", "wrong_secret", '
-    '"wrong_secret_at" FROM "login_failures" WHERE "key" IN ({marks})'
-)
-#: New counters at zero, ``{rows}`` of them.
-_MAKE_IDLE_SQL = (
-    'INSERT INTO "login_failures" ("key", "failures", "window_start", "checking") '
-    "VALUES {rows} ON CONFLICT DO NOTHING"
-)
-#: PostgreSQL's: RETURNING gives those made, in the columns of _LOCKED_SQL (not one a
-#: concurrent attempt made first). SQLite needs none (see _made), nor SQLite 3.35 for it.
-_RETURNING = (
-    ' RETURNING "key", "failures", "window_start", "blocked_until", "checking", '
-    '"wrong_secret", "wrong_secret_at"'
-)
 #: Rounds of making counters on PostgreSQL while concurrent attempts make or drop them.
 _MAKE_ATTEMPTS = 3
-_DELETE_IDLE_SQL = 'DELETE FROM "login_failures" WHERE "key" IN ({marks}) AND "failures" = 0'
-_COUNT_SQL = (
-    'UPDATE "login_failures" SET "failures" = ?, "window_start" = ?, "blocked_until" = ?, '
-    '"checking" = "checking" + ? WHERE "key" = ?'
-)
-#: Here and in _CONFIRM_SQL, ``checking`` one fewer, never below 0 (a counter pruned and
-#: made anew meanwhile).
-_TAKE_BACK_SQL = (
-    'UPDATE "login_failures" SET "failures" = ?, "blocked_until" = ?, '
-    '"checking" = CASE WHEN "checking" > 0 THEN "checking" - 1 ELSE 0 END WHERE "key" = ?'
-)
-_CONFIRM_SQL = (
-    'UPDATE "login_failures" SET {remember}'
-    '"checking" = CASE WHEN "checking" > 0 THEN "checking" - 1 ELSE 0 END '
-    'WHERE "key" IN ({marks})'
-)
-_REMEMBER = '"wrong_secret" = ?, "wrong_secret_at" = ?, '
-_CLEAR_SQL = 'DELETE FROM "login_failures" WHERE "key" = ?'
-
-
-def _marks(count: int) -> str:
-    return ", ".join(["?"] * count)
-
-
-@lru_cache(maxsize=16)
-def _locked_sql(count: int, *, postgres: bool) -> str:
-    """The read of ``count`` keys' counters under the lock: SQLite's write transaction
-    holds it already (BEGIN IMMEDIATE); PostgreSQL locks the rows."""
-    sql = _LOCKED_SQL.format(marks=_marks(count))
-    return sql + " FOR UPDATE" if postgres else sql
-
-
-@lru_cache(maxsize=8)
-def _make_idle_sql(count: int) -> str:
-    """Parameters: each key and its window start (:func:`_key_rows`)."""
-    return _MAKE_IDLE_SQL.format(rows=", ".join(["(?, 0, ?, 0)"] * count))
-
-
-@lru_cache(maxsize=8)
-def _make_idle_returning_sql(count: int) -> str:
-    return _make_idle_sql(count) + _RETURNING
-
-
-def _key_rows(keys: Sequence[str], start: object) -> list[object]:
-    return [value for key in keys for value in (key, start)]
-
-
-@lru_cache(maxsize=8)
-def _delete_idle_sql(count: int) -> str:
-    return _DELETE_IDLE_SQL.format(marks=_marks(count))
-
-
-@lru_cache(maxsize=16)
-def _confirm_sql(count: int, *, remember: bool) -> str:
-    """Parameters: (with ``remember``) the wrong secret's fingerprint and time, the keys."""
-    return _CONFIRM_SQL.format(remember=_REMEMBER if remember else "", marks=_marks(count))
-
-
-class _Counter(NamedTuple):
-    """A row of ``login_failures`` read under the lock; times aware UTC."""
-
-    key: str
-    failures: int
-    window_start: datetime
-    blocked_until: datetime | None
-    checking: int
-    wrong_secret: str | None
-    wrong_secret_at: datetime | None
-
-
-def _counter(row: Sequence[Any]) -> _Counter:
-    """A row in the columns of :data:`_LOCKED_SQL`."""
-    key, failures, window_start, blocked_until, checking, secret, secret_at = row
-    started = time_from_column(window_start)
-    assert started is not None  # NOT NULL
-    until, seen = time_from_column(blocked_until), time_from_column(secret_at)
-    return _Counter(key, int(failures), started, until, int(checking), secret, seen)
-
-
-def _from_columns(
-    key: str, failures: int, window_start: object, blocked_until: object, checking: int
-) -> LoginFailures:
-    started = time_from_column(window_start)
-    assert started is not None  # NOT NULL
-    until = time_from_column(blocked_until)
-    return LoginFailures(key, int(failures), started, until, int(checking))
 
 
 class SqlLoginFailures(SqlSession):
@@ -199,16 +74,15 @@ class SqlLoginFailures(SqlSession):
             if len(users) == 1:
                 return self._with_login(users[0], wanted)
         # Hand-written: every login reads this, and there is rarely a row to find.
-        if len(wanted) <= _MAX_UNION_KEYS:
+        if len(wanted) <= MAX_UNION_KEYS:
             sql = " UNION ALL ".join(
-                _LOOKUP_USER_SQL if key.startswith(USER_KEY) else _LOOKUP_OTHER_SQL
-                for key in wanted
+                LOOKUP_USER_SQL if key.startswith(USER_KEY) else LOOKUP_OTHER_SQL for key in wanted
             )
         else:
             marks = ", ".join("?" for _ in wanted)
-            sql = _LOOKUP_SQL + f"({marks})"  # only "?" placeholders are joined in
+            sql = LOOKUP_SQL + f"({marks})"  # only "?" placeholders are joined in
         rows = self._read(sql, tuple(wanted))
-        return [_from_columns(*row) for row in rows]
+        return [from_columns(*row) for row in rows]
 
     def _with_login(self, user: str, wanted: list[str]) -> list[LoginFailures]:
         """``wanted``: ``user`` and at most one other key."""
@@ -217,13 +91,13 @@ class SqlLoginFailures(SqlSession):
             params: tuple[str, ...] = (username, user)
         else:
             params = (username, user, wanted[1] if wanted[0] == user else wanted[0])
-        [row] = self._read(_WITH_LOGIN[len(params) - 1], params)
+        [row] = self._read(WITH_LOGIN[len(params) - 1], params)
         parsed = self._parsed_lookups.get(user)
         if parsed is None or parsed[0] is not row:  # not the row converted last time
             login = row[:LOGIN_WIDTH] if row[0] is not None else None
             found = tuple(
-                _from_columns(*row[start : start + _WIDTH])
-                for start in range(LOGIN_WIDTH, len(row), _WIDTH)
+                from_columns(*row[start : start + FAILURE_WIDTH])
+                for start in range(LOGIN_WIDTH, len(row), FAILURE_WIDTH)
                 if row[start] is not None  # the counter's key: it has a row
             )
             parsed = (row, login, found)
@@ -263,7 +137,7 @@ class SqlLoginFailures(SqlSession):
                 rows.update(self._made(cursor, missing, now))
                 blocked = _latest_block(rows.values(), now)
                 if blocked is not None:  # a concurrent attempt made a row first, and blocked it
-                    self._execute(cursor, _delete_idle_sql(len(missing)), missing)
+                    self._execute(cursor, delete_idle_sql(len(missing)), missing)
                     return _refused(fingerprint, rows.values(), blocked, now)
             counted: list[LoginFailures] = []
             before: list[datetime | None] = []
@@ -289,7 +163,7 @@ class SqlLoginFailures(SqlSession):
         params: list[object] = []
         if reservation.fingerprint is not None:
             params += (reservation.fingerprint, self._time(as_utc(at)))
-        sql = _confirm_sql(len(keys), remember=bool(params))
+        sql = confirm_sql(len(keys), remember=bool(params))
         with self._cursor(write=False) as cursor:  # one UPDATE, committed on its own
             self._execute(cursor, sql, [*params, *keys])
 
@@ -311,9 +185,9 @@ class SqlLoginFailures(SqlSession):
                 if until == counter.blocked_until:  # nobody moved it since
                     until = block_before
                 params = (row.failures - 1, self._time(until), row.key)
-                self._execute(cursor, _TAKE_BACK_SQL, params)
+                self._execute(cursor, TAKE_BACK_SQL, params)
             if clear is not None:
-                self._execute(cursor, _CLEAR_SQL, (clear,))
+                self._execute(cursor, CLEAR_SQL, (clear,))
 
     @contextmanager
     def _cursor(self, *, write: bool = True) -> Iterator[Any]:
@@ -325,14 +199,14 @@ class SqlLoginFailures(SqlSession):
             finally:
                 cursor.close()
 
-    def _locked(self, cursor: Any, keys: Sequence[str]) -> dict[str, _Counter]:
+    def _locked(self, cursor: Any, keys: Sequence[str]) -> dict[str, LockedCounter]:
         """The counters of ``keys`` that exist, read under the transaction's lock."""
         if not keys:
             return {}
-        self._execute(cursor, _locked_sql(len(keys), postgres=self._postgres), keys)
-        return {row[0]: _counter(row) for row in cursor.fetchall()}
+        self._execute(cursor, locked_sql(len(keys), postgres=self._postgres), keys)
+        return {row[0]: counter_from_row(row) for row in cursor.fetchall()}
 
-    def _made(self, cursor: Any, keys: Sequence[str], now: datetime) -> dict[str, _Counter]:
+    def _made(self, cursor: Any, keys: Sequence[str], now: datetime) -> dict[str, LockedCounter]:
         """Counters made for ``keys``, which had none when read under the lock.
 
         On SQLite the write transaction holds the database's only write lock, so every one
@@ -342,13 +216,13 @@ class SqlLoginFailures(SqlSession):
         """
         start = self._time(now)
         if not self._postgres:
-            self._execute(cursor, _make_idle_sql(len(keys)), _key_rows(keys, start))
-            return {key: _Counter(key, 0, now, None, 0, None, None) for key in keys}
-        made: dict[str, _Counter] = {}
+            self._execute(cursor, make_idle_sql(len(keys)), key_rows(keys, start))
+            return {key: LockedCounter(key, 0, now, None, 0, None, None) for key in keys}
+        made: dict[str, LockedCounter] = {}
         wanted = list(keys)
         for _ in range(_MAKE_ATTEMPTS):
-            self._execute(cursor, _make_idle_returning_sql(len(wanted)), _key_rows(wanted, start))
-            made.update((row[0], _counter(row)) for row in cursor.fetchall())
+            self._execute(cursor, make_idle_returning_sql(len(wanted)), key_rows(wanted, start))
+            made.update((row[0], counter_from_row(row)) for row in cursor.fetchall())
             wanted = [key for key in wanted if key not in made]
             if wanted:
                 made.update(self._locked(cursor, wanted))
@@ -362,7 +236,7 @@ class SqlLoginFailures(SqlSession):
     def _count(
         self,
         cursor: Any,
-        row: _Counter,
+        row: LockedCounter,
         now: datetime,
         window: timedelta,
         backoff: BackoffRule,
@@ -380,7 +254,7 @@ class SqlLoginFailures(SqlSession):
             until = now + block
         added = 1 if checking else 0
         params = (failures, self._time(started), self._time(until), added, row.key)
-        self._execute(cursor, _COUNT_SQL, params)
+        self._execute(cursor, COUNT_SQL, params)
         return LoginFailures(row.key, failures, started, until, row.checking + added)
 
     def _time(self, value: datetime | None) -> object:
@@ -393,7 +267,7 @@ class SqlLoginFailures(SqlSession):
 
     def clear_login_failures(self, key: str) -> None:
         with self._cursor(write=False) as cursor:  # one DELETE, committed on its own
-            self._execute(cursor, _CLEAR_SQL, (key,))
+            self._execute(cursor, CLEAR_SQL, (key,))
 
     def prune_login_failures(self, before: datetime) -> int:
         cutoff = to_db(before)
@@ -408,25 +282,25 @@ class SqlLoginFailures(SqlSession):
             return int(query.execute(db))
 
 
-def _blocked(row: _Counter, now: datetime) -> bool:
+def _blocked(row: LockedCounter, now: datetime) -> bool:
     return row.blocked_until is not None and row.blocked_until > now
 
 
 def _refused(
-    fingerprint: str | None, rows: Iterable[_Counter], blocked: datetime, now: datetime
+    fingerprint: str | None, rows: Iterable[LockedCounter], blocked: datetime, now: datetime
 ) -> LoginReservation:
     """The reservation of an attempt refused for a block that ends at ``blocked``."""
     checking = any(row.checking > 0 for row in rows if _blocked(row, now))
     return LoginReservation(fingerprint, blocked_until=blocked, checking=checking)
 
 
-def _latest_block(rows: Iterable[_Counter], now: datetime) -> datetime | None:
+def _latest_block(rows: Iterable[LockedCounter], now: datetime) -> datetime | None:
     """The latest ``blocked_until`` still ahead of ``now`` among ``rows``; None if none."""
     ahead = [row.blocked_until for row in rows if row.blocked_until and row.blocked_until > now]
     return max(ahead) if ahead else None
 
 
-def _repeats(row: _Counter, fingerprint: str | None, since: datetime) -> bool:
+def _repeats(row: LockedCounter, fingerprint: str | None, since: datetime) -> bool:
     """Whether the row's last wrong secret is ``fingerprint``, seen after ``since``."""
     return (
         fingerprint is not None
