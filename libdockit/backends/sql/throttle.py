@@ -4,15 +4,12 @@
 One row per key in ``login_failures``. Counting a failure, and reserving an attempt, is one
 transaction on both databases: the rows are read under a lock (``FOR UPDATE`` on
 PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds the database's write lock), missing
-ones are made with ``INSERT ... ON CONFLICT DO NOTHING`` (``RETURNING`` what it made; one a
-concurrent attempt made first is read locked), and all are written back before the lock is
-let go. So concurrent attempts in any number of processes each count once, a blocked key
-lets none of them through, and ``blocked_until`` never moves back.
+ones are made with ``INSERT ... ON CONFLICT DO NOTHING`` (on PostgreSQL ``RETURNING`` what it
+made; one a concurrent attempt made first is read locked), and all are written back before
+the lock is let go. So concurrent attempts in any number of processes each count once, a
+blocked key lets none of them through, and ``blocked_until`` never moves back.
 
-Its statements are hand-written SQL, reads and writes: every login looks counters up, every
-cold login reserves an attempt and takes it back (or confirms it), every failed one counts,
-and building these statements with peewee (and a model instance per row) cost several times
-what running them does.
+The statements are hand-written (:mod:`.login_failure_sql`, which says why).
 """
 
 from __future__ import annotations
