@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -20,17 +19,13 @@ from libdockit.errors import BackendUnavailable, ConfigError
 from libdockit.model import AuditEvent, Grant
 from libdockit.testing.conformance import T0, BackendConformance, make_key
 from tests.backends.held_login import HeldLoginReads
+from tests.backends.statement_log import StatementLog
 
 WINDOW = timedelta(minutes=15)
 
 
 def url(path: Path) -> str:
     return f"sqlite:///{path}"
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "dockit.db"
 
 
 @pytest.fixture
@@ -236,34 +231,6 @@ def test_connections_commit_without_a_full_fsync(sqlite_backend: SqlBackend) -> 
     with sqlite_backend._db.connection_context():
         cursor = sqlite_backend._db.execute_sql("PRAGMA synchronous")  # type: ignore[no-untyped-call]
         assert cursor.fetchone() == (1,)
-
-
-class StatementLog(logging.Handler):
-    """Counts the statements peewee sends (it logs each one at DEBUG on ``peewee``)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.statements: list[str] = []
-        self.sent: list[tuple[str, tuple[object, ...]]] = []  # with their parameters
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.name != "peewee":  # not peewee.pool's connection bookkeeping
-            return
-        sql = record.msg[0] if isinstance(record.msg, tuple) else str(record.msg)
-        params = tuple(record.msg[1] or ()) if isinstance(record.msg, tuple) else ()
-        self.statements.append(str(sql))
-        self.sent.append((str(sql), params))
-
-
-@pytest.fixture
-def statements() -> Iterator[StatementLog]:
-    logger = logging.getLogger("peewee")
-    handler, level = StatementLog(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 @pytest.fixture

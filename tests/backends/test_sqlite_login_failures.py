@@ -3,7 +3,6 @@ reservation and its take-back without a statement they do not need."""
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -16,7 +15,7 @@ from libdockit.backends.sql.backend import SqlBackend
 from libdockit.backends.sql.models import LoginFailureRow
 from libdockit.backends.sql.records import to_db
 from libdockit.testing.conformance import T0
-from tests.backends.test_sqlite import StatementLog
+from tests.backends.statement_log import StatementLog
 
 WINDOW = timedelta(minutes=15)
 REPEAT = timedelta(seconds=60)
@@ -28,26 +27,10 @@ def one_second(failures: int) -> timedelta | None:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "dockit.db"
-
-
-@pytest.fixture
 def backend(db_path: Path) -> Iterator[SqlBackend]:
     with SqlBackend(f"sqlite:///{db_path}") as opened:
         opened.migrate()
         yield opened
-
-
-@pytest.fixture
-def statements() -> Iterator[StatementLog]:
-    logger = logging.getLogger("peewee")
-    handler, level = StatementLog(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 def stored_times(db_path: Path, key: str) -> list[tuple[object, str]]:

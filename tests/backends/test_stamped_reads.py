@@ -22,11 +22,6 @@ WINDOW = timedelta(minutes=15)
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "dockit.db"
-
-
-@pytest.fixture
 def backend(db_path: Path) -> Iterator[SqlBackend]:
     with SqlBackend(f"sqlite:///{db_path}") as opened:
         opened.migrate()
