@@ -35,8 +35,6 @@ from .records import (
 )
 from .session import SqlSession
 
-#: Credentials whose last lookup is kept converted (see SqlSession._parsed_credentials).
-_MAX_PARSED_CREDENTIALS = 4096
 _FIND_BY_HASH = (  # the columns in the order of ACCESS_CREDENTIAL_COLUMNS
     'SELECT "id", "kind", "name", "owner", "owner_source", "secret_hash", "scopes", '
     '"created_at", "expires_at", "enabled", "access_token_lifetime_seconds", "last_used_at", '
@@ -87,16 +85,11 @@ class SqlAccessCredentials(SqlSession):
         rows = self._read(_FIND_BY_HASH, (secret_hash,))  # every robot or token login
         if not rows:
             return None
-        row = rows[0]
-        kept = self._parsed_credentials.get(secret_hash)
-        if kept is not None and kept[0] is row:  # the same row: nothing was committed since
-            credential: AccessCredential = kept[1]
-            return credential
-        credential = access_credential_from_columns(row)
-        if len(self._parsed_credentials) >= _MAX_PARSED_CREDENTIALS:
-            self._parsed_credentials.clear()
-        self._parsed_credentials[secret_hash] = (row, credential)  # holds the row (see users)
-        return credential
+        kept = self._parsed_credentials.get(secret_hash, rows[0])
+        if kept is not None:
+            return kept
+        credential = access_credential_from_columns(rows[0])
+        return self._parsed_credentials.put(secret_hash, rows[0], credential)
 
     def get_access_credential(self, credential_id: str) -> AccessCredential:
         with self._session() as db:

@@ -29,7 +29,14 @@ from ...clock import as_utc, utc_now
 from ...errors import ValidationError
 from ...model import AuditEvent, AuditFilter, Page, action_prefix, check_audit_filter
 from .models import AuditEventRow
-from .records import EVENT_COLUMNS, event_fields, event_record, event_values, to_db
+from .records import (
+    EVENT_COLUMNS,
+    event_fields,
+    event_record,
+    event_values,
+    time_to_column,
+    to_db,
+)
 from .session import SqlSession
 
 _ROWS_PER_INSERT = 50  # 10 columns each: far below every SQLite's limit on parameters
@@ -58,16 +65,14 @@ _EVENT_COUNTS = 'SELECT "kind", "events" FROM "audit_event_counts"'
 
 def _event_params(events: Sequence[AuditEvent], *, text_time: bool) -> list[object]:
     """The values of every event's row (:func:`event_fields` after the time), one after
-    another: what the multi-row INSERTs take. ``text_time``: the time as the text SQLite's
-    sqlite3 adapter makes of a datetime (``isoformat(" ")``), at a tenth of the adapter's
-    lookup and call. An event without a time is recorded now."""
-    now = to_db(utc_now())
+    another: what the multi-row INSERTs take. ``text_time``: the time as SQLite's text (see
+    :func:`time_to_column`). An event without a time is recorded now."""
+    now = utc_now()
     params: list[object] = []
     add = params.append
     extend = params.extend
     for event in events:
-        at = now if event.at is None else to_db(event.at)
-        add(at.isoformat(" ") if text_time else at)
+        add(time_to_column(now if event.at is None else event.at, text=text_time))
         extend(event_fields(event))
     return params
 

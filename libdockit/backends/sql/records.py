@@ -59,6 +59,14 @@ def maybe_from_db(value: datetime | None) -> datetime | None:
 _TIME_COLUMN = pw.DateTimeField()
 
 
+def time_to_column(value: datetime, *, text: bool) -> datetime | str:
+    """A time as a parameter of hand-written SQL, stored as peewee stores it: naive UTC;
+    with ``text`` (SQLite) the text sqlite3's adapter makes of it (``isoformat(" ")``),
+    without the adapter's lookup and call."""
+    stored = to_db(value)
+    return stored.isoformat(" ") if text else stored
+
+
 def time_from_column(value: object) -> datetime | None:
     """A time column read by hand-written SQL (SQLite gives text, PostgreSQL a naive
     datetime), as aware UTC; None stays None. Text as peewee writes it parses with

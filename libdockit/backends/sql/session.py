@@ -19,13 +19,13 @@ import peewee as pw
 from playhouse.pool import MaxConnectionsExceeded
 
 from ...errors import BackendUnavailable, Conflict
-from ...model import Grant
+from ...model import AccessCredential, Grant, LoginFailures, LoginRecord
 from .cache import VersionedCache
 from .database import DRIVER_ERRORS as _DRIVER_ERRORS
 from .database import open_database
 from .migrations import migrate_schema, read_schema_version
 from .models import SCHEMA_VERSION
-from .stamped_reads import StampedReads
+from .stamped_reads import ConvertedRows, StampedReads
 
 #: peewee's log of the statements it sends (at DEBUG), kept for those sent past it.
 _STATEMENTS = logging.getLogger("peewee")
@@ -76,13 +76,13 @@ class SqlSession:
         self._groups_cache: VersionedCache[int, tuple[str, ...]] = VersionedCache()
         self._grants_cache: VersionedCache[str, tuple[Grant, ...]] = VersionedCache(50_000)
         self._disabled_groups_cache: VersionedCache[str, frozenset[str]] = VersionedCache(1)
-        #: What the last login lookup, login record and access credential made of a row, by
-        #: user (a credential by its secret hash): while the remembered reads hand out the
-        #: same row object (nothing was committed, see sql_stamped_reads), the same answer,
-        #: without converting the row again.
-        self._parsed_lookups: dict[str, tuple[Any, Any, tuple[Any, ...]]] = {}
-        self._parsed_records: dict[int, tuple[Any, Any]] = {}
-        self._parsed_credentials: dict[str, tuple[Any, Any]] = {}  # by secret hash
+        #: What the last login lookup (the user's columns, the counters), login record and
+        #: access credential made of a row: by user key, user id and secret hash.
+        self._parsed_lookups: ConvertedRows[
+            str, tuple[tuple[Any, ...] | None, tuple[LoginFailures, ...]]
+        ] = ConvertedRows()
+        self._parsed_records: ConvertedRows[int, LoginRecord] = ConvertedRows()
+        self._parsed_credentials: ConvertedRows[str, AccessCredential] = ConvertedRows()
         #: grants_for_subjects' whole answer by the subjects asked for (one per identity).
         self._merged_grants_cache: VersionedCache[tuple[str, ...], tuple[Grant, ...]] = (
             VersionedCache()

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ...process import current_pid
 from .wal_header import WalHeader
@@ -177,3 +177,28 @@ class StampedReads:
         self._seen = (None, None)
         self._opened_in = current_pid()
         self._kept = (None, {})
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class ConvertedRows(Generic[K, V]):
+    """What a row was converted to last time, by key, while :class:`StampedReads` hands out
+    that same row object: nothing was committed since, so the same answer, without
+    converting the row again. Holding the row keeps its ``id`` from being reused."""
+
+    def __init__(self, limit: int = MAX_ENTRIES) -> None:
+        self._limit = limit
+        self._kept: dict[K, tuple[object, V]] = {}
+
+    def get(self, key: K, row: object) -> V | None:
+        """The conversion of ``row`` kept under ``key``, if it was this very row."""
+        kept = self._kept.get(key)
+        return kept[1] if kept is not None and kept[0] is row else None
+
+    def put(self, key: K, row: object, converted: V) -> V:
+        if len(self._kept) >= self._limit:
+            self._kept.clear()
+        self._kept[key] = (row, converted)
+        return converted

@@ -44,12 +44,9 @@ from .login_failure_sql import (
     make_idle_sql,
 )
 from .models import LoginFailureRow
-from .records import to_db
+from .records import time_to_column, to_db
 from .session import SqlSession
 from .users import LOGIN_WIDTH
-
-#: Users whose last lookup is kept converted (see SqlSession._parsed_lookups).
-_MAX_PARSED = 4096
 
 #: Rounds of making counters on PostgreSQL while concurrent attempts make or drop them.
 _MAKE_ATTEMPTS = 3
@@ -89,20 +86,17 @@ class SqlLoginFailures(SqlSession):
         else:
             params = (username, user, wanted[1] if wanted[0] == user else wanted[0])
         [row] = self._read(WITH_LOGIN[len(params) - 1], params)
-        parsed = self._parsed_lookups.get(user)
-        if parsed is None or parsed[0] is not row:  # not the row converted last time
+        parsed = self._parsed_lookups.get(user, row)
+        if parsed is None:  # not the row converted last time
             login = row[:LOGIN_WIDTH] if row[0] is not None else None
             found = tuple(
                 from_columns(*row[start : start + FAILURE_WIDTH])
                 for start in range(LOGIN_WIDTH, len(row), FAILURE_WIDTH)
                 if row[start] is not None  # the counter's key: it has a row
             )
-            parsed = (row, login, found)
-            if len(self._parsed_lookups) >= _MAX_PARSED:
-                self._parsed_lookups.clear()
-            self._parsed_lookups[user] = parsed  # holds the row: its id cannot be reused
-        self._read_ahead(username, parsed[1])
-        return list(parsed[2])
+            parsed = self._parsed_lookups.put(user, row, (login, found))
+        self._read_ahead(username, parsed[0])
+        return list(parsed[1])
 
     def record_login_failure(
         self, key: str, *, at: datetime, window: timedelta, backoff: BackoffRule
@@ -255,12 +249,7 @@ class SqlLoginFailures(SqlSession):
         return LoginFailures(row.key, failures, started, until, row.checking + added)
 
     def _time(self, value: datetime | None) -> object:
-        """An aware time as a parameter, stored as peewee stores it: naive UTC (on SQLite as
-        the text sqlite3's adapter makes of it, without the adapter's lookup)."""
-        if value is None:
-            return None
-        stored = to_db(value)
-        return stored if self._postgres else stored.isoformat(" ")
+        return None if value is None else time_to_column(value, text=not self._postgres)
 
     def clear_login_failures(self, key: str) -> None:
         with self._cursor(write=False) as cursor:  # one DELETE, committed on its own

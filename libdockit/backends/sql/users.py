@@ -28,7 +28,6 @@ LOGIN_COLUMNS = (
     '(SELECT p."version" FROM "policy_version" p WHERE p."id" = 1)'
 )
 LOGIN_WIDTH = 6  # the columns of LOGIN_COLUMNS
-_MAX_PARSED_RECORDS = 4096  # users whose last login record is kept (SqlSession)
 _LOGIN_SQL = f'SELECT {LOGIN_COLUMNS} FROM "users" u WHERE u."username" = ?'  # noqa: S608
 
 
@@ -90,19 +89,15 @@ class SqlUsers(SqlSession):
             return None
         user_id, name, password_hash, enabled, is_admin, version = row
         self._saw_version(version)  # the grants read later in a held request use it too
-        kept = self._parsed_records.get(user_id)
-        if kept is not None and kept[0] is row:  # the same row, so the same version too
-            record: LoginRecord = kept[1]
-            return record
+        kept = self._parsed_records.get(user_id, row)
+        if kept is not None:  # the same row, so the same version too
+            return kept
         groups = self._groups_cache.get(version, user_id)
         if groups is None:
             groups = self._enabled_groups(user_id)
             self._groups_cache.put(version, user_id, groups)
         record = LoginRecord(name, password_hash, bool(enabled), bool(is_admin), groups)
-        if len(self._parsed_records) >= _MAX_PARSED_RECORDS:
-            self._parsed_records.clear()
-        self._parsed_records[user_id] = (row, record)  # holds the row: its id stays unique
-        return record
+        return self._parsed_records.put(user_id, row, record)
 
     def _enabled_groups(self, user_id: int) -> tuple[str, ...]:
         return tuple(sorted(name for (name,) in self._read(_ENABLED_GROUPS_SQL, (user_id,))))
